@@ -1,0 +1,173 @@
+"""Usage analytics computed from normalized logs, one log at a time.
+
+Every connector gets analytics for free from this accumulator (the core
+default of ``get_usage_analytics`` streams logs through it), and the stores
+compute the same figures in SQL; both follow the definitions here, which
+``docs/analytics.md`` states in prose:
+
+* ``total_events``: the number of logs.
+* ``active_users``: distinct ``user_id`` values with at least one log.
+* ``total_users``: the same, unless the platform knows its full directory.
+* ``top_users``: by event count, descending; ties by ``user_id`` ascending,
+  so two runs over the same logs give the same order.
+* ``events_by_type``: logs per normalized ``action``.
+* ``daily_breakdown``: per UTC calendar day, ascending; ``peak_hour`` is the
+  UTC hour with the most events, the earliest on a tie.
+* ``model_usage``: logs per ``metadata["model"]``, with
+  ``metadata["tokens_used"]`` summed when present; by count, descending.
+
+Memory grows with users and days, never with the number of events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from connector_core.models import (
+    AIDateRange,
+    DailyActivityMetric,
+    ModelUsageMetric,
+    TopUserMetric,
+    UsageAnalytics,
+)
+
+
+if TYPE_CHECKING:
+    from connector_core.models import AIAuditLog
+
+
+__all__ = ["TOP_USERS", "UsageAccumulator"]
+
+TOP_USERS = 10
+"""How many users ``top_users`` lists, as in the original plan."""
+
+_HOURS = 24
+
+
+@attrs.define
+class _User:
+    email: str | None
+    events: int = 0
+    last_activity: datetime | None = None
+
+
+@attrs.define
+class _Day:
+    events: int = 0
+    users: set[str] = attrs.Factory(set)
+    hours: list[int] = attrs.Factory(lambda: [0] * _HOURS)
+
+
+@attrs.define
+class _Model:
+    uses: int = 0
+    tokens: int = 0
+    has_tokens: bool = False
+
+
+@attrs.define
+class UsageAccumulator:
+    """Fold logs into :class:`~connector_core.models.UsageAnalytics`.
+
+    Call :meth:`add` for every log of the period, then :meth:`result`.
+    """
+
+    platform: str
+    period: AIDateRange
+    top_users: int = TOP_USERS
+    _users: dict[str, _User] = attrs.Factory(dict)
+    _days: dict[date, _Day] = attrs.Factory(dict)
+    _actions: Counter[str] = attrs.Factory(Counter)
+    _models: dict[str, _Model] = attrs.Factory(dict)
+    _events: int = 0
+
+    def add(self, log: AIAuditLog) -> None:
+        """Count one log."""
+        self._events += 1
+        self._actions[log.action] += 1
+        user = self._users.get(log.user_id)
+        if user is None:
+            user = self._users[log.user_id] = _User(email=log.user_email)
+        user.events += 1
+        if user.email is None:
+            user.email = log.user_email
+        if user.last_activity is None or log.timestamp > user.last_activity:
+            user.last_activity = log.timestamp
+        day = self._days.get(log.timestamp.date())
+        if day is None:
+            day = self._days[log.timestamp.date()] = _Day()
+        day.events += 1
+        day.users.add(log.user_id)
+        day.hours[log.timestamp.hour] += 1
+        model = log.metadata.get("model")
+        if isinstance(model, str) and model:
+            usage = self._models.get(model)
+            if usage is None:
+                usage = self._models[model] = _Model()
+            usage.uses += 1
+            tokens = log.metadata.get("tokens_used")
+            if isinstance(tokens, int) and not isinstance(tokens, bool):
+                usage.tokens += tokens
+                usage.has_tokens = True
+
+    def result(
+        self,
+        *,
+        total_users: int | None = None,
+        model_usage: tuple[ModelUsageMetric, ...] | None = None,
+    ) -> UsageAnalytics:
+        """The analytics so far.
+
+        :param total_users: The platform's directory size, when known; by
+            default the number of active users.
+        :param model_usage: Model usage from a better source (a usage API);
+            by default what the logs' metadata says.
+        """
+        ranked = sorted(
+            self._users.items(), key=lambda item: (-item[1].events, item[0])
+        )
+        top = tuple(
+            TopUserMetric(
+                user_id=user_id,
+                email=user.email or "",
+                event_count=user.events,
+                last_activity=user.last_activity,
+            )
+            for user_id, user in ranked[: self.top_users]
+        )
+        daily = tuple(
+            DailyActivityMetric(
+                date=day,
+                active_users=len(stats.users),
+                total_events=stats.events,
+                peak_hour=max(range(_HOURS), key=lambda h: (stats.hours[h], -h)),
+            )
+            for day, stats in sorted(self._days.items())
+        )
+        if model_usage is None:
+            model_usage = tuple(
+                ModelUsageMetric(
+                    model=name,
+                    usage_count=usage.uses,
+                    total_tokens=usage.tokens if usage.has_tokens else None,
+                )
+                for name, usage in sorted(
+                    self._models.items(), key=lambda item: (-item[1].uses, item[0])
+                )
+            )
+        active = len(self._users)
+        return UsageAnalytics(
+            platform=self.platform,
+            period=self.period,
+            total_users=active if total_users is None else total_users,
+            active_users=active,
+            total_events=self._events,
+            top_users=top,
+            events_by_type=dict(sorted(self._actions.items())),
+            daily_breakdown=daily,
+            model_usage=model_usage,
+        )

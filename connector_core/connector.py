@@ -1,0 +1,436 @@
+"""Connector classes as the registry sees them, and the handle hosts call.
+
+A plugin registers a connector *class*; :class:`ConnectorSpec` is the checked
+record of it. A host gets a :class:`Connector` *handle* back from
+``Registry.create``: a typed façade over one connector instance whose calls
+go through a plugin manager of their own (see ``hookspecs`` for why), with
+the core defaults behind the instance's own hook implementations.
+
+The handle is also where plugin bugs are caught at the boundary: an
+operation that returns the wrong type, a stream that yields something other
+than a log, or an operation nobody implements becomes a typed error here,
+not a confusing ``AttributeError`` three calls later in the host.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+import attrs
+import pluggy
+import structlog
+
+from connector_core import _defaults
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectorError,
+    NotSupportedError,
+    PluginError,
+)
+from connector_core.hookspecs import PROJECT, AIPlatformConnector
+from connector_core.models import (
+    AIAuditLog,
+    AIAuditLogResult,
+    AICredentialValidation,
+    AuditLogEntry,
+    AutomationEvent,
+    ConnectionResult,
+    PermissionCheck,
+    UsageAnalytics,
+)
+from connector_core.secrets import Secret
+
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import aiohttp
+
+    from connector_core.models import (
+        AIAuditLogQuery,
+        AIDateRange,
+        OAuthCredentials,
+    )
+
+
+__all__ = [
+    "OPERATIONS",
+    "REQUIRED_OPERATIONS",
+    "Connector",
+    "ConnectorSpec",
+]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+OPERATIONS: Final = (
+    "authenticate",
+    "get_ai_audit_logs",
+    "stream_ai_audit_logs",
+    "validate_ai_credentials",
+    "get_usage_analytics",
+    "validate_permissions",
+    "discover_automations",
+    "get_audit_logs",
+    "aclose",
+)
+"""Every connector hook, in the order the docs present them."""
+
+REQUIRED_OPERATIONS: Final = frozenset(
+    {
+        "authenticate",
+        "get_ai_audit_logs",
+        "stream_ai_audit_logs",
+        "validate_ai_credentials",
+    }
+)
+"""The operations without a core default; a connector class must have them."""
+
+_PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(AIPlatformConnector)
+    return pm
+
+
+def _hook_names(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    return tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
+
+
+@attrs.frozen(kw_only=True)
+class ConnectorSpec:
+    """A registered connector class, checked against the hook specification.
+
+    Attributes:
+        platform: The platform name hosts ask for.
+        display_name: A human name for reports.
+        connector_class: The class; instantiated as
+            ``connector_class(config, session=session)``.
+        config_class: The attrs class of its configuration.
+        plugin: The name of the plugin that registered it.
+        operations: The hooks the class implements itself.
+        secret_fields: Configuration fields holding secrets.
+    """
+
+    platform: str
+    display_name: str
+    connector_class: type[Any]
+    config_class: type[Any]
+    plugin: str
+    operations: tuple[str, ...]
+    secret_fields: tuple[str, ...]
+
+    @classmethod
+    def from_class(cls, connector_class: object, *, plugin: str) -> ConnectorSpec:
+        """Check *connector_class* and describe it.
+
+        Raises:
+            PluginError: The class breaks the contract; the message says how.
+        """
+        if not inspect.isclass(connector_class):
+            raise PluginError(
+                plugin, f"register() takes a class, got {connector_class!r}"
+            )
+        name = connector_class.__name__
+        platform = getattr(connector_class, "platform", None)
+        if not isinstance(platform, str) or not _PLATFORM_NAME.match(platform):
+            raise PluginError(
+                plugin,
+                f"{name}.platform must be a lowercase name like 'chatgpt', "
+                f"got {platform!r}",
+            )
+        display_name = getattr(connector_class, "display_name", platform)
+        if not isinstance(display_name, str):
+            raise PluginError(plugin, f"{name}.display_name must be a string")
+        config_class = getattr(connector_class, "config_class", None)
+        if not (inspect.isclass(config_class) and attrs.has(config_class)):
+            raise PluginError(plugin, f"{name}.config_class must be an attrs class")
+        operations = _check_operations(connector_class, plugin=plugin)
+        try:
+            inspect.signature(connector_class).bind(None, session=None)
+        except TypeError as exc:
+            raise PluginError(
+                plugin,
+                f"{name} must be constructible as {name}(config, session=...): {exc}",
+            ) from exc
+        secret_fields = tuple(
+            field.name
+            for field in attrs.fields(config_class)
+            if _is_secret_type(field.type)
+        )
+        return cls(
+            platform=platform,
+            display_name=display_name,
+            connector_class=connector_class,
+            config_class=config_class,
+            plugin=plugin,
+            operations=operations,
+            secret_fields=secret_fields,
+        )
+
+    def make_config(self, config: object) -> Any:
+        """Turn *config* into an instance of :attr:`config_class`.
+
+        Accepts an instance (returned as is) or a mapping of field names to
+        values, as read from a file, a store or a sandbox. Unknown keys are an
+        error, so a misspelled option never silently falls back to a default.
+
+        Raises:
+            ConfigurationError: The mapping does not fit the class.
+        """
+        if isinstance(config, self.config_class):
+            return config
+        if not isinstance(config, Mapping):
+            raise ConfigurationError(
+                f"{self.platform} configuration must be a mapping or "
+                f"{self.config_class.__name__}, got {type(config).__name__}"
+            )
+        names = {field.name for field in attrs.fields(self.config_class)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown {self.platform} configuration option(s): "
+                f"{', '.join(map(str, unknown))} (known: {', '.join(sorted(names))})"
+            )
+        values = {
+            key: Secret(value)
+            if key in self.secret_fields and isinstance(value, str)
+            else value
+            for key, value in config.items()
+        }
+        try:
+            return self.config_class(**values)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"invalid {self.platform} configuration: {exc}"
+            ) from exc
+
+    def config_from_env(self, environ: Mapping[str, str]) -> Any:
+        """Build the configuration the environment describes.
+
+        Raises:
+            ConfigurationError: The class cannot read the environment, or a
+                variable it needs is missing or malformed.
+        """
+        from_env = getattr(self.config_class, "from_env", None)
+        if from_env is None:
+            raise ConfigurationError(
+                f"the {self.platform} connector cannot be configured from "
+                "the environment"
+            )
+        config = from_env(environ)
+        return self.make_config(config)
+
+
+def _is_secret_type(annotation: object) -> bool:
+    if annotation is Secret:
+        return True
+    if isinstance(annotation, str):
+        return "Secret" in annotation
+    return Secret in getattr(annotation, "__args__", ())
+
+
+def _check_operations(connector_class: type[Any], *, plugin: str) -> tuple[str, ...]:
+    name = connector_class.__name__
+    pm = _new_manager()
+    try:
+        pm.register(connector_class, name=name)
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        raise PluginError(plugin, f"{name}: {exc}") from exc
+    unknown = sorted(
+        caller.name
+        for caller in pm.get_hookcallers(connector_class) or ()
+        if not caller.has_spec()
+    )
+    if unknown:
+        raise PluginError(
+            plugin,
+            f"{name} implements unknown hook(s) {', '.join(unknown)}; "
+            f"the connector hooks are {', '.join(OPERATIONS)}",
+        )
+    operations = _hook_names(pm, connector_class)
+    missing = sorted(REQUIRED_OPERATIONS - set(operations))
+    if missing:
+        raise PluginError(plugin, f"{name} lacks required hook(s) {', '.join(missing)}")
+    for operation in operations:
+        function = getattr(connector_class, operation)
+        if operation == "stream_ai_audit_logs":
+            ok = inspect.isasyncgenfunction(function)
+            kind = "an async generator (async def with yield)"
+        else:
+            ok = inspect.iscoroutinefunction(function)
+            kind = "async def"
+        if not ok:
+            raise PluginError(plugin, f"{name}.{operation} must be {kind}")
+    return operations
+
+
+class Connector:
+    """A configured connector instance, as a host uses it.
+
+    Every method forwards to the instance's hook implementation, or to the
+    core default when the instance has none, and checks what comes back.
+    Use it as an async context manager, or call :meth:`aclose`, so the
+    instance can close its HTTP session.
+
+    Attributes:
+        name: The connection name (a platform may be connected many times).
+        platform: The platform name.
+        spec: The registered class description.
+        config: The configuration instance (secrets masked in its repr).
+        instance: The plugin's connector object.
+    """
+
+    __slots__ = ("_closed", "_log", "_pm", "config", "instance", "name", "spec")
+
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        config: Any,
+        *,
+        name: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.spec = spec
+        self.config = config
+        self.name = name or spec.platform
+        try:
+            self.instance = spec.connector_class(config, session=session)
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                spec.plugin, f"{spec.connector_class.__qualname__}() failed: {exc}"
+            ) from exc
+        self._pm = _new_manager()
+        self._pm.register(_defaults, name="aiaudit.defaults")
+        self._pm.register(self.instance, name=f"{spec.platform}:{self.name}")
+        self._closed = False
+        self._log = log.bind(platform=spec.platform, connection=self.name)
+
+    @property
+    def platform(self) -> str:
+        return self.spec.platform
+
+    def __repr__(self) -> str:
+        return f"<Connector {self.name!r} platform={self.platform!r}>"
+
+    def implements(self, operation: str) -> bool:
+        """Whether the instance itself implements *operation* (no default)."""
+        return operation in self.spec.operations
+
+    async def _call(self, operation: str, expected: type[T], **kwargs: Any) -> T:
+        caller = getattr(self._pm.hook, operation)
+        started = time.perf_counter()
+        awaitable = caller(connector=self, **kwargs)
+        if awaitable is None:
+            raise NotSupportedError(self.platform, operation)
+        result = await awaitable
+        if not isinstance(result, expected):
+            raise PluginError(
+                self.spec.plugin,
+                f"{operation} returned {type(result).__name__}, "
+                f"expected {expected.__name__}",
+            )
+        self._log.debug(
+            "connector.call",
+            operation=operation,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return result
+
+    async def authenticate(
+        self, credentials: OAuthCredentials | None = None
+    ) -> ConnectionResult:
+        """Check that the credentials reach the platform (see the hook)."""
+        return await self._call(
+            "authenticate", ConnectionResult, credentials=credentials
+        )
+
+    async def get_ai_audit_logs(self, query: AIAuditLogQuery) -> AIAuditLogResult:
+        """Return one page of normalized audit logs (see the hook)."""
+        return await self._call("get_ai_audit_logs", AIAuditLogResult, query=query)
+
+    async def stream_ai_audit_logs(
+        self, query: AIAuditLogQuery
+    ) -> AsyncIterator[AIAuditLog]:
+        """Yield every normalized audit log in the query's range.
+
+        Leaving the loop early, or cancelling the task, closes the plugin's
+        generator at once, so its open response and session are released.
+        """
+        iterator = self._pm.hook.stream_ai_audit_logs(connector=self, query=query)
+        if iterator is None:
+            raise NotSupportedError(self.platform, "stream_ai_audit_logs")
+        try:
+            async for item in iterator:
+                if not isinstance(item, AIAuditLog):
+                    raise PluginError(
+                        self.spec.plugin,
+                        f"stream_ai_audit_logs yielded {type(item).__name__}, "
+                        "expected AIAuditLog",
+                    )
+                yield item
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def validate_ai_credentials(self) -> AICredentialValidation:
+        """Check the configured credentials and their permissions."""
+        return await self._call("validate_ai_credentials", AICredentialValidation)
+
+    async def get_usage_analytics(self, period: AIDateRange) -> UsageAnalytics:
+        """Summarize usage over *period*."""
+        return await self._call("get_usage_analytics", UsageAnalytics, period=period)
+
+    async def validate_permissions(self) -> PermissionCheck:
+        """Probe each surface the connector reads."""
+        return await self._call("validate_permissions", PermissionCheck)
+
+    async def discover_automations(self) -> list[AutomationEvent]:
+        """List the automations users built on the platform."""
+        found = await self._call("discover_automations", list)
+        return _checked_items(
+            self.spec.plugin, "discover_automations", found, AutomationEvent
+        )
+
+    async def get_audit_logs(self, since: datetime) -> list[AuditLogEntry]:
+        """Return the audit trail since *since*, in the generic form."""
+        found = await self._call("get_audit_logs", list, since=since)
+        return _checked_items(self.spec.plugin, "get_audit_logs", found, AuditLogEntry)
+
+    async def aclose(self) -> None:
+        """Let the instance release its resources; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for awaitable in self._pm.hook.aclose(connector=self):
+            if awaitable is not None:
+                await awaitable
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _checked_items(
+    plugin: str, operation: str, items: list[Any], expected: type[T]
+) -> list[T]:
+    for item in items:
+        if not isinstance(item, expected):
+            raise PluginError(
+                plugin,
+                f"{operation} returned a {type(item).__name__} item, "
+                f"expected {expected.__name__}",
+            )
+    return items

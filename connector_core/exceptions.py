@@ -1,0 +1,221 @@
+"""The exceptions every connector raises.
+
+A host application catches one root, :class:`ConnectorError`, and decides what
+to do from the subclass alone: retry later (:class:`RateLimitedError`,
+:class:`ServerError`, :class:`TransportError`), ask a person for new
+credentials (:class:`AuthenticationError`), fix its configuration
+(:class:`ConfigurationError`) or report a connector bug (:class:`SchemaError`).
+Plugins raise these, never their own roots, so a host never has to know which
+plugin it is talking to.
+
+HTTP statuses are mapped to classes in exactly one place,
+:func:`error_for_status`. Messages never carry a secret: every constructor that
+takes text from the outside world runs it through :func:`redact` with the
+secrets the caller knows about.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConnectorError",
+    "ConnectorHTTPError",
+    "ConnectorTimeoutError",
+    "NotFoundError",
+    "NotSupportedError",
+    "PermissionDeniedError",
+    "PluginError",
+    "RateLimitedError",
+    "SchemaError",
+    "ServerError",
+    "TransportError",
+    "UnknownPlatformError",
+    "error_for_status",
+    "redact",
+]
+
+REDACTED = "[REDACTED]"
+
+# Shorter strings would redact ordinary words; real keys are far longer.
+_MIN_SECRET_LENGTH = 6
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each secret in *text*.
+
+    Secrets are replaced longest first, so a key that contains another key
+    is never left half-visible.
+    """
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        if len(secret) >= _MIN_SECRET_LENGTH:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class ConnectorError(Exception):
+    """The root of every error a connector or the framework raises."""
+
+
+class ConfigurationError(ConnectorError):
+    """The configuration, a CLI argument or an environment variable is wrong.
+
+    Not retryable: a person has to change something first.
+    """
+
+
+class UnknownPlatformError(ConfigurationError):
+    """No loaded plugin provides the requested platform."""
+
+    def __init__(self, platform: str, known: Iterable[str]) -> None:
+        self.platform = platform
+        self.known = tuple(sorted(known))
+        listed = ", ".join(self.known) or "none"
+        super().__init__(
+            f"no connector for platform {platform!r} (loaded platforms: {listed})"
+        )
+
+
+class PluginError(ConnectorError):
+    """A plugin failed to import, to register, or broke the hook contract."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        self.plugin = plugin
+        super().__init__(f"plugin {plugin!r}: {message}")
+
+
+class NotSupportedError(ConnectorError):
+    """The connector does not implement the requested operation."""
+
+    def __init__(self, platform: str, operation: str) -> None:
+        self.platform = platform
+        self.operation = operation
+        super().__init__(f"the {platform} connector does not support {operation}")
+
+
+class TransportError(ConnectorError):
+    """The request never got an HTTP answer: DNS, refused, reset, TLS.
+
+    Raised only after the transport's retries are spent.
+    """
+
+
+class ConnectorTimeoutError(TransportError):
+    """No complete answer arrived within the configured timeout."""
+
+
+class SchemaError(ConnectorError):
+    """An answer arrived but is not what the API promises.
+
+    Raised for undecodable bodies and for pages whose structure is wrong.
+    Single malformed *records* are quarantined instead, so one bad record
+    never costs the good ones around it.
+    """
+
+
+class ConnectorHTTPError(ConnectorError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+        method: The request method.
+        url: The request URL without its query string.
+        code: The API's machine-readable error code, when it sent one.
+        body: The start of the response body, redacted.
+        request_id: The API's request id header, for support tickets.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        method: str = "GET",
+        url: str = "",
+        code: str | None = None,
+        body: str = "",
+        request_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = redact(url, secrets)
+        self.code = code
+        self.body = redact(body, secrets)
+        self.request_id = request_id
+        message = redact(message, secrets)
+        where = f" ({method} {self.url})" if self.url else ""
+        super().__init__(f"HTTP {status}{where}: {message}")
+
+
+class BadRequestError(ConnectorHTTPError):
+    """The API rejected the request itself (400, 409, 422 and other 4xx)."""
+
+
+class AuthenticationError(ConnectorHTTPError):
+    """The credentials were refused (401) or lack a permission (403)."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The credentials are valid but not allowed to do this (403)."""
+
+
+class NotFoundError(ConnectorHTTPError):
+    """The resource does not exist, or the base URL is wrong (404)."""
+
+
+class RateLimitedError(ConnectorHTTPError):
+    """The API asked us to slow down for longer than we are allowed to wait.
+
+    Attributes:
+        retry_after: The wait the API asked for, in seconds, if it said.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, message, **kwargs)
+
+
+class ServerError(ConnectorHTTPError):
+    """The API failed (5xx) and kept failing through every retry."""
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    **kwargs: Any,
+) -> ConnectorHTTPError:
+    """Build the exception for an HTTP error *status*.
+
+    This is the single place where statuses become classes.
+    """
+    if status == 429:  # noqa: PLR2004
+        return RateLimitedError(status, message, retry_after=retry_after, **kwargs)
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else BadRequestError  # noqa: PLR2004
+    return cls(status, message, **kwargs)
+
+
+_STATUS_CLASSES: Mapping[int, type[ConnectorHTTPError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+}

@@ -1,0 +1,256 @@
+"""The hook specifications: the contract between aiaudit and its plugins.
+
+There are two kinds of hook, both marked with :data:`hookimpl`:
+
+*Plugin hooks* are module-level functions in a plugin module, found through
+the ``aiaudit`` entry-point group. They are called once per process, on every
+loaded plugin: they register connectors, contribute a sandbox server and add
+commands to the CLI.
+
+*Connector hooks* are the methods of a connector class, the operations of the
+:class:`AIPlatformConnector` specification below. Each connector instance is
+registered in a plugin manager of its own, so a call reaches exactly one
+platform's implementation, while pluggy still checks every method name and
+argument against this specification when the plugin loads: a misspelled
+``get_ai_audit_log`` is an error at load time, not a silent no-op at run time.
+The core registers default implementations after the connector's own
+(``trylast``), so a connector may leave out the operations that can be derived
+from others (usage analytics, the generic audit-log form, permission checks).
+
+A hook implementation may accept any subset of the arguments its
+specification names, in any order; pluggy passes them by name.
+
+The reference with examples is ``docs/plugin-hooks.md``; a test keeps it in
+step with this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from datetime import datetime
+
+    import click
+
+    from connector_core.connector import Connector
+    from connector_core.models import (
+        AIAuditLog,
+        AIAuditLogQuery,
+        AIAuditLogResult,
+        AICredentialValidation,
+        AIDateRange,
+        AuditLogEntry,
+        AutomationEvent,
+        ConnectionResult,
+        OAuthCredentials,
+        PermissionCheck,
+        UsageAnalytics,
+    )
+    from connector_core.sandbox import SandboxProvider
+
+
+__all__ = [
+    "PROJECT",
+    "AIPlatformConnector",
+    "aiaudit_register_commands",
+    "aiaudit_register_connectors",
+    "aiaudit_sandbox",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT = "aiaudit"
+"""The pluggy project name and the entry-point group plugins register under."""
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------
+# Plugin hooks: called once per process on every loaded plugin module.
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def aiaudit_register_connectors(register: Callable[..., None]) -> None:
+    """Register the connector classes this plugin provides.
+
+    Call ``register(ConnectorClass)`` once per platform. The class must carry
+    the class attributes ``platform`` (a lowercase name such as ``"chatgpt"``),
+    ``display_name`` and ``config_class`` (an attrs class; fields typed
+    :class:`~connector_core.secrets.Secret` are secrets), and implement the
+    :class:`AIPlatformConnector` operations as ``@hookimpl`` methods. The
+    class is checked when it is registered; a broken class fails its plugin
+    alone, and ``aiaudit plugins`` shows why.
+
+    :param register: Call it with a connector class.
+
+    Who implements this: every plugin that provides a platform.
+    """
+
+
+@hookspec(firstresult=True)
+def aiaudit_sandbox(platform: str) -> SandboxProvider | None:
+    """Return the local sandbox server for *platform*, if this plugin has one.
+
+    A sandbox is a real HTTP server on loopback that behaves like the
+    platform's API. The demo, the conformance suite and the benchmarks run
+    against it, so nothing in the project needs a paid account or the network.
+
+    Stops at first non-None result.
+
+    :param platform: The platform name the host asks about.
+    :returns: A :class:`~connector_core.sandbox.SandboxProvider`, or ``None``
+        when *platform* is not this plugin's.
+
+    Who implements this: plugins that ship a sandbox (all in-tree ones do).
+    """
+
+
+@hookspec
+def aiaudit_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``aiaudit`` command line.
+
+    :param cli: The top-level click group; call ``cli.add_command(...)`` or
+        decorate functions with ``@cli.command()``.
+
+    Who implements this: plugins with platform-specific tools.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Connector hooks: the operations of one connector instance.
+# ---------------------------------------------------------------------------
+
+
+class AIPlatformConnector:
+    """The operations a connector implements, one hook each.
+
+    Every hook may also take ``connector``, the
+    :class:`~connector_core.connector.Connector` handle that wraps the
+    instance, which gives access to the other operations.
+
+    Operations marked *required* must be implemented; the others have core
+    defaults built from the required ones. All but
+    :meth:`stream_ai_audit_logs` are ``async def``.
+    """
+
+    @hookspec(firstresult=True)
+    def authenticate(
+        self, connector: Connector, credentials: OAuthCredentials | None
+    ) -> Awaitable[ConnectionResult] | None:
+        """Check that the credentials reach the platform. *Required.*
+
+        Wrong credentials are an answer, not an error: return a result with
+        ``success=False`` and ``error`` set. Raise only for failures that say
+        nothing about the credentials (the host is unreachable).
+
+        :param credentials: Credentials handed over by a host application
+            (the OAuth shape of the shared types); ``None`` means use the
+            connector's own configuration.
+        :returns: A :class:`~connector_core.models.ConnectionResult`.
+        """
+
+    @hookspec(firstresult=True)
+    def get_ai_audit_logs(
+        self, connector: Connector, query: AIAuditLogQuery
+    ) -> Awaitable[AIAuditLogResult] | None:
+        """Return one page of normalized audit logs. *Required.*
+
+        ``query.cursor`` is ``None`` for the first page and otherwise a
+        ``next_cursor`` this connector returned; the page that follows starts
+        exactly where the previous one ended. ``query.event_types`` holds
+        normalized actions (``user.login``) and must be pushed down to the
+        platform's own filter wherever it has one.
+
+        :param query: Time range, filters, page size and cursor.
+        :returns: An :class:`~connector_core.models.AIAuditLogResult`.
+        """
+
+    @hookspec(firstresult=True)
+    def stream_ai_audit_logs(
+        self, connector: Connector, query: AIAuditLogQuery
+    ) -> AsyncIterator[AIAuditLog] | None:
+        """Yield every normalized audit log in the query's range. *Required.*
+
+        Implement it as an ``async def`` generator. Memory must stay bounded
+        by a page, whatever the number of events; the caller may stop early,
+        and cancellation must leave no task or open response behind.
+        ``query.limit`` and ``query.cursor`` are ignored.
+
+        :param query: Time range and filters.
+        :returns: An async iterator of :class:`~connector_core.models.AIAuditLog`.
+        """
+
+    @hookspec(firstresult=True)
+    def validate_ai_credentials(
+        self, connector: Connector
+    ) -> Awaitable[AICredentialValidation] | None:
+        """Check the configured credentials and their permissions. *Required.*
+
+        :returns: An :class:`~connector_core.models.AICredentialValidation`
+            whose ``missing_permissions`` names what the key cannot do.
+        """
+
+    @hookspec(firstresult=True)
+    def get_usage_analytics(
+        self, connector: Connector, period: AIDateRange
+    ) -> Awaitable[UsageAnalytics] | None:
+        """Summarize usage over *period*.
+
+        The core default streams the period's logs through
+        :class:`~connector_core.analytics.UsageAccumulator`; implement it to
+        add what only the platform knows (model usage, the full user list).
+
+        :param period: The time range to summarize.
+        :returns: A :class:`~connector_core.models.UsageAnalytics`.
+        """
+
+    @hookspec(firstresult=True)
+    def validate_permissions(
+        self, connector: Connector
+    ) -> Awaitable[PermissionCheck] | None:
+        """Probe each surface the connector reads and name what is missing.
+
+        The core default derives the answer from
+        :meth:`validate_ai_credentials`.
+
+        :returns: A :class:`~connector_core.models.PermissionCheck`.
+        """
+
+    @hookspec(firstresult=True)
+    def discover_automations(
+        self, connector: Connector
+    ) -> Awaitable[list[AutomationEvent]] | None:
+        """List the automations users built on the platform (custom GPTs, bots).
+
+        There is no default: a connector without it reports the operation as
+        not supported rather than claiming there are none.
+
+        :returns: A list of :class:`~connector_core.models.AutomationEvent`.
+        """
+
+    @hookspec(firstresult=True)
+    def get_audit_logs(
+        self, connector: Connector, since: datetime
+    ) -> Awaitable[list[AuditLogEntry]] | None:
+        """Return the platform's audit trail since *since*, in the generic form.
+
+        The core default converts :meth:`stream_ai_audit_logs` output.
+
+        :param since: An aware datetime; events at or after it are returned.
+        :returns: A list of :class:`~connector_core.models.AuditLogEntry`.
+        """
+
+    @hookspec
+    def aclose(self, connector: Connector) -> Awaitable[Any] | None:
+        """Release what the connector holds: sessions, files, tasks.
+
+        Every implementation is called (not only the first), and each result
+        is awaited; the handle calls this once, from ``Connector.aclose``.
+        """

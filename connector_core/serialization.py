@@ -1,0 +1,408 @@
+"""Turning models into JSON-ready data and back, in two key styles.
+
+``"snake"`` keeps our field names and is the storage and wire form.
+``"camel"`` is the host application's shared-types shape (``userEmail``,
+``totalCount``...), so a host written against those types reads our output
+without an adapter.
+
+One converter per style is built at import and shared: building hooks is the
+expensive part of cattrs, and a single place of configuration means every
+model serializes by the same rules:
+
+* datetimes are ISO 8601 in UTC with a ``Z`` suffix; structuring accepts any
+  offset (converted to UTC) and rejects naive strings;
+* dates are ``YYYY-MM-DD``; enums are their values; tuples become lists;
+* scalars are structured strictly (``"1"`` is not an int, ``"false"`` is not a
+  bool), because silent coercion would hide a changed upstream schema;
+* :class:`~connector_core.secrets.Secret` values are written as a mask, never
+  revealed;
+* unknown keys are ignored, so data from a newer version still loads.
+
+In the camel style an optional field (one defaulting to ``None``) is left out
+when it is ``None``, matching the shared types' ``field?: T``; and the open
+``AIAuditLogResult.metadata`` object carries ``AIAuditLogResultMetadata.extra``
+as top-level keys beside the named ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from enum import Enum, IntEnum, StrEnum
+from typing import Any, Final, Literal, TypeVar, get_args, get_origin
+
+import attrs
+import cattrs
+import orjson
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.errors import AttributeValidationNote
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.preconf.orjson import make_converter
+from cattrs.v import format_exception
+
+from connector_core.exceptions import REDACTED, SchemaError
+from connector_core.models import AIAuditLogResultMetadata
+from connector_core.secrets import Secret
+
+
+__all__ = [
+    "Style",
+    "converter_for",
+    "dumps",
+    "loads",
+    "structure",
+    "to_camel",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+Style = Literal["snake", "camel"]
+
+# Shared-type names that are not the mechanical camelCase of our field names.
+_CAMEL_EXCEPTIONS: Final[Mapping[tuple[type[Any], str], str]] = {
+    (AIAuditLogResultMetadata, "query_time_ms"): "queryTime",
+}
+
+
+def to_camel(name: str) -> str:
+    """Return the lowerCamelCase form of a snake_case *name*.
+
+    Leading underscores (private attrs fields) are dropped first, matching the
+    name attrs uses for the ``__init__`` argument.
+    """
+    head, *rest = name.lstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _key_for(cls: type[Any], field: attrs.Attribute[Any], style: Style) -> str:
+    if style == "snake":
+        return field.name
+    return _CAMEL_EXCEPTIONS.get((cls, field.name), to_camel(field.name))
+
+
+# --------------------------------------------------------------------------
+# Scalar hooks
+# --------------------------------------------------------------------------
+
+
+def _type_error(expected: str, value: object) -> TypeError:
+    return TypeError(f"expected {expected}, got {type(value).__name__} {value!r}")
+
+
+def _structure_str(value: object, cls: type[Any]) -> Any:
+    # Also reached for StrEnum subclasses, since str precedes Enum in their MRO.
+    if not isinstance(value, str):
+        raise _type_error("a string", value)
+    return value if cls is str else cls(value)
+
+
+def _structure_bool(value: object, _cls: type[Any]) -> bool:
+    if not isinstance(value, bool):
+        raise _type_error("a boolean", value)
+    return value
+
+
+def _structure_int(value: object, cls: type[Any]) -> Any:
+    # bool is an int in Python but never a count in our data.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error("an integer", value)
+    return value if cls is int else cls(value)
+
+
+def _structure_float(value: object, _cls: type[Any]) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error("a number", value)
+    return float(value)
+
+
+def _unstructure_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        # Reachable only through free-form mappings; model fields are aware.
+        raise ValueError(f"cannot serialize naive datetime {value.isoformat()}")
+    return value.astimezone(dt.UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+def _structure_datetime(value: object, _cls: type[Any]) -> dt.datetime:
+    if isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value)
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        raise _type_error("an ISO 8601 timestamp string", value)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset; add 'Z' or '+HH:MM'")
+    return parsed.astimezone(dt.UTC)
+
+
+def _unstructure_date(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _structure_date(value: object, _cls: type[Any]) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise _type_error("a date", value)
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise _type_error("a YYYY-MM-DD string", value)
+    return dt.date.fromisoformat(value)
+
+
+def _unstructure_enum(value: Enum) -> Any:
+    return value.value
+
+
+def _unstructure_secret(_value: Secret) -> str:
+    return REDACTED
+
+
+def _structure_secret(value: object, _cls: type[Any]) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise _type_error("a string", value)
+    return Secret(value)
+
+
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = get_args(tp)
+    return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis  # noqa: PLR2004
+
+
+def _strict_tuple_factory(tp: Any, converter: cattrs.Converter) -> Callable[..., Any]:
+    # cattrs would happily iterate a string or a dict into a tuple; a JSON
+    # array is the only valid input.
+    inner = homogenous_tuple_structure_factory(tp, converter)
+
+    def structure_tuple(value: object, cls: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _type_error("an array", value)
+        return inner(value, cls)
+
+    return structure_tuple
+
+
+# --------------------------------------------------------------------------
+# attrs class hooks
+# --------------------------------------------------------------------------
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and attrs.has(tp) and tp is not Secret
+
+
+def _field_overrides(
+    cls: type[Any], style: Style, *, omit: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        if field.name in omit:
+            overrides[field.name] = override(omit=True)
+            continue
+        overrides[field.name] = override(
+            rename=_key_for(cls, field, style),
+            # `field?: T` in the shared types: absent, not null.
+            omit_if_default=style == "camel" and field.default is None,
+        )
+    return overrides
+
+
+def _unstructure_factory(style: Style) -> Callable[[Any, cattrs.Converter], Any]:
+    def factory(cls: Any, converter: cattrs.Converter) -> Any:
+        return make_dict_unstructure_fn(cls, converter, **_field_overrides(cls, style))
+
+    return factory
+
+
+def _guard_structure(
+    cls: type[Any],
+    inner: Callable[[Mapping[str, Any], Any], Any],
+    style: Style,
+) -> Callable[[Any, Any], Any]:
+    """Give every class hook the same failure contract.
+
+    The generated functions collect field errors into a
+    :class:`cattrs.ClassValidationError`, but a non-object input or a failing
+    validator in ``__init__`` would escape as a bare exception. Wrapping those
+    too means callers (and :func:`cattrs.transform_error`) see one error type
+    with a path at every level. Paths name the keys of the input (``userId``
+    in the camel style), not our attribute names.
+    """
+    keys = {field.name: _key_for(cls, field, style) for field in attrs.fields(cls)}
+
+    def structure_model(data: Any, target: Any) -> Any:
+        try:
+            if not isinstance(data, Mapping):
+                raise _type_error(f"an object for {cls.__name__}", data)
+            return inner(data, target)
+        except cattrs.ClassValidationError as exc:
+            for error in exc.exceptions:
+                _rename_notes(error, keys)
+            raise
+        except cattrs.BaseValidationError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise cattrs.ClassValidationError(
+                f"While structuring {cls.__name__}", [exc], cls
+            ) from None
+
+    return structure_model
+
+
+def _rename_notes(error: BaseException, keys: Mapping[str, str]) -> None:
+    notes = getattr(error, "__notes__", None)
+    if not notes:
+        return
+    error.__notes__ = [
+        AttributeValidationNote(str(note), keys.get(note.name, note.name), note.type)
+        if isinstance(note, AttributeValidationNote)
+        else note
+        for note in notes
+    ]
+
+
+def _structure_factory(style: Style) -> Callable[[Any, cattrs.Converter], Any]:
+    def factory(cls: Any, converter: cattrs.Converter) -> Any:
+        fn = make_dict_structure_fn(cls, converter, **_field_overrides(cls, style))
+        return _guard_structure(cls, fn, style)
+
+    return factory
+
+
+def _register_camel_metadata(converter: cattrs.Converter) -> None:
+    """Merge ``extra`` into, and split it out of, the open metadata object."""
+    cls = AIAuditLogResultMetadata
+    overrides = _field_overrides(cls, "camel", omit=frozenset({"extra"}))
+    named = frozenset(
+        _key_for(cls, field, "camel")
+        for field in attrs.fields(cls)
+        if field.name != "extra"
+    )
+    base_unstructure = make_dict_unstructure_fn(cls, converter, **overrides)
+    base_structure = make_dict_structure_fn(
+        cls, converter, **{**overrides, "extra": override(rename="extra")}
+    )
+
+    def unstructure_metadata(value: AIAuditLogResultMetadata) -> dict[str, Any]:
+        # The model refuses extras named like the fields, so nothing is lost.
+        extra: dict[str, Any] = converter.unstructure(value.extra, Mapping[str, Any])
+        return {**base_unstructure(value), **extra}
+
+    def structure_metadata(data: Mapping[str, Any], target: Any) -> Any:
+        known = {key: data[key] for key in named if key in data}
+        known["extra"] = {k: val for k, val in data.items() if k not in named}
+        return base_structure(known, target)
+
+    converter.register_unstructure_hook(cls, unstructure_metadata)
+    converter.register_structure_hook(
+        cls, _guard_structure(cls, structure_metadata, "camel")
+    )
+
+
+def _build_converter(style: Style) -> cattrs.Converter:
+    converter = make_converter()
+
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(dt.datetime, _structure_datetime)
+    converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)
+    converter.register_structure_hook(dt.date, _structure_date)
+    converter.register_unstructure_hook(dt.date, _unstructure_date)
+    # Registered for Enum and, because str precedes Enum in a StrEnum's MRO,
+    # for the str and int flavours too; values, not members, are the data.
+    for enum_base in (Enum, StrEnum, IntEnum):
+        converter.register_unstructure_hook(enum_base, _unstructure_enum)
+    converter.register_structure_hook_factory(
+        _is_homogeneous_tuple, _strict_tuple_factory
+    )
+
+    converter.register_unstructure_hook_factory(_is_model, _unstructure_factory(style))
+    converter.register_structure_hook_factory(_is_model, _structure_factory(style))
+    converter.register_unstructure_hook(Secret, _unstructure_secret)
+    converter.register_structure_hook(Secret, _structure_secret)
+
+    if style == "camel":
+        _register_camel_metadata(converter)
+    return converter
+
+
+_CONVERTERS: Final[Mapping[Style, cattrs.Converter]] = {
+    "snake": _build_converter("snake"),
+    "camel": _build_converter("camel"),
+}
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+
+def converter_for(style: Style) -> cattrs.Converter:
+    """Return the shared converter for *style*, for plugins to add hooks to.
+
+    Hooks registered here apply process-wide, which is the point: a plugin's
+    type then serializes the same way wherever it appears.
+    """
+    try:
+        return _CONVERTERS[style]
+    except KeyError:
+        raise ValueError(
+            f"unknown style {style!r}; expected 'snake' or 'camel'"
+        ) from None
+
+
+def unstructure(obj: Any, *, style: Style = "snake") -> Any:
+    """Return *obj* as JSON-compatible data (dicts, lists, str, numbers)."""
+    return converter_for(style).unstructure(obj)
+
+
+def structure(data: Any, cls: type[T], *, style: Style = "snake") -> T:
+    """Build a *cls* from JSON-compatible *data*.
+
+    Raises:
+        SchemaError: *data* does not fit *cls*; the message lists every
+            problem with its path, and ``__cause__`` is the cattrs error.
+    """
+    converter = converter_for(style)
+    try:
+        return converter.structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        problems = "; ".join(cattrs.transform_error(exc, format_exception=_describe))
+        raise SchemaError(f"invalid {_type_name(cls)}: {problems}") from exc
+    except (ValueError, TypeError) as exc:
+        # Only for targets that are not attrs classes, e.g. a bare datetime.
+        raise SchemaError(f"invalid {_type_name(cls)}: {exc}") from exc
+
+
+def dumps(obj: Any, *, style: Style = "snake") -> bytes:
+    """Serialize *obj* to JSON bytes."""
+    return orjson.dumps(unstructure(obj, style=style))
+
+
+def loads(data: bytes | str, cls: type[T], *, style: Style = "snake") -> T:
+    """Parse JSON *data* into a *cls*.
+
+    Raises:
+        SchemaError: *data* is not JSON or does not fit *cls*.
+    """
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"invalid JSON for {_type_name(cls)}: {exc}") from exc
+    return structure(parsed, cls, style=style)
+
+
+def _type_name(cls: Any) -> str:
+    return getattr(cls, "__name__", repr(cls))
+
+
+def _describe(exc: BaseException, tp: type[Any] | None) -> str:
+    # cattrs' default text drops the exception's own message, which is where
+    # our validators explain what is wrong.
+    text = format_exception(exc, tp)
+    if isinstance(exc, KeyError):
+        return text
+    return f"{text} ({exc})" if str(exc) and str(exc) not in text else text

@@ -1,0 +1,60 @@
+"""Development sessions: ``nox -s tests``, ``lint``, ``types``, ``docs``.
+
+``nox`` with no arguments runs all four, as CI does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+
+nox.options.sessions = ["lint", "types", "tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_external_run = True
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    requirements: list[str] = []
+    for group in groups:
+        requirements.extend(nox.project.dependency_groups(PYPROJECT, group))
+    session.install("-e", ".", *requirements)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (PostgreSQL-backed tests need a server, see README)."""
+    _install(session, "tests")
+    session.run("pytest", *session.posargs, env={"PYTHONHASHSEED": "0"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common bugs with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    """Type-check the library and the in-tree plugins with mypy --strict."""
+    _install(session, "typing", "tests")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs strictly (broken links fail) and check the hook reference."""
+    _install(session, "docs", "tests")
+    session.run("pytest", "tests/test_docs.py", "-q")
+    if session.posargs == ["serve"]:
+        session.run("mkdocs", "serve")
+    else:
+        site = os.environ.get("AIAUDIT_DOCS_SITE", str(ROOT / ".nox" / "site"))
+        session.run("mkdocs", "build", "--strict", "--site-dir", site)
