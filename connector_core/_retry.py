@@ -1,0 +1,135 @@
+"""Retry arithmetic for the HTTP transport, kept free of I/O.
+
+Deciding *how long* to wait is pure computation on a status, a few headers
+and a clock reading. Keeping it here, away from sockets and sessions, means
+every edge of it (HTTP dates in the past, absurd ``Retry-After`` values,
+overflowing exponents) can be tested without a network or an event loop.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+
+__all__ = ["DEFAULT_RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
+
+DEFAULT_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+
+# 2**62 seconds is already far beyond any cap; a larger exponent would only
+# risk an OverflowError for no change in the result.
+_MAX_EXPONENT: Final = 62
+
+
+def _status_set(statuses: Iterable[int]) -> frozenset[int]:
+    return frozenset(statuses)
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how patiently a transport retries.
+
+    A frozen value so one policy can be shared by many transports and tests
+    can compare policies. The defaults follow what the OpenAI API asks of
+    its clients: retry throttling and server failures, back off
+    exponentially, and refuse to wait longer than two minutes on a
+    ``Retry-After`` (a longer wait means a quota problem a person must see,
+    not a blip to sleep through).
+
+    Attributes:
+        max_attempts: Total tries including the first; 1 disables retries.
+        backoff_base: The backoff ceiling of the first retry, in seconds.
+        backoff_max: The ceiling the exponential backoff never exceeds.
+        max_retry_after: The longest server-requested wait we honour;
+            a longer ``Retry-After`` fails at once instead of sleeping.
+        retry_statuses: The HTTP statuses worth another attempt.
+        jitter: Draw each backoff uniformly below its ceiling ("full
+            jitter"), so many clients throttled together do not return
+            together. Turn off only for deterministic tests.
+    """
+
+    max_attempts: int = attrs.field(
+        default=5, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
+    backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
+    backoff_max: float = attrs.field(default=30.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=120.0, validator=_non_negative)
+    retry_statuses: frozenset[int] = attrs.field(
+        default=DEFAULT_RETRY_STATUSES, converter=_status_set
+    )
+    jitter: bool = True
+
+    def backoff(
+        self,
+        retry_index: int,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> float:
+        """The wait before retry number *retry_index* (0 for the first retry).
+
+        Used only when the server did not say how long to wait.
+        """
+        exponent = min(max(retry_index, 0), _MAX_EXPONENT)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**exponent)
+        if not self.jitter:
+            return ceiling
+        return uniform(0.0, ceiling)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
+    """The wait in seconds the server asked for, or ``None`` if it did not say.
+
+    *headers* must look names up case-insensitively (aiohttp's headers do).
+    *now* is wall-clock time in epoch seconds, needed because ``Retry-After``
+    may be an HTTP date. ``retry-after-ms`` wins when present because it is
+    the more precise of the two. A date in the past means "now", while a
+    value we cannot read is ignored, so the caller falls back to its own
+    backoff rather than guessing.
+    """
+    millis = _parse_seconds(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _parse_seconds(value)
+    if seconds is not None:
+        return seconds
+    return _parse_http_date(value, now)
+
+
+def _parse_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    # inf is kept on purpose: "wait forever" must trip the cap, not vanish.
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def _parse_http_date(value: str, now: float) -> float | None:
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        # RFC 7231 dates are always GMT; "-0000" parses as naive.
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)

@@ -1,0 +1,880 @@
+"""The HTTP transport every connector plugin shares.
+
+Each platform API fails in the same handful of ways: throttling, flaky
+gateways, dropped connections, HTML error pages served with status 200, and
+redirects to storage hosts that must never see the API key. Handling these
+once, here, means every plugin gets the same retries, the same error classes
+and the same guarantee that a key never reaches a log line, an exception or
+a foreign host.
+
+A caller needs to know four things:
+
+* Every method is retried, including POST, because the endpoints this
+  serves are reads or idempotent exports. A plugin that adds a
+  non-idempotent call should pass ``retry=RetryPolicy(max_attempts=1)`` to
+  :meth:`HTTPTransport.request` for it.
+* Sensitive headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``
+  and any the caller names) go only to the origin of ``base_url``, and a
+  redirect chain that leaves the origin of the first request never gets them
+  back. An absolute URL to another host is therefore fetched anonymously,
+  which is what pre-signed download links need. Headers baked into a
+  caller-provided session are outside this control; put credentials in the
+  transport, not in the session.
+* ``timeout`` bounds a whole attempt of :meth:`HTTPTransport.request`. For
+  :meth:`HTTPTransport.stream_lines` a float bounds connecting and each read
+  instead, because a large export may legitimately take longer than any
+  sensible per-request limit.
+* A :class:`RateBudget` and the transports sharing it must live on one
+  event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
+
+import aiohttp
+import attrs
+import orjson
+import structlog
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from connector_core._retry import DEFAULT_RETRY_STATUSES, RetryPolicy
+from connector_core._retry import parse_retry_after as _parse_retry_after
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectorError,
+    ConnectorHTTPError,
+    ConnectorTimeoutError,
+    SchemaError,
+    TransportError,
+    error_for_status,
+    redact,
+)
+
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from connector_core.secrets import Secret
+
+
+__all__ = [
+    "DEFAULT_RETRY_STATUSES",
+    "USER_AGENT",
+    "HTTPTransport",
+    "ParamScalar",
+    "ParamValue",
+    "Params",
+    "RateBudget",
+    "Response",
+    "RetryPolicy",
+    "encode_params",
+]
+
+log = structlog.get_logger(__name__)
+
+ParamScalar: TypeAlias = str | int | float | bool | None
+ParamValue: TypeAlias = ParamScalar | list[ParamScalar] | tuple[ParamScalar, ...]
+Params: TypeAlias = Mapping[str, ParamValue] | Iterable[tuple[str, ParamValue]]
+
+_T = TypeVar("_T")
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("aiaudit")
+    except metadata.PackageNotFoundError:
+        # Running from a source tree that was never installed.
+        return "0"
+
+
+USER_AGENT: Final = f"aiaudit/{_package_version()}"
+
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_NO_CONTENT: Final = frozenset({204, 205})
+_ALWAYS_SENSITIVE: Final = ("Authorization", "Proxy-Authorization", "Cookie")
+# An error body is read only to explain the error; a runaway one must not
+# be buffered whole while a stream is being opened.
+_ERROR_BODY_LIMIT: Final = 64 * 1024
+_EXCERPT_CHARS: Final = 500
+_RETRYABLE_IO: Final = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    ConnectionError,
+)
+_HTTP_SCHEMES: Final = ("http", "https")
+_HTTP_OK_MIN: Final = 200
+_HTTP_OK_MAX: Final = 299
+_HTTP_SEE_OTHER: Final = 303
+_HTTP_TOO_MANY_REQUESTS: Final = 429
+# Tolerance for float rounding in the token arithmetic, so a sleep computed
+# to refill exactly one token is not followed by a second, tiny one.
+_TOKEN_EPSILON: Final = 1e-9
+
+
+def encode_params(params: Params | None) -> list[tuple[str, str]]:
+    """Flatten query parameters into the ordered pairs that go on the wire.
+
+    A list or tuple repeats its key, because that is how array parameters
+    travel; the caller picks the name (``event_types[]`` or ``emails``), as
+    APIs disagree. Booleans become ``true``/``false`` rather than Python's
+    ``True``, which no API accepts. ``None`` means "not given" and is
+    dropped, so callers can pass optional filters without branching.
+    """
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    pairs: list[tuple[str, str]] = []
+    for key, value in items:
+        values = value if isinstance(value, list | tuple) else (value,)
+        pairs.extend((key, _param_text(item)) for item in values if item is not None)
+    return pairs
+
+
+def _param_text(value: str | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _display_url(url: URL) -> str:
+    """The URL as it may appear in logs and errors.
+
+    The query goes because pre-signed URLs carry their signature there, and
+    user info goes because it is a credential.
+    """
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    # yarl keeps an explicit default port in origin(), so https://h:443 and
+    # https://h would differ there; the effective port makes them equal.
+    return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+def _excerpt(body: bytes, limit: int = _EXCERPT_CHARS) -> str:
+    return body[: limit * 4].decode("utf-8", "replace")[:limit].strip()
+
+
+def _error_details(body: bytes, reason: str | None) -> tuple[str, str | None]:
+    """The message and machine-readable code of an error response.
+
+    OpenAI-style APIs send ``{"error": {"message", "type", "param", "code"}}``;
+    anything else (a proxy's HTML page, plain text) is summarised by its
+    reason phrase and first characters so the error still says something.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None
+    if isinstance(document, dict):
+        error = document.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+            code = error.get("code")
+            if isinstance(message, str) and message:
+                return message, None if code is None else str(code)
+        elif isinstance(error, str) and error:
+            return error, None
+    text = _excerpt(body, 200)
+    reason = reason or "error"
+    return (f"{reason}: {text}" if text else reason), None
+
+
+@attrs.frozen
+class Response:
+    """One final (non-redirect) HTTP response, fully read.
+
+    Attributes:
+        status: The HTTP status.
+        headers: The response headers, looked up case-insensitively.
+        url: The URL that answered, after redirects.
+        body: The raw body.
+        data: The body decoded as JSON, or ``None`` when decoding was not
+            asked for or the response had no content.
+    """
+
+    status: int
+    headers: CIMultiDictProxy[str] = attrs.field(repr=False)
+    # A pre-signed URL's query is a credential; keep it out of reprs.
+    url: URL = attrs.field(repr=_display_url)
+    body: bytes = attrs.field(repr=False)
+    data: Any = attrs.field(default=None, repr=False)
+
+
+class RateBudget:
+    """A token bucket shared by every task that talks to one API.
+
+    API rate limits apply per key, not per task, so concurrent tasks must
+    draw from one budget. A 429 with ``Retry-After`` seen by any task pauses
+    the budget for all of them: otherwise the other tasks keep hammering an
+    API that has already said stop, and each collects its own 429.
+    """
+
+    __slots__ = (
+        "_burst",
+        "_clock",
+        "_lock",
+        "_paused_until",
+        "_rate",
+        "_sleep",
+        "_tokens",
+        "_updated",
+    )
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Allow *rate* requests per second on average and *burst* at once.
+
+        *clock* must be monotonic; it and *sleep* are injectable so tests
+        can run on virtual time.
+        """
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ConfigurationError(f"rate must be a positive number, got {rate!r}")
+        if burst < 1:
+            raise ConfigurationError(f"burst must be at least 1, got {burst!r}")
+        self._rate = float(rate)
+        self._burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._paused_until = -math.inf
+        # Waiters queue on the lock, so tokens are handed out first come,
+        # first served instead of to whichever task wakes first.
+        self._lock = asyncio.Lock()
+
+    @property
+    def paused_until(self) -> float:
+        """The clock reading before which no token is handed out."""
+        return self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        """Hand out no token for *seconds* from now.
+
+        A pause only ever extends: two tasks reporting different waits must
+        not let the shorter one cut the longer one short. When it ends the
+        bucket holds a single token, so the end of a pause is not itself a
+        burst of requests against an API that just throttled us.
+        """
+        until = self._clock() + max(0.0, seconds)
+        if until > self._paused_until:
+            self._paused_until = until
+            self._tokens = min(self._tokens, 1.0)
+            self._updated = until
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent, and take its token."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    await self._sleep(self._paused_until - now)
+                    continue
+                if now > self._updated:
+                    refill = (now - self._updated) * self._rate
+                    self._tokens = min(self._burst, self._tokens + refill)
+                    self._updated = now
+                if self._tokens >= 1.0 - _TOKEN_EPSILON:
+                    self._tokens = max(0.0, self._tokens - 1.0)
+                    return
+                await self._sleep((1.0 - self._tokens) / self._rate)
+
+
+class _RetryableError(Exception):
+    """An attempt failed in a way a later attempt may not.
+
+    Internal: it carries the error to raise if no attempt is left, and
+    never escapes the transport.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        final: ConnectorError,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _LineSplitter:
+    """Cuts a byte stream into lines however the chunks happen to fall."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        pending = self._pending
+        # The pending bytes hold no newline, so scanning resumes where they
+        # end; rescanning them would make one huge line quadratic.
+        scan_from = len(pending)
+        pending += chunk
+        lines: list[bytes] = []
+        start = 0
+        end = pending.find(b"\n", scan_from)
+        while end != -1:
+            lines.append(_strip_cr(bytes(pending[start:end])))
+            start = end + 1
+            end = pending.find(b"\n", start)
+        if start:
+            del pending[:start]
+        return lines
+
+    def finish(self) -> bytes | None:
+        """The last line, which need not end with a newline."""
+        if not self._pending:
+            return None
+        line = _strip_cr(bytes(self._pending))
+        self._pending.clear()
+        return line
+
+
+def _strip_cr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+@attrs.frozen
+class _OpenedLines:
+    response: aiohttp.ClientResponse
+    splitter: _LineSplitter
+    lines: list[bytes]
+    at_eof: bool
+
+
+class HTTPTransport:
+    """An authenticated, retrying, redirect-safe HTTP client for one API.
+
+    Attributes:
+        requests_made: HTTP requests sent, counting each redirect hop.
+        retries: Attempts repeated after a retryable failure.
+    """
+
+    __slots__ = (
+        "_api_key",
+        "_base_origin",
+        "_base_url",
+        "_budget",
+        "_clock",
+        "_closed",
+        "_default_headers",
+        "_max_redirects",
+        "_owns_session",
+        "_policy",
+        "_sensitive",
+        "_session",
+        "_sleep",
+        "_stream_timeout",
+        "_timeout",
+        "requests_made",
+        "retries",
+    )
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: Secret | None = None,
+        headers: Mapping[str, str] | None = None,
+        sensitive_headers: Iterable[str] = (),
+        timeout: float | aiohttp.ClientTimeout = 30.0,
+        retry: RetryPolicy | None = None,
+        budget: RateBudget | None = None,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        max_redirects: int = 5,
+    ) -> None:
+        """Configure the transport; no connection is opened until first use.
+
+        *session*, when given, stays the caller's to close. *clock* is wall
+        time in epoch seconds because ``Retry-After`` may be an HTTP date.
+        *headers* are sent with every request; those named in
+        *sensitive_headers* are treated like ``Authorization``.
+        """
+        try:
+            base = URL(base_url.rstrip("/"))
+        except ValueError as exc:
+            raise ConfigurationError(f"base_url is not a URL: {base_url!r}") from exc
+        if base.scheme not in _HTTP_SCHEMES or not base.host:
+            raise ConfigurationError(
+                f"base_url must be an http(s) URL, got {base_url!r}"
+            )
+        if isinstance(timeout, aiohttp.ClientTimeout):
+            self._timeout = self._stream_timeout = timeout
+        elif timeout > 0:
+            self._timeout = aiohttp.ClientTimeout(total=timeout)
+            self._stream_timeout = aiohttp.ClientTimeout(
+                total=None, connect=timeout, sock_read=timeout
+            )
+        else:
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        if max_redirects < 0:
+            raise ConfigurationError("max_redirects must not be negative")
+        self._base_url = base
+        self._base_origin = _origin(base)
+        self._api_key = api_key
+        self._default_headers = CIMultiDict(headers or {})
+        self._sensitive = (*_ALWAYS_SENSITIVE, *sensitive_headers)
+        self._policy = retry if retry is not None else RetryPolicy()
+        self._budget = budget
+        self._session = session
+        self._owns_session = False
+        self._closed = False
+        self._sleep = sleep
+        self._clock = clock
+        self._max_redirects = max_redirects
+        self.requests_made = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"HTTPTransport(base_url={str(self._base_url)!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session if we opened it; a caller's session stays open."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """GET *path* and return its decoded JSON body."""
+        response = await self.request("GET", path, params=params, headers=headers)
+        return response.data
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expect_json: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> Response:
+        """Send one logical request, retrying it as the policy allows.
+
+        *path* is relative to ``base_url`` unless it is an absolute URL,
+        which is used as given (already encoded, as URLs from API responses
+        are). With *expect_json*, a 2xx body that is not JSON counts as a
+        failed attempt: gateways do serve truncated bodies and HTML pages
+        with status 200, and a second try usually gets the real answer.
+        """
+        method = method.upper()
+        url = self._url(path, params)
+        body = None if json is None else orjson.dumps(json)
+        request_headers = self._request_headers(headers, json_body=body is not None)
+        policy = retry if retry is not None else self._policy
+        return await self._retrying(
+            method,
+            url,
+            lambda: self._request_once(
+                method,
+                url,
+                body=body,
+                headers=request_headers,
+                expect_json=expect_json,
+                policy=policy,
+            ),
+            policy,
+        )
+
+    async def stream_lines(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Yield the lines of a GET response body as they arrive.
+
+        Lines come without their line ending (``\\n`` or ``\\r\\n``); a final
+        line without one is still yielded, and blank lines are kept, so the
+        caller sees the body exactly. The body is never held whole, so a
+        multi-gigabyte JSONL export costs one line of memory.
+
+        Failures are retried only until the first line has been handed out.
+        After that a broken download raises :class:`TransportError` (or
+        :class:`ConnectorTimeoutError`): restarting would hand out the same
+        lines a second time, and only the caller knows how to resume or
+        deduplicate. Close the iterator early with
+        ``contextlib.aclosing`` so the connection is released promptly.
+        """
+        url = self._url(path, params)
+        request_headers = self._request_headers(headers, json_body=False)
+        opened = await self._retrying(
+            "GET", url, lambda: self._open_lines(url, request_headers), self._policy
+        )
+        response = opened.response
+        handed_out = 0
+        try:
+            for line in opened.lines:
+                yield line
+                handed_out += 1
+            if opened.at_eof:
+                return
+            try:
+                async for chunk in response.content.iter_any():
+                    for line in opened.splitter.feed(chunk):
+                        yield line
+                        handed_out += 1
+            except TimeoutError as exc:
+                raise ConnectorTimeoutError(
+                    self._broken_stream(response, handed_out, exc)
+                ) from exc
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                raise TransportError(
+                    self._broken_stream(response, handed_out, exc)
+                ) from exc
+            tail = opened.splitter.finish()
+            if tail is not None:
+                yield tail
+        finally:
+            response.release()
+
+    # -- one attempt -------------------------------------------------------
+
+    async def _request_once(
+        self,
+        method: str,
+        url: URL,
+        *,
+        body: bytes | None,
+        headers: CIMultiDict[str],
+        expect_json: bool,
+        policy: RetryPolicy,
+    ) -> Response:
+        with self._io_failures(method, url):
+            response = await self._send(
+                method, url, body=body, headers=headers, timeouts=self._timeout
+            )
+            try:
+                raw = await response.read()
+            finally:
+                response.release()
+        self._check_status(response, raw, policy)
+        log.debug(
+            "http.response",
+            method=response.method,
+            url=_display_url(response.url),
+            status=response.status,
+            size=len(raw),
+        )
+        data = None
+        if expect_json and response.status not in _NO_CONTENT:
+            data = self._decode_json(response, raw)
+        return Response(
+            status=response.status,
+            headers=response.headers,
+            url=response.url,
+            body=raw,
+            data=data,
+        )
+
+    async def _open_lines(self, url: URL, headers: CIMultiDict[str]) -> _OpenedLines:
+        """Open a stream and read up to its first complete line.
+
+        Reading that far is part of the attempt because until a line has
+        been handed out a failure can still be retried without anyone
+        seeing data twice.
+        """
+        with self._io_failures("GET", url):
+            response = await self._send(
+                "GET", url, body=None, headers=headers, timeouts=self._stream_timeout
+            )
+            try:
+                if not _HTTP_OK_MIN <= response.status <= _HTTP_OK_MAX:
+                    error_body = await response.content.read(_ERROR_BODY_LIMIT)
+                    self._check_status(response, error_body, self._policy)
+                splitter = _LineSplitter()
+                async for chunk in response.content.iter_any():
+                    lines = splitter.feed(chunk)
+                    if lines:
+                        return _OpenedLines(response, splitter, lines, at_eof=False)
+                tail = splitter.finish()
+                rest = [] if tail is None else [tail]
+                return _OpenedLines(response, splitter, rest, at_eof=True)
+            except BaseException:
+                response.release()
+                raise
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        *,
+        body: bytes | None,
+        headers: CIMultiDict[str],
+        timeouts: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send a request and follow its redirects by hand.
+
+        aiohttp's own redirect handling would forward ``Authorization`` to
+        whatever host a ``Location`` names; a pre-signed object-store URL
+        rejects such a request and, worse, a hostile redirect would collect
+        the key. So sensitive headers stay only while every hop remains on
+        the origin the chain started at, and once dropped they never return.
+        """
+        session = self._open_session()
+        keep_sensitive = _origin(url) == self._base_origin
+        for hop in range(self._max_redirects + 1):
+            sent = headers if keep_sensitive else self._without_sensitive(headers)
+            self.requests_made += 1
+            log.debug("http.request", method=method, url=_display_url(url), hop=hop)
+            response = await session.request(
+                method,
+                url,
+                data=body,
+                headers=sent,
+                allow_redirects=False,
+                timeout=timeouts,
+            )
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECT_STATUSES or location is None:
+                return response
+            response.release()
+            try:
+                target = url.join(URL(location, encoded=True))
+            except ValueError as exc:
+                raise TransportError(
+                    f"{method} {_display_url(url)}: unusable redirect location"
+                ) from exc
+            if target.scheme not in _HTTP_SCHEMES:
+                raise TransportError(
+                    f"{method} {_display_url(url)}: redirect to a non-HTTP URL"
+                )
+            if _origin(target) != _origin(url):
+                keep_sensitive = False
+            if (response.status == _HTTP_SEE_OTHER and method != "HEAD") or (
+                response.status in {301, 302} and method == "POST"
+            ):
+                # What browsers and RFC 7231 do: the redirected request is
+                # a GET without the original body.
+                method, body = "GET", None
+                headers = headers.copy()
+                headers.popall("Content-Type", None)
+            url = target
+        raise TransportError(
+            f"{method} {_display_url(url)}: more than {self._max_redirects} redirects"
+        )
+
+    # -- retries -----------------------------------------------------------
+
+    async def _retrying(
+        self,
+        method: str,
+        url: URL,
+        attempt: Callable[[], Awaitable[_T]],
+        policy: RetryPolicy,
+    ) -> _T:
+        number = 0
+        while True:
+            number += 1
+            if self._budget is not None:
+                await self._budget.acquire()
+            try:
+                return await attempt()
+            except _RetryableError as failure:
+                if number >= policy.max_attempts:
+                    raise failure.final from failure.__cause__
+                delay = failure.retry_after
+                if delay is None:
+                    delay = policy.backoff(number - 1)
+                elif (
+                    failure.status == _HTTP_TOO_MANY_REQUESTS
+                    and self._budget is not None
+                ):
+                    self._budget.pause(delay)
+                self.retries += 1
+                log.warning(
+                    "http.retry",
+                    method=method,
+                    url=_display_url(url),
+                    status=failure.status,
+                    attempt=number,
+                    delay=delay,
+                    reason=failure.reason,
+                )
+            # Sleeping outside the except block keeps the failure out of
+            # the context of anything raised later.
+            await self._sleep(delay)
+
+    def _check_status(
+        self, response: aiohttp.ClientResponse, body: bytes, policy: RetryPolicy
+    ) -> None:
+        """Return for 2xx; otherwise raise a retryable or a final error."""
+        status = response.status
+        if _HTTP_OK_MIN <= status <= _HTTP_OK_MAX:
+            return
+        retry_after = _parse_retry_after(response.headers, now=self._clock())
+        error = self._http_error(response, body, retry_after)
+        if status not in policy.retry_statuses:
+            raise error
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            # Sleeping that long would hide a quota problem behind a hang.
+            raise error
+        raise _RetryableError(
+            f"status {status}", error, status=status, retry_after=retry_after
+        )
+
+    def _http_error(
+        self,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        retry_after: float | None,
+    ) -> ConnectorHTTPError:
+        message, code = _error_details(body, response.reason)
+        return error_for_status(
+            response.status,
+            message,
+            retry_after=retry_after,
+            method=response.method,
+            url=_display_url(response.url),
+            code=code,
+            body=_excerpt(body),
+            request_id=response.headers.get("x-request-id"),
+            secrets=self._secret_values(),
+        )
+
+    def _decode_json(self, response: aiohttp.ClientResponse, raw: bytes) -> Any:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            content_type = response.headers.get("Content-Type", "no content type")
+            message = (
+                f"{response.method} {_display_url(response.url)}: HTTP "
+                f"{response.status} body is not JSON ({content_type}, "
+                f"{len(raw)} bytes): {_excerpt(raw, 200)!r}"
+            )
+            error = SchemaError(self._redact(message))
+            raise _RetryableError("body is not JSON", error) from exc
+
+    @contextlib.contextmanager
+    def _io_failures(self, method: str, url: URL) -> Iterator[None]:
+        """Sort aiohttp's failures into retryable and final connector errors.
+
+        Timeouts are tested first because aiohttp's read timeouts are also
+        connection errors, and a caller should be told it was a timeout.
+        """
+        where = self._redact(f"{method} {_display_url(url)}")
+        try:
+            yield
+        except TimeoutError as exc:
+            error = ConnectorTimeoutError(f"{where}: no answer in time")
+            raise _RetryableError("timeout", error) from exc
+        except _RETRYABLE_IO as exc:
+            detail = self._redact(f"{type(exc).__name__}: {exc}")
+            raise _RetryableError(detail, TransportError(f"{where}: {detail}")) from exc
+        except aiohttp.ClientError as exc:
+            detail = self._redact(f"{type(exc).__name__}: {exc}")
+            raise TransportError(f"{where}: {detail}") from exc
+
+    # -- helpers -----------------------------------------------------------
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this HTTPTransport has been closed")
+        if self._session is None:
+            # trust_env makes HTTP(S)_PROXY and NO_PROXY apply, which is how
+            # corporate networks route outbound API traffic.
+            self._session = aiohttp.ClientSession(trust_env=True)
+            self._owns_session = True
+        return self._session
+
+    def _url(self, path: str, params: Params | None) -> URL:
+        if path.lower().startswith(("http://", "https://")):
+            url = URL(path, encoded=True)
+        else:
+            url = URL(f"{self._base_url}/{path.lstrip('/')}")
+        pairs = encode_params(params)
+        return url.extend_query(pairs) if pairs else url
+
+    def _request_headers(
+        self, extra: Mapping[str, str] | None, *, json_body: bool
+    ) -> CIMultiDict[str]:
+        headers = CIMultiDict({"User-Agent": USER_AGENT})
+        headers.update(self._default_headers)
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _without_sensitive(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
+        stripped = headers.copy()
+        for name in self._sensitive:
+            stripped.popall(name, None)
+        return stripped
+
+    def _secret_values(self) -> list[str]:
+        # Revealed only to be searched for and blanked out of error text.
+        values = [self._api_key.reveal()] if self._api_key is not None else []
+        for name in self._sensitive:
+            values.extend(self._default_headers.getall(name, []))
+        return values
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secret_values())
+
+    def _broken_stream(
+        self, response: aiohttp.ClientResponse, handed_out: int, exc: BaseException
+    ) -> str:
+        detail = self._redact(f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "http.stream_broken",
+            url=_display_url(response.url),
+            lines=handed_out,
+            reason=detail,
+        )
+        return (
+            f"GET {_display_url(response.url)}: download broke after {handed_out} "
+            f"lines ({detail}); not restarted, as lines already handed out "
+            "would be repeated"
+        )
