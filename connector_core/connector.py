@@ -30,6 +30,7 @@ from connector_core.exceptions import (
     ConnectorError,
     NotSupportedError,
     PluginError,
+    redact,
 )
 from connector_core.hookspecs import PROJECT, AIPlatformConnector
 from connector_core.models import (
@@ -208,9 +209,14 @@ class ConnectorSpec:
         try:
             return self.config_class(**values)
         except (TypeError, ValueError) as exc:
+            # A validator may quote the value it rejected; never a secret's.
+            secrets = [str(config[key]) for key in self.secret_fields if key in config]
+            # attrs validators put the readable sentence first in args.
+            first = exc.args[0] if exc.args else exc
+            message = redact(str(first), secrets)
             raise ConfigurationError(
-                f"invalid {self.platform} configuration: {exc}"
-            ) from exc
+                f"invalid {self.platform} configuration: {message}"
+            ) from None
 
     def config_from_env(self, environ: Mapping[str, str]) -> Any:
         """Build the configuration the environment describes.

@@ -295,6 +295,14 @@ class TestCreate:
         ):
             registry.create("toy", {"token": "x", "evnets": 3})
 
+    def test_invalid_config_never_echoes_a_secret(self, registry):
+        with pytest.raises(ConfigurationError) as info:
+            # A key of the wrong type: the validator's message quotes it.
+            registry.create("toy", {"token": 98765432123})
+        assert "98765432123" not in str(info.value)
+        assert str(info.value).startswith("invalid toy configuration: ")
+        assert info.value.__cause__ is None
+
     def test_config_of_the_wrong_kind(self, registry):
         with pytest.raises(ConfigurationError, match="must be a mapping"):
             registry.create("toy", ["token"])
