@@ -58,3 +58,13 @@ def docs(session: nox.Session) -> None:
     else:
         site = os.environ.get("AIAUDIT_DOCS_SITE", str(ROOT / ".nox" / "site"))
         session.run("mkdocs", "build", "--strict", "--site-dir", site)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (never part of the tests): ``nox -s bench``.
+
+    ``nox -s bench -- --events 100000`` passes options through.
+    """
+    _install(session, "tests")
+    session.run("python", "bench/sandbox_pages.py", *session.posargs)

@@ -11,6 +11,7 @@ it hands back.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -33,20 +34,34 @@ class SandboxOptions:
         faults: A named fault profile (the plugin documents its names), or
             ``None`` for a well-behaved server.
         fault_rate: The share of requests a fault profile disturbs, 0 to 1.
+        days: How many days of history to generate.
+        end: The end of generated history (exclusive); by default the start
+            of the current UTC day, so a demo's "last month" has data, while
+            tests pin it for data that never moves.
+        rate_limit: Requests per second a key may make before the server
+            answers 429 with ``Retry-After``; ``None`` for no limit.
         host: The address to bind; loopback unless a test says otherwise.
         port: The port to bind; 0 picks a free one.
+        ground_truth_dir: Where to write every record the sandbox serves,
+            as JSON lines, so a test can compare a client's result with it.
     """
 
     seed: int = 0
-    events: int = 10_000
+    events: int = attrs.field(default=10_000, validator=attrs.validators.ge(1))
     faults: str | None = None
     fault_rate: float = attrs.field(
         default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]
+    )
+    days: int = attrs.field(default=30, validator=attrs.validators.ge(1))
+    end: datetime | None = None
+    rate_limit: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0.0))
     )
     host: str = "127.0.0.1"
     port: int = attrs.field(
         default=0, validator=[attrs.validators.ge(0), attrs.validators.le(65535)]
     )
+    ground_truth_dir: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -111,7 +111,7 @@ def test_plugins_json_lists_the_in_tree_plugin():
     assert chatgpt["status"] == "loaded"
     assert chatgpt["distribution"] == "aiaudit"
     assert chatgpt["version"]
-    assert chatgpt["hooks"] == ["aiaudit_register_connectors"]
+    assert chatgpt["hooks"] == ["aiaudit_register_connectors", "aiaudit_sandbox"]
     [connector] = chatgpt["connectors"]
     assert connector["platform"] == "chatgpt"
     assert {"authenticate", "get_ai_audit_logs", "stream_ai_audit_logs"} <= set(

@@ -16,6 +16,8 @@ from connector_core import hookimpl
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from connector_core.sandbox import SandboxProvider
+
 
 __all__ = ["ChatGPTComplianceAPIConfig", "ChatGPTEnterpriseConnector"]
 
@@ -23,3 +25,14 @@ __all__ = ["ChatGPTComplianceAPIConfig", "ChatGPTEnterpriseConnector"]
 @hookimpl
 def aiaudit_register_connectors(register: Callable[..., None]) -> None:
     register(ChatGPTEnterpriseConnector)
+
+
+@hookimpl
+def aiaudit_sandbox(platform: str) -> SandboxProvider | None:
+    if platform != ChatGPTEnterpriseConnector.platform:
+        return None
+    # Imported on demand: the sandbox generates data and serves HTTP, which a
+    # host that only reads real APIs never needs to load.
+    from aiaudit_chatgpt.sandbox.server import SandboxProvider  # noqa: PLC0415
+
+    return SandboxProvider()

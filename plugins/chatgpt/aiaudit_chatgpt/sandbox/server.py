@@ -1,0 +1,232 @@
+"""Starting and stopping the sandbox, in-process or from the command line.
+
+:class:`ChatGPTSandbox` starts both applications (the API host and the
+storage host) on loopback ports and hands back everything a client needs:
+base URLs, keys, and the generated data itself, which tests use as ground
+truth. :class:`SandboxProvider` is what the plugin contributes through the
+``aiaudit_sandbox`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from aiaudit_chatgpt.sandbox._web import SandboxKeys
+from aiaudit_chatgpt.sandbox.app import (
+    RateLimiter,
+    SandboxState,
+    build_api_app,
+    build_storage_app,
+)
+from aiaudit_chatgpt.sandbox.audit import AuditLogData
+from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.faults import FaultInjector
+from aiaudit_chatgpt.sandbox.org import Organization, stable_token
+from aiaudit_chatgpt.sandbox.usage import UsageData
+from connector_core.sandbox import RunningSandbox, SandboxOptions
+
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+__all__ = ["ChatGPTSandbox", "SandboxProvider", "build_state", "write_ground_truth"]
+
+
+def _history_end(options: SandboxOptions) -> datetime:
+    if options.end is not None:
+        return options.end.astimezone(UTC)
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def build_state(options: SandboxOptions) -> SandboxState:
+    """Generate the organization and every API's data for *options*."""
+    end = _history_end(options)
+    org = Organization.generate(
+        seed=options.seed,
+        events=options.events,
+        start=end - timedelta(days=options.days),
+        end=end,
+    )
+    seed = options.seed
+    keys = SandboxKeys(
+        admin=f"sk-admin-sandbox-{stable_token(seed, 'key-admin', length=32)}",
+        admin_no_audit=(
+            f"sk-admin-sandbox-{stable_token(seed, 'key-limited', length=32)}"
+        ),
+        compliance=f"sk-comp-sandbox-{stable_token(seed, 'key-compliance', length=32)}",
+    )
+    faults = (
+        FaultInjector(options.faults, rate=options.fault_rate, seed=seed)
+        if options.faults
+        else None
+    )
+    return SandboxState(
+        org=org,
+        keys=keys,
+        audit=AuditLogData.generate(org, events=options.events),
+        usage=UsageData.generate(org),
+        compliance=ComplianceData.generate(org, messages=max(50, options.events // 2)),
+        faults=faults,
+        limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
+    )
+
+
+def write_ground_truth(state: SandboxState, directory: Path) -> dict[str, int]:
+    """Write every record the sandbox serves, as JSON lines, into *directory*.
+
+    ``audit_logs.jsonl`` holds every audit event (tenant-scoped ones too),
+    oldest first; ``compliance_logs.jsonl`` holds every Logs Platform record,
+    one per line, as ``{"log_id", "event_type", "record"}``, in listing
+    order. Returns the number of lines written to each.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    audit = state.audit.write_ground_truth(str(directory / "audit_logs.jsonl"))
+    compliance = 0
+    with (directory / "compliance_logs.jsonl").open("wb") as out:
+        for log_file in state.compliance.iter_log_files():
+            for record in state.compliance.iter_file_records(log_file.id):
+                out.write(
+                    orjson.dumps(
+                        {
+                            "log_id": log_file.id,
+                            "event_type": log_file.event_type,
+                            "record": record,
+                        }
+                    )
+                )
+                out.write(b"\n")
+                compliance += 1
+    return {"audit_logs": audit, "compliance_logs": compliance}
+
+
+class ChatGPTSandbox:
+    """A running sandbox: two loopback servers over one generated state.
+
+    Use :meth:`run` as an async context manager.
+    """
+
+    def __init__(self, options: SandboxOptions, state: SandboxState) -> None:
+        self.options = options
+        self.state = state
+        self.api_url = ""
+        self.storage_url = ""
+        self._runners: list[web.AppRunner] = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def run(cls, options: SandboxOptions) -> AsyncIterator[ChatGPTSandbox]:
+        """Generate the data (off the event loop) and serve it until exit."""
+        state = await asyncio.to_thread(build_state, options)
+        if options.ground_truth_dir is not None:
+            await asyncio.to_thread(
+                write_ground_truth, state, Path(options.ground_truth_dir)
+            )
+        sandbox = cls(options, state)
+        try:
+            await sandbox._start()
+            yield sandbox
+        finally:
+            await sandbox._stop()
+
+    async def _start(self) -> None:
+        storage = web.AppRunner(build_storage_app(self.state), access_log=None)
+        await storage.setup()
+        self._runners.append(storage)
+        storage_site = web.TCPSite(storage, self.options.host, 0)
+        await storage_site.start()
+        self.storage_url = _site_url(storage, self.options.host)
+        self.state.storage_base = self.storage_url
+        api = web.AppRunner(build_api_app(self.state), access_log=None)
+        await api.setup()
+        self._runners.append(api)
+        await web.TCPSite(api, self.options.host, self.options.port).start()
+        self.api_url = _site_url(api, self.options.host)
+
+    async def _stop(self) -> None:
+        while self._runners:
+            await self._runners.pop().cleanup()
+
+    @property
+    def keys(self) -> SandboxKeys:
+        return self.state.keys
+
+    @property
+    def admin_base_url(self) -> str:
+        """What ``OPENAI_BASE_URL`` is set to for this sandbox."""
+        return f"{self.api_url}/v1"
+
+    @property
+    def compliance_base_url(self) -> str:
+        """What ``CHATGPT_COMPLIANCE_BASE_URL`` is set to for this sandbox."""
+        return f"{self.api_url}/v1"
+
+    def connector_config(self) -> dict[str, Any]:
+        """A connector configuration pointing at this sandbox, both APIs on."""
+        return {
+            "api_key": self.keys.admin,
+            "organization_id": self.state.org.org_id,
+            "base_url": self.admin_base_url,
+            "compliance_api_key": self.keys.compliance,
+            "workspace_id": self.state.org.workspace_id,
+            "compliance_base_url": self.compliance_base_url,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that describe the same configuration."""
+        return {
+            "OPENAI_ADMIN_KEY": self.keys.admin,
+            "OPENAI_ORGANIZATION_ID": self.state.org.org_id,
+            "OPENAI_BASE_URL": self.admin_base_url,
+            "CHATGPT_COMPLIANCE_API_KEY": self.keys.compliance,
+            "CHATGPT_WORKSPACE_ID": self.state.org.workspace_id,
+            "CHATGPT_COMPLIANCE_BASE_URL": self.compliance_base_url,
+        }
+
+    def describe(self) -> RunningSandbox:
+        """The host-facing description (``RunningSandbox``)."""
+        org = self.state.org
+        return RunningSandbox(
+            platform="chatgpt",
+            urls={
+                "admin_api": self.admin_base_url,
+                "compliance_api": self.compliance_base_url,
+                "storage": self.storage_url,
+            },
+            config=self.connector_config(),
+            details={
+                "seed": self.options.seed,
+                "audit_events": len(self.state.audit),
+                "history": [org.start.isoformat(), org.end.isoformat()],
+                "organization_id": org.org_id,
+                "workspace_id": org.workspace_id,
+                "restricted_admin_key": self.keys.admin_no_audit,
+                "faults": self.options.faults,
+                "fault_rate": self.options.fault_rate,
+                "environment": self.environment(),
+            },
+        )
+
+
+def _site_url(runner: web.AppRunner, host: str) -> str:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return f"http://{host}:{address[1]}"
+    raise RuntimeError("the sandbox server has no TCP address")
+
+
+class SandboxProvider:
+    """Starts the ChatGPT sandbox; returned by the plugin's sandbox hook."""
+
+    @contextlib.asynccontextmanager
+    async def start(self, options: SandboxOptions) -> AsyncIterator[RunningSandbox]:
+        async with ChatGPTSandbox.run(options) as sandbox:
+            yield sandbox.describe()

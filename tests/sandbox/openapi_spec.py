@@ -1,0 +1,75 @@
+"""Validate sandbox answers against the published API specifications.
+
+The specs are contract data kept beside the project; a test that validates a
+response against them fails when the sandbox drifts from the real API.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import yaml
+
+
+def _reference_dir() -> Path:
+    """The shared reference folder: beside the checkout, or where
+    AIAUDIT_REFERENCE_DIR points."""
+    configured = os.environ.get("AIAUDIT_REFERENCE_DIR")
+    if configured:
+        return Path(configured)
+    root = Path(__file__).resolve().parents[2]
+    return root.parent / "shared" / "reference"
+
+
+SPEC_DIR = _reference_dir() / "openai-spec"
+ADMIN_SPEC = SPEC_DIR / "openai-admin-subset.yaml"
+COMPLIANCE_SPEC = SPEC_DIR / "chatgpt-compliance-api-v1.1.1.json"
+
+
+def _nullable_to_anyof(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` as JSON Schema (3.1 dropped it)."""
+    if isinstance(node, dict):
+        node = {k: _nullable_to_anyof(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            return {"anyOf": [node, {"type": "null"}]}
+        return node
+    if isinstance(node, list):
+        return [_nullable_to_anyof(v) for v in node]
+    return node
+
+
+@functools.cache
+def document(name: str) -> dict[str, Any]:
+    """The whole spec document: ``"admin"`` or ``"compliance"``."""
+    path = ADMIN_SPEC if name == "admin" else COMPLIANCE_SPEC
+    text = path.read_text()
+    loaded = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
+    return _nullable_to_anyof(loaded)
+
+
+@functools.cache
+def _registry(name: str) -> tuple[referencing.Registry, str]:
+    uri = f"urn:aiaudit:{name}"
+    resource = referencing.Resource.from_contents(
+        document(name), default_specification=referencing.jsonschema.DRAFT202012
+    )
+    return referencing.Registry().with_resource(uri, resource), uri
+
+
+def validate(spec: str, schema_name: str, instance: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` unless *instance* fits the schema.
+
+    :param spec: ``"admin"`` or ``"compliance"``.
+    :param schema_name: A name under ``components/schemas``.
+    """
+    registry, uri = _registry(spec)
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry
+    )
+    validator.validate(instance)
