@@ -7,9 +7,11 @@ operations) still answers analytics, permission and generic audit-log calls.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from connector_core import paging
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import ConfigurationError
 from connector_core.hookspecs import hookimpl
@@ -24,8 +26,26 @@ from connector_core.models import (
 
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     from connector_core.connector import Connector
-    from connector_core.models import AIDateRange, UsageAnalytics
+    from connector_core.models import AIAuditLogResult, AIDateRange, UsageAnalytics
+
+
+@hookimpl(trylast=True)
+async def get_ai_audit_logs(
+    connector: Connector, query: AIAuditLogQuery
+) -> AIAuditLogResult:
+    return await paging.read_page(connector, query)
+
+
+@hookimpl(trylast=True)
+async def stream_ai_audit_logs(
+    connector: Connector, query: AIAuditLogQuery
+) -> AsyncGenerator[AIAuditLog, None]:
+    async with contextlib.aclosing(paging.iter_logs(connector, query)) as logs:
+        async for entry in logs:
+            yield entry
 
 
 @hookimpl(trylast=True)

@@ -14,10 +14,11 @@ not a confusing ``AttributeError`` three calls later in the host.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import attrs
@@ -44,6 +45,7 @@ from connector_core.models import (
     UsageAnalytics,
 )
 from connector_core.secrets import Secret
+from connector_core.streams import StreamBatch, StreamInfo
 
 
 if TYPE_CHECKING:
@@ -71,9 +73,11 @@ T = TypeVar("T")
 
 OPERATIONS: Final = (
     "authenticate",
+    "validate_ai_credentials",
+    "list_streams",
+    "read_stream",
     "get_ai_audit_logs",
     "stream_ai_audit_logs",
-    "validate_ai_credentials",
     "get_usage_analytics",
     "validate_permissions",
     "discover_automations",
@@ -83,16 +87,12 @@ OPERATIONS: Final = (
 """Every connector hook, in the order the docs present them."""
 
 REQUIRED_OPERATIONS: Final = frozenset(
-    {
-        "authenticate",
-        "get_ai_audit_logs",
-        "stream_ai_audit_logs",
-        "validate_ai_credentials",
-    }
+    {"authenticate", "validate_ai_credentials", "list_streams", "read_stream"}
 )
 """The operations without a core default; a connector class must have them."""
 
 _PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_GENERATORS: Final = frozenset({"stream_ai_audit_logs", "read_stream"})
 
 
 def _new_manager() -> pluggy.PluginManager:
@@ -267,7 +267,7 @@ def _check_operations(connector_class: type[Any], *, plugin: str) -> tuple[str, 
         raise PluginError(plugin, f"{name} lacks required hook(s) {', '.join(missing)}")
     for operation in operations:
         function = getattr(connector_class, operation)
-        if operation == "stream_ai_audit_logs":
+        if operation in _GENERATORS:
             ok = inspect.isasyncgenfunction(function)
             kind = "an async generator (async def with yield)"
         else:
@@ -366,22 +366,51 @@ class Connector:
 
     async def stream_ai_audit_logs(
         self, query: AIAuditLogQuery
-    ) -> AsyncIterator[AIAuditLog]:
+    ) -> AsyncGenerator[AIAuditLog, None]:
         """Yield every normalized audit log in the query's range.
 
         Leaving the loop early, or cancelling the task, closes the plugin's
         generator at once, so its open response and session are released.
         """
         iterator = self._pm.hook.stream_ai_audit_logs(connector=self, query=query)
+        checked = self._checked(iterator, "stream_ai_audit_logs", AIAuditLog)
+        async with contextlib.aclosing(checked) as logs:
+            async for log in logs:
+                yield log
+
+    async def list_streams(self) -> list[StreamInfo]:
+        """The feeds this connector reads, each checkpointed on its own."""
+        found = await self._call("list_streams", list)
+        return _checked_items(self.spec.plugin, "list_streams", found, StreamInfo)
+
+    async def read_stream(
+        self,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """Read one stream from *checkpoint* on, batch by batch (see the hook)."""
+        iterator = self._pm.hook.read_stream(
+            connector=self, stream=stream, checkpoint=checkpoint, query=query
+        )
+        checked = self._checked(iterator, "read_stream", StreamBatch)
+        async with contextlib.aclosing(checked) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _checked(
+        self, iterator: AsyncIterator[Any] | None, operation: str, expected: type[T]
+    ) -> AsyncGenerator[T, None]:
+        """Relay a plugin's async generator, checking every item it yields."""
         if iterator is None:
-            raise NotSupportedError(self.platform, "stream_ai_audit_logs")
+            raise NotSupportedError(self.platform, operation)
         try:
             async for item in iterator:
-                if not isinstance(item, AIAuditLog):
+                if not isinstance(item, expected):
                     raise PluginError(
                         self.spec.plugin,
-                        f"stream_ai_audit_logs yielded {type(item).__name__}, "
-                        "expected AIAuditLog",
+                        f"{operation} yielded {type(item).__name__}, "
+                        f"expected {expected.__name__}",
                     )
                 yield item
         finally:

@@ -32,7 +32,7 @@ import pluggy
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
     from datetime import datetime
 
     import click
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         UsageAnalytics,
     )
     from connector_core.sandbox import SandboxProvider
+    from connector_core.streams import StreamBatch, StreamInfo
 
 
 __all__ = [
@@ -136,8 +137,9 @@ class AIPlatformConnector:
     instance, which gives access to the other operations.
 
     Operations marked *required* must be implemented; the others have core
-    defaults built from the required ones. All but
-    :meth:`stream_ai_audit_logs` are ``async def``.
+    defaults built from the required ones. All are ``async def``;
+    :meth:`read_stream` and :meth:`stream_ai_audit_logs` are async
+    generators.
     """
 
     @hookspec(firstresult=True)
@@ -157,16 +159,56 @@ class AIPlatformConnector:
         """
 
     @hookspec(firstresult=True)
+    def list_streams(self, connector: Connector) -> Awaitable[list[StreamInfo]] | None:
+        """Name the feeds this connector reads. *Required.*
+
+        Each :class:`~connector_core.streams.StreamInfo` is read with
+        :meth:`read_stream` and checkpointed on its own. List only the
+        streams the configuration can reach (a connector configured for one
+        of two APIs lists that API's streams), in a stable order.
+
+        :returns: A list of :class:`~connector_core.streams.StreamInfo`.
+        """
+
+    @hookspec(firstresult=True)
+    def read_stream(
+        self,
+        connector: Connector,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncIterator[StreamBatch] | None:
+        """Read one stream from *checkpoint* on, in batches. *Required.*
+
+        Implement it as an ``async def`` generator of
+        :class:`~connector_core.streams.StreamBatch`. A batch's
+        ``checkpoint``, when set, is a JSON-compatible state from which a
+        later read resumes with nothing lost; records that cannot be
+        normalized go in ``quarantined``, never dropped. Memory stays bounded
+        by a batch. ``query`` bounds the time range and carries normalized
+        actions in ``event_types`` to push down to the platform's filters;
+        a stream none of whose actions is asked for returns at once, without
+        a request. Reading the same stretch twice yields the same batches,
+        which is what makes the core's page cursors exact.
+
+        :param stream: A name from :meth:`list_streams`.
+        :param checkpoint: A checkpoint this stream yielded before, or
+            ``None`` to start at ``query.start_date``.
+        :param query: Time range and filters; ``limit`` and ``cursor`` are
+            ignored.
+        """
+
+    @hookspec(firstresult=True)
     def get_ai_audit_logs(
         self, connector: Connector, query: AIAuditLogQuery
     ) -> Awaitable[AIAuditLogResult] | None:
-        """Return one page of normalized audit logs. *Required.*
+        """Return one page of normalized audit logs.
 
         ``query.cursor`` is ``None`` for the first page and otherwise a
         ``next_cursor`` this connector returned; the page that follows starts
-        exactly where the previous one ended. ``query.event_types`` holds
-        normalized actions (``user.login``) and must be pushed down to the
-        platform's own filter wherever it has one.
+        exactly where the previous one ended. The core default walks the
+        streams in order with a cursor of (stream, checkpoint, offset), so a
+        connector needs this only to use a platform's own paging.
 
         :param query: Time range, filters, page size and cursor.
         :returns: An :class:`~connector_core.models.AIAuditLogResult`.
@@ -176,11 +218,9 @@ class AIPlatformConnector:
     def stream_ai_audit_logs(
         self, connector: Connector, query: AIAuditLogQuery
     ) -> AsyncIterator[AIAuditLog] | None:
-        """Yield every normalized audit log in the query's range. *Required.*
+        """Yield every normalized audit log in the query's range.
 
-        Implement it as an ``async def`` generator. Memory must stay bounded
-        by a page, whatever the number of events; the caller may stop early,
-        and cancellation must leave no task or open response behind.
+        The core default reads every stream from the start of the range.
         ``query.limit`` and ``query.cursor`` are ignored.
 
         :param query: Time range and filters.

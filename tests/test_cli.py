@@ -68,11 +68,11 @@ GOOD_PLUGIN = """
             raise NotImplementedError
 
         @cc.hookimpl
-        async def get_ai_audit_logs(self, query):
-            raise NotImplementedError
+        async def list_streams(self):
+            return []
 
         @cc.hookimpl
-        async def stream_ai_audit_logs(self, query):
+        async def read_stream(self, stream, checkpoint, query):
             return
             yield
 
@@ -114,9 +114,7 @@ def test_plugins_json_lists_the_in_tree_plugin():
     assert chatgpt["hooks"] == ["aiaudit_register_connectors", "aiaudit_sandbox"]
     [connector] = chatgpt["connectors"]
     assert connector["platform"] == "chatgpt"
-    assert {"authenticate", "get_ai_audit_logs", "stream_ai_audit_logs"} <= set(
-        connector["hooks"]
-    )
+    assert {"authenticate", "list_streams", "read_stream"} <= set(connector["hooks"])
     assert connector["secret_fields"] == ["api_key", "compliance_api_key"]
 
 

@@ -10,6 +10,7 @@ import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 import toy
 
@@ -181,9 +182,9 @@ class TestLoading:
         assert connector.secret_fields == ("token",)
         assert connector.operations == (
             "authenticate",
-            "get_ai_audit_logs",
-            "stream_ai_audit_logs",
             "validate_ai_credentials",
+            "list_streams",
+            "read_stream",
             "aclose",
         )
 
@@ -227,7 +228,7 @@ class TestConnectorClassChecks:
                 return None
 
         error = self.rejected(Missing)
-        assert "lacks required hook(s) get_ai_audit_logs, stream_ai_audit_logs" in error
+        assert "lacks required hook(s) list_streams, read_stream" in error
 
     def test_sync_operation(self):
         class Sync(toy.ToyConnector):
@@ -237,13 +238,26 @@ class TestConnectorClassChecks:
 
         assert "Sync.authenticate must be async def" in self.rejected(Sync)
 
-    def test_stream_must_be_an_async_generator(self):
+    def test_read_stream_must_be_an_async_generator(self):
+        class NotAGenerator(toy.ToyConnector):
+            @hookimpl
+            async def read_stream(self, stream, checkpoint, query):
+                return []
+
+        assert "NotAGenerator.read_stream must be an async generator" in self.rejected(
+            NotAGenerator
+        )
+
+    def test_stream_ai_audit_logs_must_be_an_async_generator(self):
         class NotAGenerator(toy.ToyConnector):
             @hookimpl
             async def stream_ai_audit_logs(self, query):
                 return []
 
-        assert "must be an async generator" in self.rejected(NotAGenerator)
+        assert (
+            "NotAGenerator.stream_ai_audit_logs must be an async generator"
+            in self.rejected(NotAGenerator)
+        )
 
     @pytest.mark.parametrize("platform", ["Toy", "chat gpt", "", None, "9lives"])
     def test_bad_platform_name(self, platform):
@@ -402,16 +416,29 @@ async def test_hook_authenticate(registry):
     )
 
 
+async def test_hook_list_streams(connector):
+    streams = await connector.list_streams()
+    assert [s.name for s in streams] == ["events", "extras"]
+
+
+async def test_hook_read_stream(connector):
+    batches = [b async for b in connector.read_stream("events", None, QUERY)]
+    checkpoints = [b.checkpoint for b in batches if b.checkpoint is not None]
+    resumed = [b async for b in connector.read_stream("events", checkpoints[0], QUERY)]
+    everything = [log for b in batches for log in b.logs]
+    after = [log for b in resumed for log in b.logs]
+    assert after == everything[checkpoints[0]["next"] :]
+
+
 async def test_hook_get_ai_audit_logs(connector):
-    first = await connector.get_ai_audit_logs(QUERY)
+    """The core default pages through every stream with exact cursors."""
+    query = attrs.evolve(QUERY, limit=10)
+    first = await connector.get_ai_audit_logs(query)
     second = await connector.get_ai_audit_logs(
-        AIAuditLogQuery(
-            start_date=QUERY.start_date,
-            end_date=QUERY.end_date,
-            cursor=first.next_cursor,
-        )
+        attrs.evolve(query, cursor=first.next_cursor)
     )
     assert first.has_more
+    assert len(first.logs) == 10
     assert {log.id for log in first.logs}.isdisjoint(log.id for log in second.logs)
 
 

@@ -16,16 +16,16 @@ from connector_core import Secret, hookimpl
 from connector_core.models import (
     AIActivityType,
     AIAuditLog,
-    AIAuditLogResult,
-    AIAuditLogResultMetadata,
     AICredentialValidation,
     ConnectionResult,
 )
+from connector_core.streams import StreamBatch, StreamInfo, StreamKind
 
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 USERS = ("ada", "bob", "cy")
 ACTIONS = ("user.login", "conversation.message", "file.uploaded")
+BATCH = 4
 
 
 def make_log(i: int, *, platform: str = "toy") -> AIAuditLog:
@@ -66,6 +66,8 @@ class ToyConnector:
         self.logs = [make_log(i, platform=self.platform) for i in range(config.events)]
         self.closed = 0
         self.stream_closed = 0
+        self.reads = []
+        self.quarantine = {}
 
     def _selected(self, query):
         return [
@@ -82,27 +84,37 @@ class ToyConnector:
         return ConnectionResult(success=True, platform_user_id="org-toy")
 
     @hookimpl
-    async def get_ai_audit_logs(self, query) -> AIAuditLogResult:
-        selected = self._selected(query)
-        start = int(query.cursor or 0)
-        limit = query.limit or 10
-        page = tuple(selected[start : start + limit])
-        more = start + limit < len(selected)
-        return AIAuditLogResult(
-            logs=page,
-            total_count=len(selected),
-            has_more=more,
-            next_cursor=str(start + limit) if more else None,
-            metadata=AIAuditLogResultMetadata(
-                query_time_ms=0.0, platform=self.platform
-            ),
-        )
+    async def list_streams(self) -> list[StreamInfo]:
+        return [
+            StreamInfo(name="events", kind=StreamKind.WINDOWED, actions=ACTIONS),
+            StreamInfo(name="extras", kind=StreamKind.SNAPSHOT, actions=ACTIONS),
+        ]
 
     @hookimpl
-    async def stream_ai_audit_logs(self, query):
+    async def read_stream(self, stream, checkpoint, query):
+        """Batches of BATCH logs; every other batch ends with a checkpoint.
+
+        ``events`` holds the first two thirds of the logs, ``extras`` the
+        rest, so reads and pages cross a stream boundary.
+        """
+        self.reads.append((stream, checkpoint))
+        split = len(self.logs) * 2 // 3
+        logs = self.logs[:split] if stream == "events" else self.logs[split:]
+        start = checkpoint["next"] if checkpoint else 0
         try:
-            for log in self._selected(query):
-                yield log
+            for n, at in enumerate(range(start, len(logs), BATCH)):
+                chunk = logs[at : at + BATCH]
+                selected = tuple(
+                    log
+                    for log in chunk
+                    if query.start_date <= log.timestamp <= query.end_date
+                )
+                done = at + BATCH >= len(logs)
+                yield StreamBatch(
+                    logs=selected,
+                    quarantined=self.quarantine.get((stream, at), ()),
+                    checkpoint={"next": at + BATCH} if n % 2 or done else None,
+                )
         finally:
             self.stream_closed += 1
 

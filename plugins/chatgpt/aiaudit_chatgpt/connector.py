@@ -18,13 +18,8 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from connector_core.models import (
-        AIAuditLog,
-        AIAuditLogQuery,
-        AIAuditLogResult,
-        AICredentialValidation,
-        ConnectionResult,
-    )
+    from connector_core.models import AICredentialValidation, ConnectionResult
+    from connector_core.streams import StreamBatch, StreamInfo
 
 
 __all__ = ["ChatGPTEnterpriseConnector"]
@@ -56,14 +51,12 @@ class ChatGPTEnterpriseConnector:
         self._unsupported("authenticate")
 
     @hookimpl
-    async def get_ai_audit_logs(self, query: AIAuditLogQuery) -> AIAuditLogResult:
-        self._unsupported("get_ai_audit_logs")
+    async def list_streams(self) -> list[StreamInfo]:
+        self._unsupported("list_streams")
 
     @hookimpl
-    async def stream_ai_audit_logs(
-        self, query: AIAuditLogQuery
-    ) -> AsyncIterator[AIAuditLog]:
-        self._unsupported("stream_ai_audit_logs")
+    async def read_stream(self, stream: str) -> AsyncIterator[StreamBatch]:
+        self._unsupported("read_stream")
         yield  # type: ignore[unreachable]  # the yield makes this a generator
 
     @hookimpl

@@ -1,0 +1,151 @@
+"""Streams: how a connector's feeds are read incrementally, forever.
+
+A platform exposes its activity through a few feeds (an audit log, a file
+export, a listing). Each is a *stream* with a checkpoint of its own. A
+connector implements two hooks, ``list_streams`` and ``read_stream``; the core
+derives everything else from them (one page of logs with a cursor, the plain
+stream of logs, analytics) and the sync engine drives them to keep a store
+complete without losing or doubling an event.
+
+``read_stream`` yields :class:`StreamBatch` values. A batch's ``checkpoint``,
+when set, promises that every event up to that point has been yielded in this
+batch or an earlier one: a consumer may commit the checkpoint together with
+the batch's logs, and a reader restarted from it misses nothing. Batches with
+``checkpoint=None`` carry events of a stretch that is not finished yet (a time
+window still being drained); a consumer stores them but keeps the previous
+checkpoint, and events read again after a crash are recognised by their id.
+
+Records that cannot be normalized are never dropped and never crash a read:
+they travel in ``quarantined`` with the reason.
+
+This module has no ``from __future__ import annotations``: the serializer
+reads the annotations at run time.
+"""
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Final
+
+import attrs
+
+from connector_core.models import AIAuditLog
+
+
+__all__ = [
+    "MAX_QUARANTINED_RAW",
+    "QuarantinedRecord",
+    "StreamBatch",
+    "StreamInfo",
+    "StreamKind",
+]
+
+MAX_QUARANTINED_RAW: Final = 64 * 1024
+"""Characters of a bad record kept as evidence; a huge one is cut, not lost
+silently: ``truncated`` says so."""
+
+_STREAM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class StreamKind(StrEnum):
+    """How a feed is read, which decides how it is checkpointed."""
+
+    WINDOWED = "windowed"
+    """A time-filtered feed (newest first or not), read in ascending time
+    windows; a window's end is the checkpoint once it is drained."""
+
+    FILES = "files"
+    """A listing of export files, each downloaded whole; every file is a
+    checkpoint."""
+
+    SNAPSHOT = "snapshot"
+    """A listing read in full every time (custom GPTs); events are derived
+    from it and de-duplicated by id."""
+
+
+def _stream_name(
+    instance: object, attribute: "attrs.Attribute[str]", value: str
+) -> None:
+    if not _STREAM_NAME.match(value):
+        raise ValueError(
+            f"{attribute.name} must be a lowercase identifier, got {value!r}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class StreamInfo:
+    """One feed of a connector.
+
+    Attributes:
+        name: Unique within the connector; checkpoints are stored under it.
+        kind: How it is read and checkpointed.
+        description: What it holds, for people.
+        actions: The normalized actions it can produce; a read filtered to
+            other actions skips the stream without a request.
+    """
+
+    name: str = attrs.field(validator=_stream_name)
+    kind: StreamKind
+    description: str = ""
+    actions: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class QuarantinedRecord:
+    """A record that could not be normalized, kept with the reason.
+
+    Attributes:
+        stream: The stream it came from.
+        reason: Why it was refused, for a person.
+        raw: The record as received (JSON text where it parsed), cut to
+            :data:`MAX_QUARANTINED_RAW` characters.
+        truncated: Whether ``raw`` was cut.
+        native_id: The record's id, when it had a readable one.
+        native_type: The record's type, when it had a readable one.
+    """
+
+    stream: str
+    reason: str
+    raw: str
+    truncated: bool = False
+    native_id: str | None = None
+    native_type: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        stream: str,
+        reason: str,
+        raw: str | bytes,
+        *,
+        native_id: str | None = None,
+        native_type: str | None = None,
+    ) -> "QuarantinedRecord":
+        """Build one, decoding bytes leniently and cutting huge records."""
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        truncated = len(text) > MAX_QUARANTINED_RAW
+        return cls(
+            stream=stream,
+            reason=reason,
+            raw=text[:MAX_QUARANTINED_RAW],
+            truncated=truncated,
+            native_id=native_id,
+            native_type=native_type,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class StreamBatch:
+    """A slice of a stream, and how far it reaches.
+
+    Attributes:
+        logs: Normalized logs, in the stream's order.
+        quarantined: Records of this slice that could not be normalized.
+        checkpoint: When set, a JSON-compatible state from which a later
+            read resumes with nothing lost; ``None`` while a stretch is
+            still being read.
+    """
+
+    logs: tuple[AIAuditLog, ...] = ()
+    quarantined: tuple[QuarantinedRecord, ...] = ()
+    checkpoint: Mapping[str, Any] | None = None
