@@ -1,28 +1,90 @@
-"""The ChatGPT Enterprise connector (skeleton).
+"""The ChatGPT Enterprise connector: an OpenAI organization and its workspace.
 
-The class is registered and configurable today; its operations report that
-they are not supported until the Admin API and Compliance API readers land.
+It reads two APIs with two keys. The Admin API (``api.openai.com``) has the
+organization's audit log (sign-ins, API keys, projects, members, settings)
+and its usage and costs. The Compliance API (``api.chatgpt.com``) has what
+people do in ChatGPT: conversations, uploaded files, custom GPTs. Either may
+be configured alone; the connector then lists only the streams it can read
+and says in its permission check what it cannot see.
+
+Normalization (native types to our vocabulary) lives in
+:mod:`aiaudit_chatgpt.normalize` and its table ``event_map.toml``; the
+incremental readers in :mod:`aiaudit_chatgpt.sources`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, NoReturn
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import structlog
 
 from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig
+from aiaudit_chatgpt.normalize import (
+    STREAM_ADMIN,
+    STREAM_COMPLIANCE,
+    STREAM_GPTS,
+    Normalizer,
+    actions_of,
+    native_filter,
+)
+from aiaudit_chatgpt.sources import (
+    list_gpts,
+    read_admin_audit_logs,
+    read_compliance_logs,
+    read_custom_gpts,
+)
 from connector_core import hookimpl
-from connector_core.exceptions import NotSupportedError
+from connector_core.analytics import UsageAccumulator
+from connector_core.exceptions import (
+    AuthenticationError,
+    ConnectorError,
+    ConnectorHTTPError,
+    NotSupportedError,
+)
+from connector_core.http import HTTPTransport
+from connector_core.models import (
+    AIAuditLogQuery,
+    AICredentialValidation,
+    AutomationEvent,
+    ConnectionResult,
+    ModelUsageMetric,
+    PermissionCheck,
+)
+from connector_core.streams import QuarantinedRecord, StreamInfo, StreamKind
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     import aiohttp
 
-    from connector_core.models import AICredentialValidation, ConnectionResult
-    from connector_core.streams import StreamBatch, StreamInfo
+    from connector_core.connector import Connector
+    from connector_core.models import AIDateRange, OAuthCredentials, UsageAnalytics
+    from connector_core.streams import StreamBatch
 
 
-__all__ = ["ChatGPTEnterpriseConnector"]
+__all__ = ["PERMISSIONS", "STREAM_TENANT", "ChatGPTEnterpriseConnector"]
+
+STREAM_TENANT: Final = "admin_tenant_audit_logs"
+
+log = structlog.get_logger(__name__)
+
+PERMISSIONS: Final = {
+    "admin": "api.organization.read",
+    "audit_logs": "api.audit_logs.read",
+    "usage": "api.usage.read",
+    "compliance": "compliance.read",
+}
+"""The permission each surface needs, as the checks name them.
+
+OpenAI publishes no list of admin-key scope names; these name the surfaces
+plainly (the audit log, usage, the Compliance API read scope), and
+``docs/chatgpt.md`` says which key setting grants each one.
+"""
+
+_ERROR_CODE: Final = "CHATGPT_AUTH_ERROR"
 
 
 class ChatGPTEnterpriseConnector:
@@ -42,23 +104,394 @@ class ChatGPTEnterpriseConnector:
     ) -> None:
         self.config = config
         self._session = session
+        self.admin: HTTPTransport | None = None
+        self.compliance: HTTPTransport | None = None
+        if config.api_key is not None:
+            headers = (
+                {"OpenAI-Organization": config.organization_id}
+                if config.organization_id
+                else None
+            )
+            self.admin = self._transport(config.base_url, config.api_key, headers)
+        if config.compliance_api_key is not None:
+            self.compliance = self._transport(
+                config.compliance_base_url, config.compliance_api_key, None
+            )
+        self.normalizer = Normalizer(
+            organization_id=config.organization_id, workspace_id=config.workspace_id
+        )
+        self._log = log.bind(
+            organization=config.organization_id, workspace=config.workspace_id
+        )
 
-    def _unsupported(self, operation: str) -> NoReturn:
-        raise NotSupportedError(self.platform, operation)
+    def _transport(
+        self, base_url: str, key: Any, headers: Mapping[str, str] | None
+    ) -> HTTPTransport:
+        return HTTPTransport(
+            base_url,
+            api_key=key,
+            headers=headers,
+            timeout=self.config.timeout,
+            session=self._session,
+        )
+
+    @property
+    def workspace_id(self) -> str:
+        return self.config.workspace_id or ""
+
+    # -- connection ---------------------------------------------------------
 
     @hookimpl
-    async def authenticate(self) -> ConnectionResult:
-        self._unsupported("authenticate")
+    async def authenticate(
+        self, credentials: OAuthCredentials | None
+    ) -> ConnectionResult:
+        """Probe the configured APIs (or the handed-over token) once each.
 
-    @hookimpl
-    async def list_streams(self) -> list[StreamInfo]:
-        self._unsupported("list_streams")
+        A refused key is an answer (``success=False``), not an exception.
+        """
+        reachable: list[str] = []
+        try:
+            if credentials is not None:
+                async with self._transport(
+                    self.config.base_url, credentials.access_token, None
+                ) as probe:
+                    await probe.get_json("/organization/users", params={"limit": 1})
+                reachable.append(PERMISSIONS["admin"])
+            else:
+                if self.admin is not None:
+                    await self.admin.get_json(
+                        "/organization/users", params={"limit": 1}
+                    )
+                    reachable.append(PERMISSIONS["admin"])
+                if self.compliance is not None:
+                    await self.compliance.get_json(
+                        f"/compliance/workspaces/{self.workspace_id}/users",
+                        params={"limit": 1},
+                    )
+                    reachable.append(PERMISSIONS["compliance"])
+        except AuthenticationError as exc:
+            return ConnectionResult(
+                success=False, error=str(exc), error_code=_ERROR_CODE
+            )
+        name = self.config.organization_id or self.config.workspace_id or "unknown"
+        return ConnectionResult(
+            success=True,
+            platform_user_id=self.config.organization_id or self.config.workspace_id,
+            platform_workspace_id=self.config.workspace_id,
+            display_name=f"ChatGPT Enterprise - {name}",
+            permissions=tuple(reachable),
+        )
 
-    @hookimpl
-    async def read_stream(self, stream: str) -> AsyncIterator[StreamBatch]:
-        self._unsupported("read_stream")
-        yield  # type: ignore[unreachable]  # the yield makes this a generator
+    async def _surfaces(self) -> dict[str, str | None]:
+        """Each surface's verdict: ``None`` when readable, else the reason."""
+        verdicts: dict[str, str | None] = {}
+        now = int(datetime.now(UTC).timestamp())
+        probes: list[tuple[str, HTTPTransport | None, str, dict[str, Any]]] = [
+            ("admin", self.admin, "/organization/users", {"limit": 1}),
+            ("audit_logs", self.admin, "/organization/audit_logs", {"limit": 1}),
+            (
+                "usage",
+                self.admin,
+                "/organization/usage/completions",
+                {"start_time": now - 86_400, "limit": 1},
+            ),
+            (
+                "compliance",
+                self.compliance,
+                f"/compliance/workspaces/{self.workspace_id}/users",
+                {"limit": 1},
+            ),
+        ]
+        for surface, http, path, params in probes:
+            if http is None:
+                which = "Compliance API" if surface == "compliance" else "Admin API"
+                verdicts[surface] = f"the {which} is not configured"
+                continue
+            try:
+                await http.get_json(path, params=params)
+            except ConnectorHTTPError as exc:
+                verdicts[surface] = _explain(surface, exc)
+            else:
+                verdicts[surface] = None
+        return verdicts
 
     @hookimpl
     async def validate_ai_credentials(self) -> AICredentialValidation:
-        self._unsupported("validate_ai_credentials")
+        verdicts = await self._surfaces()
+        keys_work = any(
+            verdicts.get(surface) is None for surface in ("admin", "compliance")
+        )
+        missing = tuple(
+            PERMISSIONS[surface]
+            for surface, problem in verdicts.items()
+            if problem is not None and "not configured" not in problem
+        )
+        return AICredentialValidation(
+            is_valid=keys_work,
+            platform=self.platform,
+            has_required_permissions=keys_work and not missing,
+            missing_permissions=missing,
+            last_checked=datetime.now(UTC),
+            errors=tuple(p for p in verdicts.values() if p is not None),
+        )
+
+    @hookimpl
+    async def validate_permissions(self) -> PermissionCheck:
+        verdicts = await self._surfaces()
+        granted = tuple(
+            PERMISSIONS[s] for s, problem in verdicts.items() if problem is None
+        )
+        missing = tuple(
+            PERMISSIONS[s]
+            for s, problem in verdicts.items()
+            if problem is not None and "not configured" not in problem
+        )
+        return PermissionCheck(
+            is_valid=bool(granted) and not missing,
+            permissions=granted,
+            missing_permissions=missing,
+            errors=tuple(f"{s}: {p}" for s, p in verdicts.items() if p is not None),
+            last_checked=datetime.now(UTC),
+            metadata={"surfaces": {s: p or "ok" for s, p in verdicts.items()}},
+        )
+
+    # -- streams ------------------------------------------------------------
+
+    @hookimpl
+    async def list_streams(self) -> list[StreamInfo]:
+        streams = []
+        if self.admin is not None:
+            streams.append(
+                StreamInfo(
+                    name=STREAM_ADMIN,
+                    kind=StreamKind.WINDOWED,
+                    description="The OpenAI organization's audit log (Admin API)",
+                    actions=actions_of(STREAM_ADMIN),
+                )
+            )
+            streams.append(
+                StreamInfo(
+                    name=STREAM_TENANT,
+                    kind=StreamKind.WINDOWED,
+                    description="Tenant-scoped audit events, served only on "
+                    "request (Admin API, tenant_only)",
+                )
+            )
+        if self.compliance is not None:
+            streams.append(
+                StreamInfo(
+                    name=STREAM_COMPLIANCE,
+                    kind=StreamKind.FILES,
+                    description="Conversations, uploads, sign-ins and workspace "
+                    "admin actions (Compliance API Logs Platform)",
+                    actions=actions_of(STREAM_COMPLIANCE),
+                )
+            )
+            streams.append(
+                StreamInfo(
+                    name=STREAM_GPTS,
+                    kind=StreamKind.SNAPSHOT,
+                    description="Custom GPTs built in the workspace",
+                    actions=actions_of(STREAM_GPTS),
+                )
+            )
+        return streams
+
+    @hookimpl
+    async def read_stream(
+        self,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncIterator[StreamBatch]:
+        native = native_filter(query.event_types or None)
+        if stream in {STREAM_ADMIN, STREAM_TENANT} and self.admin is not None:
+            batches = read_admin_audit_logs(
+                self.admin,
+                self.normalizer,
+                native=native,
+                checkpoint=checkpoint,
+                query=query,
+                tenant=stream == STREAM_TENANT,
+            )
+        elif stream == STREAM_COMPLIANCE and self.compliance is not None:
+            batches = read_compliance_logs(
+                self.compliance,
+                self.normalizer,
+                native=native,
+                workspace_id=self.workspace_id,
+                checkpoint=checkpoint,
+                query=query,
+            )
+        elif stream == STREAM_GPTS and self.compliance is not None:
+            batches = read_custom_gpts(
+                self.compliance,
+                self.normalizer,
+                native=native,
+                workspace_id=self.workspace_id,
+                checkpoint=checkpoint,
+            )
+        else:
+            raise NotSupportedError(self.platform, f"stream {stream!r}")
+        async with contextlib.aclosing(batches) as reading:
+            async for batch in reading:
+                yield batch
+
+    # -- analytics and automations -------------------------------------------
+
+    @hookimpl
+    async def get_usage_analytics(
+        self, connector: Connector, period: AIDateRange
+    ) -> UsageAnalytics:
+        """The core's figures from the logs, plus what only the APIs know:
+        the workspace's head count and model usage from the Usage API."""
+        accumulator = UsageAccumulator(platform=self.platform, period=period)
+        query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
+        async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
+            async for entry in logs:
+                accumulator.add(entry)
+        model_usage = await self._model_usage(period)
+        total_users = await self._directory_size()
+        return accumulator.result(total_users=total_users, model_usage=model_usage)
+
+    async def _directory_size(self) -> int | None:
+        try:
+            if self.compliance is not None:
+                path = f"/compliance/workspaces/{self.workspace_id}/users"
+            elif self.admin is not None:
+                path = "/organization/users"
+            else:  # pragma: no cover - the config needs one of the two
+                return None
+            http = self.compliance or self.admin
+            assert http is not None  # noqa: S101 - narrowed just above
+            count, after = 0, None
+            while True:
+                params: dict[str, Any] = {"limit": 100}
+                if after:
+                    params["after"] = after
+                page = await http.get_json(path, params=params)
+                count += len(page.get("data") or ())
+                after = page.get("last_id")
+                if not page.get("has_more") or not after:
+                    return count
+        except ConnectorError as exc:
+            self._log.warning("usage.directory_unavailable", error=str(exc))
+            return None
+
+    async def _model_usage(
+        self, period: AIDateRange
+    ) -> tuple[ModelUsageMetric, ...] | None:
+        """Requests and tokens per model from the Usage API, with costs when
+        the key may read them; ``None`` (use the logs) when it may not."""
+        if self.admin is None:
+            return None
+        start = int(period.start.timestamp())
+        end = int((period.end + timedelta(seconds=1)).timestamp())
+        usage: dict[str, list[int]] = {}
+        try:
+            async for result in self._buckets(
+                "/organization/usage/completions", start, end, group_by="model"
+            ):
+                model = result.get("model") or "unknown"
+                totals = usage.setdefault(model, [0, 0])
+                totals[0] += int(result.get("num_model_requests") or 0)
+                totals[1] += int(result.get("input_tokens") or 0) + int(
+                    result.get("output_tokens") or 0
+                )
+        except ConnectorHTTPError as exc:
+            self._log.warning("usage.unavailable", error=str(exc))
+            return None
+        costs = await self._costs(start, end)
+        return tuple(
+            ModelUsageMetric(
+                model=model,
+                usage_count=requests,
+                total_tokens=tokens,
+                cost_estimate=costs.get(model),
+            )
+            for model, (requests, tokens) in sorted(
+                usage.items(), key=lambda item: (-item[1][0], item[0])
+            )
+        )
+
+    async def _costs(self, start: int, end: int) -> dict[str, float]:
+        """Cost per model, from the Costs API's line items (``"gpt-4o, input"``)."""
+        costs: dict[str, float] = {}
+        try:
+            async for result in self._buckets(
+                "/organization/costs", start, end, group_by="line_item"
+            ):
+                item = result.get("line_item") or ""
+                model = item.split(",", 1)[0].strip() or "unknown"
+                amount = (result.get("amount") or {}).get("value") or 0.0
+                costs[model] = round(costs.get(model, 0.0) + float(amount), 6)
+        except ConnectorHTTPError as exc:
+            self._log.info("usage.costs_unavailable", error=str(exc))
+        return costs
+
+    async def _buckets(
+        self, path: str, start: int, end: int, *, group_by: str
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        assert self.admin is not None  # noqa: S101 - callers check
+        page_token: str | None = None
+        while True:
+            params: list[tuple[str, Any]] = [
+                ("start_time", start),
+                ("end_time", end),
+                ("bucket_width", "1d"),
+                ("limit", 31 if "usage" in path else 180),
+                ("group_by[]", group_by),
+            ]
+            if page_token:
+                params.append(("page", page_token))
+            page = await self.admin.get_json(path, params=params)
+            for bucket in page.get("data") or ():
+                for result in bucket.get("results") or ():
+                    yield result
+            page_token = page.get("next_page")
+            if not page.get("has_more") or not page_token:
+                return
+
+    @hookimpl
+    async def discover_automations(self) -> list[AutomationEvent]:
+        """Custom GPTs, each an automation acting for the people who use it."""
+        if self.compliance is None:
+            raise NotSupportedError(
+                self.platform, "discover_automations without the Compliance API"
+            )
+        found: list[AutomationEvent] = []
+        async for gpt in list_gpts(self.compliance, self.workspace_id):
+            automation = self.normalizer.automation(gpt)
+            if isinstance(automation, QuarantinedRecord):
+                self._log.warning(
+                    "gpt.quarantined",
+                    reason=automation.reason,
+                    gpt=automation.native_id,
+                )
+                continue
+            found.append(automation)
+        return found
+
+    @hookimpl
+    async def aclose(self) -> None:
+        for http in (self.admin, self.compliance):
+            if http is not None:
+                await http.aclose()
+
+
+def _explain(surface: str, exc: ConnectorHTTPError) -> str:
+    """Why a surface is unreadable, in the words an administrator acts on."""
+    if exc.status == 401:  # noqa: PLR2004
+        return "the key was refused (401): check that it is current"
+    if exc.status == 403:  # noqa: PLR2004
+        reasons = {
+            "admin": "the key is not an Admin API key of an organization owner",
+            "audit_logs": (
+                "the key may not read the audit log, or audit logging is not "
+                "enabled in the organization's data controls"
+            ),
+            "usage": "the key may not read usage and costs",
+            "compliance": "the key has no Compliance API read scope",
+        }
+        return f"{reasons[surface]} (403)"
+    return f"HTTP {exc.status}: {exc}"

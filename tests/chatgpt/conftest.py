@@ -1,0 +1,71 @@
+"""Fixtures for the ChatGPT connector's tests: the sandbox and a connector."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
+from connector_core import Registry
+from connector_core.models import AIAuditLogQuery
+from connector_core.sandbox import SandboxOptions
+
+
+END = datetime(2025, 3, 1, tzinfo=UTC)
+DAYS = 21
+WHOLE = AIAuditLogQuery(
+    start_date=END - timedelta(days=DAYS), end_date=END - timedelta(seconds=1)
+)
+"""Exactly the sandbox's history."""
+
+
+class RequestLog:
+    """Every request the connector sends, recorded by an aiohttp trace."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._started)
+
+    async def _started(self, session, context, params) -> None:
+        self.urls.append(str(params.url))
+
+    def paths(self, fragment: str) -> list[str]:
+        return [url for url in self.urls if fragment in url]
+
+
+@pytest.fixture
+def sandbox_options() -> SandboxOptions:
+    return SandboxOptions(seed=42, events=3_000, days=DAYS, end=END)
+
+
+@pytest.fixture
+async def sandbox(sandbox_options):
+    async with ChatGPTSandbox.run(sandbox_options) as running:
+        yield running
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+
+
+@pytest.fixture
+def requests() -> RequestLog:
+    return RequestLog()
+
+
+@pytest.fixture
+async def session(requests):
+    async with aiohttp.ClientSession(trace_configs=[requests.trace]) as shared:
+        yield shared
+
+
+@pytest.fixture
+async def connector(registry, sandbox, session):
+    async with registry.create(
+        "chatgpt", sandbox.connector_config(), session=session
+    ) as conn:
+        yield conn
