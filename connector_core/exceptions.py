@@ -27,6 +27,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "ConnectionBusyError",
     "ConnectorError",
     "ConnectorHTTPError",
     "ConnectorTimeoutError",
@@ -37,6 +38,7 @@ __all__ = [
     "RateLimitedError",
     "SchemaError",
     "ServerError",
+    "StoreError",
     "TransportError",
     "UnknownPlatformError",
     "error_for_status",
@@ -90,6 +92,22 @@ class PluginError(ConnectorError):
     def __init__(self, plugin: str, message: str) -> None:
         self.plugin = plugin
         super().__init__(f"plugin {plugin!r}: {message}")
+
+
+class StoreError(ConnectorError):
+    """The store cannot be opened, migrated, read or written."""
+
+
+class ConnectionBusyError(StoreError):
+    """Another process is syncing this connection right now."""
+
+    def __init__(self, connection: str, holder: str | None = None) -> None:
+        self.connection = connection
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"connection {connection!r} is being synced by another process{who}; "
+            "wait for it to finish, or pass --wait"
+        )
 
 
 class NotSupportedError(ConnectorError):

@@ -288,7 +288,7 @@ async def test_pages_validate_against_the_spec(http, sandbox):
         assert status == 200
         validate("admin", "ListAuditLogsResponse", body)
     records, _ = await page_all(http, sandbox)
-    sample = random.Random(0).sample(records, 300)  # noqa: S311
+    sample = random.Random(0).sample(records, 300)
     validate(
         "admin",
         "ListAuditLogsResponse",

@@ -745,7 +745,7 @@ def test_build_at_200k_messages(org):
     started = time.perf_counter()
     big = ComplianceData.generate(org, messages=200_000)
     elapsed = time.perf_counter() - started
-    print(f"built 200,000 messages in {elapsed:.2f} s")  # noqa: T201 - a figure to read with -s
+    print(f"built 200,000 messages in {elapsed:.2f} s")
     assert big.records_count[CONVERSATION_MESSAGE] == 200_000
     files = list(big.iter_log_files())
     per_type: Counter[str] = Counter()

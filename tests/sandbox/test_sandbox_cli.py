@@ -16,7 +16,7 @@ AIAUDIT = Path(sys.executable).parent / "aiaudit"
 
 def start(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIAUDIT_")}
-    return subprocess.Popen(  # noqa: S603 - our own console script
+    return subprocess.Popen(
         [str(AIAUDIT), "sandbox", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -63,7 +63,7 @@ def test_sandbox_prints_urls_and_keys_then_stops_on_ctrl_c(tmp_path):
 
 
 def test_unknown_fault_profile_is_one_clear_line():
-    process = start("--faults", "gremlins", "--events", "50")
+    process = start("chatgpt", "--faults", "gremlins", "--events", "50")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr.startswith("error: ")

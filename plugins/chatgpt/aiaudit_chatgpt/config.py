@@ -10,17 +10,14 @@ configured alone; the connector reports what it cannot see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Self
+from collections.abc import Mapping
+from typing import ClassVar, Final, Self
 
 import attrs
 import yarl
 
 from connector_core.exceptions import ConfigurationError
 from connector_core.secrets import Secret
-
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 
 __all__ = [
@@ -108,6 +105,9 @@ class ChatGPTComplianceAPIConfig:
     compliance_base_url: str = attrs.field(
         default=DEFAULT_COMPLIANCE_BASE_URL, converter=_strip_slash, validator=_http_url
     )
+
+    environment: ClassVar[Mapping[str, tuple[str, ...]]] = ENVIRONMENT
+    """Which variables feed which field; saved connections refer to them."""
 
     def __attrs_post_init__(self) -> None:
         if self.api_key is None and self.compliance_api_key is None:

@@ -1,0 +1,168 @@
+"""What every ``aiaudit`` command shares: context, options, output, errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import click
+import orjson
+import structlog
+
+from connector_core.connections import (
+    connection_from_environment,
+    resolve_config,
+)
+from connector_core.exceptions import ConfigurationError
+
+
+if TYPE_CHECKING:
+    from connector_core.connector import Connector
+    from connector_core.registry import Registry
+    from connector_core.store.base import SavedConnection, Store
+
+
+__all__ = [
+    "DATETIME",
+    "STORE_ENV",
+    "Context",
+    "configure_logging",
+    "emit_json",
+    "json_option",
+    "pass_context",
+]
+
+STORE_ENV: Final = "AIAUDIT_STORE"
+"""The store URL, when ``--store`` is not given; ``DATABASE_URL`` also works."""
+
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS: Final = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def configure_logging(*, debug: bool, verbose: bool = False) -> None:
+    """Send structlog events to stderr: errors only by default (a failure is
+    one clear line), warnings such as retries with ``--verbose``, everything
+    with ``--debug``. Library code never does this; the application does."""
+    level = logging.DEBUG if debug else logging.WARNING if verbose else logging.ERROR
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[datetime, Any]
+else:  # older click releases' ParamType is not generic at run time
+    _ParamType = click.ParamType
+
+
+class _DateTime(_ParamType):
+    """A moment: ``2025-01-31``, an ISO time (UTC unless it says), or a
+    time ago: ``30d``, ``12h``, ``90m``, ``2w``."""
+
+    name = "datetime"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        relative = _RELATIVE.match(text)
+        if relative:
+            amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
+            return datetime.now(UTC) - timedelta(**{unit: amount})
+        try:
+            if len(text) == len("2025-01-31"):
+                day = date.fromisoformat(text)
+                return datetime(day.year, day.month, day.day, tzinfo=UTC)
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a date (2025-01-31), an ISO time "
+                "(2025-01-31T12:00:00Z) or a time ago (30d, 12h)",
+                param,
+                ctx,
+            )
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+DATETIME = _DateTime()
+
+
+def emit_json(data: Any) -> None:
+    """Print *data* as indented JSON on stdout."""
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def json_option(function: Any) -> Any:
+    """The ``--json`` flag every command has."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON for machines."
+    )(function)
+
+
+class Context:
+    """What every command receives: the registry, the flags, the store.
+
+    The store is opened on first use, so commands that need none (plugins,
+    sandbox) work without a writable data directory.
+    """
+
+    def __init__(
+        self, registry: Registry, *, debug: bool, store_url: str | None
+    ) -> None:
+        self.registry = registry
+        self.debug = debug
+        self.store_url = store_url
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from connector_core.store import open_store  # noqa: PLC0415 - lazy
+
+            self._store = open_store(self.store_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def saved_or_environment(self, name: str) -> SavedConnection:
+        """The saved connection *name*, or, when *name* is a platform with
+        nothing saved under it, the one its environment variables describe
+        (saved now, secrets as references)."""
+        saved = self.store.get_connection(name)
+        if saved is not None:
+            return saved
+        if name in self.registry.platforms:
+            spec = self.registry.spec(name)
+            connection = connection_from_environment(spec, name, os.environ)
+            self.store.add_connection(connection)
+            return connection
+        known = ", ".join(c.name for c in self.store.list_connections()) or "none"
+        raise ConfigurationError(
+            f"no connection named {name!r} (saved: {known}); add one with "
+            "'aiaudit connections add', or name a platform to use its "
+            "environment variables"
+        )
+
+    def connector_for(self, connection: SavedConnection) -> Connector:
+        spec = self.registry.spec(connection.platform)
+        config = resolve_config(spec, connection, os.environ)
+        return self.registry.create(connection.platform, config, name=connection.name)
+
+
+pass_context = click.make_pass_decorator(Context)

@@ -1,0 +1,211 @@
+"""``aiaudit plugins`` and ``aiaudit sandbox``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from connector_core.cli._common import Context, emit_json, json_option, pass_context
+from connector_core.exceptions import ConfigurationError
+from connector_core.sandbox import SandboxOptions
+
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from connector_core.registry import PluginInfo, Registry
+    from connector_core.sandbox import SandboxProvider
+
+
+def plugin_json(info: PluginInfo) -> dict[str, Any]:
+    """A plugin as ``aiaudit plugins --json`` lists it."""
+    return {
+        "name": info.name,
+        "status": info.status,
+        "module": info.module,
+        "distribution": info.distribution,
+        "version": info.version,
+        "hooks": list(info.hooks),
+        "connectors": [
+            {
+                "platform": c.platform,
+                "display_name": c.display_name,
+                "class": c.connector_class,
+                "hooks": list(c.operations),
+                "secret_fields": list(c.secret_fields),
+            }
+            for c in info.connectors
+        ],
+        "error": info.error,
+    }
+
+
+def _plugins_table(plugins: Sequence[PluginInfo]) -> str:
+    if not plugins:
+        return "No plugins installed."
+    lines = []
+    for info in plugins:
+        version = f" {info.version}" if info.version else ""
+        platforms = ", ".join(c.platform for c in info.connectors) or "-"
+        lines.append(f"{info.name}{version}  [{info.status}]  platforms: {platforms}")
+        if info.error:
+            lines.append(f"    error: {info.error}")
+        lines.extend(
+            f"    {connector.platform}: {connector.display_name} "
+            f"({', '.join(connector.operations)})"
+            for connector in info.connectors
+        )
+    return "\n".join(lines)
+
+
+@click.command("plugins")
+@json_option
+@pass_context
+def plugins_command(ctx: Context, *, as_json: bool) -> None:
+    """List the installed plugins, the platforms and hooks they provide.
+
+    A plugin that failed to load is listed with its error; the command
+    still succeeds, so one broken plugin never hides the others.
+    """
+    plugins = ctx.registry.plugins
+    if as_json:
+        emit_json([plugin_json(info) for info in plugins])
+    else:
+        click.echo(_plugins_table(plugins))
+
+
+def only_sandbox_platform(registry: Registry) -> str:
+    """The one platform with a sandbox, when there is exactly one."""
+    with_sandbox = [p for p in registry.platforms if registry.sandbox(p) is not None]
+    if len(with_sandbox) == 1:
+        return with_sandbox[0]
+    raise ConfigurationError(
+        "name the platform to serve: "
+        + (", ".join(with_sandbox) or "no installed plugin ships a sandbox")
+    )
+
+
+@click.command("sandbox")
+@click.argument("platform", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="API port (0: any free port).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same seed, same data."
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Audit events to generate.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Days of history.",
+)
+@click.option(
+    "--faults",
+    metavar="PROFILE",
+    help="A fault profile (the plugin documents its names).",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of requests a fault profile disturbs.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Requests per second per key before 429.",
+)
+@click.option(
+    "--ground-truth",
+    type=click.Path(file_okay=False, writable=True),
+    help="Write every served record into this folder.",
+)
+@json_option
+@pass_context
+def sandbox_command(
+    ctx: Context,
+    *,
+    platform: str | None,
+    host: str,
+    port: int,
+    seed: int,
+    events: int,
+    days: int,
+    faults: str | None,
+    fault_rate: float,
+    rate_limit: float | None,
+    ground_truth: str | None,
+    as_json: bool,
+) -> None:
+    """Serve a platform's sandbox API on loopback until interrupted.
+
+    Prints the base URLs and the keys to use; point a connector (or the
+    platform's official SDK) at them.
+    """
+    registry = ctx.registry
+    platform = platform or only_sandbox_platform(registry)
+    provider = registry.sandbox(platform)
+    if provider is None:
+        raise ConfigurationError(f"the {platform} plugin ships no sandbox")
+    options = SandboxOptions(
+        seed=seed,
+        events=events,
+        days=days,
+        faults=faults,
+        fault_rate=fault_rate if faults else 0.0,
+        rate_limit=rate_limit,
+        host=host,
+        port=port,
+        ground_truth_dir=ground_truth,
+    )
+    try:
+        asyncio.run(_serve(provider, options, as_json=as_json))
+    except KeyboardInterrupt:
+        click.echo("sandbox stopped", err=True)
+
+
+async def _serve(
+    provider: SandboxProvider, options: SandboxOptions, *, as_json: bool
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            running = await stack.enter_async_context(provider.start(options))
+        except ValueError as exc:
+            # The plugin refuses an option (an unknown fault profile, say).
+            raise ConfigurationError(str(exc)) from exc
+        if as_json:
+            description = {
+                "platform": running.platform,
+                "urls": dict(running.urls),
+                "config": dict(running.config),
+                "details": dict(running.details),
+            }
+            click.echo(orjson.dumps(description, default=str).decode())
+        else:
+            click.echo(f"{running.platform} sandbox (seed {options.seed})")
+            for name, url in running.urls.items():
+                click.echo(f"  {name}: {url}")
+            click.echo("connector configuration:")
+            for key, value in running.config.items():
+                click.echo(f"  {key}: {value}")
+            click.echo("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        await asyncio.Event().wait()

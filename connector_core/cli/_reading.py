@@ -1,0 +1,187 @@
+"""``aiaudit logs`` and ``aiaudit usage``: reading what the store holds."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from connector_core.cli._common import DATETIME, Context, emit_json, pass_context
+from connector_core.exceptions import ConfigurationError
+from connector_core.models import AIDateRange
+from connector_core.serialization import unstructure
+from connector_core.store.base import LogFilter
+
+
+if TYPE_CHECKING:
+    from connector_core.models import UsageAnalytics
+
+
+LOG_FORMATS = ("table", "json", "jsonl", "csv", "ocsf")
+USAGE_FORMATS = ("table", "json", "html")
+
+
+@click.command("logs")
+@click.option("--connection", help="Only this connection's events.")
+@click.option("--platform", help="Only this platform's events.")
+@click.option("--since", type=DATETIME, help="From this moment (2025-01-31, 7d, ...).")
+@click.option("--until", type=DATETIME, help="Up to this moment.")
+@click.option("--user", "users", multiple=True, help="By this user id or email.")
+@click.option(
+    "--action", "actions", multiple=True, help="With this action (user.login, ...)."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(LOG_FORMATS),
+    default="table",
+    show_default=True,
+)
+@click.option("--camel", is_flag=True, help="JSON in the host's camelCase shape.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
+@pass_context
+def logs_command(
+    ctx: Context,
+    *,
+    connection: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    users: tuple[str, ...],
+    actions: tuple[str, ...],
+    limit: int | None,
+    output_format: str,
+    camel: bool,
+    as_json: bool,
+) -> None:
+    """Print stored events, oldest first, in the format asked for."""
+    from connector_core.export.formats import write_logs  # noqa: PLC0415 - lazy
+
+    where = LogFilter(
+        connection=connection,
+        platform=platform,
+        start=since,
+        end=until,
+        user_ids=users,
+        actions=actions,
+        limit=limit,
+    )
+    write_logs(
+        ctx.store.iter_logs(where),
+        sys.stdout,
+        format="jsonl" if as_json else output_format,
+        style="camel" if camel else "snake",
+    )
+
+
+def _platform_of(ctx: Context, connection: str | None, platform: str | None) -> str:
+    if platform:
+        return platform
+    if connection:
+        saved = ctx.store.get_connection(connection)
+        if saved is None:
+            raise ConfigurationError(f"no connection named {connection!r}")
+        return saved.platform
+    platforms = {c.platform for c in ctx.store.list_connections()}
+    if len(platforms) == 1:
+        return platforms.pop()
+    raise ConfigurationError(
+        "name the --platform or --connection to report on "
+        f"(the store has: {', '.join(sorted(platforms)) or 'nothing yet'})"
+    )
+
+
+def usage_report(
+    ctx: Context,
+    *,
+    connection: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> UsageAnalytics:
+    """The store's usage analytics for the options of ``aiaudit usage``."""
+    end = until or datetime.now(UTC)
+    start = since or end - timedelta(days=30)
+    if start > end:
+        raise ConfigurationError("--since is after --until")
+    return ctx.store.usage_analytics(
+        AIDateRange(start=start, end=end),
+        platform=_platform_of(ctx, connection, platform),
+        connection=connection,
+    )
+
+
+@click.command("usage")
+@click.option("--connection", help="Only this connection.")
+@click.option("--platform", help="Only this platform.")
+@click.option("--since", type=DATETIME, help="From this moment (default: 30 days ago).")
+@click.option("--until", type=DATETIME, help="Up to this moment (default: now).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(USAGE_FORMATS),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to this file instead of printing it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@pass_context
+def usage_command(
+    ctx: Context,
+    *,
+    connection: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    output_format: str,
+    output: str | None,
+    as_json: bool,
+) -> None:
+    """Usage analytics computed in the store: who uses it, how much, when.
+
+    ``--format html`` writes a self-contained report with charts (viewable
+    offline); give ``--output report.html``.
+    """
+    analytics = usage_report(
+        ctx, connection=connection, platform=platform, since=since, until=until
+    )
+    write_usage(analytics, "json" if as_json else output_format, output)
+
+
+def write_usage(
+    analytics: UsageAnalytics, output_format: str, output: str | None
+) -> None:
+    """Print or write *analytics* as a table, JSON or an HTML report."""
+    from connector_core.export.formats import write_analytics  # noqa: PLC0415
+    from connector_core.export.report import render_html_report  # noqa: PLC0415
+
+    if output_format == "html":
+        page = render_html_report(analytics)
+        if output is None:
+            click.echo(page)
+        else:
+            Path(output).write_text(page, encoding="utf-8")
+            click.echo(f"wrote {output}", err=True)
+        return
+    if output_format == "json":
+        data = unstructure(analytics)
+        if output is None:
+            emit_json(data)
+            return
+        import orjson  # noqa: PLC0415
+
+        Path(output).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        return
+    if output is None:
+        write_analytics(analytics, sys.stdout, format="table")
+    else:
+        with Path(output).open("w", encoding="utf-8") as out:
+            write_analytics(analytics, out, format="table")

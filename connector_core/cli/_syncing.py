@@ -1,0 +1,337 @@
+"""``aiaudit connections``, ``aiaudit check`` and ``aiaudit sync``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from connector_core.cli._common import (
+    DATETIME,
+    Context,
+    emit_json,
+    json_option,
+    pass_context,
+)
+from connector_core.connections import (
+    connection_from_environment,
+    connection_from_options,
+    describe,
+)
+from connector_core.exceptions import ConfigurationError
+from connector_core.sync import StreamReport, SyncReport, sync_connection
+
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from connector_core.store.base import SavedConnection
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"expected FIELD=VALUE, got {value!r}", param_hint=option
+            )
+        pairs[key.strip()] = rest.strip()
+    return pairs
+
+
+# -- connections ---------------------------------------------------------------
+
+
+@click.group("connections")
+def connections_group() -> None:
+    """Add, list and remove saved connections (never their secrets)."""
+
+
+@connections_group.command("add")
+@click.argument("name")
+@click.option("--platform", required=True, help="The platform the connection is for.")
+@click.option(
+    "--from-env",
+    is_flag=True,
+    help="Take the configuration from the platform's environment variables.",
+)
+@click.option(
+    "--option", "options", multiple=True, metavar="FIELD=VALUE", help="A setting."
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="FIELD=VARIABLE",
+    help="A secret, by the name of the environment variable that holds it.",
+)
+@click.option("--replace", is_flag=True, help="Overwrite a connection of that name.")
+@json_option
+@pass_context
+def connections_add(
+    ctx: Context,
+    *,
+    name: str,
+    platform: str,
+    from_env: bool,
+    options: tuple[str, ...],
+    secrets: tuple[str, ...],
+    replace: bool,
+    as_json: bool,
+) -> None:
+    """Save a connection called NAME.
+
+    Keys are never stored: a secret is saved as a reference to the
+    environment variable that holds it, read when the connection is used.
+    """
+    spec = ctx.registry.spec(platform)
+    if from_env:
+        connection = connection_from_environment(spec, name, os.environ)
+    else:
+        connection = connection_from_options(
+            spec,
+            name,
+            options=_pairs(options, "--option"),
+            secrets=_pairs(secrets, "--secret"),
+            environ=os.environ,
+        )
+    ctx.store.add_connection(connection, replace=replace)
+    if as_json:
+        emit_json(describe(connection))
+    else:
+        click.echo(f"saved connection {name!r} ({platform}) in {ctx.store.url}")
+
+
+@connections_group.command("list")
+@json_option
+@pass_context
+def connections_list(ctx: Context, *, as_json: bool) -> None:
+    """List the saved connections."""
+    connections = ctx.store.list_connections()
+    if as_json:
+        emit_json([describe(c) for c in connections])
+        return
+    if not connections:
+        click.echo("No saved connections.")
+    for connection in connections:
+        fields = ", ".join(
+            f"{k}={v}" for k, v in describe(connection)["config"].items()
+        )
+        click.echo(f"{connection.name}  [{connection.platform}]  {fields}")
+
+
+@connections_group.command("remove")
+@click.argument("name")
+@click.option("--purge", is_flag=True, help="Also delete its events and checkpoints.")
+@json_option
+@pass_context
+def connections_remove(ctx: Context, *, name: str, purge: bool, as_json: bool) -> None:
+    """Forget the connection NAME."""
+    if not ctx.store.remove_connection(name, purge=purge):
+        raise ConfigurationError(f"no connection named {name!r}")
+    if as_json:
+        emit_json({"removed": name, "purged": purge})
+    else:
+        click.echo(f"removed {name!r}" + (" and its events" if purge else ""))
+
+
+# -- check ---------------------------------------------------------------------
+
+
+def _targets(ctx: Context, names: tuple[str, ...]) -> list[SavedConnection]:
+    if names:
+        return [ctx.saved_or_environment(name) for name in names]
+    saved = ctx.store.list_connections()
+    if not saved:
+        raise ConfigurationError(
+            "no saved connections: name one (or a platform) to use its environment"
+        )
+    return saved
+
+
+@click.command("check")
+@click.argument("names", nargs=-1)
+@json_option
+@pass_context
+def check_command(ctx: Context, *, names: tuple[str, ...], as_json: bool) -> None:
+    """Check credentials and permissions, with a verdict per surface.
+
+    NAMES are saved connections or platforms (their environment variables);
+    all saved connections by default. Exits 1 unless every one passes.
+    """
+    results = [asyncio.run(_check(ctx, c)) for c in _targets(ctx, names)]
+    if as_json:
+        emit_json(results)
+    else:
+        for result in results:
+            verdict = "ok" if result["ok"] else "PROBLEMS"
+            click.echo(f"{result['connection']} [{result['platform']}]: {verdict}")
+            for surface, state in result["surfaces"].items():
+                click.echo(f"  {surface}: {state}")
+            if result["missing"]:
+                click.echo(f"  missing: {', '.join(result['missing'])}")
+    if not all(result["ok"] for result in results):
+        sys.exit(1)
+
+
+async def _check(ctx: Context, connection: SavedConnection) -> dict[str, Any]:
+    async with ctx.connector_for(connection) as connector:
+        check = await connector.validate_permissions()
+    surfaces = check.metadata.get("surfaces")
+    if not isinstance(surfaces, dict):
+        surfaces = dict.fromkeys(check.permissions, "ok") | dict.fromkeys(
+            check.missing_permissions, "missing"
+        )
+    return {
+        "connection": connection.name,
+        "platform": connection.platform,
+        "ok": check.is_valid,
+        "surfaces": surfaces,
+        "permissions": list(check.permissions),
+        "missing": list(check.missing_permissions),
+        "errors": list(check.errors),
+    }
+
+
+# -- sync ----------------------------------------------------------------------
+
+
+class _ProgressLine:
+    """A one-line live counter on a terminal; silent when stderr is a pipe."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.perf_counter()
+
+    def update(self, report: StreamReport) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        click.echo(
+            f"\r{report.connection}/{report.stream}: {report.read:,} events "
+            f"({report.read / elapsed:,.0f}/s), {report.batches:,} pages "
+            f"({report.batches / elapsed:,.1f}/s), {report.inserted:,} new   ",
+            err=True,
+            nl=False,
+        )
+
+    def done(self) -> None:
+        if self.enabled:
+            click.echo("", err=True)
+
+
+def _summary(report: SyncReport) -> str:
+    rows = [("stream", "read", "new", "duplicate", "quarantined", "seconds")]
+    rows += [
+        (
+            s.stream + (" (failed)" if s.error else ""),
+            f"{s.read:,}",
+            f"{s.inserted:,}",
+            f"{s.duplicates:,}",
+            f"{s.quarantined:,}",
+            f"{s.seconds:.1f}",
+        )
+        for s in report.streams
+    ]
+    rows.append(
+        (
+            "total",
+            f"{report.read:,}",
+            f"{report.inserted:,}",
+            f"{report.duplicates:,}",
+            f"{report.quarantined:,}",
+            f"{report.seconds:.1f}",
+        )
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    heading = (
+        f"synced {report.connection} [{report.platform}] "
+        f"{report.since:%Y-%m-%d %H:%M} .. {report.until:%Y-%m-%d %H:%M} UTC"
+    )
+    lines = [heading]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  " + "  ".join(cells))
+    lines.extend(f"  {s.stream} stopped: {s.error}" for s in report.streams if s.error)
+    return "\n".join(lines)
+
+
+@click.command("sync")
+@click.argument("names", nargs=-1)
+@click.option(
+    "--since",
+    type=DATETIME,
+    help="Start of streams never synced (default: 30 days ago).",
+)
+@click.option("--until", type=DATETIME, help="End of the range (default: now).")
+@click.option(
+    "--wait", is_flag=True, help="Wait for another process syncing the same connection."
+)
+@json_option
+@pass_context
+def sync_command(
+    ctx: Context,
+    *,
+    names: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Pull new events of connections into the store.
+
+    NAMES are saved connections, or platforms (their environment variables);
+    all saved connections by default. Each stream resumes from its last
+    checkpoint; running it again with nothing new writes nothing.
+    """
+    reports = []
+    for connection in _targets(ctx, names):
+        progress = _ProgressLine()
+        try:
+            report = asyncio.run(
+                _sync(
+                    ctx,
+                    connection,
+                    since=since,
+                    until=until,
+                    wait=wait,
+                    progress=progress,
+                )
+            )
+        finally:
+            progress.done()
+        reports.append(report)
+        if not as_json:
+            click.echo(_summary(report))
+    if as_json:
+        emit_json([r.as_dict() for r in reports])
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+async def _sync(
+    ctx: Context,
+    connection: SavedConnection,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    wait: bool,
+    progress: _ProgressLine,
+) -> SyncReport:
+    async with ctx.connector_for(connection) as connector:
+        return await sync_connection(
+            connector,
+            ctx.store,
+            connection=connection.name,
+            since=since,
+            until=until,
+            wait=wait,
+            progress=progress,
+        )

@@ -1,0 +1,155 @@
+"""Saved connections: configurations a store keeps, without their secrets.
+
+A connection is a named, configured connector (one organization, one
+workspace); a store may hold many. Its configuration is saved with every
+secret replaced by a reference to the environment variable that holds it,
+``{"env": "OPENAI_ADMIN_KEY"}``: the store (a file anyone with disk access
+can read, or a shared database) never holds a key, and rotating a key means
+changing the variable, not the store.
+
+A platform's environment configuration is a connection too: syncing
+``chatgpt`` with no saved connection of that name uses what the platform's
+variables describe, and saves it (references only) so later commands know it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from connector_core.exceptions import ConfigurationError
+from connector_core.secrets import Secret
+from connector_core.store.base import SavedConnection
+
+
+if TYPE_CHECKING:
+    from connector_core.connector import ConnectorSpec
+
+
+__all__ = [
+    "ENV_REFERENCE",
+    "connection_from_environment",
+    "connection_from_options",
+    "describe",
+    "resolve_config",
+]
+
+ENV_REFERENCE: Final = "env"
+"""The key of a secret reference: ``{"env": "VARIABLE"}``."""
+
+
+def _environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
+    """Which variables feed which field, as the config class declares it."""
+    declared = getattr(spec.config_class, "environment", None)
+    if not isinstance(declared, Mapping):
+        raise ConfigurationError(
+            f"the {spec.platform} connector cannot be configured from the environment"
+        )
+    return declared
+
+
+def connection_from_environment(
+    spec: ConnectorSpec, name: str, environ: Mapping[str, str]
+) -> SavedConnection:
+    """A connection built from the platform's environment variables.
+
+    The configuration is checked now (so a missing key is reported at once),
+    and saved with each secret as a reference to the variable it came from.
+
+    Raises:
+        ConfigurationError: The variables do not describe a valid config.
+    """
+    spec.config_from_env(environ)  # raises with a clear message if invalid
+    saved: dict[str, Any] = {}
+    for field, variables in _environment_of(spec).items():
+        for variable in variables:
+            value = environ.get(variable, "").strip()
+            if not value:
+                continue
+            saved[field] = (
+                {ENV_REFERENCE: variable} if field in spec.secret_fields else value
+            )
+            break
+    return SavedConnection(
+        name=name, platform=spec.platform, config=saved, created_at=datetime.now(UTC)
+    )
+
+
+def connection_from_options(
+    spec: ConnectorSpec,
+    name: str,
+    *,
+    options: Mapping[str, str],
+    secrets: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> SavedConnection:
+    """A connection from explicit values and secret variable names.
+
+    :param options: Non-secret fields and their values.
+    :param secrets: Secret fields and the variables that hold them.
+
+    Raises:
+        ConfigurationError: A secret is given as a value, a field is unknown,
+            or the resulting configuration is invalid.
+    """
+    for field in options:
+        if field in spec.secret_fields:
+            raise ConfigurationError(
+                f"{field} is a secret: pass the name of the environment variable "
+                f"that holds it (--secret {field}=VARIABLE), never the value"
+            )
+    for field in secrets:
+        if field not in spec.secret_fields:
+            raise ConfigurationError(
+                f"{field} is not a secret field of {spec.platform} "
+                f"(secrets: {', '.join(spec.secret_fields) or 'none'})"
+            )
+    saved: dict[str, Any] = dict(options)
+    saved.update({field: {ENV_REFERENCE: var} for field, var in secrets.items()})
+    connection = SavedConnection(
+        name=name, platform=spec.platform, config=saved, created_at=datetime.now(UTC)
+    )
+    resolve_config(spec, connection, environ)  # validate now, not at first sync
+    return connection
+
+
+def resolve_config(
+    spec: ConnectorSpec, connection: SavedConnection, environ: Mapping[str, str]
+) -> Any:
+    """The connector configuration of a saved connection, secrets filled in.
+
+    Raises:
+        ConfigurationError: A referenced variable is not set, or the values
+            no longer fit the configuration class.
+    """
+    values: dict[str, Any] = {}
+    for field, value in connection.config.items():
+        if isinstance(value, dict) and set(value) == {ENV_REFERENCE}:
+            variable = value[ENV_REFERENCE]
+            secret = environ.get(variable, "").strip()
+            if not secret:
+                raise ConfigurationError(
+                    f"connection {connection.name!r} needs the environment "
+                    f"variable {variable} (its {field})"
+                )
+            values[field] = Secret(secret)
+        else:
+            values[field] = value
+    return spec.make_config(values)
+
+
+def describe(connection: SavedConnection) -> dict[str, Any]:
+    """A JSON-ready view of a connection; references shown as ``$VARIABLE``."""
+    config = {
+        field: f"${value[ENV_REFERENCE]}"
+        if isinstance(value, dict) and ENV_REFERENCE in value
+        else value
+        for field, value in connection.config.items()
+    }
+    return attrs.asdict(connection) | {
+        "config": config,
+        "created_at": connection.created_at.isoformat(),
+    }

@@ -1,0 +1,781 @@
+"""A self-contained HTML report of usage analytics.
+
+The report goes to people who may read it offline, attach it to an audit
+ticket or open it years later, so it is one file with everything inside:
+styles inline, charts drawn as inline SVG here (no script, no font, no image
+fetched from anywhere). A Content-Security-Policy that forbids every network
+request makes that a property of the page rather than a promise of this
+module.
+
+Every string in it that came from data (emails, actions, model names,
+platform names, the title) is HTML-escaped: a user's display address is
+chosen by the user, and a report for a security team must not be the place
+where someone's ``<script>`` runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import itertools
+import math
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from connector_core.export.formats import daily_series
+from connector_core.export.ocsf import aiaudit_version, platform_display_name
+from connector_core.models import (
+    AIDateRange,
+    DailyActivityMetric,
+    TopUserMetric,
+    UsageAnalytics,
+    ensure_utc,
+)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+
+__all__ = ["render_html_report"]
+
+_MONTHS: Final = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+_DAY: Final = dt.timedelta(days=1)
+_TOP_TYPES: Final = 12
+_HALF_PERCENT: Final = 0.005
+_EN_DASH: Final = "\u2013"
+_HIGH_RISK: Final = 70.0
+_ELEVATED_RISK: Final = 40.0
+_MAX_X_LABELS: Final = 8
+_DOTS_UP_TO: Final = 62
+_MIN_SLOT_WITH_GAP: Final = 4.0
+_MAX_MONTH_LABELS: Final = 12
+_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
+"""Nothing may be fetched; only the page's own style applies."""
+
+_STYLE: Final = """
+:root {
+  --bg: #f5f6f8; --card: #ffffff; --text: #1d2330; --muted: #667085;
+  --border: #e4e7ec; --grid: #eef0f3; --accent: #3d6fd9; --accent-2: #9db7ee;
+  --line: #0e8a7d; --warn: #d98a0b; --danger: #d2463c;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #101318; --card: #181c23; --text: #e6e8ec; --muted: #9aa3b2;
+    --border: #283040; --grid: #222936; --accent: #6d95ec; --accent-2: #3a5286;
+    --line: #35c3b2; --warn: #f0a83a; --danger: #ef6b61;
+  }
+}
+* { box-sizing: border-box; }
+body {
+  margin: 0; background: var(--bg); color: var(--text);
+  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
+    Arial, "Noto Sans", sans-serif;
+  -webkit-font-smoothing: antialiased;
+}
+main { max-width: 1120px; margin: 0 auto; padding: 32px 24px 48px; }
+header.page { display: flex; flex-wrap: wrap; justify-content: space-between;
+  align-items: flex-end; gap: 8px 24px; margin-bottom: 24px; }
+h1 { font-size: 26px; line-height: 1.2; margin: 0 0 4px; font-weight: 650; }
+h2 { font-size: 18px; margin: 36px 0 12px; font-weight: 620; }
+h3 { font-size: 13px; margin: 0 0 12px; font-weight: 600; color: var(--muted);
+  text-transform: uppercase; letter-spacing: .06em; }
+.sub, .meta, .note { color: var(--muted); }
+.meta { font-size: 12px; margin: 0; }
+.sub { margin: 0; }
+.kpis { display: grid; gap: 16px; margin-bottom: 16px;
+  grid-template-columns: repeat(auto-fit, minmax(min(150px, 100%), 1fr)); }
+.grid { display: grid; gap: 16px;
+  grid-template-columns: repeat(auto-fit, minmax(min(440px, 100%), 1fr)); }
+.card { background: var(--card); border: 1px solid var(--border);
+  border-radius: 10px; padding: 18px 20px; min-width: 0; }
+.wide { grid-column: 1 / -1; }
+.kpi .label { font-size: 12px; color: var(--muted); text-transform: uppercase;
+  letter-spacing: .06em; }
+.kpi .value { font-size: 28px; font-weight: 650; margin-top: 2px;
+  font-variant-numeric: tabular-nums; }
+.kpi .value.small { font-size: 18px; padding-top: 8px; }
+.kpi .hint { font-size: 12px; color: var(--muted); }
+svg { display: block; width: 100%; height: auto; overflow: visible; }
+.scroll { overflow-x: auto; }
+.scroll > svg { min-width: 640px; }
+svg text { fill: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+svg text.label { fill: var(--text); }
+svg text.users { fill: var(--line); }
+.bar { fill: var(--accent); }
+.bar.risk-elevated { fill: var(--warn); }
+.bar.risk-high { fill: var(--danger); }
+.bar.secondary { fill: var(--accent-2); }
+g.row:hover .bar, rect.bar:hover { opacity: .78; }
+.gridline { stroke: var(--grid); stroke-width: 1; }
+.axis { stroke: var(--border); stroke-width: 1; }
+.trend { fill: none; stroke: var(--line); stroke-width: 2; stroke-linejoin: round; }
+.trend.dense { stroke-width: 1.25; }
+.dot { fill: var(--card); stroke: var(--line); stroke-width: 1.5; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 10px 0 0;
+  font-size: 12px; color: var(--muted); }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
+  margin-right: 6px; vertical-align: -1px; background: var(--accent); }
+.swatch.bar-swatch { background: var(--accent); }
+.swatch.line { height: 2px; vertical-align: 3px; background: var(--line); }
+.swatch.warn { background: var(--warn); }
+.swatch.danger { background: var(--danger); }
+table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums;
+  margin-top: 12px; }
+th, td { padding: 6px 8px; border-bottom: 1px solid var(--border); text-align: left;
+  overflow-wrap: break-word; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap; }
+.num { text-align: right; white-space: nowrap; }
+details { margin-top: 12px; }
+summary { cursor: pointer; color: var(--muted); font-size: 13px; }
+.empty { color: var(--muted); font-style: italic; margin: 8px 0; }
+footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
+@media (max-width: 520px) {
+  main { padding: 20px 12px 32px; }
+  .card { padding: 14px; }
+}
+@media print {
+  body { background: #fff; }
+  .card { break-inside: avoid; }
+  main { padding: 0; }
+}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: float) -> str:
+    # SVG coordinates: one decimal is sub-pixel and keeps the file small.
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _attribute(name: str, value: object) -> str:
+    # class_ -> class, text_anchor -> text-anchor; camelCase SVG names as-is.
+    key = name.rstrip("_").replace("_", "-")
+    text = _n(value) if isinstance(value, float) else str(value)
+    return f' {key}="{_e(text)}"'
+
+
+def _el(tag: str, *children: str, **attributes: object) -> str:
+    """An element whose attribute values are escaped here.
+
+    Children are markup already; text from data goes in through :func:`_e`.
+    """
+    rendered = "".join(
+        _attribute(name, value)
+        for name, value in attributes.items()
+        if value is not None
+    )
+    return f"<{tag}{rendered}>{''.join(children)}</{tag}>"
+
+
+def _int(value: int) -> str:
+    return f"{value:,}"
+
+
+def _short(value: float) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}".removesuffix(".0") + suffix
+    return _n(value)
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _date(day: dt.date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _date_range(start: dt.date, end: dt.date) -> str:
+    if start.year == end.year:
+        return f"{start.day} {_MONTHS[start.month - 1]} {_EN_DASH} {_date(end)}"
+    return f"{_date(start)} {_EN_DASH} {_date(end)}"
+
+
+def _span(period: AIDateRange) -> str:
+    return _date_range(period.start.date(), period.end.date())
+
+
+def _percent(part: float, whole: float) -> str:
+    if not whole:
+        return "-"
+    share = part / whole
+    # "0%" next to a visible bar reads as a mistake.
+    return "<1%" if 0 < share < _HALF_PERCENT else f"{share:.0%}"
+
+
+def _hour(hour: int | None) -> str:
+    return f"{hour:02d}:00" if hour is not None else "-"
+
+
+def _nice_step(raw: float) -> float:
+    # 1, 2 or 5 times a power of ten is what people read at a glance; counts
+    # never get fractional steps.
+    if raw <= 1:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
+
+
+def _ticks(maximum: float, count: int = 4) -> list[float]:
+    """Round axis values from zero to just above *maximum*."""
+    step = _nice_step(maximum / count)
+    return [step * i for i in range(max(1, math.ceil(maximum / step)) + 1)]
+
+
+class _Ids:
+    """Unique element ids, since several charts share one document."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def next(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._counter)}"
+
+
+def _svg(width: int, height: int, caption: str, ids: _Ids, *parts: str) -> str:
+    # No xmlns: inline SVG in HTML needs none, and the page then holds no URL
+    # at all. The <title> is what screen readers announce for the chart.
+    title_id = ids.next("chart")
+    return _el(
+        "svg",
+        _el("title", _e(caption), id=title_id),
+        *parts,
+        viewBox=f"0 0 {width} {height}",
+        role="img",
+        aria_labelledby=title_id,
+    )
+
+
+def _scroll(chart: str) -> str:
+    # A wide chart keeps a legible minimum size on a phone and scrolls
+    # sideways instead of shrinking its text to nothing.
+    return _el("div", chart, class_="scroll")
+
+
+def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]]) -> str:
+    """A table; each header says whether its column is numeric (right-aligned).
+
+    Cells are markup already (escaped by the caller).
+    """
+    numeric = [is_number for _, is_number in headers]
+    head = "".join(
+        _el("th", _e(name), class_="num" if is_number else None)
+        for name, is_number in headers
+    )
+    body = "".join(
+        _el(
+            "tr",
+            *(
+                _el("td", cell, class_="num" if is_number else None)
+                for cell, is_number in zip(row, numeric, strict=True)
+            ),
+        )
+        for row in rows
+    )
+    return _el("table", _el("thead", _el("tr", head)), _el("tbody", body))
+
+
+# --------------------------------------------------------------------------
+# Charts
+# --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Row:
+    label: str
+    value: float
+    text: str
+    tooltip: str
+    css: str = "bar"
+
+
+def _hbar_chart(
+    rows: Sequence[_Row], *, caption: str, ids: _Ids, wide: bool = False
+) -> str:
+    """Horizontal bars with the label left and the value at the bar's end.
+
+    *wide* charts fill a full-width card; their coordinate system is wider
+    too, so text keeps the same size on screen as in half-width cards.
+    """
+    width, label_w, chars = (960, 240, 34) if wide else (480, 190, 27)
+    value_w, row_h, bar_h = 84, 28, 16
+    track = width - label_w - value_w
+    top = max((row.value for row in rows), default=0) or 1
+    parts = []
+    for index, row in enumerate(rows):
+        y = index * row_h + 2
+        bar = max(track * row.value / top, 2.0) if row.value > 0 else 0.0
+        text_y = float(y + row_h / 2 + 4)
+        parts.append(
+            _el(
+                "g",
+                _el("title", _e(row.tooltip)),
+                _el(
+                    "text",
+                    _e(_truncate(row.label, chars)),
+                    class_="label",
+                    x=label_w - 10,
+                    y=text_y,
+                    text_anchor="end",
+                ),
+                _el(
+                    "rect",
+                    class_=row.css,
+                    x=label_w,
+                    y=float(y + (row_h - bar_h) / 2),
+                    width=bar,
+                    height=bar_h,
+                    rx=3,
+                ),
+                _el("text", _e(row.text), x=label_w + bar + 6, y=text_y),
+                class_="row",
+            )
+        )
+    chart = _svg(width, len(rows) * row_h + 4, caption, ids, *parts)
+    return _scroll(chart) if wide else chart
+
+
+def _x_labels(days: Sequence[DailyActivityMetric]) -> Iterator[tuple[int, str]]:
+    """Where to label the time axis, and with what.
+
+    Up to two months of days get evenly spaced dates; longer ranges get the
+    first of each month, as a calendar would. The year is shown where it
+    changes.
+    """
+    if len(days) <= _DOTS_UP_TO:
+        step = max(1, math.ceil(len(days) / _MAX_X_LABELS))
+        marks = [(index, True) for index in range(0, len(days), step)]
+    else:
+        starts = [i for i, day in enumerate(days) if i == 0 or day.date.day == 1]
+        step = max(1, math.ceil(len(starts) / _MAX_MONTH_LABELS))
+        marks = [(i, i == 0 and days[0].date.day != 1) for i in starts[::step]]
+    previous_year = None
+    for index, with_day in marks:
+        day = days[index].date
+        label = _MONTHS[day.month - 1]
+        if with_day:
+            label = f"{day.day} {label}"
+        if day.year != previous_year:
+            label += f" {day.year}"
+            previous_year = day.year
+        yield index, label
+
+
+def _daily_chart(days: Sequence[DailyActivityMetric], *, ids: _Ids) -> str:
+    """Events per day as bars (left axis), active users as a line (right axis).
+
+    Users get their own axis because a day has many more events than people;
+    on the events axis the user line would lie flat on the floor. Both axes
+    have the same number of steps, so one set of grid lines serves both.
+    """
+    width, height = 960, 290
+    left, right, top, bottom = 56, 48, 16, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    ticks = _ticks(max(day.total_events for day in days))
+    intervals = len(ticks) - 1
+    user_step = _nice_step(max(day.active_users for day in days) / intervals)
+    scale = plot_h / ticks[-1]
+    user_scale = plot_h / (user_step * intervals)
+    slot = plot_w / len(days)
+    gap = slot >= _MIN_SLOT_WITH_GAP
+    bar_w = slot * 0.72 if gap else slot
+    base = top + plot_h
+    parts = []
+    for index, tick in enumerate(ticks):
+        y = base - tick * scale
+        parts.append(
+            _el("line", class_="gridline", x1=left, x2=width - right, y1=y, y2=y)
+        )
+        parts.append(_el("text", _short(tick), x=left - 8, y=y + 4, text_anchor="end"))
+        parts.append(
+            _el(
+                "text",
+                _short(index * user_step),
+                class_="users",
+                x=width - right + 8,
+                y=y + 4,
+            )
+        )
+    points = []
+    for index, day in enumerate(days):
+        x = left + index * slot
+        bar_h = day.total_events * scale
+        tooltip = (
+            f"{_date(day.date)}: {_int(day.total_events)} events, "
+            f"{_int(day.active_users)} active users"
+        )
+        if day.peak_hour is not None:
+            tooltip += f", busiest hour {_hour(day.peak_hour)} UTC"
+        parts.append(
+            _el(
+                "rect",
+                _el("title", _e(tooltip)),
+                class_="bar",
+                x=x + (slot - bar_w) / 2,
+                y=base - bar_h,
+                width=bar_w,
+                height=bar_h,
+                rx=1.5 if gap else None,
+            )
+        )
+        points.append((x + slot / 2, base - day.active_users * user_scale))
+    polyline = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+    dense = len(days) > _DOTS_UP_TO
+    parts.append(
+        _el("polyline", class_="trend dense" if dense else "trend", points=polyline)
+    )
+    if not dense:
+        parts.extend(_el("circle", class_="dot", cx=x, cy=y, r=2.5) for x, y in points)
+    parts.append(
+        _el("line", class_="axis", x1=left, x2=width - right, y1=base, y2=base)
+    )
+    for index, label in _x_labels(days):
+        x = left + index * slot + slot / 2
+        parts.append(_el("line", class_="axis", x1=x, x2=x, y1=base, y2=base + 4))
+        parts.append(_el("text", _e(label), x=x, y=base + 20, text_anchor="middle"))
+    caption = (
+        "Events (bars, left axis) and active users (line, right axis) per day, "
+        f"{_date_range(days[0].date, days[-1].date)}"
+    )
+    return _scroll(_svg(width, height, caption, ids, *parts))
+
+
+# --------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------
+
+
+def _card(heading: str, *content: str, wide: bool = False) -> str:
+    return _el(
+        "section",
+        _el("h3", _e(heading)),
+        *content,
+        class_="card wide" if wide else "card",
+    )
+
+
+def _empty(text: str) -> str:
+    return _el("p", _e(text), class_="empty")
+
+
+def _legend(*items: tuple[str, str]) -> str:
+    """Legend entries as (swatch class or "", text)."""
+    return _el(
+        "p",
+        *(
+            _el(
+                "span",
+                _el("span", class_=f"swatch {swatch}".strip()) if swatch else "",
+                _e(text),
+            )
+            for swatch, text in items
+        ),
+        class_="legend",
+    )
+
+
+def _risk_class(user: TopUserMetric) -> str:
+    score = user.risk_score
+    if score is None or score < _ELEVATED_RISK:
+        return "bar"
+    return "bar risk-high" if score >= _HIGH_RISK else "bar risk-elevated"
+
+
+def _share(count: int, total: int) -> str:
+    return f"{_int(count)} · {_percent(count, total)}"
+
+
+def _top_users_card(analytics: UsageAnalytics, ids: _Ids) -> str:
+    users = sorted(analytics.top_users, key=lambda u: (-u.event_count, u.user_id))
+    if not users:
+        return _card("Top users", _empty("No user activity in this period."))
+    rows = []
+    for user in users:
+        who = user.email or user.user_id
+        details = [f"{who}: {_int(user.event_count)} events"]
+        if user.last_activity is not None:
+            details.append(f"last active {user.last_activity:%Y-%m-%d %H:%M} UTC")
+        if user.risk_score is not None:
+            details.append(f"risk score {user.risk_score:.0f}")
+        rows.append(
+            _Row(
+                label=who,
+                value=user.event_count,
+                text=_share(user.event_count, analytics.total_events),
+                tooltip=", ".join(details),
+                css=_risk_class(user),
+            )
+        )
+    content = [_hbar_chart(rows, caption="Users with the most events", ids=ids)]
+    if any(user.risk_score is not None for user in users):
+        content.append(
+            _legend(
+                ("", "Risk score:"),
+                ("bar-swatch", f"below {_ELEVATED_RISK:.0f}"),
+                ("warn", f"{_ELEVATED_RISK:.0f} to {_HIGH_RISK:.0f}"),
+                ("danger", f"{_HIGH_RISK:.0f} or more"),
+            )
+        )
+    return _card("Top users", *content)
+
+
+def _events_by_type_card(analytics: UsageAnalytics, ids: _Ids) -> str:
+    ranked = sorted(analytics.events_by_type.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked:
+        return _card("Events by type", _empty("No events in this period."))
+    total = analytics.total_events or sum(count for _, count in ranked)
+    rows = [
+        _Row(
+            label=action,
+            value=count,
+            text=_share(count, total),
+            tooltip=f"{action}: {_int(count)} events",
+        )
+        for action, count in ranked[:_TOP_TYPES]
+    ]
+    rest = ranked[_TOP_TYPES:]
+    if rest:
+        others = sum(count for _, count in rest)
+        rows.append(
+            _Row(
+                label=f"{len(rest)} other types",
+                value=others,
+                text=_share(others, total),
+                tooltip=", ".join(f"{a}: {_int(c)}" for a, c in rest),
+                css="bar secondary",
+            )
+        )
+    return _card(
+        "Events by type", _hbar_chart(rows, caption="Events per action", ids=ids)
+    )
+
+
+def _daily_card(analytics: UsageAnalytics, ids: _Ids) -> str:
+    days = daily_series(analytics.daily_breakdown)
+    if not days:
+        return _card(
+            "Daily activity", _empty("No daily activity in this period."), wide=True
+        )
+    busiest = max(days, key=lambda day: day.total_events)
+    legend = _legend(
+        ("bar-swatch", "events (left axis)"),
+        ("line", "active users (right axis)"),
+        ("", f"busiest day {_date(busiest.date)}: {_int(busiest.total_events)} events"),
+    )
+    table = _table(
+        [
+            ("Date", False),
+            ("Events", True),
+            ("Active users", True),
+            ("Busiest hour (UTC)", True),
+        ],
+        (
+            (
+                day.date.isoformat(),
+                _int(day.total_events),
+                _int(day.active_users),
+                _hour(day.peak_hour),
+            )
+            for day in days
+        ),
+    )
+    figures = _el("details", _el("summary", "Daily figures"), table)
+    return _card(
+        "Daily activity", _daily_chart(days, ids=ids), legend, figures, wide=True
+    )
+
+
+def _model_card(analytics: UsageAnalytics, ids: _Ids) -> str:
+    models = sorted(analytics.model_usage, key=lambda m: (-m.usage_count, m.model))
+    if not models:
+        return ""
+    total = sum(model.usage_count for model in models)
+    rows = [
+        _Row(
+            label=model.model,
+            value=model.usage_count,
+            text=_share(model.usage_count, total),
+            tooltip=f"{model.model}: {_int(model.usage_count)} uses",
+        )
+        for model in models
+    ]
+    table = _table(
+        [("Model", False), ("Uses", True), ("Tokens", True), ("Estimated cost", True)],
+        (
+            (
+                _e(model.model),
+                _int(model.usage_count),
+                _int(model.total_tokens) if model.total_tokens is not None else "-",
+                f"${model.cost_estimate:,.2f}"
+                if model.cost_estimate is not None
+                else "-",
+            )
+            for model in models
+        ),
+    )
+    chart = _hbar_chart(rows, caption="Uses per model", ids=ids, wide=True)
+    return _card("Model usage", chart, table, wide=True)
+
+
+def _platform_section(analytics: UsageAnalytics, ids: _Ids, *, heading: bool) -> str:
+    title = ""
+    if heading:
+        title = _el(
+            "h2",
+            _e(platform_display_name(analytics.platform)),
+            _el(
+                "span",
+                _e(
+                    f" · {_int(analytics.total_events)} events · "
+                    f"{_span(analytics.period)}"
+                ),
+                class_="sub",
+            ),
+        )
+    cards = (
+        _daily_card(analytics, ids),
+        _top_users_card(analytics, ids),
+        _events_by_type_card(analytics, ids),
+        _model_card(analytics, ids),
+    )
+    return _el("section", title, _el("div", *cards, class_="grid"), class_="platform")
+
+
+def _kpi(label: str, value: str, hint: str = "", *, small: bool = False) -> str:
+    return _el(
+        "div",
+        _el("div", _e(label), class_="label"),
+        _el("div", _e(value), class_="value small" if small else "value"),
+        _el("div", _e(hint), class_="hint") if hint else "",
+        class_="card kpi",
+    )
+
+
+def _kpis(reports: Sequence[UsageAnalytics]) -> str:
+    events = sum(a.total_events for a in reports)
+    active = sum(a.active_users for a in reports)
+    users = sum(a.total_users for a in reports)
+    start = min(a.period.start for a in reports)
+    end = max(a.period.end for a in reports)
+    days = max(1, math.ceil((end - start) / _DAY))
+    several = len(reports) > 1
+    summed = " (summed per platform)" if several else ""
+    return _el(
+        "section",
+        _kpi("Events", _int(events), f"{len(reports)} platforms" if several else ""),
+        _kpi(
+            "Active users", _int(active), f"{_percent(active, users)} of users{summed}"
+        ),
+        _kpi("Total users", _int(users), "summed per platform" if several else ""),
+        _kpi(
+            "Period",
+            _date_range(start.date(), end.date()),
+            f"{days} day{'s' if days != 1 else ''}, UTC",
+            small=True,
+        ),
+        class_="kpis",
+    )
+
+
+def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids) -> str:
+    ranked = sorted(reports, key=lambda a: (-a.total_events, a.platform))
+    rows = []
+    for a in ranked:
+        name = platform_display_name(a.platform)
+        rows.append(
+            _Row(
+                label=name,
+                value=a.total_events,
+                text=_int(a.total_events),
+                tooltip=f"{name}: {_int(a.total_events)} events",
+            )
+        )
+    table = _table(
+        [
+            ("Platform", False),
+            ("Events", True),
+            ("Active users", True),
+            ("Total users", True),
+            ("Period", False),
+        ],
+        (
+            (
+                _e(platform_display_name(a.platform)),
+                _int(a.total_events),
+                _int(a.active_users),
+                _int(a.total_users),
+                _e(_span(a.period)),
+            )
+            for a in ranked
+        ),
+    )
+    chart = _hbar_chart(rows, caption="Events per platform", ids=ids, wide=True)
+    return _el("div", _card("Platforms", chart, table, wide=True), class_="grid")
+
+
+def render_html_report(
+    analytics: UsageAnalytics | Sequence[UsageAnalytics],
+    *,
+    title: str = "AI usage report",
+    generated_at: dt.datetime | None = None,
+) -> str:
+    """Return a complete, self-contained HTML page of *analytics*.
+
+    One :class:`UsageAnalytics` gives a single-platform report; several give
+    an overview of all platforms followed by one section per platform. The
+    page has the totals, a daily activity chart, the top users, events by
+    type and, when reported, model usage; exact daily figures sit in a
+    collapsible table for people who need the numbers.
+
+    *generated_at* (default: now) must be timezone-aware; it is shown in UTC.
+    """
+    reports = [analytics] if isinstance(analytics, UsageAnalytics) else list(analytics)
+    moment = ensure_utc(generated_at or dt.datetime.now(dt.UTC))
+    version = aiaudit_version()
+    generator = f"aiaudit {version}" if version else "aiaudit"
+    ids = _Ids()
+
+    if reports:
+        several = len(reports) > 1
+        subtitle = ", ".join(platform_display_name(a.platform) for a in reports)
+        body = _kpis(reports)
+        if several:
+            body += _platforms_card(reports, ids)
+        body += "".join(_platform_section(a, ids, heading=several) for a in reports)
+    else:
+        subtitle = "No platforms"
+        body = _empty("No platform reported usage for this report.")
+
+    header = _el(
+        "header",
+        _el("div", _el("h1", _e(title)), _el("p", _e(subtitle), class_="sub")),
+        _el("p", _e(f"Generated {moment:%Y-%m-%d %H:%M} UTC"), class_="meta"),
+        class_="page",
+    )
+    footer = _el(
+        "footer",
+        _e(
+            f"Generated by {generator} on {moment:%Y-%m-%d %H:%M:%S} UTC. Active "
+            "users are distinct people with at least one event; days and hours "
+            "are UTC."
+        ),
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">\n'
+        f'<meta name="generator" content="{_e(generator)}">\n'
+        '<meta name="color-scheme" content="light dark">\n'
+        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<main>\n{header}\n{body}\n{footer}\n</main>\n</body>\n</html>\n"
+    )

@@ -1,0 +1,203 @@
+"""What every store offers the sync engine, the CLI and hosts.
+
+A store keeps, per *connection* (a named, configured connector): its
+configuration (never its secrets), the normalized events, each stream's
+checkpoint, and the records that could not be normalized. Two
+implementations share one schema: SQLite, embedded and the default, and
+PostgreSQL, for many workers sharing one database.
+
+The store API is synchronous (both drivers are); the async sync engine calls
+it from a worker thread, so writing one batch overlaps fetching the next.
+
+Guarantees every implementation gives, and the tests check on both:
+
+* :meth:`Store.write_batch` is one transaction: the events, the quarantined
+  records and the checkpoint commit together or not at all, so a process
+  killed at any instant resumes from a checkpoint whose events are stored.
+* Events are keyed by ``(connection, id)``; writing one again is a no-op
+  counted as a duplicate, so re-reading an overlap never doubles an event and
+  a second sync with nothing new writes nothing.
+* :meth:`Store.lock` lets one process at a time sync a connection; the lock
+  dies with its process (a PostgreSQL advisory lock with its session, an OS
+  file lock with its file descriptor), so a crash never leaves it stuck.
+* :meth:`Store.usage_analytics` computes the figures in the database, by the
+  definitions of :mod:`connector_core.analytics`, and agrees with
+  :class:`~connector_core.analytics.UsageAccumulator` on the same events.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from connector_core.streams import QuarantinedRecord
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from contextlib import AbstractContextManager
+
+    from connector_core.models import AIAuditLog, AIDateRange, UsageAnalytics
+
+
+__all__ = [
+    "LogFilter",
+    "SavedConnection",
+    "Store",
+    "StoredQuarantine",
+    "WriteResult",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SavedConnection:
+    """A named connector configuration, as stored.
+
+    Attributes:
+        name: Unique in the store; what ``aiaudit sync NAME`` names.
+        platform: The platform its connector is for.
+        config: The configuration mapping with every secret replaced by a
+            reference, ``{"env": "VARIABLE"}``: the store never holds a key.
+        created_at: When it was added.
+    """
+
+    name: str
+    platform: str
+    config: Mapping[str, Any]
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class WriteResult:
+    """What one batch changed."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class LogFilter:
+    """Which stored events to read; every field narrows, ``None`` does not.
+
+    Attributes:
+        connection: One connection's events.
+        platform: One platform's events.
+        start, end: The time range, both ends inclusive.
+        user_ids: Events by these users (ids or emails both match).
+        actions: Events with these normalized actions.
+        limit: At most this many events.
+    """
+
+    connection: str | None = None
+    platform: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    user_ids: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StoredQuarantine:
+    """A quarantined record as stored, with where it came from."""
+
+    connection: str
+    record: QuarantinedRecord
+    created_at: datetime
+
+
+class Store(abc.ABC):
+    """The interface of every store; see the module docstring for guarantees."""
+
+    url: str
+    """The store's URL with any password masked, for messages."""
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Create the schema, or bring an older one up to date."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the database connection."""
+
+    # -- connections --------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_connection(
+        self, connection: SavedConnection, *, replace: bool = False
+    ) -> None:
+        """Save a connection; an existing name is an error unless *replace*."""
+
+    @abc.abstractmethod
+    def get_connection(self, name: str) -> SavedConnection | None:
+        """The connection called *name*, if saved."""
+
+    @abc.abstractmethod
+    def list_connections(self) -> list[SavedConnection]:
+        """Every saved connection, by name."""
+
+    @abc.abstractmethod
+    def remove_connection(self, name: str, *, purge: bool = False) -> bool:
+        """Forget a connection (and with *purge* its events, checkpoints and
+        quarantine); returns whether it existed."""
+
+    # -- syncing ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def lock(
+        self, connection: str, *, wait: bool = False
+    ) -> AbstractContextManager[None]:
+        """Hold the sync lock of *connection* for the ``with`` block.
+
+        Raises:
+            ConnectionBusyError: Another process holds it and *wait* is
+                false.
+        """
+
+    @abc.abstractmethod
+    def checkpoints(self, connection: str) -> dict[str, Mapping[str, Any]]:
+        """The saved checkpoint of each stream of *connection*."""
+
+    @abc.abstractmethod
+    def write_batch(
+        self,
+        connection: str,
+        stream: str,
+        logs: Sequence[AIAuditLog],
+        quarantined: Sequence[QuarantinedRecord] = (),
+        checkpoint: Mapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """Store a batch and, when given, the stream's new checkpoint, in one
+        transaction."""
+
+    # -- reading ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def iter_logs(self, where: LogFilter) -> Iterator[AIAuditLog]:
+        """Matching events, oldest first (then by id), read in chunks so
+        memory stays bounded whatever the number of rows."""
+
+    @abc.abstractmethod
+    def count_logs(self, where: LogFilter) -> int:
+        """How many events match."""
+
+    @abc.abstractmethod
+    def quarantined(self, connection: str | None = None) -> list[StoredQuarantine]:
+        """The quarantined records, oldest first."""
+
+    @abc.abstractmethod
+    def usage_analytics(
+        self,
+        period: AIDateRange,
+        *,
+        platform: str,
+        connection: str | None = None,
+        top_users: int = 10,
+    ) -> UsageAnalytics:
+        """Usage over *period* computed in the database (see the module
+        docstring); ``total_users`` is the number of active users."""

@@ -1,0 +1,263 @@
+"""The SQLite store: one file, nothing to run, the default.
+
+The database is opened in WAL mode, so readers (an export, the analytics)
+never block the sync that writes, and with ``synchronous=NORMAL``: a killed
+process loses nothing committed, and a power cut can at worst lose the last
+batches *together with* their checkpoint, which the next sync reads again.
+Concurrent writers from several processes wait for each other (a busy
+timeout) rather than fail.
+
+The sync lock is an OS file lock (``flock``) on a file beside the database,
+one per connection: the kernel drops it with the descriptor, so a process
+killed even with SIGKILL never leaves a connection locked. The file holds
+the holder's pid, for the "busy" message. An in-memory store, which no
+other process can see, uses a lock inside the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectionBusyError,
+    StoreError,
+)
+from connector_core.store._schema import Dialect, SQLStore
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from connector_core.store._schema import Session, SessionMode
+
+
+__all__ = ["SQLiteStore", "parse_sqlite_url"]
+
+MEMORY: Final = ":memory:"
+_PREFIX: Final = "sqlite:///"
+_FORMS: Final = (
+    "use sqlite:///RELATIVE/PATH.db, sqlite:////ABSOLUTE/PATH.db or sqlite:///:memory:"
+)
+# Upserts need 3.24, window functions 3.25.
+_MIN_VERSION: Final = (3, 25, 0)
+_BUSY_TIMEOUT_S: Final = 60.0
+_PRAGMAS: Final = (
+    "PRAGMA synchronous = NORMAL",
+    # Room for the analytics' index scans and sorts of millions of rows.
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA mmap_size = 268435456",
+)
+
+
+def parse_sqlite_url(url: str) -> str:
+    """The database path of a ``sqlite:///`` *url*, or ``:memory:``.
+
+    As in SQLAlchemy, what follows the third slash is the path, so a fourth
+    slash makes it absolute. ``~`` is expanded.
+
+    Raises:
+        ConfigurationError: *url* is not of that form.
+    """
+    if not url.lower().startswith(_PREFIX) or len(url) == len(_PREFIX):
+        raise ConfigurationError(f"invalid SQLite store URL {url!r}: {_FORMS}")
+    path = url[len(_PREFIX) :]
+    if "?" in path or "#" in path:
+        raise ConfigurationError(
+            f"invalid SQLite store URL {url!r}: it takes no parameters; {_FORMS}"
+        )
+    return path if path == MEMORY else os.path.expanduser(path)  # noqa: PTH111 -- a str in, a str out
+
+
+class _SQLiteSession:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._connection.execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._connection.executemany(sql, rows).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._connection.execute(sql, params).fetchall()
+
+
+class SQLiteStore(SQLStore):
+    """A store in one SQLite file (or in memory, for tests)."""
+
+    dialect = Dialect(
+        name="sqlite",
+        placeholder="?",
+        # SQLite's default BINARY collation compares UTF-8 bytes, which is
+        # code point order, as Python's.
+        text="TEXT",
+        serial_key="INTEGER PRIMARY KEY",
+    )
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Open (creating if needed) and migrate the database at *path*.
+
+        Raises:
+            StoreError: The file cannot be opened or created, or its
+                schema cannot be brought up to date.
+        """
+        target = os.fspath(path)
+        self.path: Path | None = None if target == MEMORY else Path(target).absolute()
+        super().__init__(f"{_PREFIX}{target}")
+        self._memory_locks: dict[str, threading.Lock] = {}
+        self._connection: sqlite3.Connection | None = self._connect(target)
+        try:
+            self.migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """Open the store a ``sqlite:///`` URL names."""
+        return cls(parse_sqlite_url(url))
+
+    def _connect(self, target: str) -> sqlite3.Connection:
+        if sqlite3.sqlite_version_info < _MIN_VERSION:
+            raise StoreError(
+                f"SQLite {sqlite3.sqlite_version} is too old for the store; "
+                f"{'.'.join(map(str, _MIN_VERSION))} or newer is needed"
+            )
+        if self.path is not None and not self.path.parent.is_dir():
+            raise StoreError(
+                f"cannot open SQLite store {self.url}: directory "
+                f"{self.path.parent} does not exist"
+            )
+        try:
+            # Autocommit at the driver level: transactions are opened
+            # explicitly, so their kind (IMMEDIATE for writes) is ours to
+            # choose. The store's mutex makes cross-thread use safe.
+            connection = sqlite3.connect(
+                target,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
+        try:
+            if self.path is not None:
+                connection.execute("PRAGMA journal_mode = WAL")
+            for pragma in _PRAGMAS:
+                connection.execute(pragma)
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
+        return connection
+
+    def close(self) -> None:
+        """Release the database; later calls fail with StoreError."""
+        with self._mutex:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    @contextmanager
+    def _session(self, mode: SessionMode) -> Iterator[Session]:
+        connection = self._connection
+        if connection is None:
+            raise StoreError(f"SQLite store {self.url} is closed")
+        try:
+            session = _SQLiteSession(connection)
+            if mode == "read":
+                yield session
+                return
+            # IMMEDIATE takes the write lock up front: a deferred transaction
+            # that reads first and writes later can fail with "database is
+            # locked" instead of waiting when another writer got in between.
+            connection.execute("BEGIN" if mode == "snapshot" else "BEGIN IMMEDIATE")
+            try:
+                yield session
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.url}: {exc}") from exc
+
+    @contextmanager
+    def lock(self, connection: str, *, wait: bool = False) -> Iterator[None]:
+        """Hold the sync lock of *connection* for the ``with`` block.
+
+        Raises:
+            ConnectionBusyError: Another process (or another ``lock`` of
+                this one) holds it and *wait* is false.
+        """
+        if self.path is None:
+            with self._memory_lock(connection, wait=wait):
+                yield
+        else:
+            with _file_lock(self._lock_path(connection), connection, wait=wait):
+                yield
+
+    def _lock_path(self, connection: str) -> Path:
+        """``<db>.<hash of the connection name>.lock``, beside the database.
+
+        A hash, not the name: names may hold characters a file name cannot.
+        """
+        assert self.path is not None  # noqa: S101 -- only file stores get here
+        digest = hashlib.sha256(connection.encode()).hexdigest()[:16]
+        return self.path.with_name(f"{self.path.name}.{digest}.lock")
+
+    @contextmanager
+    def _memory_lock(self, connection: str, *, wait: bool) -> Iterator[None]:
+        with self._mutex:
+            held = self._memory_locks.setdefault(connection, threading.Lock())
+        if not held.acquire(blocking=wait):
+            raise ConnectionBusyError(connection, f"pid {os.getpid()}, this process")
+        try:
+            yield
+        finally:
+            held.release()
+
+
+@contextmanager
+def _file_lock(path: Path, connection: str, *, wait: bool) -> Iterator[None]:
+    # flock locks belong to the open file description: closing the
+    # descriptor (or dying) releases them, and a second open of the same file
+    # in this process conflicts like another process would. The file itself
+    # is never deleted: removing it while another process waits on it would
+    # let a third lock a new file of the same name.
+    import fcntl  # noqa: PLC0415 -- POSIX only; imported where it is needed
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file {path}: {exc.strerror}"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConnectionBusyError(connection, _holder(fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str | None:
+    try:
+        text = os.pread(fd, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return f"pid {text}" if text.isdigit() else None

@@ -1,0 +1,987 @@
+"""OCSF export: every mapping branch gives an event the schema accepts.
+
+The schema's requirements (classes, objects, required attributes, activity
+ids and constraints) are contract data kept beside the project, like the API
+specifications; the validator is driven by that data, so a test here fails
+when the export drifts from the schema rather than from our own idea of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiaudit_chatgpt.normalize import Normalizer
+from aiaudit_chatgpt.sandbox.audit import AuditLogData
+from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.org import Organization
+from connector_core.export import OCSF_VERSION, ocsf_class_for, to_ocsf, validate_ocsf
+from connector_core.export.ocsf import UNKNOWN_ENDPOINT
+from connector_core.models import (
+    AIActivityType,
+    AIAuditLog,
+    AIRiskIndicator,
+    AIRiskType,
+    Coordinates,
+    FileReference,
+    GeoLocation,
+    RiskSeverity,
+)
+from connector_core.serialization import unstructure
+from connector_core.streams import QuarantinedRecord
+
+
+def _reference_dir() -> Path:
+    """The shared reference folder: beside the checkout, or where
+    AIAUDIT_REFERENCE_DIR points."""
+    configured = os.environ.get("AIAUDIT_REFERENCE_DIR")
+    if configured:
+        return Path(configured)
+    root = Path(__file__).resolve().parents[2]
+    return root.parent / "shared" / "reference"
+
+
+REFERENCE_FILE = _reference_dir() / "ocsf" / "classes-required-attributes.json"
+
+
+@functools.cache
+def _load_reference() -> dict[str, Any]:
+    return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, Any]:
+    if not REFERENCE_FILE.exists():
+        pytest.skip(f"OCSF requirements data not found at {REFERENCE_FILE}")
+    return _load_reference()
+
+
+T0 = dt.datetime(2025, 1, 1, 9, 30, 0, 123456, tzinfo=dt.UTC)
+T0_MS = 1_735_723_800_123
+
+
+def log_of(action: str, activity: AIActivityType, **changes: Any) -> AIAuditLog:
+    fields: dict[str, Any] = {
+        "id": f"evt-{action}",
+        "platform": "chatgpt",
+        "timestamp": T0,
+        "user_id": "user-ada",
+        "user_email": "ada@example.com",
+        "organization_id": "org-1",
+        "activity_type": activity,
+        "action": action,
+        "native_type": action,
+        "metadata": {"actor_type": "user"},
+        "raw": {"id": f"evt-{action}", "type": action, "effective_at": 1_735_723_800},
+    }
+    fields.update(changes)
+    return AIAuditLog(**fields)
+
+
+SESSION = {
+    "ip_address": "203.0.113.7",
+    "user_agent": "Mozilla/5.0",
+    "location": GeoLocation(
+        country="US",
+        region="California",
+        city="San Francisco",
+        coordinates=Coordinates(latitude=37.7749, longitude=-122.4194),
+        timezone="America/Los_Angeles",
+    ),
+}
+FAILED_SIGN_IN = AIRiskIndicator(
+    type=AIRiskType.SECURITY_EVENT,
+    severity=RiskSeverity.LOW,
+    description="Failed sign-in to ChatGPT",
+    confidence=60,
+    evidence=("invalid_password",),
+)
+UPLOAD_RISK = AIRiskIndicator(
+    type=AIRiskType.SENSITIVE_DATA,
+    severity=RiskSeverity.MEDIUM,
+    description="File uploaded to ChatGPT",
+    confidence=80,
+    evidence=("q3-forecast.xlsx",),
+)
+A = AIActivityType
+
+# (log, class name, class_uid, activity_id, status_id)
+CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
+    "login": (
+        log_of(
+            "user.login",
+            A.LOGIN,
+            native_type="login.succeeded",
+            metadata={"actor_type": "user", "resource_type": "session"},
+            **SESSION,
+        ),
+        "Authentication",
+        3002,
+        1,
+        1,
+    ),
+    "login failed": (
+        log_of(
+            "user.login.failed",
+            A.LOGIN,
+            native_type="AUTH_LOG:LOGIN_FAILED",
+            metadata={
+                "actor_type": "user",
+                "details": {"failure_reason": "invalid_password"},
+            },
+            risk_indicators=(FAILED_SIGN_IN,),
+            ip_address="198.51.100.23",
+        ),
+        "Authentication",
+        3002,
+        1,
+        2,
+    ),
+    "logout": (log_of("user.logout", A.LOGOUT), "Authentication", 3002, 2, 1),
+    "logout failed": (
+        log_of("user.logout.failed", A.LOGOUT),
+        "Authentication",
+        3002,
+        2,
+        2,
+    ),
+    "api key created": (
+        log_of(
+            "api_key.created",
+            A.API_KEY_CREATED,
+            metadata={
+                "actor_type": "user",
+                "resource_type": "api_key",
+                "resource_id": "key_abc",
+                "details": {"id": "key_abc", "data": {"scopes": ["api.model.request"]}},
+            },
+            **SESSION,
+        ),
+        "Entity Management",
+        3004,
+        1,
+        1,
+    ),
+    "api key deleted by a service account": (
+        log_of(
+            "api_key.deleted",
+            A.API_KEY_DELETED,
+            user_id="svc_acct_1",
+            user_email=None,
+            metadata={
+                "actor_type": "service_account",
+                "api_key_id": "key_track",
+                "resource_type": "api_key",
+                "resource_id": "key_abc",
+            },
+        ),
+        "Entity Management",
+        3004,
+        4,
+        1,
+    ),
+    "project created": (
+        log_of(
+            "project.created",
+            A.SETTINGS_CHANGE,
+            metadata={
+                "actor_type": "user",
+                "resource_type": "project",
+                "resource_id": "proj_1",
+                "details": {"id": "proj_1", "data": {"name": "Forecasting"}},
+            },
+        ),
+        "Entity Management",
+        3004,
+        1,
+        1,
+    ),
+    "project archived": (
+        log_of(
+            "project.archived",
+            A.SETTINGS_CHANGE,
+            metadata={"resource_type": "project", "resource_id": "proj_1"},
+        ),
+        "Entity Management",
+        3004,
+        11,
+        1,
+    ),
+    "workspace setting updated": (
+        log_of(
+            "settings.updated",
+            A.SETTINGS_CHANGE,
+            native_type="AUDIT_LOG:WORKSPACE_SETTING_UPDATED",
+        ),
+        "Entity Management",
+        3004,
+        3,
+        1,
+    ),
+    "connector enabled": (
+        log_of("integration.enabled", A.INTEGRATION_CREATED),
+        "Entity Management",
+        3004,
+        8,
+        1,
+    ),
+    "tenant admin key": (
+        log_of(
+            "tenant.admin_api_key.created",
+            A.API_KEY_CREATED,
+            metadata={"resource_type": "admin_api_key", "resource_id": "key_t"},
+        ),
+        "Entity Management",
+        3004,
+        1,
+        1,
+    ),
+    "user added": (
+        log_of(
+            "user.added",
+            A.SETTINGS_CHANGE,
+            metadata={
+                "actor_type": "user",
+                "resource_type": "user",
+                "resource_id": "user-new",
+                "details": {"id": "user-new", "data": {"role": "member"}},
+            },
+        ),
+        "User Management",
+        3007,
+        1,
+        1,
+    ),
+    "user removed": (
+        log_of(
+            "user.removed",
+            A.SETTINGS_CHANGE,
+            metadata={"resource_type": "user", "resource_id": "user-gone"},
+        ),
+        "User Management",
+        3007,
+        3,
+        1,
+    ),
+    "user invited": (
+        log_of(
+            "user.invited",
+            A.SETTINGS_CHANGE,
+            metadata={
+                "resource_type": "invite",
+                "resource_id": "invite-1",
+                "details": {
+                    "id": "invite-1",
+                    "data": {"email": "new@example.com", "role": "member"},
+                },
+            },
+        ),
+        "User Management",
+        3007,
+        1,
+        1,
+    ),
+    "invite accepted": (
+        log_of(
+            "invite.accepted",
+            A.SETTINGS_CHANGE,
+            metadata={"resource_type": "invite", "resource_id": "invite-1"},
+        ),
+        "User Management",
+        3007,
+        4,
+        1,
+    ),
+    "role changed": (
+        log_of("user.role.updated", A.SETTINGS_CHANGE),
+        "User Management",
+        3007,
+        16,
+        1,
+    ),
+    "group created": (
+        log_of(
+            "group.created",
+            A.SETTINGS_CHANGE,
+            metadata={
+                "resource_type": "group",
+                "resource_id": "group-1",
+                "details": {"id": "group-1", "data": {"group_name": "Finance"}},
+            },
+        ),
+        "Group Management",
+        3006,
+        6,
+        1,
+    ),
+    "group member added": (
+        log_of(
+            "tenant.group.member.added",
+            A.SETTINGS_CHANGE,
+            metadata={
+                "resource_type": "group",
+                "resource_id": "group-1",
+                "details": {"user_id": "user-bob"},
+            },
+        ),
+        "Group Management",
+        3006,
+        3,
+        1,
+    ),
+    "file uploaded": (
+        log_of(
+            "file.uploaded",
+            A.FILE_UPLOAD,
+            id="evt-9:file:file-a",
+            native_type="CONVERSATION_MESSAGE",
+            metadata={
+                "actor_type": "user",
+                "conversation_id": "conv-1",
+                "file_id": "file-a",
+                "file_name": "q3-forecast.xlsx",
+                "files": [
+                    {
+                        "file_id": "file-a",
+                        "file_name": "q3-forecast.xlsx",
+                        "file_type": "xlsx",
+                        "file_size": 48213,
+                        "uploaded_at": "2025-01-01T09:29:58Z",
+                        "is_sensitive": None,
+                    }
+                ],
+            },
+            risk_indicators=(UPLOAD_RISK,),
+        ),
+        "File Hosting Activity",
+        6006,
+        1,
+        1,
+    ),
+    "conversation message": (
+        log_of(
+            "conversation.message",
+            A.CONVERSATION,
+            native_type="CONVERSATION_MESSAGE",
+            metadata={
+                "actor_type": "user",
+                "conversation_id": "conv-1",
+                "conversation_title": "Q3 planning",
+                "message_id": "msg-1",
+                "client_type": "web",
+            },
+            raw={"event_id": "evt-9", "type": "CONVERSATION_MESSAGE", "text": "hi"},
+        ),
+        "API Activity",
+        6003,
+        1,
+        1,
+    ),
+    "model response": (
+        log_of(
+            "conversation.response",
+            A.MODEL_USAGE,
+            metadata={"author_role": "assistant", "model": "gpt-4o"},
+        ),
+        "API Activity",
+        6003,
+        1,
+        1,
+    ),
+    "gpt created": (
+        log_of(
+            "gpt.created",
+            A.INTEGRATION_CREATED,
+            id="gpt.created:g-1",
+            native_type="compliance.workspace.gpt",
+            metadata={"actor_type": "user", "gpt_id": "g-1", "gpt_name": "Helper"},
+        ),
+        "API Activity",
+        6003,
+        1,
+        1,
+    ),
+    "gpt sharing narrowed": (
+        log_of("share.revoked", A.SETTINGS_CHANGE, metadata={"gpt_id": "g-1"}),
+        "API Activity",
+        6003,
+        4,
+        1,
+    ),
+    "pass-through compliance type": (
+        log_of(
+            "codex_log.prompt_sent",
+            A.MODEL_USAGE,
+            native_type="CODEX_LOG:PROMPT_SENT",
+        ),
+        "API Activity",
+        6003,
+        99,
+        1,
+    ),
+    "pass-through admin type": (
+        log_of("widget.frobnicated", A.SETTINGS_CHANGE, metadata={}),
+        "API Activity",
+        6003,
+        99,
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_branch_is_valid_ocsf(case, reference):
+    log, class_name, class_uid, activity_id, status_id = CASES[case]
+    event = to_ocsf(log)
+    assert validate_ocsf(event, reference) == []
+    assert (event["class_name"], event["class_uid"]) == (class_name, class_uid)
+    assert ocsf_class_for(log) == (class_name, class_uid)
+    assert event["activity_id"] == activity_id
+    assert event["status_id"] == status_id
+    assert event["type_uid"] == class_uid * 100 + activity_id
+    assert event["time"] == T0_MS
+    assert event["time_dt"] == "2025-01-01T09:30:00.123456Z"
+    assert event["metadata"]["uid"] == log.id
+    assert event["metadata"]["version"] == OCSF_VERSION
+    assert event["metadata"]["log_name"] == "chatgpt"
+    assert event["metadata"]["event_code"] == log.native_type
+    assert event["metadata"]["product"]["vendor_name"] == "aiaudit"
+    assert event["actor"]["user"]["uid"] == log.user_id
+    assert event["unmapped"]["raw"] == log.raw
+    assert event["unmapped"]["action"] == log.action
+    assert event["unmapped"]["activity_type"] == log.activity_type.value
+    assert orjson.loads(orjson.dumps(event)) == event
+
+
+def test_activity_names_are_the_schemas(reference):
+    classes = {c["class_uid"]: c for c in reference["classes"].values()}
+    for log, *_ in CASES.values():
+        event = to_ocsf(log)
+        captions = classes[event["class_uid"]]["activity_id"]
+        if event["activity_id"] == 99:
+            # "Other": the source's own name, as OCSF asks.
+            assert event["activity_name"] == log.action
+        else:
+            assert event["activity_name"] == captions[str(event["activity_id"])]
+
+
+def test_every_class_used_is_current(reference):
+    """No deprecated class (Account Change) is ever produced."""
+    used = {ocsf_class_for(log)[1] for log, *_ in CASES.values()}
+    assert used == {3002, 3004, 3006, 3007, 6003, 6006}
+    for spec in reference["classes"].values():
+        if spec["class_uid"] in used:
+            assert spec["deprecated"] is None
+
+
+def test_version_is_the_reference_schema_release(reference):
+    match = re.search(r"schema version (\S+?)\)", reference["source"])
+    assert match is not None
+    assert match.group(1).removesuffix("-dev") == OCSF_VERSION
+
+
+def test_sign_in_names_the_user_service_and_source():
+    event = to_ocsf(CASES["login"][0])
+    assert event["user"] == {
+        "uid": "user-ada",
+        "email_addr": "ada@example.com",
+        "type_id": 1,
+        "type": "User",
+    }
+    assert event["service"] == {"name": "ChatGPT"}
+    assert event["src_endpoint"] == {
+        "ip": "203.0.113.7",
+        "location": {
+            "city": "San Francisco",
+            "country": "US",
+            "region": "California",
+            "lat": 37.7749,
+            "long": -122.4194,
+        },
+    }
+    assert event["http_request"] == {"user_agent": "Mozilla/5.0"}
+    assert event["unmapped"]["location_timezone"] == "America/Los_Angeles"
+    assert event["metadata"]["original_time"] == "1735723800"
+    assert "is_mfa" not in event  # unknown, so not claimed either way
+
+
+def test_failed_sign_in_carries_the_reason_and_severity():
+    event = to_ocsf(CASES["login failed"][0])
+    assert event["status"] == "Failure"
+    assert event["status_detail"] == "invalid_password"
+    assert event["severity_id"] == 2
+    assert event["severity"] == "Low"
+    assert event["unmapped"]["risk_indicators"][0]["evidence"] == ["invalid_password"]
+
+
+def test_mfa_is_reported_only_when_known():
+    log = log_of(
+        "user.login", A.LOGIN, metadata={"details": {"is_mfa": True}}, ip_address="::1"
+    )
+    assert to_ocsf(log)["is_mfa"] is True
+
+
+def test_sign_in_without_source_has_no_endpoint():
+    event = to_ocsf(CASES["logout"][0])
+    assert "src_endpoint" not in event
+    assert "http_request" not in event
+
+
+def test_user_management_names_the_target_not_the_admin():
+    added = to_ocsf(CASES["user added"][0])
+    assert added["user"] == {"uid": "user-new"}
+    assert added["actor"]["user"]["uid"] == "user-ada"
+    invited = to_ocsf(CASES["user invited"][0])
+    assert invited["user"] == {
+        "email_addr": "new@example.com",
+        "name": "new@example.com",
+    }
+    # The target is unknown: the actor is the best the log can say.
+    role = to_ocsf(CASES["role changed"][0])
+    assert role["user"]["uid"] == "user-ada"
+
+
+def test_entity_management_describes_the_entity():
+    created = to_ocsf(CASES["api key created"][0])
+    assert created["entity"] == {"uid": "key_abc", "type": "api_key"}
+    project = to_ocsf(CASES["project created"][0])
+    assert project["entity"] == {
+        "uid": "proj_1",
+        "name": "Forecasting",
+        "type": "project",
+    }
+    setting = to_ocsf(CASES["workspace setting updated"][0])
+    assert setting["entity"] == {"uid": "org-1", "type": "settings"}
+    deleted = to_ocsf(CASES["api key deleted by a service account"][0])
+    assert deleted["actor"]["user"] == {
+        "uid": "svc_acct_1",
+        "type_id": 4,
+        "type": "Service",
+        "credential_uid": "key_track",
+    }
+
+
+def test_group_management_names_group_and_member():
+    created = to_ocsf(CASES["group created"][0])
+    assert created["group"] == {"uid": "group-1", "name": "Finance"}
+    added = to_ocsf(CASES["group member added"][0])
+    assert added["user"] == {"uid": "user-bob"}
+
+
+def test_file_upload_describes_the_file():
+    event = to_ocsf(CASES["file uploaded"][0])
+    assert event["file"] == {
+        "name": "q3-forecast.xlsx",
+        "type_id": 1,
+        "type": "Regular File",
+        "uid": "file-a",
+        "size": 48213,
+        "ext": "xlsx",
+    }
+    assert event["severity_id"] == 3
+    assert event["src_endpoint"] == UNKNOWN_ENDPOINT
+    assert event["unmapped"]["metadata"]["files"][0]["file_name"] == "q3-forecast.xlsx"
+
+
+def test_file_reference_objects_in_metadata_are_read_too():
+    reference_obj = FileReference(
+        file_id="file-z", file_name="notes.txt", file_type="txt", uploaded_at=T0
+    )
+    log = log_of("file.uploaded", A.FILE_UPLOAD, metadata={"files": [reference_obj]})
+    event = to_ocsf(log)
+    assert event["file"]["name"] == "notes.txt"
+    assert event["unmapped"]["metadata"]["files"][0]["uploaded_at"] == (
+        "2025-01-01T09:30:00.123456Z"
+    )
+
+
+def test_api_activity_names_the_operation_and_resources():
+    event = to_ocsf(CASES["conversation message"][0])
+    assert event["api"] == {
+        "operation": "conversation.message",
+        "service": {"name": "ChatGPT"},
+    }
+    assert event["resources"] == [
+        {"uid": "conv-1", "type": "conversation", "name": "Q3 planning"}
+    ]
+    assert event["src_endpoint"] == UNKNOWN_ENDPOINT
+    assert event["unmapped"]["raw"]["text"] == "hi"
+    response = to_ocsf(CASES["model response"][0])
+    assert response["unmapped"]["metadata"]["model"] == "gpt-4o"
+
+
+def test_pass_through_keeps_its_own_name_as_activity():
+    event = to_ocsf(CASES["pass-through compliance type"][0])
+    assert event["activity_id"] == 99
+    assert event["activity_name"] == "codex_log.prompt_sent"
+    assert event["type_uid"] == 600399
+
+
+@pytest.mark.parametrize(
+    ("severities", "expected"),
+    [
+        ((), 1),
+        ((RiskSeverity.LOW,), 2),
+        ((RiskSeverity.MEDIUM, RiskSeverity.LOW), 3),
+        ((RiskSeverity.LOW, RiskSeverity.HIGH, RiskSeverity.MEDIUM), 4),
+        ((RiskSeverity.CRITICAL,), 5),
+    ],
+)
+def test_severity_is_the_highest_risk(severities, expected):
+    risks = tuple(
+        AIRiskIndicator(
+            type=AIRiskType.POLICY_VIOLATION,
+            severity=severity,
+            description="x",
+            confidence=50,
+        )
+        for severity in severities
+    )
+    event = to_ocsf(
+        log_of("conversation.message", A.CONVERSATION, risk_indicators=risks)
+    )
+    assert event["severity_id"] == expected
+
+
+def test_time_is_epoch_milliseconds_even_before_1970():
+    early = log_of(
+        "user.login",
+        A.LOGIN,
+        timestamp=dt.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC),
+    )
+    assert to_ocsf(early)["time"] == -1
+    zoned = log_of(
+        "user.login",
+        A.LOGIN,
+        timestamp=dt.datetime(
+            2025, 1, 1, 10, 30, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=1))
+        ),
+    )
+    assert to_ocsf(zoned)["time"] == T0_MS
+
+
+def test_product_can_name_the_host():
+    event = to_ocsf(
+        CASES["logout"][0], product_name="SecOps Hub", product_version="4.2"
+    )
+    assert event["metadata"]["product"] == {
+        "name": "SecOps Hub",
+        "vendor_name": "aiaudit",
+        "version": "4.2",
+    }
+
+
+def test_other_platforms_sign_ins_are_authentication(reference):
+    log = log_of("session.start", A.LOGIN, platform="claude", ip_address="192.0.2.1")
+    event = to_ocsf(log)
+    assert (event["class_uid"], event["activity_id"]) == (3002, 1)
+    assert event["service"] == {"name": "Claude"}
+    assert validate_ocsf(event, reference) == []
+
+
+# --------------------------------------------------------------------------
+# The validator finds what is wrong
+# --------------------------------------------------------------------------
+
+
+def _valid_api_event() -> dict[str, Any]:
+    return to_ocsf(CASES["conversation message"][0])
+
+
+def test_validator_reports_missing_class_attributes(reference):
+    event = _valid_api_event()
+    del event["api"]
+    del event["severity_id"]
+    problems = validate_ocsf(event, reference)
+    assert "API Activity (6003): missing required attribute 'api'" in problems
+    assert "API Activity (6003): missing required attribute 'severity_id'" in problems
+
+
+def test_validator_reports_missing_object_attributes(reference):
+    event = _valid_api_event()
+    event["api"] = {"service": {"name": "ChatGPT"}}
+    del event["metadata"]["product"]
+    problems = validate_ocsf(event, reference)
+    assert "api: missing required attribute 'operation'" in problems
+    assert "metadata: missing required attribute 'product'" in problems
+
+
+def test_validator_checks_file_and_user_objects(reference):
+    event = to_ocsf(CASES["file uploaded"][0])
+    event["file"] = {"uid": "file-a"}
+    event["actor"] = {"user": {"email_addr": "ada@example.com"}}
+    problems = validate_ocsf(event, reference)
+    assert "file: missing required attribute 'name'" in problems
+    assert "file: missing required attribute 'type_id'" in problems
+    assert "actor.user: needs at least one of ['account', 'name', 'uid']" in problems
+
+
+def test_validator_checks_class_constraints(reference):
+    event = to_ocsf(CASES["login"][0])
+    del event["service"]
+    assert validate_ocsf(event, reference) == [
+        "Authentication (3002): needs at least one of ['dst_endpoint', 'service']"
+    ]
+
+
+def test_validator_rejects_an_empty_endpoint(reference):
+    event = _valid_api_event()
+    event["src_endpoint"] = {}
+    problems = validate_ocsf(event, reference)
+    assert len(problems) == 1
+    assert problems[0].startswith("src_endpoint: needs at least one of")
+
+
+def test_validator_checks_uid_arithmetic_and_names(reference):
+    event = _valid_api_event()
+    event["type_uid"] = 600300
+    event["activity_name"] = "Read"
+    event["category_uid"] = 3
+    event["class_name"] = "API"
+    problems = validate_ocsf(event, reference)
+    assert (
+        "type_uid 600300 should be 600301 (class_uid * 100 + activity_id)" in problems
+    )
+    assert (
+        "API Activity (6003): activity_name 'Read' should be 'Create' for activity_id 1"
+        in problems
+    )
+    assert "API Activity (6003): category_uid 3 should be 6" in problems
+    assert "API Activity (6003): class_name 'API' should be 'API Activity'" in problems
+
+
+def test_validator_rejects_unknown_activity_and_class(reference):
+    event = _valid_api_event()
+    event["activity_id"] = 7
+    event["type_uid"] = 600307
+    event["activity_name"] = "Launch"
+    assert validate_ocsf(event, reference) == [
+        "API Activity (6003): activity_id 7 is not defined"
+    ]
+    event["class_uid"] = 1234
+    event["type_uid"] = 123407
+    assert "class_uid 1234 is not a known class" in validate_ocsf(event, reference)
+
+
+def test_validator_rejects_deprecated_classes(reference):
+    event = to_ocsf(CASES["user added"][0])
+    event.update(class_uid=3001, class_name="Account Change", type_uid=300101)
+    deprecation = (
+        "Account Change (3001): class is deprecated. "
+        "Use the User Management class instead."
+    )
+    assert validate_ocsf(event, reference) == [deprecation]
+
+
+def test_validator_wants_integer_milliseconds(reference):
+    event = _valid_api_event()
+    event["time"] = 1_735_723_800.123
+    assert validate_ocsf(event, reference) == [
+        "time must be integer epoch milliseconds, got 1735723800.123"
+    ]
+
+
+def test_validator_leaves_unmapped_alone(reference):
+    event = _valid_api_event()
+    event["unmapped"]["raw"] = {"user": {}, "file": {}, "src_endpoint": {}}
+    assert validate_ocsf(event, reference) == []
+
+
+def test_validator_without_ids(reference):
+    problems = validate_ocsf({}, reference)
+    assert "class_uid must be an integer, got None" in problems
+    assert "activity_id must be an integer, got None" in problems
+
+
+# --------------------------------------------------------------------------
+# Whatever the connector produces, and whatever a log may hold
+# --------------------------------------------------------------------------
+
+
+def test_every_sandbox_log_is_valid_ocsf(reference):
+    """The ChatGPT connector's real output, through the export, end to end."""
+    org = Organization.generate(
+        seed=3,
+        events=600,
+        start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        end=dt.datetime(2025, 1, 8, tzinfo=dt.UTC),
+    )
+    normalizer = Normalizer(organization_id=org.org_id, workspace_id=org.workspace_id)
+    logs: list[AIAuditLog] = []
+    for record in AuditLogData.generate(org, events=600).iter_records():
+        log = normalizer.admin_audit_log(record)
+        assert not isinstance(log, QuarantinedRecord)
+        logs.append(log)
+    compliance = ComplianceData.generate(org, messages=200)
+    for log_file in compliance.iter_log_files():
+        for record in compliance.iter_file_records(log_file.id):
+            produced = normalizer.compliance_record(record, log_id=log_file.id)
+            assert not isinstance(produced, QuarantinedRecord)
+            logs.extend(produced)
+    gpts, _ = compliance.gpts_page(None, 1000)
+    for gpt in gpts:
+        produced = normalizer.custom_gpt(gpt)
+        assert not isinstance(produced, QuarantinedRecord)
+        logs.extend(produced)
+
+    classes = set()
+    for log in logs:
+        event = to_ocsf(log)
+        assert validate_ocsf(event, reference) == [], log.action
+        assert event["unmapped"]["raw"] == unstructure(dict(log.raw))
+        classes.add(event["class_uid"])
+    assert {3002, 3004, 3007, 6003, 6006} <= classes
+
+
+_IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+_TEXT = st.text(max_size=16)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_KNOWN_ACTIONS = sorted(
+    {log.action for log, *_ in CASES.values()}
+    | {"tenant.user.looked_up", "tenant.ads_account.onboarding.redemption"}
+)
+_ACTIONS = st.one_of(
+    st.sampled_from(_KNOWN_ACTIONS),
+    st.lists(_IDENT, min_size=1, max_size=4).map(".".join),
+    st.lists(_IDENT, min_size=1, max_size=3).map(lambda p: "tenant." + ".".join(p)),
+)
+_FILE = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "file_id": _TEXT,
+            "file_name": _TEXT,
+            "file_type": _TEXT,
+            "file_size": st.none() | st.integers(0, 10**12),
+        },
+    ),
+    st.builds(
+        FileReference,
+        file_id=_TEXT,
+        file_name=_TEXT,
+        file_type=_TEXT,
+        file_size=st.none() | st.integers(0, 10**9),
+        uploaded_at=st.datetimes(timezones=st.just(dt.UTC)),
+    ),
+    _JSON,
+)
+_DETAILS = st.dictionaries(
+    st.sampled_from(
+        [
+            "id",
+            "name",
+            "email",
+            "user_id",
+            "group_name",
+            "error_code",
+            "error_message",
+            "failure_reason",
+            "is_mfa",
+            "data",
+            "changes_requested",
+        ]
+    ),
+    _JSON | st.fixed_dictionaries({}, optional={"email": _TEXT, "name": _TEXT}),
+    max_size=5,
+)
+_METADATA = st.fixed_dictionaries(
+    {},
+    optional={
+        "actor_type": st.sampled_from(["user", "system", "service_account", "bot"]),
+        "resource_type": _IDENT | _JSON,
+        "resource_id": _TEXT | _JSON,
+        "api_key_id": _TEXT,
+        "target_user_email": _TEXT,
+        "files": st.lists(_FILE, max_size=2),
+        "file_name": _TEXT | _JSON,
+        "file_id": _TEXT,
+        "details": _DETAILS | _JSON,
+        "conversation_id": _TEXT,
+        "gpt_id": _TEXT,
+        "project_name": _TEXT,
+        "model": _TEXT,
+        "is_mfa": _JSON,
+    },
+)
+_LOGS = st.builds(
+    AIAuditLog,
+    id=_TEXT,
+    platform=_IDENT,
+    timestamp=st.datetimes(
+        # hypothesis takes naive bounds and attaches the zones itself
+        min_value=dt.datetime(1990, 1, 1),  # noqa: DTZ001
+        max_value=dt.datetime(2100, 1, 1),  # noqa: DTZ001
+        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-7))]),
+    ),
+    user_id=_TEXT,
+    user_email=st.none() | _TEXT,
+    organization_id=_TEXT,
+    activity_type=st.sampled_from(AIActivityType),
+    action=_ACTIONS,
+    metadata=_METADATA,
+    ip_address=st.none() | st.ip_addresses().map(str),
+    user_agent=st.none() | _TEXT,
+    location=st.none()
+    | st.builds(
+        GeoLocation,
+        country=st.none() | _TEXT,
+        region=st.none() | _TEXT,
+        city=st.none() | _TEXT,
+        coordinates=st.none()
+        | st.builds(
+            Coordinates,
+            latitude=st.floats(-90, 90),
+            longitude=st.floats(-180, 180),
+        ),
+        timezone=st.none() | _TEXT,
+    ),
+    risk_indicators=st.lists(
+        st.builds(
+            AIRiskIndicator,
+            type=st.sampled_from(AIRiskType),
+            severity=st.sampled_from(RiskSeverity),
+            description=_TEXT,
+            confidence=st.floats(0, 100),
+        ),
+        max_size=3,
+    ).map(tuple),
+    native_type=_TEXT,
+    raw=st.dictionaries(_TEXT, _JSON, max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log=_LOGS)
+def test_any_log_exports_to_valid_ocsf(log):
+    if not REFERENCE_FILE.exists():
+        pytest.skip(f"OCSF requirements data not found at {REFERENCE_FILE}")
+    event = to_ocsf(log)
+    assert validate_ocsf(event, _load_reference()) == []
+    assert event["type_uid"] == event["class_uid"] * 100 + event["activity_id"]
+    assert ocsf_class_for(log) == (event["class_name"], event["class_uid"])
+    assert event["time"] == (
+        (log.timestamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+        // dt.timedelta(milliseconds=1)
+    )
+    assert event["unmapped"]["raw"] == unstructure(dict(log.raw))
+    orjson.dumps(event)  # JSON-ready, whatever the metadata held

@@ -1,0 +1,136 @@
+"""``aiaudit sync`` killed at random points, resumed, ends equal to the truth.
+
+A real sandbox process, a real sync process, SIGKILL: nothing is mocked. The
+store after the last (uninterrupted) run must hold exactly the events an
+uninterrupted read returns, and one more sync must add nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from connector_core import Registry
+from connector_core.models import AIAuditLogQuery
+from connector_core.store import open_store
+from connector_core.store.base import LogFilter
+
+
+AIAUDIT = Path(sys.executable).parent / "aiaudit"
+KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_")) and k != "DATABASE_URL"
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def sandbox_process():
+    process = subprocess.Popen(
+        [
+            str(AIAUDIT),
+            "sandbox",
+            "chatgpt",
+            "--json",
+            "--events",
+            "6000",
+            "--days",
+            "10",
+            "--seed",
+            "9",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        described = json.loads(process.stdout.readline())
+        yield described
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+
+
+def _sync_env(described: dict) -> dict[str, str]:
+    return _clean_env(**described["details"]["environment"])
+
+
+def _sync_args(store_url: str, described: dict) -> list[str]:
+    start, end = described["details"]["history"]
+    return [
+        str(AIAUDIT),
+        "--store",
+        store_url,
+        "sync",
+        "chatgpt",
+        "--since",
+        start,
+        "--until",
+        end,
+    ]
+
+
+async def _truth(described: dict) -> set[str]:
+    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+    start, end = (datetime.fromisoformat(t) for t in described["details"]["history"])
+    query = AIAuditLogQuery(start_date=start, end_date=end)
+    async with registry.create("chatgpt", described["config"]) as connector:
+        return {log.id async for log in connector.stream_ai_audit_logs(query)}
+
+
+def test_sigkill_at_random_points_then_resume(tmp_path, sandbox_process):
+    store_url = f"sqlite:///{tmp_path / 'crash.db'}"
+    args = _sync_args(store_url, sandbox_process)
+    env = _sync_env(sandbox_process)
+    rng = random.Random(int(os.environ.get("AIAUDIT_CRASH_SEED", "1")))
+    killed = 0
+    for _ in range(KILLS):
+        process = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.3, 2.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=30)
+    final = subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert final.returncode == 0, final.stderr
+    store = open_store(store_url)
+    try:
+        stored = [log.id for log in store.iter_logs(LogFilter(connection="chatgpt"))]
+    finally:
+        store.close()
+    truth = asyncio.run(_truth(sandbox_process))
+    print(f"killed {killed}/{KILLS} runs; stored {len(stored)}, truth {len(truth)}")
+    assert len(stored) == len(set(stored)), "no event stored twice"
+    assert set(stored) == truth, "no event lost"
+    again = subprocess.run(
+        [*args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    [report] = json.loads(again.stdout)
+    assert report["inserted"] == 0
