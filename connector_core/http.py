@@ -117,6 +117,8 @@ _RETRYABLE_IO: Final = (
     ConnectionError,
 )
 _HTTP_SCHEMES: Final = ("http", "https")
+# What a line-oriented download (JSONL, CSV) never legitimately is.
+_ERROR_PAGE_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
 _HTTP_OK_MIN: Final = 200
 _HTTP_OK_MAX: Final = 299
 _HTTP_SEE_OTHER: Final = 303
@@ -631,6 +633,8 @@ class HTTPTransport:
                 if not _HTTP_OK_MIN <= response.status <= _HTTP_OK_MAX:
                     error_body = await response.content.read(_ERROR_BODY_LIMIT)
                     self._check_status(response, error_body, self._policy)
+                if response.content_type in _ERROR_PAGE_TYPES:
+                    await self._refuse_error_page(response)
                 splitter = _LineSplitter()
                 async for chunk in response.content.iter_any():
                     lines = splitter.feed(chunk)
@@ -780,6 +784,18 @@ class HTTPTransport:
             request_id=response.headers.get("x-request-id"),
             secrets=self._secret_values(),
         )
+
+    async def _refuse_error_page(self, response: aiohttp.ClientResponse) -> None:
+        """A gateway's or portal's error page served with 200 is not the
+        file: its lines must never reach the caller, and a later attempt may
+        well get the real body."""
+        excerpt = await response.content.read(_EXCERPT_CHARS)
+        message = (
+            f"GET {_display_url(response.url)}: HTTP {response.status} served "
+            f"{response.content_type}, not data: {_excerpt(excerpt, 200)!r}"
+        )
+        error = SchemaError(self._redact(message))
+        raise _RetryableError("an error page instead of data", error)
 
     def _decode_json(self, response: aiohttp.ClientResponse, raw: bytes) -> Any:
         try:

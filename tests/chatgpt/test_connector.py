@@ -18,16 +18,7 @@ from connector_core.paging import matches
 
 def ground_truth(sandbox, query=WHOLE):
     """What a complete read must return: every served record, normalized."""
-    org = sandbox.state.org
-    normalizer = Normalizer(organization_id=org.org_id, workspace_id=org.workspace_id)
-    logs = [normalizer.admin_audit_log(r) for r in sandbox.state.audit.iter_records()]
-    compliance = sandbox.state.compliance
-    for log_file in compliance.iter_log_files():
-        for record in compliance.iter_file_records(log_file.id):
-            logs.extend(normalizer.compliance_record(record, log_id=log_file.id))
-    for gpt in org.gpts:
-        logs.extend(normalizer.custom_gpt(compliance.gpt(gpt)))
-    return {log.id: log for log in logs if matches(query, log)}
+    return sandbox.expected_logs(query)
 
 
 async def read_all(connector, query=WHOLE, limit=100):

@@ -30,11 +30,15 @@ from aiaudit_chatgpt.sandbox.compliance import ComplianceData
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import Organization, stable_token
 from aiaudit_chatgpt.sandbox.usage import UsageData
+from connector_core.paging import matches
 from connector_core.sandbox import RunningSandbox, SandboxOptions
+from connector_core.streams import QuarantinedRecord
 
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from connector_core.models import AIAuditLog, AIAuditLogQuery
 
 
 __all__ = ["ChatGPTSandbox", "SandboxProvider", "build_state", "write_ground_truth"]
@@ -189,6 +193,40 @@ class ChatGPTSandbox:
             "CHATGPT_COMPLIANCE_API_KEY": self.keys.compliance,
             "CHATGPT_WORKSPACE_ID": self.state.org.workspace_id,
             "CHATGPT_COMPLIANCE_BASE_URL": self.compliance_base_url,
+        }
+
+    def expected_logs(self, query: AIAuditLogQuery) -> dict[str, AIAuditLog]:
+        """What a complete read of *query* must return: every record this
+        sandbox serves, normalized, by id.
+
+        Built from the generated data directly, not through HTTP, so tests
+        and the chaos runs compare a client's result with the truth.
+        """
+        from aiaudit_chatgpt.normalize import Normalizer  # noqa: PLC0415
+
+        org = self.state.org
+        normalizer = Normalizer(
+            organization_id=org.org_id, workspace_id=org.workspace_id
+        )
+        produced: list[AIAuditLog | QuarantinedRecord] = [
+            normalizer.admin_audit_log(r) for r in self.state.audit.iter_records()
+        ]
+        compliance = self.state.compliance
+        for log_file in compliance.iter_log_files():
+            for record in compliance.iter_file_records(log_file.id):
+                result = normalizer.compliance_record(record, log_id=log_file.id)
+                produced.extend(
+                    [result] if isinstance(result, QuarantinedRecord) else result
+                )
+        for gpt in org.gpts:
+            result = normalizer.custom_gpt(compliance.gpt(gpt))
+            produced.extend(
+                [result] if isinstance(result, QuarantinedRecord) else result
+            )
+        return {
+            log.id: log
+            for log in produced
+            if not isinstance(log, QuarantinedRecord) and matches(query, log)
         }
 
     def describe(self) -> RunningSandbox:
