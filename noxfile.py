@@ -68,3 +68,25 @@ def bench(session: nox.Session) -> None:
     """
     _install(session, "tests")
     session.run("python", "bench/sandbox_pages.py", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The long reliability runs: bigger chaos syncs with real backoff,
+    20 SIGKILLs of a running sync, the bad-input corpus, the secrets scan.
+
+    Each scenario prints requests, faults injected, retries, events
+    expected and stored, duplicates, missing and quarantined (with reasons);
+    any loss or duplicate fails the session.
+    """
+    _install(session, "tests")
+    session.run(
+        "pytest",
+        "tests/reliability",
+        "tests/sync/test_crash_resume.py",
+        "-s",
+        "-p",
+        "no:logging",
+        *session.posargs,
+        env={"AIAUDIT_CHAOS": "long", "AIAUDIT_CRASH_KILLS": "20"},
+    )

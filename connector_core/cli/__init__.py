@@ -91,10 +91,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli = build_cli(registry)
     try:
         cli.main(args=args, prog_name="aiaudit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort. Every batch is its own transaction,
+        # so nothing partial was committed and a rerun resumes.
         click.echo(
             "interrupted: what was committed stays; run the same command to resume",
             err=True,

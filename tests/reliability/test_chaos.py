@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aiaudit_chatgpt.sandbox.faults import PROFILES
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
 from connector_core.http import RetryPolicy
 from connector_core.models import AIAuditLogQuery
@@ -26,16 +28,15 @@ from connector_core.store import open_store
 from connector_core.store.base import LogFilter
 from connector_core.sync import sync_connection
 
-from aiaudit_chatgpt.sandbox.faults import PROFILES
-from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
-
 
 LONG = os.environ.get("AIAUDIT_CHAOS") == "long"
 EVENTS = 20_000 if LONG else 1_500
 DAYS = 14 if LONG else 5
 RATE = 0.2
 END = datetime(2025, 5, 1, tzinfo=UTC)
-QUERY = AIAuditLogQuery(start_date=END - timedelta(days=DAYS), end_date=END - timedelta(seconds=1))
+QUERY = AIAuditLogQuery(
+    start_date=END - timedelta(days=DAYS), end_date=END - timedelta(seconds=1)
+)
 
 
 async def _no_wait(seconds: float) -> None:
@@ -45,9 +46,13 @@ async def _no_wait(seconds: float) -> None:
 def _harden(connector, *, timeout: float) -> list:
     """A short client timeout (so slow answers time out) and, in CI, no
     waiting between retries; the retry logic itself is the real one."""
-    transports = [t for t in (connector.instance.admin, connector.instance.compliance) if t]
+    transports = [
+        t for t in (connector.instance.admin, connector.instance.compliance) if t
+    ]
     for transport in transports:
-        transport._timeout = transport._stream_timeout = __import__("aiohttp").ClientTimeout(total=timeout)
+        transport._timeout = transport._stream_timeout = __import__(
+            "aiohttp"
+        ).ClientTimeout(total=timeout)
         transport._policy = RetryPolicy(max_attempts=8)
         if not LONG:
             transport._sleep = _no_wait
@@ -56,17 +61,25 @@ def _harden(connector, *, timeout: float) -> list:
 
 @pytest.mark.parametrize("profile", PROFILES)
 async def test_chaos_sync_equals_the_ground_truth(profile, store_url):
-    options = SandboxOptions(seed=31, events=EVENTS, days=DAYS, end=END, faults=profile, fault_rate=RATE)
+    options = SandboxOptions(
+        seed=31, events=EVENTS, days=DAYS, end=END, faults=profile, fault_rate=RATE
+    )
     registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
     store = open_store(store_url)
     try:
         async with ChatGPTSandbox.run(options) as sandbox:
             injector = sandbox.state.faults
             injector.slow_seconds = 0.6
-            async with registry.create("chatgpt", sandbox.connector_config()) as connector:
+            async with registry.create(
+                "chatgpt", sandbox.connector_config()
+            ) as connector:
                 transports = _harden(connector, timeout=0.3)
                 report = await sync_connection(
-                    connector, store, connection="chaos", since=QUERY.start_date, until=QUERY.end_date
+                    connector,
+                    store,
+                    connection="chaos",
+                    since=QUERY.start_date,
+                    until=QUERY.end_date,
                 )
                 requests = sum(t.requests_made for t in transports)
                 retries = sum(t.retries for t in transports)
@@ -79,12 +92,18 @@ async def test_chaos_sync_equals_the_ground_truth(profile, store_url):
     doubled = len(stored) - len(set(stored))
     missing = set(expected) - set(stored)
     extra = set(stored) - set(expected)
-    print(
-        f"\n[{profile} @ {RATE:.0%}] requests={requests} faults={sum(injected.values())} "
-        f"{injected} retries={retries} expected={len(expected)} stored={len(stored)} "
-        f"duplicates={doubled} missing={len(missing)} quarantined={sum(quarantined.values())} "
-        f"{dict(quarantined)}"
-    )
+    figures = {
+        "requests": requests,
+        "faults": sum(injected.values()),
+        "retries": retries,
+        "expected": len(expected),
+        "stored": len(stored),
+        "duplicates": doubled,
+        "missing": len(missing),
+        "quarantined": sum(quarantined.values()),
+    }
+    reasons = dict(quarantined)
+    print(f"\n[{profile} @ {RATE:.0%}] {figures} faults={injected} reasons={reasons}")
     assert report.ok, [s.error for s in report.streams]
     assert sum(injected.values()) > 0, "the profile disturbed nothing"
     assert doubled == 0

@@ -1,0 +1,191 @@
+"""Malformed records: quarantined with a reason, never a crash, never a loss.
+
+The corpus in ``corpus/`` holds one case per file: where the record comes
+from (an Admin API page, a Compliance record, a raw JSONL line) and the
+reason its quarantine must give. Each case is checked alone, and all of them
+together are served by a real HTTP server between good records and synced:
+the good ones must all be stored and the bad ones all quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from aiaudit_chatgpt.normalize import Normalizer
+from aiaudit_chatgpt.sources import _parse_line
+from connector_core import Registry
+from connector_core.store import open_store
+from connector_core.store.base import LogFilter
+from connector_core.streams import QuarantinedRecord
+from connector_core.sync import sync_connection
+
+
+CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.json"))
+WORKSPACE = "ws-corpus"
+
+
+def load(path: Path) -> dict:
+    case = json.loads(path.read_text())
+    pad = case.get("pad_metadata_bytes")
+    if pad:
+        case["record"]["padding"] = "x" * pad
+    return case
+
+
+def raw_line(case: dict) -> bytes:
+    if case["source"] == "compliance_line":
+        return bytes.fromhex(case["line_hex"])
+    return orjson.dumps(case["record"])
+
+
+def outcome(case: dict):
+    normalizer = Normalizer(organization_id="org-corpus", workspace_id=WORKSPACE)
+    if case["source"] == "admin":
+        return normalizer.admin_audit_log(case["record"])
+    return _parse_line(normalizer, raw_line(case), "log_corpus", 1)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
+def test_each_case_gets_its_reason(path):
+    case = load(path)
+    result = outcome(case)
+    if isinstance(result, list):
+        bad = [r for r in result if isinstance(r, QuarantinedRecord)]
+        result = bad[0] if bad else result
+    if not case["reason"]:
+        assert not isinstance(result, QuarantinedRecord), result.reason
+        return
+    assert isinstance(result, QuarantinedRecord), f"{path.stem} was not quarantined"
+    assert case["reason"] in result.reason
+    if len(raw_line(case)) > 64 * 1024:
+        assert result.truncated
+        assert len(result.raw) == 64 * 1024
+
+
+GOOD_ADMIN = [
+    {
+        "id": f"audit_log-good{i:03d}",
+        "type": "login.succeeded",
+        "effective_at": 1735689600 + i,
+        "actor": {
+            "type": "session",
+            "session": {"user": {"id": f"user-{i}", "email": f"u{i}@example.com"}},
+        },
+    }
+    for i in range(20)
+]
+GOOD_LINES = [
+    orjson.dumps(
+        {
+            "event_id": f"evt_good{i:03d}",
+            "type": "AUTH_LOG",
+            "event_type": "LOGIN_SUCCEEDED",
+            "principal": {"id": WORKSPACE, "type": "CHATGPT_WORKSPACE"},
+            "actor": {
+                "type": "ACCOUNT_USER",
+                "user_id": f"user-{i}",
+                "user_email": f"u{i}@example.com",
+            },
+            "timestamp": f"2025-01-01T10:{i:02d}:00.000000Z",
+            "event_details": {"detail_type": "LOGIN_SUCCEEDED"},
+        }
+    )
+    for i in range(20)
+]
+
+
+@pytest.fixture
+async def corrupt_api():
+    """An Admin API page and a Logs Platform file with the corpus mixed in."""
+    cases = [load(p) for p in CORPUS]
+    admin_bad = [c["record"] for c in cases if c["source"] == "admin"]
+    lines_bad = [raw_line(c) for c in cases if c["source"] != "admin"]
+    page = []
+    for i, good in enumerate(GOOD_ADMIN):
+        page.append(good)
+        if i < len(admin_bad):
+            page.append(admin_bad[i])
+    page.reverse()  # newest first, as the real API
+    body = b""
+    for i, good in enumerate(GOOD_LINES):
+        body += good + b"\n"
+        if i < len(lines_bad):
+            body += lines_bad[i] + b"\n"
+
+    async def audit_logs(request):
+        return web.Response(
+            body=orjson.dumps({"object": "list", "data": page, "has_more": False}),
+            content_type="application/json",
+        )
+
+    async def listing(request):
+        data = [
+            {
+                "id": "log_corpus",
+                "event_type": "AUTH_LOG",
+                "end_time": "2025-01-01T11:00:00Z",
+            }
+        ]
+        return web.json_response(
+            {"data": data, "has_more": False, "last_end_time": data[0]["end_time"]}
+        )
+
+    async def download(request):
+        return web.Response(body=body, content_type="application/jsonl")
+
+    async def empty(request):
+        return web.json_response({"object": "list", "data": [], "has_more": False})
+
+    app = web.Application()
+    app.router.add_get("/v1/organization/audit_logs", audit_logs)
+    app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/logs", listing)
+    app.router.add_get(
+        f"/v1/compliance/workspaces/{WORKSPACE}/logs/log_corpus", download
+    )
+    app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/gpts", empty)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url("/v1")), len(admin_bad) + len(lines_bad) - 1
+
+
+async def test_a_sync_through_the_corpus_keeps_every_good_record(
+    corrupt_api, store_url
+):
+    base, bad_count = corrupt_api
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    config = {
+        "api_key": "sk-admin-corpus-000000",
+        "organization_id": "org-corpus",
+        "base_url": base,
+        "compliance_api_key": "sk-comp-corpus-000000",
+        "workspace_id": WORKSPACE,
+        "compliance_base_url": base,
+    }
+    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+    store = open_store(store_url)
+    try:
+        async with registry.create("chatgpt", config) as connector:
+            report = await sync_connection(
+                connector,
+                store,
+                connection="corpus",
+                since=datetime(2024, 12, 31, tzinfo=UTC),
+                until=datetime(2025, 1, 2, tzinfo=UTC),
+            )
+        stored = {log.id for log in store.iter_logs(LogFilter(connection="corpus"))}
+        quarantined = store.quarantined("corpus")
+    finally:
+        store.close()
+    assert report.ok, [s.error for s in report.streams]
+    assert {g["id"] for g in GOOD_ADMIN} <= stored
+    assert {f"evt_good{i:03d}" for i in range(20)} <= stored
+    # The huge valid record is stored whole, everything else malformed is aside.
+    assert "audit_log-corpus-huge" in stored
+    assert len(quarantined) == bad_count
+    assert all(q.record.reason for q in quarantined)
