@@ -175,6 +175,43 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
             1,
         ),
         (
+            ("check", "chatgpt"),
+            {
+                "OPENAI_ADMIN_KEY": "sk-admin-wrongwrongwrong",
+                "OPENAI_BASE_URL": "not a url",
+            },
+            "base_url must be an http(s) URL",
+            1,
+        ),
+        (
+            (
+                "usage",
+                "--platform",
+                "chatgpt",
+                "--format",
+                "html",
+                "--output",
+                "/no/such/dir/r.html",
+            ),
+            None,
+            "No such file or directory",
+            1,
+        ),
+        (
+            (
+                "connections",
+                "add",
+                "x",
+                "--platform",
+                "chatgpt",
+                "--option",
+                "api_key=sk-admin-wrongwrongwrong",
+            ),
+            None,
+            "is a secret",
+            1,
+        ),
+        (
             ("usage", "--platform", "nope", "--format", "pdf"),
             None,
             "Invalid value for '--format'",
