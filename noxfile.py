@@ -34,6 +34,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance(session: nox.Session) -> None:
+    """Run the connector conformance suite on every installed plugin with a sandbox.
+
+    ``nox -s conformance -- --aiaudit-events 5000`` passes options through.
+    """
+    _install(session, "tests")
+    session.run("pytest", "--aiaudit-platform", "all", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check style and common bugs with ruff."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))

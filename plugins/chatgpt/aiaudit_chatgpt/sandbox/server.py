@@ -250,6 +250,15 @@ class ChatGPTSandbox:
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
                 "environment": self.environment(),
+                # What the conformance suite needs beyond the config: a key
+                # that authenticates but lacks permissions, and what it lacks.
+                "conformance": {
+                    "restricted_config": {
+                        **self.connector_config(),
+                        "api_key": self.keys.admin_no_audit,
+                    },
+                    "restricted_missing": ["api.audit_logs.read", "api.usage.read"],
+                },
             },
         )
 

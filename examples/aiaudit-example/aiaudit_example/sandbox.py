@@ -1,0 +1,654 @@
+"""A local server that behaves like the Example Reports API.
+
+The connector is written against this server, the conformance suite runs
+against it, and so does ``aiaudit sandbox example``: nobody needs an account
+or the network. It serves seeded, generated activity with the API's own
+shape and quirks:
+
+* ``GET /admin/reports/v1/activity/users/{userKey}/applications/{app}`` with
+  ``startTime`` (inclusive) and ``endTime`` (exclusive) in RFC 3339,
+  ``maxResults`` (1 to 1000, default 1000), ``eventName`` and ``pageToken``;
+* activities newest first; ``items`` left out of an empty page, and
+  ``nextPageToken`` left out of the last one;
+* page tokens that are opaque and bound to the request they continue: reuse
+  one with other parameters and the answer is a 400, as a real token's is;
+* errors in the ``{"error": {"code", "message", "status"}}`` shape; 401 for
+  an unknown key, 403 for a key without the application's scope, 429 with
+  ``Retry-After`` past ``rate_limit`` requests per second.
+
+``SandboxOptions.faults`` names a fault profile, applied to ``fault_rate`` of
+the API requests: ``rate_limit`` (429), ``server_error`` (503), ``malformed``
+(a 200 whose ``items`` is not a list) and ``bad_records`` (a 200 whose
+activities have an unreadable time). Unlike a flaky network, a fault here
+does not spare the retry: at a rate of 1.0 every request fails, which is what
+lets the conformance suite see the connector's errors instead of its retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import attrs
+import orjson
+from aiohttp import web
+from connector_core.sandbox import RunningSandbox, SandboxOptions
+
+from aiaudit_example.normalize import (
+    APPLICATIONS,
+    PERMISSIONS,
+    PLATFORM,
+    format_time,
+    log_id,
+    parse_time,
+)
+
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+
+__all__ = ["FAULT_PROFILES", "ExampleSandbox", "ExampleSandboxProvider"]
+
+FAULT_PROFILES: Final = ("rate_limit", "server_error", "malformed", "bad_records")
+API_PREFIX: Final = "/admin/reports/v1/activity/users/"
+MAX_RESULTS: Final = 1000
+RETRY_AFTER: Final = 1
+SANDBOX_PAGE_SIZE: Final = 20
+
+_APP_WEIGHTS: Final = {"login": 0.45, "assistant": 0.55}
+_EVENT_WEIGHTS: Final = {
+    "login_success": 0.8,
+    "login_failure": 0.08,
+    "logout": 0.12,
+    "prompt_submitted": 0.82,
+    "file_uploaded": 0.14,
+    "conversation_exported": 0.04,
+}
+_MODELS: Final = ("example-large", "example-small", "example-vision")
+_TIED_SHARE: Final = 0.05
+_TWO_EVENT_SHARE: Final = 0.05
+
+Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# ---------------------------------------------------------------------------
+# The data
+# ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Activity:
+    """One generated activity; :meth:`to_json` is how the API serves it."""
+
+    application: str
+    time: datetime
+    unique_qualifier: str
+    email: str
+    profile_id: str
+    ip_address: str
+    events: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+
+    def to_json(self, customer_id: str) -> dict[str, Any]:
+        return {
+            "kind": "admin#reports#activity",
+            "id": {
+                "time": self.time.isoformat(timespec="milliseconds").replace(
+                    "+00:00", "Z"
+                ),
+                "uniqueQualifier": self.unique_qualifier,
+                "applicationName": self.application,
+                "customerId": customer_id,
+            },
+            "etag": f'"{self.unique_qualifier[-8:]}"',
+            "actor": {
+                "callerType": "USER",
+                "email": self.email,
+                "profileId": self.profile_id,
+            },
+            "ipAddress": self.ip_address,
+            "events": [
+                {
+                    "type": self.application,
+                    "name": name,
+                    "parameters": [_parameter(key, value) for key, value in params],
+                }
+                for name, params in self.events
+            ],
+        }
+
+    def log_ids(self) -> list[str]:
+        """The ids a correct connector gives this activity's events."""
+        return [
+            log_id(self.application, self.time, self.unique_qualifier, index)
+            for index in range(len(self.events))
+        ]
+
+
+def _parameter(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"name": name, "boolValue": value}
+    if isinstance(value, int):
+        return {"name": name, "intValue": str(value)}
+    return {"name": name, "value": value}
+
+
+def _token(seed: int, purpose: str, length: int = 16) -> str:
+    digest = hashlib.blake2b(f"{seed}:{purpose}".encode(), digest_size=32)
+    return digest.hexdigest()[:length]
+
+
+@attrs.define
+class ExampleData:
+    """A seeded tenant: its keys, users and activity, per application.
+
+    Attributes:
+        by_app: Each application's activities, oldest first.
+        times: Each application's activity times, for binary search.
+    """
+
+    seed: int
+    start: datetime
+    end: datetime
+    customer_id: str
+    key: str
+    restricted_key: str
+    users: list[tuple[str, str]]
+    by_app: dict[str, list[Activity]]
+    times: dict[str, list[datetime]]
+
+    @classmethod
+    def generate(
+        cls, *, seed: int, events: int, start: datetime, end: datetime
+    ) -> ExampleData:
+        """About *events* activities between *start* and *end*, from *seed*.
+
+        A few users do most of the work (so "top users" means something),
+        weekdays are busier than weekends, about one activity in twenty
+        shares its millisecond with the one before (so boundaries are
+        exercised) and one in twenty holds two events.
+        """
+        rng = random.Random(seed)  # noqa: S311 - generated data, not security
+        count = max(10, events // 25)
+        users = [
+            (f"user{n:03d}@example.test", str(100_000_000_000 + n * 7_919))
+            for n in range(count)
+        ]
+        weights = [1.0 / (rank + 1) for rank in range(count)]
+        span_ms = int((end - start).total_seconds() * 1000)
+        activities: list[Activity] = []
+        previous: datetime | None = None
+        while len(activities) < events:
+            offset = rng.randrange(span_ms)
+            moment = start + timedelta(milliseconds=offset)
+            if moment.weekday() >= 5 and rng.random() < 0.6:  # noqa: PLR2004 - the weekend
+                continue
+            if previous is not None and rng.random() < _TIED_SHARE:
+                moment = previous
+            previous = moment
+            application = rng.choices(list(_APP_WEIGHTS), list(_APP_WEIGHTS.values()))[
+                0
+            ]
+            email, profile = rng.choices(users, weights)[0]
+            names = list(APPLICATIONS[application])
+            first = rng.choices(names, [_EVENT_WEIGHTS[n] for n in names])[0]
+            chosen = [first]
+            if application == "assistant" and rng.random() < _TWO_EVENT_SHARE:
+                chosen.append("file_uploaded")
+            activities.append(
+                Activity(
+                    application=application,
+                    time=moment,
+                    unique_qualifier=str(rng.randrange(-(2**62), 2**62)),
+                    email=email,
+                    profile_id=profile,
+                    ip_address=f"203.0.113.{rng.randrange(1, 255)}",
+                    events=tuple((name, _params(rng, name)) for name in chosen),
+                )
+            )
+        by_app: dict[str, list[Activity]] = {app: [] for app in APPLICATIONS}
+        for activity in activities:
+            by_app[activity.application].append(activity)
+        for listed in by_app.values():
+            listed.sort(key=lambda a: (a.time, a.unique_qualifier))
+        return cls(
+            seed=seed,
+            start=start,
+            end=end,
+            customer_id=f"C0{_token(seed, 'customer', 7)}",
+            key=f"exk_live_{_token(seed, 'key')}",
+            restricted_key=f"exk_login_only_{_token(seed, 'restricted')}",
+            users=users,
+            by_app=by_app,
+            times={app: [a.time for a in listed] for app, listed in by_app.items()},
+        )
+
+    def __len__(self) -> int:
+        return sum(len(listed) for listed in self.by_app.values())
+
+    def expected_ids(self) -> list[str]:
+        """Every normalized log id of the whole history: the ground truth."""
+        return [
+            log
+            for listed in self.by_app.values()
+            for activity in listed
+            for log in activity.log_ids()
+        ]
+
+    def select(
+        self,
+        application: str,
+        *,
+        start: datetime,
+        end: datetime,
+        event_name: str | None,
+        user: str | None,
+    ) -> list[Activity]:
+        """The matching activities, newest first, as the API lists them."""
+        times = self.times[application]
+        low, high = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
+        found = [
+            activity
+            for activity in self.by_app[application][low:high]
+            if (event_name is None or any(n == event_name for n, _ in activity.events))
+            and (user is None or user in {activity.email, activity.profile_id})
+        ]
+        found.reverse()
+        return found
+
+
+def _params(rng: random.Random, name: str) -> tuple[tuple[str, Any], ...]:
+    if name == "prompt_submitted":
+        return (
+            ("model", rng.choice(_MODELS)),
+            ("tokens_used", rng.randrange(20, 4000)),
+        )
+    if name == "file_uploaded":
+        return (
+            ("file_name", f"report-{rng.randrange(1000)}.pdf"),
+            ("file_size", rng.randrange(1_000, 5_000_000)),
+        )
+    if name == "login_failure":
+        return (("login_failure_type", "login_failure_invalid_password"),)
+    if name == "login_success":
+        return (("is_second_factor", rng.random() < 0.7),)  # noqa: PLR2004
+    return ()
+
+
+# ---------------------------------------------------------------------------
+# The API
+# ---------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error answer in the API's shape, raised anywhere in a handler."""
+
+    _STATUSES: Final = {
+        400: "INVALID_ARGUMENT",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        429: "RESOURCE_EXHAUSTED",
+        503: "UNAVAILABLE",
+    }
+
+    def __init__(
+        self, status: int, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        body = {
+            "error": {
+                "code": self.status,
+                "message": self.message,
+                "errors": [
+                    {"domain": "global", "reason": "error", "message": self.message}
+                ],
+                "status": self._STATUSES.get(self.status, "UNKNOWN"),
+            }
+        }
+        return web.json_response(
+            body, status=self.status, headers=self.headers, dumps=_dumps
+        )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@attrs.define
+class _Faults:
+    """Decides, per request, whether and how to misbehave (reproducibly)."""
+
+    profile: str
+    rate: float
+    seed: int
+    seen: int = 0
+    injected: int = 0
+
+    def draw(self) -> bool:
+        number = self.seen
+        self.seen += 1
+        digest = hashlib.blake2b(f"{self.seed}:{number}".encode(), digest_size=8)
+        hit = int.from_bytes(digest.digest(), "big") / 2.0**64 < self.rate
+        self.injected += hit
+        return hit
+
+
+@attrs.define
+class _RateLimiter:
+    """At most *rate* requests per second per key, as one-second buckets."""
+
+    rate: float
+    buckets: dict[str, tuple[int, int]] = attrs.Factory(dict)
+
+    def allow(self, key: str) -> bool:
+        second = int(time.monotonic())
+        current, used = self.buckets.get(key, (second, 0))
+        if current != second:
+            current, used = second, 0
+        self.buckets[key] = (current, used + 1)
+        return used < self.rate
+
+
+class _Api:
+    """The request handlers, over one :class:`ExampleData`."""
+
+    def __init__(
+        self,
+        data: ExampleData,
+        *,
+        faults: _Faults | None,
+        limiter: _RateLimiter | None,
+    ) -> None:
+        self.data = data
+        self.faults = faults
+        self.limiter = limiter
+        self._signing_key = _token(data.seed, "page-token-signing").encode()
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors])
+        app.router.add_get(
+            API_PREFIX + "{user_key}/applications/{application}", self.activities
+        )
+        return app
+
+    @web.middleware
+    async def _errors(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """Authenticate, throttle and disturb, in that order, as a gateway would."""
+        try:
+            if request.path.startswith(API_PREFIX):
+                key = self._key(request)
+                if self.limiter is not None and not self.limiter.allow(key):
+                    raise _too_many()
+                if self.faults is not None and self.faults.draw():
+                    return await self._fault(self.faults.profile, request, handler)
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+
+    async def _fault(
+        self, profile: str, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """Answer with *profile*'s failure instead of (or made of) the page."""
+        if profile == "rate_limit":
+            raise _too_many()
+        if profile == "server_error":
+            raise ApiError(503, "The service is currently unavailable.")
+        response = await handler(request)
+        body = response.body if isinstance(response, web.Response) else None
+        if not isinstance(body, bytes):
+            return response
+        page = orjson.loads(body)
+        if profile == "malformed":
+            page["items"] = {"error": "upstream answered with a partial page"}
+        else:  # bad_records
+            for item in page.get("items") or ():
+                item["id"]["time"] = "not-a-time"
+        return web.json_response(page, dumps=_dumps)
+
+    def _key(self, request: web.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or key not in {
+            self.data.key,
+            self.data.restricted_key,
+        }:
+            # Like the real API, the refused key is never echoed.
+            raise ApiError(401, "Request had invalid authentication credentials.")
+        return key
+
+    async def activities(self, request: web.Request) -> web.Response:
+        application = request.match_info["application"]
+        if application not in APPLICATIONS:
+            raise ApiError(400, f"Invalid value for: applicationName ({application})")
+        if self._key(request) == self.data.restricted_key and application != "login":
+            raise ApiError(
+                403,
+                f"Caller does not have access to application {application}: "
+                f"the key needs the {PERMISSIONS[application]} scope.",
+            )
+        query = request.query
+        start = _time_param(query, "startTime", self.data.start)
+        end = _time_param(query, "endTime", self.data.end + timedelta(days=3650))
+        if start > end:
+            raise ApiError(400, "Start time must be before end time.")
+        limit = _int_param(query, "maxResults", MAX_RESULTS)
+        if not 1 <= limit <= MAX_RESULTS:
+            raise ApiError(400, "Invalid value for: maxResults (1 to 1000)")
+        user_key = request.match_info["user_key"]
+        user = None if user_key == "all" else user_key
+        if user is not None and user not in {
+            u for pair in self.data.users for u in pair
+        }:
+            raise ApiError(404, f"User {user_key} not found.")
+        event_name = query.get("eventName") or None
+        bound = "|".join(
+            (application, query.get("startTime", ""), query.get("endTime", ""),
+             event_name or "", user_key, str(limit))
+        )  # fmt: skip
+        offset = self._offset(query.get("pageToken"), bound)
+        found = self.data.select(
+            application, start=start, end=end, event_name=event_name, user=user
+        )
+        page = found[offset : offset + limit]
+        body: dict[str, Any] = {
+            "kind": "admin#reports#activities",
+            "etag": f'"{_token(self.data.seed, bound + str(offset), 12)}"',
+        }
+        if page:
+            body["items"] = [a.to_json(self.data.customer_id) for a in page]
+        if offset + limit < len(found):
+            body["nextPageToken"] = self._sign(offset + limit, bound)
+        return web.json_response(body, dumps=_dumps)
+
+    # -- page tokens: opaque to clients, bound to their request ---------------
+
+    def _sign(self, offset: int, bound: str) -> str:
+        payload = base64.urlsafe_b64encode(orjson.dumps([offset, bound])).rstrip(b"=")
+        return self._sign_payload(payload).decode()
+
+    def _offset(self, token: str | None, bound: str) -> int:
+        if not token:
+            return 0
+        payload, _, _ = token.encode().partition(b".")
+        if not hmac.compare_digest(self._sign_payload(payload), token.encode()):
+            raise ApiError(400, "Invalid value for: pageToken")
+        offset, signed_for = orjson.loads(
+            base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4))
+        )
+        if signed_for != bound:
+            raise ApiError(400, "Invalid value for: pageToken (other parameters)")
+        return int(offset)
+
+    def _sign_payload(self, payload: bytes) -> bytes:
+        mac = hmac.new(self._signing_key, payload, "sha256").digest()[:12]
+        return payload + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")
+
+
+def _too_many() -> ApiError:
+    return ApiError(
+        429,
+        "Quota exceeded for quota metric 'Queries' of service 'reports'.",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+def _time_param(query: Mapping[str, str], name: str, default: datetime) -> datetime:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        return parse_time(text)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"Invalid value for: {name}") from None
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ApiError(400, f"Invalid value for: {name}") from None
+
+
+# ---------------------------------------------------------------------------
+# Running it
+# ---------------------------------------------------------------------------
+
+
+def _history_end(options: SandboxOptions) -> datetime:
+    if options.end is not None:
+        return options.end.astimezone(UTC)
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class ExampleSandbox:
+    """The server and its data; start it with :meth:`run`."""
+
+    def __init__(self, options: SandboxOptions, data: ExampleData) -> None:
+        self.options = options
+        self.data = data
+        self.url = ""
+        self.faults = (
+            _Faults(options.faults, options.fault_rate, options.seed)
+            if options.faults
+            else None
+        )
+        self.api = _Api(
+            data,
+            faults=self.faults,
+            limiter=_RateLimiter(options.rate_limit) if options.rate_limit else None,
+        )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def run(cls, options: SandboxOptions) -> AsyncIterator[ExampleSandbox]:
+        """Generate the data and serve it on loopback until the block ends.
+
+        Raises:
+            ValueError: An unknown fault profile.
+        """
+        if options.faults is not None and options.faults not in FAULT_PROFILES:
+            raise ValueError(
+                f"unknown fault profile {options.faults!r}; valid profiles: "
+                f"{', '.join(FAULT_PROFILES)}"
+            )
+        end = _history_end(options)
+        data = ExampleData.generate(
+            seed=options.seed,
+            events=options.events,
+            start=end - timedelta(days=options.days),
+            end=end,
+        )
+        sandbox = cls(options, data)
+        if options.ground_truth_dir is not None:
+            sandbox.write_ground_truth(Path(options.ground_truth_dir))
+        runner = web.AppRunner(sandbox.api.app(), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, options.host, options.port)
+            await site.start()
+            port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+            sandbox.url = f"http://{options.host}:{port}"
+            yield sandbox
+        finally:
+            await runner.cleanup()
+
+    def config(self, key: str | None = None) -> dict[str, Any]:
+        """A connector configuration for this server (the full key by default).
+
+        The page size is small on purpose: with a few hundred activities a
+        day, every window then spans several pages, so the connector's page
+        token handling is exercised on every read.
+        """
+        return {
+            "api_key": key or self.data.key,
+            "customer_id": self.data.customer_id,
+            "base_url": self.url,
+            "page_size": SANDBOX_PAGE_SIZE,
+        }
+
+    def write_ground_truth(self, directory: Path) -> None:
+        """Every activity served, oldest first per application, as JSON lines."""
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "activities.jsonl").open("wb") as out:
+            for listed in self.data.by_app.values():
+                for activity in listed:
+                    out.write(orjson.dumps(activity.to_json(self.data.customer_id)))
+                    out.write(b"\n")
+
+    def describe(self) -> RunningSandbox:
+        """What the host sees, including what the conformance suite needs."""
+        config = self.config()
+        return RunningSandbox(
+            platform=PLATFORM,
+            urls={"reports_api": self.url},
+            config=config,
+            details={
+                "seed": self.options.seed,
+                "activities": len(self.data),
+                "history": [format_time(self.data.start), format_time(self.data.end)],
+                "customer_id": self.data.customer_id,
+                "faults": self.options.faults,
+                "fault_rate": self.options.fault_rate,
+                "conformance": {
+                    # A key of the right shape that this server never issued.
+                    "bad_config": self.config(f"exk_live_{_token(-1, 'revoked')}"),
+                    "restricted_config": self.config(self.data.restricted_key),
+                    "restricted_missing": [PERMISSIONS["assistant"]],
+                    "expected_ids": self.data.expected_ids(),
+                    "faults": {
+                        "rate_limit": "rate_limit",
+                        "server_error": "server_error",
+                        "malformed": "malformed",
+                    },
+                },
+            },
+        )
+
+
+class ExampleSandboxProvider:
+    """What the plugin's ``aiaudit_sandbox`` hook returns."""
+
+    @contextlib.asynccontextmanager
+    async def start(self, options: SandboxOptions) -> AsyncIterator[RunningSandbox]:
+        async with ExampleSandbox.run(options) as sandbox:
+            yield sandbox.describe()

@@ -1,0 +1,62 @@
+"""What a sandbox tells the suite is read strictly: a misspelled key must not
+silently turn a check off."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connector_core.testing import (
+    DEFAULT_FAULT_PROFILES,
+    ConformanceDetails,
+    ConformanceDetailsError,
+)
+
+
+def test_no_details_mean_the_defaults():
+    details = ConformanceDetails.from_details({"seed": 1})
+    assert details.bad_config is None
+    assert details.restricted_config is None
+    assert details.expected_ids is None
+    assert details.faults == DEFAULT_FAULT_PROFILES
+
+
+def test_everything_a_sandbox_may_say():
+    details = ConformanceDetails.from_details(
+        {
+            "conformance": {
+                "bad_config": {"api_key": "wrong-key-123"},
+                "restricted_config": {"api_key": "limited-key-123"},
+                "restricted_missing": ["reports.read"],
+                "expected_ids": ["a", "b"],
+                "faults": {"malformed": "html", "rate_limit": None},
+                "fault_config": {"max_retries": 0},
+            }
+        }
+    )
+    assert details.bad_config == {"api_key": "wrong-key-123"}
+    assert details.restricted_missing == ("reports.read",)
+    assert details.expected_ids == frozenset({"a", "b"})
+    assert details.faults == {
+        "rate_limit": None,
+        "server_error": "server_error",
+        "malformed": "html",
+    }
+    assert details.fault_config == {"max_retries": 0}
+
+
+@pytest.mark.parametrize(
+    ("conformance", "message"),
+    [
+        ({"expected_id": []}, "unknown key(s) expected_id"),
+        ({"faults": {"timeout": "slow"}}, "unknown fault kind 'timeout'"),
+        ({"faults": {"malformed": 3}}, "must be a profile name or None"),
+        ({"expected_ids": "abc"}, "must be a list of strings"),
+        ({"bad_config": ["api_key"]}, "must be a mapping"),
+        ("everything", "must be a mapping"),
+    ],
+)
+def test_malformed_details_are_refused_with_the_place(conformance, message):
+    with pytest.raises(ConformanceDetailsError, match=re.escape(message)):
+        ConformanceDetails.from_details({"conformance": conformance})
