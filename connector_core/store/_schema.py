@@ -49,6 +49,7 @@ import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 import attrs
@@ -704,15 +705,6 @@ class SQLStore(Store):
     def _session(self, mode: SessionMode) -> AbstractContextManager[Session]:
         """A session for *mode*; database errors leave it as StoreError."""
 
-    def _serialize_writers(self, session: Session, connection: str) -> None:
-        """Make concurrent batches of one *connection* wait for each other.
-
-        :meth:`write_batch` finds which events are new before inserting
-        them, so the partial sums count each once; that needs no other
-        writer of the connection in between. SQLite has one writer at a
-        time anyway; PostgreSQL overrides this.
-        """
-
     def _sql(self, statement: str) -> str:
         return self.dialect.sql(statement)
 
@@ -821,24 +813,16 @@ class SQLStore(Store):
         """Store a batch and, when given, the stream's checkpoint, atomically.
 
         Rows are built before the transaction opens, so the database is held
-        only for the statements. Inside it: which events are new, their
-        insertion, the partial sums of the new ones, the quarantined records
-        and the checkpoint; anything failing (a database error, an exception
-        from a hook) rolls every part back.
+        only for the statements. Inside it: the events not stored yet, the
+        partial sums of exactly those, the quarantined records and the
+        checkpoint; anything failing (a database error, an exception from a
+        hook) rolls every part back.
         """
         now = _iso(_now())
         rows = [event_row(connection, stream, log, now) for log in logs]
         bad = [_quarantine_row(connection, record, now) for record in quarantined]
         with self._mutex, self._session("write") as session:
-            self._serialize_writers(session, connection)
-            new = self._new_events(session, connection, rows)
-            if new and self._bulk_insert(session, EVENTS, new) != len(new):
-                # Unreachable while writers are serialized; if it ever were,
-                # the partial sums would be wrong, so nothing is written.
-                raise StoreError(
-                    f"another process wrote events of {connection!r} in "
-                    f"{self.url} at the same time; write the batch again"
-                )
+            new = self._insert_new(session, connection, _first_of_each_id(rows))
             self._add_usage(session, connection, new)
             stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
             if checkpoint is not None:
@@ -847,16 +831,28 @@ class SQLStore(Store):
             inserted=len(new), duplicates=len(rows) - len(new), quarantined=stored_bad
         )
 
-    def _new_events(
-        self, session: Session, connection: str, rows: Sequence[tuple[Any, ...]]
+    def _insert_new(
+        self,
+        session: Session,
+        connection: str,
+        rows: Sequence[tuple[Any, ...]],
     ) -> list[tuple[Any, ...]]:
-        """The rows of *rows* not stored yet, the first of any repeated id."""
-        unique: dict[str, tuple[Any, ...]] = {}
-        for row in rows:
-            unique.setdefault(row[_ID], row)
-        for event_id in self._stored_ids(session, connection, list(unique)):
-            del unique[event_id]
-        return list(unique.values())
+        """Insert the event *rows* (distinct ids) not stored yet; returns
+        those, whose partial sums the batch adds.
+
+        Here the stored ids are looked up first: SQLite has one writer at a
+        time (the transaction is IMMEDIATE), so none can come in between.
+        """
+        stored = set(self._stored_ids(session, connection, [row[_ID] for row in rows]))
+        new = [row for row in rows if row[_ID] not in stored]
+        if new and self._bulk_insert(session, EVENTS, new) != len(new):
+            # Only another writer could cause this, and the partial sums
+            # would then be wrong: nothing is written.
+            raise StoreError(
+                f"another process wrote events of {connection!r} in {self.url} "
+                "at the same time; write the batch again"
+            )
+        return new
 
     def _stored_ids(
         self, session: Session, connection: str, ids: Sequence[str]
@@ -919,10 +915,10 @@ class SQLStore(Store):
                     if tokens is not None:
                         model[1] = tokens if model[1] is None else model[1] + tokens
         for bulk, sums in (
-            (USAGE_DAYS, [(*k, connection, *v) for k, v in days.items()]),
-            (USAGE_HOURS, [(*k, connection, v) for k, v in hours.items()]),
-            (USAGE_ACTIONS, [(*k, connection, v) for k, v in actions.items()]),
-            (USAGE_MODELS, [(*k, connection, *v) for k, v in models.items()]),
+            (USAGE_DAYS, [(*k, connection, *v) for k, v in sorted(days.items())]),
+            (USAGE_HOURS, [(*k, connection, v) for k, v in sorted(hours.items())]),
+            (USAGE_ACTIONS, [(*k, connection, v) for k, v in sorted(actions.items())]),
+            (USAGE_MODELS, [(*k, connection, *v) for k, v in sorted(models.items())]),
         ):
             if sums:
                 self._bulk_insert(session, bulk, sums)
@@ -1307,6 +1303,20 @@ def _tagged(rows: Sequence[Sequence[Any]]) -> dict[str, list[tuple[Any, ...]]]:
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
+
+
+def _first_of_each_id(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """*rows* without the later ones of a repeated id (the first is kept, as
+    it would be had they come in two batches), sorted by id.
+
+    Sorted, so that two transactions writing overlapping batches take their
+    row locks in the same order and wait for each other instead of
+    deadlocking; the partial sums are written sorted for the same reason.
+    """
+    unique: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        unique.setdefault(row[_ID], row)
+    return sorted(unique.values(), key=itemgetter(_ID))
 
 
 def _where(conditions: Sequence[str]) -> str:

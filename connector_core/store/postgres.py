@@ -12,9 +12,13 @@ that session ends, including when the process holding it dies. Migrations
 take a transaction-level advisory lock, so processes opening a new database
 at the same moment apply each migration once.
 
-The password never leaves this module: :attr:`PostgresStore.url` and every
-message show the URL with it masked, and connection errors are re-raised
-without the driver's exception attached.
+A batch is one ``INSERT`` of arrays (one per column) whose ``RETURNING``
+names the events that were new, so the partial sums count exactly those
+even if two sessions write the same events at once.
+
+A password is never shown: :attr:`PostgresStore.url` and every message show
+the URL with it masked, and connection errors are re-raised without the
+driver's exception attached.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from connector_core.exceptions import (
     StoreError,
     redact,
 )
-from connector_core.store._schema import Dialect, SQLStore, mask_url
+from connector_core.store._schema import EVENTS, Dialect, SQLStore, mask_url
 
 
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ _APPLICATION: Final = "aiaudit"
 _APPLICATION_NAME_MAX: Final = 63
 _UINT32: Final = 0xFFFFFFFF
 _UINT64: Final = 0xFFFFFFFFFFFFFFFF
+_ID_AT: Final = [name for name, _ in EVENTS.columns].index("id")
 
 _HOLDER_QUERY: Final = (
     "SELECT a.application_name, a.pid FROM pg_locks AS l"
@@ -102,6 +107,26 @@ def split_postgres_url(url: str) -> tuple[str, str | None]:
             f"invalid PostgreSQL store URL {masked!r}: {_first_line(exc)}"
         ) from None
     return conninfo, schemas[0] if schemas else None
+
+
+def _unnest_insert(bulk: Bulk) -> str:
+    """An ``INSERT`` of a whole batch: one array per column.
+
+    One round trip and a short statement (parsed once, then prepared), where
+    executemany would send each row and multi-row ``VALUES`` would make the
+    server parse thousands of parameters every time. Binary (``%b``): an
+    array of text then goes as lengths and bytes, where the text format
+    would escape every quote of every JSON document.
+    """
+    arrays = ", ".join(f"%b::{kind}[]" for _, kind in bulk.columns)
+    return (
+        f"INSERT INTO {bulk.table} ({bulk.names})"  # noqa: S608 -- built from constants
+        f" SELECT * FROM unnest({arrays}) {bulk.on_conflict}"
+    )
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -238,44 +263,30 @@ class PostgresStore(SQLStore):
                 f"PostgreSQL store {self.url}: {self._describe(exc)}"
             ) from exc
 
-    def _serialize_writers(self, session: Session, connection: str) -> None:
-        # Until the transaction ends; other connections write in parallel.
-        session.execute(
-            "SELECT pg_advisory_xact_lock(%s)",
-            (_key("write", self.schema or "", connection),),
-        )
-
-    def _stored_ids(
-        self, session: Session, connection: str, ids: Sequence[str]
-    ) -> list[str]:
-        # One array parameter rather than a list of placeholders, joined so
-        # that every plan is one key lookup per id: "id = ANY(array)" may get
-        # a generic plan, made before the table had statistics, that scans
-        # every event of the connection for each batch.
-        rows = session.query(
-            "SELECT e.id FROM unnest(%b::text[]) AS batch (id)"
-            " JOIN events AS e ON e.connection = %s AND e.id = batch.id",
-            (list(ids), connection),
-        )
-        return [event_id for (event_id,) in rows]
+    def _insert_new(
+        self,
+        session: Session,
+        connection: str,
+        rows: Sequence[tuple[Any, ...]],
+    ) -> list[tuple[Any, ...]]:
+        # The insert says which rows it inserted, whatever other sessions
+        # write meanwhile (a conflicting insert waits for the other's
+        # transaction), and finds conflicts through the key index itself:
+        # no lookup whose plan could go wrong.
+        if not rows:
+            return []
+        inserted = {
+            event_id
+            for (event_id,) in session.query(
+                _unnest_insert(EVENTS) + " RETURNING id", _columns(rows)
+            )
+        }
+        return [row for row in rows if row[_ID_AT] in inserted]
 
     def _bulk_insert(
         self, session: Session, bulk: Bulk, rows: Sequence[Sequence[Any]]
     ) -> int:
-        # One statement, one array per column: a round trip and a short
-        # statement (parsed once, then prepared) for the whole batch, where
-        # executemany would send each row and multi-row VALUES would make
-        # the server parse thousands of parameters every time. Binary (%b):
-        # an array of text then goes as lengths and bytes, where the text
-        # format would escape every quote of every JSON document.
-        arrays = ", ".join(f"%b::{kind}[]" for _, kind in bulk.columns)
-        statement = (
-            f"INSERT INTO {bulk.table} ({bulk.names})"  # noqa: S608 -- built from constants
-            f" SELECT * FROM unnest({arrays}) {bulk.on_conflict}"
-        )
-        return session.execute(
-            statement, [list(column) for column in zip(*rows, strict=True)]
-        )
+        return session.execute(_unnest_insert(bulk), _columns(rows))
 
     def _prepare_migration(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
         # Held to the end of the transaction: a second process opening the

@@ -29,7 +29,7 @@ from connector_core.exceptions import (
     ConnectionBusyError,
     StoreError,
 )
-from connector_core.store._schema import Dialect, SQLStore
+from connector_core.store._schema import Dialect, SQLStore, mask_url
 
 
 if TYPE_CHECKING:
@@ -73,11 +73,14 @@ def parse_sqlite_url(url: str) -> str:
         ConfigurationError: *url* is not of that form.
     """
     if not url.lower().startswith(_PREFIX) or len(url) == len(_PREFIX):
-        raise ConfigurationError(f"invalid SQLite store URL {url!r}: {_FORMS}")
+        raise ConfigurationError(
+            f"invalid SQLite store URL {mask_url(url)!r}: {_FORMS}"
+        )
     path = url[len(_PREFIX) :]
     if "?" in path or "#" in path:
         raise ConfigurationError(
-            f"invalid SQLite store URL {url!r}: it takes no parameters; {_FORMS}"
+            f"invalid SQLite store URL {mask_url(url)!r}: it takes no parameters; "
+            f"{_FORMS}"
         )
     return path if path == MEMORY else os.path.expanduser(path)  # noqa: PTH111 -- a str in, a str out
 

@@ -436,6 +436,51 @@ def test_quarantined_text_the_databases_cannot_hold_is_replaced(store):
     assert stored.record.reason == "nul\ufffd"
 
 
+def test_concurrent_writers_count_each_event_once(store, store_url):
+    # The sync lock keeps one writer per connection; without it, batches
+    # that overlap still store each event once, sum it once, and do not
+    # deadlock, even written at the same moment in opposite orders.
+    rounds = [
+        [
+            make_log(
+                f"r{n}-{i:03d}", at=T0 + dt.timedelta(minutes=i), user=f"user-{i % 7}"
+            )
+            for i in range(300)
+        ]
+        for n in range(4)
+    ]
+    other = open_store(store_url)
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def write(target, reverse):
+        try:
+            for batch in rounds:
+                start.wait(timeout=30)
+                ordered = batch[::-1] if reverse else batch
+                results.append(target.write_batch("c1", "audit", ordered))
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            start.abort()
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(store, False)),
+        threading.Thread(target=write, args=(other, True)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.close()
+    assert errors == []
+    assert sum(result.inserted for result in results) == 1200
+    assert sum(result.duplicates for result in results) == 1200
+    period = AIDateRange(start=T0, end=T0 + dt.timedelta(days=1))
+    logs = [("c1", log) for batch in rounds for log in batch]
+    expected = expected_analytics(logs, period, platform="chatgpt")
+    assert store.usage_analytics(period, platform="chatgpt") == expected
+
+
 def test_the_store_can_be_used_from_a_worker_thread(store):
     # The sync engine writes from a thread; the CLI reads from the main one.
     done = []
