@@ -48,7 +48,12 @@ def _environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
         raise ConfigurationError(
             f"the {spec.platform} connector cannot be configured from the environment"
         )
-    return declared
+    # One variable or several (first set wins); a bare string is one name,
+    # never a sequence of one-letter names.
+    return {
+        field: (names,) if isinstance(names, str) else tuple(names)
+        for field, names in declared.items()
+    }
 
 
 def connection_from_environment(
