@@ -74,10 +74,19 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (never part of the tests): ``nox -s bench``.
 
-    ``nox -s bench -- --events 100000`` passes options through.
+    ``nox -s bench -- --events 1000000`` passes options to ``bench/run.py``;
+    ``nox -s bench -- profile`` runs ``bench/profiling.py`` (with py-spy) and
+    ``nox -s bench -- sandbox`` the sandbox's own page-cost check.
     """
     _install(session, "tests")
-    session.run("python", "bench/sandbox_pages.py", *session.posargs)
+    args = list(session.posargs)
+    script = "bench/run.py"
+    if args and args[0] == "profile":
+        session.install("py-spy")
+        script, args = "bench/profiling.py", args[1:]
+    elif args and args[0] == "sandbox":
+        script, args = "bench/sandbox_pages.py", args[1:]
+    session.run("python", script, *args)
 
 
 @nox.session
