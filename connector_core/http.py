@@ -31,9 +31,13 @@ A caller needs to know four things:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import math
+import netrc
+import os
 import time
+import urllib.request
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -43,6 +47,7 @@ from collections.abc import (
     Mapping,
 )
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
 
 import aiohttp
@@ -166,6 +171,62 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
     # yarl keeps an explicit default port in origin(), so https://h:443 and
     # https://h would differ there; the effective port makes them equal.
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+_Proxy: TypeAlias = tuple[URL | None, "CIMultiDict[str] | None"]
+_NO_PROXY: Final[_Proxy] = (None, None)
+
+
+def _environment_proxy(url: URL) -> _Proxy:
+    """The proxy the environment names for *url*, as ``trust_env`` would pick it.
+
+    ``HTTP_PROXY``/``HTTPS_PROXY`` by the target's scheme, ``NO_PROXY``
+    honoured, credentials from the proxy URL or else from ``.netrc`` (or
+    ``NETRC``) for the proxy's host. aiohttp's ``trust_env`` does these
+    look-ups (and a ``.netrc`` read for the target host) in a worker thread
+    on every request, about a sixth of a page's cost at loopback speed; the
+    answer only depends on the origin and the environment, so the transport
+    asks once per origin. This blocks (it may read a file): call it in a
+    thread.
+    """
+    host = url.host
+    if host is None or urllib.request.proxy_bypass(host):
+        return _NO_PROXY
+    named = urllib.request.getproxies().get(url.scheme)
+    if not named:
+        return _NO_PROXY
+    try:
+        proxy = URL(named)
+    except ValueError:
+        log.warning("http.proxy_ignored", reason="not a URL", scheme=url.scheme)
+        return _NO_PROXY
+    if proxy.scheme != "http" or not proxy.host:
+        # aiohttp talks to a proxy in plain HTTP (CONNECT for https targets).
+        log.warning(
+            "http.proxy_ignored", reason="only http:// proxies", scheme=url.scheme
+        )
+        return _NO_PROXY
+    if proxy.user is not None:
+        credentials: tuple[str, str] | None = (proxy.user, proxy.password or "")
+    else:
+        credentials = _netrc_credentials(proxy.host or "")
+    proxy = proxy.with_user(None)
+    if credentials is None:
+        return proxy, None
+    token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+    return proxy, CIMultiDict({"Proxy-Authorization": f"Basic {token}"})
+
+
+def _netrc_credentials(host: str) -> tuple[str, str] | None:
+    path = os.environ.get("NETRC") or Path("~/.netrc").expanduser()
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, account, password = entry
+    return login or account or "", password or ""
 
 
 def _excerpt(body: bytes, limit: int = _EXCERPT_CHARS) -> str:
@@ -390,6 +451,7 @@ class HTTPTransport:
         "_max_redirects",
         "_owns_session",
         "_policy",
+        "_proxies",
         "_sensitive",
         "_session",
         "_sleep",
@@ -449,6 +511,7 @@ class HTTPTransport:
         self._budget = budget
         self._session = session
         self._owns_session = False
+        self._proxies: dict[tuple[str, str, int | None], _Proxy] = {}
         self._closed = False
         self._sleep = sleep
         self._clock = clock
@@ -668,6 +731,19 @@ class HTTPTransport:
         keep_sensitive = _origin(url) == self._base_origin
         for hop in range(self._max_redirects + 1):
             sent = headers if keep_sensitive else self._without_sensitive(headers)
+            proxy, proxy_headers = (
+                await self._proxy_for(url) if self._owns_session else _NO_PROXY
+            )
+            if proxy_headers is not None:
+                # aiohttp sends proxy_headers on the CONNECT of an https
+                # target; a plain-http request carries them itself. Copies:
+                # aiohttp writes Host into the mapping it is given.
+                if url.scheme == "http":
+                    sent = CIMultiDict(sent)
+                    sent.extend(proxy_headers)
+                    proxy_headers = None
+                else:
+                    proxy_headers = CIMultiDict(proxy_headers)
             self.requests_made += 1
             log.debug("http.request", method=method, url=_display_url(url), hop=hop)
             response = await session.request(
@@ -677,6 +753,8 @@ class HTTPTransport:
                 headers=sent,
                 allow_redirects=False,
                 timeout=timeouts,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
             )
             location = response.headers.get("Location")
             if response.status not in _REDIRECT_STATUSES or location is None:
@@ -836,11 +914,27 @@ class HTTPTransport:
         if self._closed:
             raise RuntimeError("this HTTPTransport has been closed")
         if self._session is None:
-            # trust_env makes HTTP(S)_PROXY and NO_PROXY apply, which is how
-            # corporate networks route outbound API traffic.
-            self._session = aiohttp.ClientSession(trust_env=True)
+            # Not trust_env: it would look the proxy and a .netrc entry for
+            # the target up on every request (and a .netrc entry for the API
+            # host would clash with our Authorization header). The proxy the
+            # environment names is resolved once per origin in _proxy_for.
+            self._session = aiohttp.ClientSession(trust_env=False)
             self._owns_session = True
         return self._session
+
+    async def _proxy_for(self, url: URL) -> _Proxy:
+        """The environment's proxy for *url*'s origin, looked up once.
+
+        HTTP(S)_PROXY and NO_PROXY are how corporate networks route outbound
+        API traffic, so a session the transport owns honours them; a
+        caller's session is used as configured.
+        """
+        origin = _origin(url)
+        proxy = self._proxies.get(origin)
+        if proxy is None:
+            proxy = await asyncio.to_thread(_environment_proxy, url)
+            self._proxies[origin] = proxy
+        return proxy
 
     def _url(self, path: str, params: Params | None) -> URL:
         if path.lower().startswith(("http://", "https://")):

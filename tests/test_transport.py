@@ -10,6 +10,7 @@ against loopback servers instead.
 from __future__ import annotations
 
 import asyncio
+import base64
 import heapq
 import math
 from contextlib import aclosing
@@ -28,6 +29,7 @@ from multidict import CIMultiDict
 from structlog.testing import capture_logs
 from yarl import URL
 
+import connector_core.http
 from connector_core._retry import parse_retry_after
 from connector_core.exceptions import (
     AuthenticationError,
@@ -598,7 +600,7 @@ async def test_a_callers_session_is_never_closed(mocked):
         assert not session.closed
 
 
-async def test_an_owned_session_trusts_the_environment_and_is_closed(mocked):
+async def test_an_owned_session_is_created_lazily_and_closed(mocked):
     mocked.get(URL_X, payload={})
     http = HTTPTransport(BASE)
     assert http._session is None  # created lazily, inside the event loop
@@ -607,7 +609,9 @@ async def test_an_owned_session_trusts_the_environment_and_is_closed(mocked):
     session = http._session
     assert session is not None
     assert http._owns_session
-    assert session.trust_env
+    # The environment's proxy is resolved by the transport, once per origin,
+    # not by aiohttp on every request.
+    assert not session.trust_env
 
     await http.aclose()
     assert session.closed
@@ -615,29 +619,202 @@ async def test_an_owned_session_trusts_the_environment_and_is_closed(mocked):
         await http.get_json("/x")
 
 
-async def test_an_owned_session_goes_through_the_environment_proxy(monkeypatch):
-    seen: list[tuple[str, str]] = []
+_PROXY_VARIABLES = (
+    "NO_PROXY",
+    "no_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+def _direct_app() -> web.Application:
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"via": "direct"})
+
+    app = web.Application()
+    app.router.add_get("/v1/ping", ping)
+    return app
+
+
+@pytest.fixture
+async def proxy_server(monkeypatch, tmp_path):
+    """A forward proxy on loopback that records what reaches it.
+
+    The proxy variables are cleared and ``NETRC`` points at an empty folder's
+    file, so only what a test sets applies.
+    """
+    seen: list[dict[str, str | None]] = []
 
     async def proxy(request: web.Request) -> web.Response:
-        seen.append((str(request.url), request.headers["Host"]))
+        seen.append(
+            {
+                "url": str(request.url),
+                "host": request.headers["Host"],
+                "proxy_authorization": request.headers.get("Proxy-Authorization"),
+                "authorization": request.headers.get("Authorization"),
+            }
+        )
         return web.json_response({"via": "proxy"})
 
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
     app = web.Application()
     app.router.add_get("/{tail:.*}", proxy)
     async with TestServer(app, host="127.0.0.1") as server:
-        for name in (
-            "NO_PROXY",
-            "no_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "http_proxy",
-        ):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", str(server.make_url("")))
-        async with HTTPTransport("http://api.example.test/v1") as http:
-            assert await http.get_json("/ping") == {"via": "proxy"}
+        yield SimpleNamespace(
+            url=server.make_url(""), seen=seen, netrc=tmp_path / "netrc"
+        )
 
-    assert seen == [("http://api.example.test/v1/ping", "api.example.test")]
+
+async def test_an_owned_session_goes_through_the_environment_proxy(
+    monkeypatch, proxy_server
+):
+    monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
+    async with HTTPTransport(
+        "http://api.example.test/v1", api_key=Secret("sk-proxy-test")
+    ) as http:
+        assert await http.get_json("/ping") == {"via": "proxy"}
+        assert await http.get_json("/pong") == {"via": "proxy"}
+
+    assert [(s["url"], s["host"]) for s in proxy_server.seen] == [
+        ("http://api.example.test/v1/ping", "api.example.test"),
+        ("http://api.example.test/v1/pong", "api.example.test"),
+    ]
+    assert proxy_server.seen[0]["authorization"] == "Bearer sk-proxy-test"
+    assert proxy_server.seen[0]["proxy_authorization"] is None
+
+
+async def test_the_proxy_is_looked_up_once_per_origin(monkeypatch, proxy_server):
+    monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
+    lookups: list[str] = []
+    real = connector_core.http._environment_proxy
+
+    def counting(url: URL) -> object:
+        lookups.append(f"{url.scheme}://{url.host}")
+        return real(url)
+
+    monkeypatch.setattr(connector_core.http, "_environment_proxy", counting)
+    async with HTTPTransport("http://api.example.test/v1") as http:
+        for path in ("/a", "/b", "/c", "http://files.example.test/f"):
+            await http.get_json(path)
+
+    assert lookups == ["http://api.example.test", "http://files.example.test"]
+    assert len(proxy_server.seen) == 4
+
+
+async def test_proxy_credentials_come_from_the_proxy_url(monkeypatch, proxy_server):
+    with_user = proxy_server.url.with_user("corp").with_password("s3cret")
+    monkeypatch.setenv("HTTP_PROXY", str(with_user))
+    with capture_logs() as logs:
+        async with HTTPTransport("http://api.example.test/v1") as http:
+            await http.get_json("/ping")
+
+    expected = "Basic " + base64.b64encode(b"corp:s3cret").decode()
+    assert proxy_server.seen[0]["proxy_authorization"] == expected
+    assert "s3cret" not in repr(logs)
+
+
+async def test_proxy_credentials_come_from_netrc_for_the_proxy_host(
+    monkeypatch, proxy_server
+):
+    host = proxy_server.url.host
+    proxy_server.netrc.write_text(
+        f"machine {host} login corp password from-netrc\n"
+        # An entry for the API host must not turn into a second
+        # Authorization (aiohttp's trust_env would refuse the request).
+        "machine api.example.test login someone password other\n"
+    )
+    proxy_server.netrc.chmod(0o600)
+    monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
+    async with HTTPTransport(
+        "http://api.example.test/v1", api_key=Secret("sk-proxy-test")
+    ) as http:
+        assert await http.get_json("/ping") == {"via": "proxy"}
+
+    expected = "Basic " + base64.b64encode(b"corp:from-netrc").decode()
+    assert proxy_server.seen[0]["proxy_authorization"] == expected
+    assert proxy_server.seen[0]["authorization"] == "Bearer sk-proxy-test"
+
+
+async def test_an_https_target_sends_proxy_credentials_on_the_connect(
+    monkeypatch, proxy_server
+):
+    connects: list[bytes] = []
+
+    async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        connects.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://corp:s3cret@127.0.0.1:{port}")
+        async with HTTPTransport(
+            "https://api.example.test/v1",
+            api_key=Secret("sk-proxy-test"),
+            retry=RetryPolicy(max_attempts=1),
+        ) as http:
+            with pytest.raises(TransportError):
+                await http.get_json("/ping")
+
+    (head,) = connects
+    assert head.startswith(b"CONNECT api.example.test:443 ")
+    expected = "Basic " + base64.b64encode(b"corp:s3cret").decode()
+    assert f"Proxy-Authorization: {expected}".lower().encode() in head.lower()
+    # The API key travels only inside the tunnel, never to the proxy.
+    assert b"sk-proxy-test" not in head
+
+
+async def test_no_proxy_hosts_are_reached_directly(monkeypatch, proxy_server):
+    app = _direct_app()
+    async with TestServer(app, host="127.0.0.1") as direct:
+        monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with HTTPTransport(str(direct.make_url("/v1"))) as http:
+            assert await http.get_json("/ping") == {"via": "direct"}
+    assert proxy_server.seen == []
+
+
+async def test_a_proxy_for_another_scheme_or_not_http_is_not_used(
+    monkeypatch, proxy_server
+):
+    app = _direct_app()
+    async with TestServer(app, host="127.0.0.1") as direct:
+        # Only HTTPS_PROXY is set and the target is http: no proxy.
+        monkeypatch.setenv("HTTPS_PROXY", str(proxy_server.url))
+        async with HTTPTransport(str(direct.make_url("/v1"))) as http:
+            assert await http.get_json("/ping") == {"via": "direct"}
+        # An https:// proxy, which aiohttp cannot speak to, is ignored with
+        # a warning rather than failing every request.
+        monkeypatch.setenv("HTTP_PROXY", "https://proxy.example.test:3128")
+        with capture_logs() as logs:
+            async with HTTPTransport(str(direct.make_url("/v1"))) as http:
+                assert await http.get_json("/ping") == {"via": "direct"}
+    assert proxy_server.seen == []
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "http.proxy_ignored"
+    ]
+
+
+async def test_a_borrowed_session_is_used_as_configured(monkeypatch, proxy_server):
+    monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
+    app = _direct_app()
+    async with (
+        TestServer(app, host="127.0.0.1") as direct,
+        aiohttp.ClientSession() as session,  # trust_env=False
+    ):
+        http = HTTPTransport(str(direct.make_url("/v1")), session=session)
+        assert await http.get_json("/ping") == {"via": "direct"}
+        await http.aclose()
+        assert not session.closed
+    assert proxy_server.seen == []
 
 
 # -- redirects -----------------------------------------------------------------
