@@ -3,7 +3,11 @@
 * ``admin_audit_logs`` (and ``admin_tenant_audit_logs``, the tenant-scoped
   events the API serves only on request): the organization's audit log. The API serves
   it newest first, so it is read in ascending time windows, each drained page
-  by page before its end becomes the checkpoint. Consecutive windows overlap
+  by page before its end becomes the checkpoint. Windows are sized from the
+  density the previous one showed, so each holds about
+  :data:`TARGET_WINDOW_EVENTS` events: a window costs one partial page, and
+  a hundred full pages per partial one keep the requests within about 1% of
+  the fewest possible. Consecutive windows overlap
   by :data:`OVERLAP` seconds to catch events the API publishes late; the ids
   already seen in the overlap travel in the checkpoint, so nothing is doubled
   and a read resumed from a checkpoint yields exactly what the uninterrupted
@@ -22,6 +26,8 @@ held whole, and a workspace has thousands of GPTs at most.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -49,9 +55,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE_CHUNK",
+    "MAX_WINDOW",
+    "MIN_WINDOW",
     "OVERLAP",
     "PAGE_SIZE",
+    "TARGET_WINDOW_EVENTS",
     "WINDOW",
+    "next_window",
     "read_admin_audit_logs",
     "read_compliance_logs",
     "read_custom_gpts",
@@ -63,11 +73,22 @@ PAGE_SIZE: Final = 100
 """The audit log's maximum page size: the fewest requests per event."""
 
 WINDOW: Final = 86_400
-"""Seconds of audit log per window: a day is a checkpoint a sync can afford
-to redo, and few enough windows that sparse periods cost few requests."""
+"""Seconds of the first window, before any density is known: a day."""
 
 TENANT_WINDOW: Final = 7 * 86_400
-"""Tenant-scoped events are rare: a week per window."""
+"""The first tenant-scoped window: those events are rare, so a week."""
+
+TARGET_WINDOW_EVENTS: Final = 10_000
+"""Events a window aims to hold. Each window ends with a partial page, so
+100 full pages per window keep the requests within 1% of ``ceil(N / 100)``;
+and a checkpoint every 10,000 events is what a crashed sync redoes at most."""
+
+MIN_WINDOW: Final = 3_600
+"""The narrowest window: an hour, far wider than :data:`OVERLAP`, so a
+window always advances however dense the log gets."""
+
+MAX_WINDOW: Final = 31 * 86_400
+"""The widest window, so a long quiet stretch still yields checkpoints."""
 
 OVERLAP: Final = 120
 """Seconds each window re-reads before the previous one's end."""
@@ -138,18 +159,49 @@ async def read_admin_audit_logs(
         base.append(("event_types[]", sorted(types)))
     if query.user_ids:
         base.append(("actor_ids[]", sorted(query.user_ids)))
-    window = TENANT_WINDOW if tenant else WINDOW
+    width = TENANT_WINDOW if tenant else WINDOW
     end = _epoch(query.end_date) + 1  # the query's end second is inclusive
     low = int(checkpoint["until"]) - OVERLAP if checkpoint else 0
     low = max(low, _epoch(query.start_date))
     seen = frozenset(checkpoint.get("seen", ())) if checkpoint else frozenset()
+    if checkpoint and isinstance(checkpoint.get("width"), int):
+        # The next window's width travels in the checkpoint, so a read
+        # resumed there cuts the same windows, and yields the same records
+        # in the same order, as the read that wrote it (page cursors count
+        # records from a checkpoint).
+        width = max(MIN_WINDOW, min(MAX_WINDOW, checkpoint["width"]))
     while low < end:
-        reader = _Window(http, normalizer, base, low, min(low + window, end), seen)
-        async for batch in reader.batches():
-            yield batch
+        high = min(low + width, end)
+        if end - high < width // 4:
+            # A sliver left over would cost a window, and a partial page, of
+            # its own: read it with this one.
+            high = end
+        reader = _Window(http, normalizer, base, low, high, seen)
+        # Closed here, not by the garbage collector, so a read stopped early
+        # cancels the window's page in flight before it returns.
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                yield batch
         seen = frozenset(reader.in_overlap)
-        yield StreamBatch(checkpoint={"until": reader.high, "seen": sorted(seen)})
+        width = next_window(reader.high - reader.low, reader.served)
+        yield StreamBatch(
+            checkpoint={"until": reader.high, "seen": sorted(seen), "width": width}
+        )
         low = reader.high - OVERLAP if reader.high < end else end
+
+
+def next_window(width: int, served: int) -> int:
+    """The width, in seconds, of the window after one of *width* that held *served*.
+
+    Activity drifts slowly (a weekly rhythm, an organization's growth), so the
+    last window's density is a good guess for the next: aim at
+    :data:`TARGET_WINDOW_EVENTS`, within :data:`MIN_WINDOW` and
+    :data:`MAX_WINDOW`. A guess that is off by a factor of a few only moves
+    the partial-page overhead between 0.3% and 3% of the requests.
+    """
+    if served <= 0:
+        return MAX_WINDOW
+    return max(MIN_WINDOW, min(MAX_WINDOW, width * TARGET_WINDOW_EVENTS // served))
 
 
 @attrs.define
@@ -159,6 +211,8 @@ class _Window:
     Attributes:
         in_overlap: Ids of the events in the last :data:`OVERLAP` seconds of
             the window; the next window re-reads those seconds and skips them.
+        served: Records the API served for the window (re-served ones
+            included): its density, which sizes the next window.
     """
 
     http: HTTPTransport
@@ -168,44 +222,83 @@ class _Window:
     high: int
     seen: frozenset[str]
     in_overlap: list[str] = attrs.Factory(list)
+    served: int = 0
 
     async def batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """Yield the window's pages, normalized, one batch per page.
+
+        The next page is requested before this one is normalized: the
+        cursor is known as soon as the page is decoded, so the server's work
+        and the wire overlap the normalizing, which is about half of a
+        page's cost on the client. Only one page is ever ahead, so memory
+        stays bounded by two pages, and a consumer that stops early cancels
+        the request in flight.
+        """
         params = [
             *self.base,
             ("effective_at[gte]", self.low),
             ("effective_at[lt]", self.high),
         ]
-        after: str | None = None
+        fetch = self._fetch(params, None)
+        ahead: asyncio.Task[Any] | None = None
         previous: frozenset[str] = frozenset()
-        while True:
-            page = await self.http.get_json(
-                "/organization/audit_logs",
-                params=params + ([("after", after)] if after else []),
-            )
-            items, has_more, last_id = _page_items(page, "audit_logs")
-            # Skip a record the previous page ended with (a boundary served
-            # twice) or one the previous window already delivered.
-            fresh = [
-                record
-                for record in items
-                if _record_id(record) not in previous | self.seen
-            ]
-            self.in_overlap.extend(
-                rid
-                for record in fresh
-                if (rid := _record_id(record)) is not None
-                and isinstance(record.get("effective_at"), int)
-                and record["effective_at"] >= self.high - OVERLAP
-            )
-            previous = frozenset(
-                rid for record in items if (rid := _record_id(record)) is not None
-            )
-            logs, bad = _split([self.normalizer.admin_audit_log(r) for r in fresh])
-            if logs or bad:
-                yield StreamBatch(logs=logs, quarantined=bad)
-            if not has_more or last_id is None:
-                return
-            after = last_id
+        try:
+            page: Any = await fetch
+            while True:
+                items, has_more, last_id = _page_items(page, "audit_logs")
+                more = has_more and last_id is not None
+                if more:
+                    ahead = asyncio.ensure_future(self._fetch(params, last_id))
+                    # Let the request go out before the CPU-bound normalizing.
+                    await asyncio.sleep(0)
+                self.served += len(items)
+                batch, previous = self._normalize(items, previous)
+                if batch is not None:
+                    yield batch
+                if ahead is None:
+                    return
+                page, ahead = await ahead, None
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    def _fetch(self, params: list[tuple[str, Any]], after: str | None) -> Any:
+        return self.http.get_json(
+            "/organization/audit_logs",
+            params=params + ([("after", after)] if after else []),
+        )
+
+    def _normalize(
+        self, items: list[Any], previous: frozenset[str]
+    ) -> tuple[StreamBatch | None, frozenset[str]]:
+        """One page's batch, and the ids of its records for the next page.
+
+        A record the previous page ended with (a boundary served twice) or
+        one the previous window already delivered is skipped.
+        """
+        skip = previous | self.seen if self.seen else previous
+        ids: list[str] = []
+        fresh = []
+        for record in items:
+            rid = _record_id(record)
+            if rid is not None:
+                ids.append(rid)
+                if rid in skip:
+                    continue
+            fresh.append(record)
+        edge = self.high - OVERLAP
+        self.in_overlap.extend(
+            rid
+            for record in fresh
+            if (rid := _record_id(record)) is not None
+            and isinstance(record.get("effective_at"), int)
+            and record["effective_at"] >= edge
+        )
+        logs, bad = _split([self.normalizer.admin_audit_log(r) for r in fresh])
+        batch = StreamBatch(logs=logs, quarantined=bad) if logs or bad else None
+        return batch, frozenset(ids)
 
 
 def _record_id(record: object) -> str | None:

@@ -1,0 +1,156 @@
+"""How the admin audit log is cut into windows, and what that costs in requests.
+
+The API serves the log newest first, so the connector reads ascending time
+windows, each drained page by page; each window ends with a partial page, so
+the windows' sizes decide how close the request count comes to the fewest
+possible, ``ceil(events / 100)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
+from aiaudit_chatgpt.sources import (
+    MAX_WINDOW,
+    MIN_WINDOW,
+    OVERLAP,
+    TARGET_WINDOW_EVENTS,
+    WINDOW,
+    next_window,
+)
+from connector_core.models import AIAuditLogQuery
+from connector_core.sandbox import SandboxOptions
+
+
+END = datetime(2025, 3, 1, tzinfo=UTC)
+STREAM = "admin_audit_logs"
+
+
+def whole(days: int) -> AIAuditLogQuery:
+    return AIAuditLogQuery(
+        start_date=END - timedelta(days=days), end_date=END - timedelta(seconds=1)
+    )
+
+
+async def read(connector, query, checkpoint=None):
+    """Every event id and checkpoint of one read, in order, and where each
+    checkpoint fell (the number of ids before it)."""
+    ids: list[str] = []
+    checkpoints: list[dict] = []
+    positions: list[int] = []
+    async for batch in connector.read_stream(STREAM, checkpoint, query):
+        ids.extend(log.id for log in batch.logs)
+        if batch.checkpoint is not None:
+            checkpoints.append(batch.checkpoint)
+            positions.append(len(ids))
+    return ids, checkpoints, positions
+
+
+def _client_tasks() -> set[asyncio.Task]:
+    """The running tasks, less the sandbox server's connection handlers."""
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if "RequestHandler" not in getattr(task.get_coro(), "__qualname__", "")
+    }
+
+
+def test_the_next_window_aims_at_the_target_density():
+    # A day that held 20,000 events: half a day holds about the target.
+    assert next_window(86_400, 2 * TARGET_WINDOW_EVENTS) == 43_200
+    # A day of 1,000 events: ten days.
+    assert next_window(86_400, TARGET_WINDOW_EVENTS // 10) == 864_000
+
+
+def test_the_next_window_stays_within_bounds():
+    assert next_window(86_400, 10_000_000) == MIN_WINDOW
+    assert next_window(86_400, 1) == MAX_WINDOW
+    assert next_window(86_400, 0) == MAX_WINDOW
+    assert MIN_WINDOW > OVERLAP  # a window always advances
+
+
+@pytest.mark.parametrize(
+    ("events", "days"),
+    [(3_000, 21), (30_000, 21), (40_000, 60)],
+)
+async def test_a_clean_read_spends_about_the_fewest_requests(
+    registry, session, requests, events, days
+):
+    options = SandboxOptions(seed=7, events=events, days=days, end=END)
+    async with (
+        ChatGPTSandbox.run(options) as sandbox,
+        registry.create("chatgpt", sandbox.connector_config(), session=session) as conn,
+    ):
+        ids, checkpoints, _ = await read(conn, whole(days))
+
+    assert len(ids) == len(set(ids))
+    made = len(requests.paths("/organization/audit_logs"))
+    ideal = math.ceil(len(ids) / 100)
+    # One partial page per window at most, and windows of about the target.
+    assert made <= ideal + len(checkpoints)
+    assert len(checkpoints) <= math.ceil(len(ids) / TARGET_WINDOW_EVENTS) + 2
+    assert made / ideal <= 1.02 or made - ideal <= 1
+
+
+async def test_windows_follow_the_density_of_the_log(registry, session):
+    options = SandboxOptions(seed=7, events=60_000, days=30, end=END)
+    async with (
+        ChatGPTSandbox.run(options) as sandbox,
+        registry.create("chatgpt", sandbox.connector_config(), session=session) as conn,
+    ):
+        _, checkpoints, _ = await read(conn, whole(30))
+
+    widths = [checkpoint["width"] for checkpoint in checkpoints]
+    # About 2,000 events a day: the first window is a day, the next ones
+    # about five days each (the weekly rhythm moves them a little).
+    assert widths[0] != WINDOW
+    assert all(2 * 86_400 <= width <= 10 * 86_400 for width in widths[:-1])
+    ends = [checkpoint["until"] for checkpoint in checkpoints]
+    assert ends == sorted(ends)
+    assert ends[-1] == int(END.timestamp())
+
+
+async def test_a_checkpoint_without_a_width_still_resumes(connector):
+    """Checkpoints written before windows were sized by density carry no width."""
+    query = whole(21)
+    full, checkpoints, positions = await read(connector, query)
+    assert len(checkpoints) > 1
+    old_style = {"until": checkpoints[0]["until"], "seen": checkpoints[0]["seen"]}
+
+    resumed, _, _ = await read(connector, query, old_style)
+
+    # The windows are cut differently from there, so the order may differ,
+    # but exactly the events after the checkpoint come, each once.
+    assert len(resumed) == len(set(resumed))
+    assert set(resumed) == set(full[positions[0] :])
+
+
+async def test_a_resumed_read_cuts_the_same_windows(connector):
+    """Page cursors count records from a checkpoint, so a read resumed there
+    must yield the same records in the same order as the read that wrote it."""
+    query = whole(21)
+    full, checkpoints, positions = await read(connector, query)
+    assert len(checkpoints) > 1
+    for index, checkpoint in enumerate(checkpoints[:-1]):
+        resumed, rest, _ = await read(connector, query, checkpoint)
+        assert resumed == full[positions[index] :]
+        assert rest == checkpoints[index + 1 :]
+
+
+async def test_stopping_early_leaves_no_request_in_flight(connector, requests):
+    before = _client_tasks()
+    async with aclosing(connector.read_stream(STREAM, None, whole(21))) as batches:
+        async for batch in batches:
+            assert batch.logs
+            break
+    assert _client_tasks() == before  # nothing left for a finalizer either
+    await asyncio.sleep(0)
+    assert _client_tasks() == before
+    # The page after the first was already asked for (read ahead), no more.
+    assert len(requests.paths("/organization/audit_logs")) <= 2
