@@ -149,6 +149,7 @@ class ChildRun:
     stderr: str
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float
 
     def check(self, what: str) -> ChildRun:
         if self.returncode != 0:
@@ -189,7 +190,15 @@ def run_child(
         stderr=stderr,
         seconds=seconds,
         peak_rss_mib=usage.ru_maxrss / _KIB,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process *pid* has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: state is field 3, utime and stime 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_status_mib(field_name: str) -> float:

@@ -43,12 +43,13 @@ from _harness import (
     Table,
     aiaudit_command,
     machine,
+    process_cpu,
     rate,
     run_child,
     sandbox_process,
 )
 
-from aiaudit_chatgpt.sources import PAGE_SIZE, WINDOW
+from aiaudit_chatgpt.sources import PAGE_SIZE
 from connector_core.cli import configure_logging
 from connector_core.models import AIAuditLogQuery, AIDateRange
 from connector_core.registry import Registry
@@ -90,11 +91,32 @@ TARGETS = {
 
 @dataclass(frozen=True)
 class Read:
-    """One client's pass over the audit log."""
+    """One client's pass over the audit log.
+
+    ``client_cpu`` is the CPU time the client's process spent (every thread),
+    ``server_cpu`` the sandbox process's over the same interval: with two
+    cores and the server on the same machine, their sum per event bounds
+    what any client can reach.
+    """
 
     events: int
     requests: int
     seconds: float
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    windows: int = 0
+
+
+@contextlib.contextmanager
+def cpu_meter(sandbox: Sandbox) -> Iterator[list[float]]:
+    """Measure this process's and the sandbox's CPU seconds over a block."""
+    spent = [0.0, 0.0]
+    client, server = time.process_time(), process_cpu(sandbox.process.pid)
+    try:
+        yield spent
+    finally:
+        spent[0] = time.process_time() - client
+        spent[1] = process_cpu(sandbox.process.pid) - server
 
 
 async def floor(sandbox: Sandbox) -> Read:
@@ -104,50 +126,41 @@ async def floor(sandbox: Sandbox) -> Read:
     events = requests = 0
     after: str | None = None
     async with aiohttp.ClientSession() as session:
-        started = time.perf_counter()
-        while True:
-            params = {"limit": str(PAGE_SIZE)} | ({"after": after} if after else {})
-            async with session.get(url, params=params, headers=headers) as response:
-                body = await response.read()
-                if response.status != 200:  # noqa: PLR2004
-                    raise SystemExit(f"floor: HTTP {response.status}: {body[:200]!r}")
-            page = orjson.loads(body)
-            requests += 1
-            events += len(page["data"])
-            if not page["has_more"]:
-                break
-            after = page["last_id"]
-        seconds = time.perf_counter() - started
-    return Read(events, requests, seconds)
+        with cpu_meter(sandbox) as cpu:
+            started = time.perf_counter()
+            while True:
+                params = {"limit": str(PAGE_SIZE)} | ({"after": after} if after else {})
+                async with session.get(url, params=params, headers=headers) as got:
+                    body = await got.read()
+                    if got.status != 200:  # noqa: PLR2004
+                        raise SystemExit(f"floor: HTTP {got.status}: {body[:200]!r}")
+                page = orjson.loads(body)
+                requests += 1
+                events += len(page["data"])
+                if not page["has_more"]:
+                    break
+                after = page["last_id"]
+            seconds = time.perf_counter() - started
+    return Read(events, requests, seconds, *cpu)
 
 
-async def connector(sandbox: Sandbox, *, own_session: bool = False) -> Read:
-    """Our reader: ``read_stream("admin_audit_logs")``, normalized, kept nowhere.
-
-    With *own_session* the connector is handed an ``aiohttp`` session made
-    with ``trust_env=False`` (a diagnostic: the transport's own session
-    trusts the environment, see docs/benchmarks.md).
-    """
-    session = aiohttp.ClientSession(trust_env=False) if own_session else None
-    try:
-        handle = Registry.load().create(
-            "chatgpt", sandbox.admin_config(), session=session
-        )
-        query = AIAuditLogQuery(start_date=sandbox.start, end_date=sandbox.end)
-        events = 0
-        async with handle:
+async def connector(sandbox: Sandbox) -> Read:
+    """Our reader: ``read_stream("admin_audit_logs")``, normalized, kept nowhere,
+    with the transport's own session, as a sync uses it."""
+    handle = Registry.load().create("chatgpt", sandbox.admin_config())
+    query = AIAuditLogQuery(start_date=sandbox.start, end_date=sandbox.end)
+    events = windows = 0
+    async with handle:
+        with cpu_meter(sandbox) as cpu:
             started = time.perf_counter()
             batches = handle.read_stream("admin_audit_logs", None, query)
             async with contextlib.aclosing(batches) as reading:
                 async for batch in reading:
                     events += len(batch.logs)
+                    windows += batch.checkpoint is not None
             seconds = time.perf_counter() - started
-            admin = handle.instance.admin
-            requests = admin.requests_made
-    finally:
-        if session is not None:
-            await session.close()
-    return Read(events, requests, seconds)
+        requests = handle.instance.admin.requests_made
+    return Read(events, requests, seconds, *cpu, windows=windows)
 
 
 def peer(sandbox: Sandbox) -> Read:
@@ -160,14 +173,14 @@ def peer(sandbox: Sandbox) -> Read:
         api_key="unused",
     )
     events = requests = 0
-    with client:
+    with client, cpu_meter(sandbox) as cpu:
         started = time.perf_counter()
         first = client.admin.organization.audit_logs.list(limit=PAGE_SIZE)
         for page in first.iter_pages():
             requests += 1
             events += len(page.data)
         seconds = time.perf_counter() - started
-    return Read(events, requests, seconds)
+    return Read(events, requests, seconds, *cpu)
 
 
 @dataclass
@@ -198,11 +211,6 @@ def contenders(skip: set[str]) -> list[Contender]:
             "connector: read_stream, normalized",
             lambda s: asyncio.run(connector(s)),
         ),
-        Contender(
-            "connector_no_env",
-            "  same, session trust_env=False (diagnostic)",
-            lambda s: asyncio.run(connector(s, own_session=True)),
-        ),
         Contender("peer", "peer: openai SDK audit_logs.list", peer),
     ]
     return [c for c in every if c.name not in skip]
@@ -219,6 +227,8 @@ class SyncRun:
     store: str
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float
+    server_cpu_seconds: float
     admin_events: int
     events: int
     streams: dict[str, dict[str, Any]]
@@ -259,9 +269,11 @@ def sync(
         sandbox.end.isoformat(),
         "--json",
     ]
+    server = process_cpu(sandbox.process.pid)
     done = run_child(command, env=_clean_environment(env)).check(
         f"aiaudit sync ({label})"
     )
+    server = process_cpu(sandbox.process.pid) - server
     (report,) = orjson.loads(done.stdout)
     if not report["ok"]:
         raise SystemExit(f"aiaudit sync ({label}) stopped early: {report['streams']}")
@@ -271,6 +283,8 @@ def sync(
         store=store_url.partition("?")[0],
         seconds=done.seconds,
         peak_rss_mib=done.peak_rss_mib,
+        cpu_seconds=done.cpu_seconds,
+        server_cpu_seconds=server,
         admin_events=streams["admin_audit_logs"]["read"],
         events=report["read"],
         streams={
@@ -442,7 +456,6 @@ class Results:
     machine: dict[str, str]
     sandbox_events: int = 0
     sandbox_startup_s: float = 0.0
-    windows: int = 0
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     syncs: list[SyncRun] = field(default_factory=list)
     analytics: list[AnalyticsRun] = field(default_factory=list)
@@ -495,9 +508,6 @@ def run(args: argparse.Namespace) -> Results:
         )
         results.sandbox_events = sandbox.events
         results.sandbox_startup_s = sandbox.startup_s
-        results.windows = math.ceil(
-            (sandbox.end - sandbox.start).total_seconds() / WINDOW
-        )
         say(f"  ready in {sandbox.startup_s:.1f} s")
         clients_phase(results, sandbox, rounds, skip)
         if "sync" not in skip:
@@ -546,6 +556,9 @@ def clients_phase(
             "requests": contender.best.requests,
             "seconds": contender.best.seconds,
             "rate": contender.rate,
+            "client_cpu": contender.best.client_cpu,
+            "server_cpu": contender.best.server_cpu,
+            "windows": contender.best.windows,
             "rounds": [round(r.seconds, 3) for r in contender.reads],
         }
 
@@ -666,11 +679,6 @@ def ratios(results: Results) -> dict[str, float]:
     rate_of = {name: c["rate"] for name, c in clients.items()}
     ratio("connector_vs_floor", rate_of.get("connector"), rate_of.get("floor"))
     ratio("connector_vs_peer", rate_of.get("connector"), rate_of.get("peer"))
-    ratio(
-        "connector_no_env_vs_floor",
-        rate_of.get("connector_no_env"),
-        rate_of.get("floor"),
-    )
     admin_syncs = [s for s in results.syncs if s.label == ADMIN_SQLITE]
     if admin_syncs:
         best = min(admin_syncs, key=lambda s: s.seconds)
@@ -738,8 +746,20 @@ def report(results: Results) -> str:
 
 def _clients_table(results: Results) -> str:
     ideal = results.ratios.get("requests_ideal")
-    table = Table(["read path", "events", "seconds", "events/s", "requests", "x ideal"])
+    table = Table(
+        [
+            "read path",
+            "events",
+            "seconds",
+            "events/s",
+            "requests",
+            "x ideal",
+            "client CPU us/event",
+            "sandbox CPU us/event",
+        ]
+    )
     for client in results.clients.values():
+        events = client["events"] or 1
         table.add(
             client["label"],
             f"{client['events']:,}",
@@ -747,13 +767,14 @@ def _clients_table(results: Results) -> str:
             rate(client["events"], client["seconds"]),
             f"{client['requests']:,}",
             f"{client['requests'] / ideal:.3f}" if ideal else "-",
+            f"{client['client_cpu'] / events * 1e6:.1f}",
+            f"{client['server_cpu'] / events * 1e6:.1f}",
         )
-    windows = (
-        f"; the connector reads {results.windows} one-day windows" if ideal else ""
-    )
-    return (
-        table.render() + f"\n  ideal: ceil(events / 100) = {ideal or 0:,.0f}{windows}"
-    )
+    windows = results.clients.get("connector", {}).get("windows")
+    lines = [table.render(), f"  ideal: ceil(events / 100) = {ideal or 0:,.0f}"]
+    if windows:
+        lines[-1] += f"; the connector read {windows} windows (one partial page each)"
+    return "\n".join(lines)
 
 
 def _sync_table(results: Results) -> str:
@@ -766,6 +787,8 @@ def _sync_table(results: Results) -> str:
             "seconds",
             "events/s",
             "peak RSS MiB",
+            "sync CPU us/event",
+            "sandbox CPU us/event",
         ]
     )
     for s in results.syncs:
@@ -776,6 +799,8 @@ def _sync_table(results: Results) -> str:
             f"{s.seconds:.2f}",
             rate(events, s.seconds),
             f"{s.peak_rss_mib:.0f}",
+            f"{s.cpu_seconds / events * 1e6:.1f}" if events else "-",
+            f"{s.server_cpu_seconds / events * 1e6:.1f}" if events else "-",
         )
     lines = [
         table.render(),
@@ -868,10 +893,6 @@ def verdicts(results: Results) -> str:
         table.add(label, f"{value:.3f}{unit}", f"{sense} {target:g}{unit}", verdict)
     extra = []
     for key, text in (
-        (
-            "connector_no_env_vs_floor",
-            "connector with a trust_env=False session / floor",
-        ),
         ("sync_sqlite_vs_floor", "sync into SQLite / floor"),
         (
             "sync_sqlite_vs_peer_without_fixed_cost",
@@ -906,8 +927,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: floor, connector, connector_no_env, peer, sync, "
-        "postgres, analytics, rss",
+        help="comma-separated: floor, connector, peer, sync, postgres, analytics, rss",
     )
     parser.add_argument("--workdir", help="where the stores are written (a temp dir)")
     parser.add_argument("--json", dest="json_path", help="also write the figures here")
