@@ -4,17 +4,19 @@ Built once here so that every plugin gets the hard part right: reading a
 feed incrementally, forever, without losing or doubling an event.
 
 For each stream the engine resumes from the stored checkpoint and writes
-each batch the connector yields with :meth:`~connector_core.store.Store.write_batch`,
-which commits the batch's events, its quarantined records and (when the
-batch carries one) the new checkpoint in one transaction. Batches without a
+the batches the connector yields with :meth:`~connector_core.store.Store.write_batch`,
+which commits their events, their quarantined records and (when one of them
+carries one) the new checkpoint in one transaction. Batches without a
 checkpoint (a time window still being drained) are written too, keeping the
 old checkpoint; after a crash they are read again and recognised by their
 ids. So a sync killed at any instant resumes with nothing lost and nothing
 doubled, and a second sync with nothing new writes nothing.
 
-Memory stays bounded by a batch: at most :data:`PIPELINE` batches wait for
-the database while the next one is fetched. Writing happens in a worker
-thread, so the event loop keeps fetching meanwhile.
+Writing happens in a worker thread, so the event loop keeps fetching
+meanwhile, up to :data:`READ_AHEAD_EVENTS` ahead of the database: that bounds
+memory. The batches that wait when the writer is free again are written
+together, as one transaction of at most :data:`MAX_MERGED_EVENTS`: a batch is
+often one API page, and a transaction per page costs more than its events.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
@@ -33,7 +37,7 @@ from connector_core.models import AIAuditLogQuery
 
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from connector_core.connector import Connector
     from connector_core.store.base import Store, WriteResult
@@ -42,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HISTORY",
-    "PIPELINE",
+    "MAX_MERGED_EVENTS",
+    "READ_AHEAD_EVENTS",
     "StreamReport",
     "SyncProgress",
     "SyncReport",
@@ -56,8 +61,23 @@ DEFAULT_HISTORY: Final = timedelta(days=30)
 Compliance Logs Platform keeps 30 days, and a first sync should not silently
 claim more history than the platform keeps."""
 
-PIPELINE: Final = 2
-"""Batches fetched ahead of the database; bounds memory to a few batches."""
+MAX_MERGED_EVENTS: Final = 5_000
+"""Events (and quarantined records) stored by one ``write_batch`` at most,
+when the writer merges the batches waiting for it.
+
+A transaction per batch, often a single API page of 100 events, spends more
+on committing and on updating the partial sums than on the events: merging
+the waiting batches halves the store's time per event on SQLite and more on
+PostgreSQL. Past a few thousand events a larger transaction saves little,
+while it holds the database (and makes a Ctrl-C wait) longer and keeps more
+events in memory; 5,000 is a fraction of a second of writing."""
+
+READ_AHEAD_EVENTS: Final = MAX_MERGED_EVENTS
+"""Events (and quarantined records) read and waiting for the database at
+most, besides those being written: the bound on a sync's memory. Enough for
+the writer to find a full merged write waiting whenever reading is the
+faster side. A batch counts at least one, so batches with only a checkpoint
+are bounded too."""
 
 
 class SyncProgress(Protocol):
@@ -77,7 +97,8 @@ class StreamReport:
         inserted: Events new to the store.
         duplicates: Events the store already had (overlaps, re-reads).
         quarantined: Records that could not be normalized, stored aside.
-        checkpoints: Checkpoints committed.
+        checkpoints: Checkpoints committed (or passed by a later one that was
+            committed in the same transaction).
         seconds: Time spent on the stream.
         error: Why the stream stopped early, if it did.
     """
@@ -94,13 +115,20 @@ class StreamReport:
     error: str | None = None
 
     def add(self, batch: StreamBatch, result: WriteResult) -> None:
-        self.batches += 1
-        self.read += len(batch.logs)
+        """Count *batch*, stored by one ``write_batch`` with *result*."""
+        self.add_merged((batch,), result)
+
+    def add_merged(self, batches: Sequence[StreamBatch], result: WriteResult) -> None:
+        """Count *batches*, stored together by one ``write_batch`` with
+        *result*: the totals are those of storing them one by one."""
+        for batch in batches:
+            self.batches += 1
+            self.read += len(batch.logs)
+            if batch.checkpoint is not None:
+                self.checkpoints += 1
         self.inserted += result.inserted
         self.duplicates += result.duplicates
         self.quarantined += result.quarantined
-        if batch.checkpoint is not None:
-            self.checkpoints += 1
 
 
 @attrs.define
@@ -248,35 +276,30 @@ async def _drain(
 ) -> None:
     """Read one stream and store it, fetching ahead while the database writes.
 
-    The reader puts batches on a short queue; the writer stores them in
-    order. If either fails, the other is cancelled and the error propagates:
-    what was committed stays committed, and the next sync resumes there.
+    The reader puts batches in a :class:`_ReadAhead`; the writer stores them
+    in order, all those waiting at once (see :data:`MAX_MERGED_EVENTS`). If
+    either fails, the other is cancelled and the error propagates: what was
+    committed stays committed, and the next sync resumes there.
     """
-    queue: asyncio.Queue[StreamBatch | None] = asyncio.Queue(maxsize=PIPELINE)
+    pending = _ReadAhead(READ_AHEAD_EVENTS)
 
     async def read() -> None:
         async with contextlib.aclosing(
             connector.read_stream(report.stream, checkpoint, query)
         ) as batches:
             async for batch in batches:
-                await queue.put(batch)
-        await queue.put(None)
+                await pending.put(batch)
+        await pending.put(None)
 
     async def write() -> None:
-        while (batch := await queue.get()) is not None:
-            if not (batch.logs or batch.quarantined or batch.checkpoint is not None):
-                continue
-            result = await asyncio.to_thread(
-                store.write_batch,
-                report.connection,
-                report.stream,
-                batch.logs,
-                batch.quarantined,
-                batch.checkpoint,
-            )
-            report.add(batch, result)
-            if progress is not None:
-                progress.update(report)
+        while (taken := await pending.take(MAX_MERGED_EVENTS)) is not None:
+            group = [
+                batch
+                for batch in taken
+                if batch.logs or batch.quarantined or batch.checkpoint is not None
+            ]
+            if group:
+                await _store(store, report, group, progress)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -286,3 +309,112 @@ async def _drain(
         # One side failed and the other was cancelled: surface the cause
         # itself, so callers catch ConnectorError as usual.
         raise failed.exceptions[0] from None
+
+
+async def _store(
+    store: Store,
+    report: StreamReport,
+    group: Sequence[StreamBatch],
+    progress: SyncProgress | None,
+) -> None:
+    """Store the batches of *group*, in order, in one transaction.
+
+    Their events and quarantined records are concatenated and the checkpoint
+    is the last one among them. Checkpoints are cumulative (each promises
+    every event before it was yielded in its batch or an earlier one), and
+    every earlier batch is either committed already or in this transaction,
+    so a checkpoint still never commits without the events before it.
+
+    If that transaction fails, the batches are stored again one by one, as
+    they were before merging: those before a bad one (an event that cannot
+    be serialized, say) are committed, and its error is the one raised. (A
+    failure that does not recur, a dropped connection say, costs a retry.)
+    """
+    if len(group) > 1:
+        try:
+            result = await asyncio.to_thread(
+                store.write_batch,
+                report.connection,
+                report.stream,
+                list(chain.from_iterable(batch.logs for batch in group)),
+                list(chain.from_iterable(batch.quarantined for batch in group)),
+                next(
+                    (b.checkpoint for b in reversed(group) if b.checkpoint is not None),
+                    None,
+                ),
+            )
+        except Exception as exc:  # noqa: BLE001 -- raised again by the batch at fault
+            log.warning(
+                "sync.merged_write_failed",
+                connection=report.connection,
+                stream=report.stream,
+                batches=len(group),
+                error=str(exc),
+            )
+        else:
+            report.add_merged(group, result)
+            if progress is not None:
+                progress.update(report)
+            return
+    for batch in group:
+        result = await asyncio.to_thread(
+            store.write_batch,
+            report.connection,
+            report.stream,
+            batch.logs,
+            batch.quarantined,
+            batch.checkpoint,
+        )
+        report.add(batch, result)
+        if progress is not None:
+            progress.update(report)
+
+
+class _ReadAhead:
+    """The batches read and not yet stored, bounded by the events they hold.
+
+    A queue of batches bounded by their number would hold anything from a
+    few events to a few files' worth; weighing each batch by its events
+    (and quarantined records, at least one) bounds memory whatever the
+    connector's batch size. ``None`` marks the end of the stream.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._batches: deque[StreamBatch | None] = deque()
+        self._weight = 0
+        self._changed = asyncio.Condition()
+
+    async def put(self, batch: StreamBatch | None) -> None:
+        """Add *batch* once fewer than the limit's events wait."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._weight < self._limit)
+            self._batches.append(batch)
+            self._weight += _weight(batch)
+            self._changed.notify_all()
+
+    async def take(self, limit: int) -> list[StreamBatch] | None:
+        """The next batch and those waiting behind it, up to *limit* events
+        in all (the first whatever its size); ``None`` at the end."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._batches))
+            taken: list[StreamBatch] = []
+            weight = 0
+            while self._batches:
+                batch = self._batches[0]
+                if batch is None or (taken and weight + _weight(batch) > limit):
+                    break
+                self._batches.popleft()
+                taken.append(batch)
+                weight += _weight(batch)
+            self._weight -= weight
+            self._changed.notify_all()
+        # Only the end marker stays ahead of nothing taken; it is left in
+        # place, so every later call sees the end too.
+        return taken or None
+
+
+def _weight(batch: StreamBatch | None) -> int:
+    if batch is None:
+        return 0
+    return max(1, len(batch.logs) + len(batch.quarantined))

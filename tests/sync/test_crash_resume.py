@@ -29,7 +29,7 @@ from connector_core.store.base import LogFilter
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
 KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
 # Enough data that every kill lands while the sync is still working.
-EVENTS = "6000" if KILLS <= 5 else "40000"
+EVENTS = "20000" if KILLS <= 5 else "40000"
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
