@@ -694,6 +694,22 @@ def test_bad_platform_names(name):
         attrs.evolve(AUTOMATION, platform=name)
 
 
+def test_a_valid_name_seen_before_does_not_let_a_look_alike_through():
+    # Valid names are remembered to skip the pattern per event; only exact
+    # str values that passed it are.
+    attrs.evolve(AUDIT_LOG, platform="chatgpt")
+
+    class Name(str):
+        __slots__ = ()
+
+    assert attrs.evolve(AUDIT_LOG, platform=Name("chatgpt")).platform == "chatgpt"
+    for name in ("ChatGPT", "chatgpt ", "chatgpt\n"):
+        with pytest.raises(ValueError, match="lowercase identifier"):
+            attrs.evolve(AUDIT_LOG, platform=name)
+    with pytest.raises(ValueError, match="lowercase identifier"):
+        attrs.evolve(AUDIT_LOG, platform=Name("Chat GPT"))
+
+
 def test_unknown_but_well_formed_platforms_are_accepted():
     assert "mistral_le_chat" not in m.KNOWN_AI_PLATFORMS
     log = attrs.evolve(AUDIT_LOG, platform="mistral_le_chat")
