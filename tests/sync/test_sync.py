@@ -36,13 +36,6 @@ def registry():
     return Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
 
 
-@pytest.fixture
-def store(store_url):
-    opened = open_store(store_url)
-    yield opened
-    opened.close()
-
-
 async def _truth(registry, sandbox):
     async with registry.create("chatgpt", sandbox.connector_config()) as connector:
         return [log async for log in connector.stream_ai_audit_logs(WHOLE)]
