@@ -20,7 +20,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -195,7 +195,19 @@ class SQLiteStore(SQLStore):
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
-            connection.execute("COMMIT")
+            try:
+                connection.execute("COMMIT")
+            except sqlite3.Error:
+                # A COMMIT that fails (a deferred constraint, a busy reader
+                # at a checkpoint, an I/O error) can leave the transaction
+                # open, and every later BEGIN would then fail with "cannot
+                # start a transaction within a transaction": the store would
+                # be unusable until reopened. Undo it; the error still says
+                # why the write did not happen.
+                if connection.in_transaction:
+                    with suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.url}: {exc}") from exc
 

@@ -157,6 +157,33 @@ def test_a_closed_store_says_so(store):
         store.list_connections()
 
 
+def test_a_failed_sqlite_commit_leaves_the_store_usable(tmp_path):
+    """A COMMIT can fail after every statement succeeded (here a deferred
+    foreign key, in real life a busy reader or an I/O error); SQLite then
+    keeps the transaction open, and the store must not stay stuck in it."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with store._session("read") as session:  # outside a transaction
+            session.execute("PRAGMA foreign_keys = ON")
+        with store._session("write") as session:
+            session.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            session.execute(
+                "CREATE TABLE child (parent INTEGER REFERENCES parent (id)"
+                " DEFERRABLE INITIALLY DEFERRED)"
+            )
+        with pytest.raises(StoreError, match="FOREIGN KEY"):  # noqa: SIM117
+            with store._session("write") as session:
+                session.execute("INSERT INTO child VALUES (42)")
+
+        result = store.write_batch("c", "s", [make_log(1)], checkpoint={"at": 1})
+        assert result.inserted == 1
+        with store._session("read") as session:
+            assert session.query("SELECT count(*) FROM child") == [(0,)]
+        assert store.checkpoints("c") == {"s": {"at": 1}}
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------
 # Connections
 # --------------------------------------------------------------------------
