@@ -20,6 +20,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_data import reference_file
 
 from aiaudit_chatgpt import normalize
 from aiaudit_chatgpt.normalize import (
@@ -53,7 +54,6 @@ from connector_core.streams import QuarantinedRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "chatgpt-mapping.md").read_text(encoding="utf-8")
-SPEC = Path("/work/shared/reference/openai-spec/openai-admin-subset.yaml")
 TABLE = tomllib.loads(
     importlib.resources.files("aiaudit_chatgpt")
     .joinpath("event_map.toml")
@@ -360,7 +360,8 @@ def test_stream_actions_cover_what_the_sandbox_produces(audit, normalizer):
 
 
 def spec_event_types() -> list[str]:
-    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    spec_file = reference_file("openai-spec", "openai-admin-subset.yaml")
+    spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
     return spec["components"]["schemas"]["AuditLogEventType"]["enum"]
 
 
@@ -375,7 +376,6 @@ def expected_mapping(native_type: str) -> tuple[str, str]:
     return native_type, TABLE["defaults"]["pass_through_activity"]
 
 
-@pytest.mark.skipif(not SPEC.exists(), reason="the OpenAPI subset is not available")
 def test_table_covers_the_spec_event_enum():
     enum = spec_event_types()
     assert len(enum) == 145

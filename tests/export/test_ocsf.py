@@ -11,15 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_data import reference_file
 
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
@@ -41,28 +40,14 @@ from connector_core.serialization import unstructure
 from connector_core.streams import QuarantinedRecord
 
 
-def _reference_dir() -> Path:
-    """The shared reference folder: beside the checkout, or where
-    AIAUDIT_REFERENCE_DIR points."""
-    configured = os.environ.get("AIAUDIT_REFERENCE_DIR")
-    if configured:
-        return Path(configured)
-    root = Path(__file__).resolve().parents[2]
-    return root.parent / "shared" / "reference"
-
-
-REFERENCE_FILE = _reference_dir() / "ocsf" / "classes-required-attributes.json"
-
-
 @functools.cache
 def _load_reference() -> dict[str, Any]:
-    return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+    path = reference_file("ocsf", "classes-required-attributes.json")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, Any]:
-    if not REFERENCE_FILE.exists():
-        pytest.skip(f"OCSF requirements data not found at {REFERENCE_FILE}")
     return _load_reference()
 
 
@@ -973,8 +958,6 @@ _LOGS = st.builds(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(log=_LOGS)
 def test_any_log_exports_to_valid_ocsf(log):
-    if not REFERENCE_FILE.exists():
-        pytest.skip(f"OCSF requirements data not found at {REFERENCE_FILE}")
     event = to_ocsf(log)
     assert validate_ocsf(event, _load_reference()) == []
     assert event["type_uid"] == event["class_uid"] * 100 + event["activity_id"]

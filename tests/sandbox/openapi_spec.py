@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import referencing
 import yaml
+from reference_data import reference_dir
 
 
-def _reference_dir() -> Path:
-    """The shared reference folder: beside the checkout, or where
-    AIAUDIT_REFERENCE_DIR points."""
-    configured = os.environ.get("AIAUDIT_REFERENCE_DIR")
-    if configured:
-        return Path(configured)
-    root = Path(__file__).resolve().parents[2]
-    return root.parent / "shared" / "reference"
-
-
-SPEC_DIR = _reference_dir() / "openai-spec"
+SPEC_DIR = reference_dir() / "openai-spec"
 ADMIN_SPEC = SPEC_DIR / "openai-admin-subset.yaml"
 COMPLIANCE_SPEC = SPEC_DIR / "chatgpt-compliance-api-v1.1.1.json"
 

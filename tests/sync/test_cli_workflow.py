@@ -12,15 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from reference_data import reference_dir
 
 from connector_core.export.ocsf import validate_ocsf
 
 
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
-REFERENCE = Path(
-    os.environ.get("AIAUDIT_REFERENCE_DIR")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-)
+REFERENCE = reference_dir()
 
 
 def _env(**extra: str) -> dict[str, str]:
