@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import math
 import netrc
 import os
@@ -88,6 +89,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "encode_params",
+    "retry_policy_override",
 ]
 
 log = structlog.get_logger(__name__)
@@ -108,6 +110,29 @@ def _package_version() -> str:
 
 
 USER_AGENT: Final = f"aiaudit/{_package_version()}"
+
+_RETRY_OVERRIDE: contextvars.ContextVar[RetryPolicy | None] = contextvars.ContextVar(
+    "aiaudit_retry_override", default=None
+)
+
+
+@contextlib.contextmanager
+def retry_policy_override(policy: RetryPolicy) -> Iterator[None]:
+    """Make transports created inside the block use *policy*.
+
+    A test that injects faults wants to see a connector's first failure, not
+    its fifth retry; the connector builds its transports deep inside, with
+    the policy it chose. Inside this block (and in tasks started from it)
+    every new :class:`HTTPTransport` uses *policy* instead, whatever its
+    ``retry`` argument; a policy passed to a single request still applies.
+    The conformance suite runs its fault scenarios this way.
+    """
+    token = _RETRY_OVERRIDE.set(policy)
+    try:
+        yield
+    finally:
+        _RETRY_OVERRIDE.reset(token)
+
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _NO_CONTENT: Final = frozenset({204, 205})
@@ -507,6 +532,9 @@ class HTTPTransport:
         self._api_key = api_key
         self._default_headers = CIMultiDict(headers or {})
         self._sensitive = (*_ALWAYS_SENSITIVE, *sensitive_headers)
+        override = _RETRY_OVERRIDE.get()
+        if override is not None:
+            retry = override
         self._policy = retry if retry is not None else RetryPolicy()
         self._budget = budget
         self._session = session

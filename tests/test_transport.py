@@ -49,6 +49,7 @@ from connector_core.http import (
     Response,
     RetryPolicy,
     encode_params,
+    retry_policy_override,
 )
 from connector_core.secrets import Secret
 
@@ -219,6 +220,24 @@ async def test_429_until_attempts_run_out(http, mocked, sleeps):
     assert info.value.code == "rate_limit_exceeded"
     assert sleeps.delays == [1.0] * 4
     assert (http.requests_made, http.retries) == (5, 4)
+
+
+async def test_a_retry_override_applies_to_transports_made_inside_it(mocked, sleeps):
+    mocked.get(URL_X, status=503, payload={}, repeat=True)
+    with retry_policy_override(RetryPolicy(max_attempts=1)):
+        inside = HTTPTransport(BASE, sleep=sleeps, retry=RetryPolicy(max_attempts=4))
+
+        async def made_in_a_task() -> HTTPTransport:
+            return HTTPTransport(BASE, sleep=sleeps)
+
+        in_task = await asyncio.create_task(made_in_a_task())
+    outside = HTTPTransport(BASE, sleep=sleeps, retry=RetryPolicy(max_attempts=3))
+
+    for http, attempts in ((inside, 1), (in_task, 1), (outside, 3)):
+        async with http:
+            with pytest.raises(ServerError):
+                await http.get_json("/x")
+        assert http.requests_made == attempts
 
 
 def test_parse_retry_after_edge_cases():

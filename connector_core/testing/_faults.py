@@ -78,8 +78,7 @@ def read_with_fault(harness: Harness, profile: str) -> FaultOutcome:
         raise SandboxRefusedError(f"{type(exc).__name__}: {exc}") from exc
     try:
         config = {**running.config, **harness.details.fault_config}
-        with single_attempt_transports():
-            return harness.run(_read_everything(harness, config, profile))
+        return harness.run(_read_everything(harness, config, profile))
     finally:
         thread.__exit__(None, None, None)
 
@@ -88,21 +87,24 @@ async def _read_everything(
     harness: Harness, config: dict[str, Any], profile: str
 ) -> FaultOutcome:
     outcome = FaultOutcome(profile=profile)
-    async with harness.create(config) as connector:
-        try:
-            for info in await connector.list_streams():
-                async with contextlib.aclosing(
-                    connector.read_stream(info.name, None, harness.window)
-                ) as batches:
-                    async for batch in batches:
-                        outcome.logs += len(batch.logs)
-                        outcome.quarantined += len(batch.quarantined)
-        except Exception as exc:  # noqa: BLE001 - the error is the finding
-            outcome.error = exc
-        try:
-            outcome.authenticate = await connector.authenticate()
-        except Exception as exc:  # noqa: BLE001 - likewise
-            outcome.authenticate = exc
+    # Entered here, on the connector's loop: the limit follows the context
+    # the transports are built in.
+    with single_attempt_transports():
+        async with harness.create(config) as connector:
+            try:
+                for info in await connector.list_streams():
+                    async with contextlib.aclosing(
+                        connector.read_stream(info.name, None, harness.window)
+                    ) as batches:
+                        async for batch in batches:
+                            outcome.logs += len(batch.logs)
+                            outcome.quarantined += len(batch.quarantined)
+            except Exception as exc:  # noqa: BLE001 - the error is the finding
+                outcome.error = exc
+            try:
+                outcome.authenticate = await connector.authenticate()
+            except Exception as exc:  # noqa: BLE001 - likewise
+                outcome.authenticate = exc
     return outcome
 
 

@@ -28,7 +28,7 @@ from unittest import mock
 import aiohttp
 import structlog
 
-from connector_core.http import HTTPTransport, RetryPolicy
+from connector_core.http import RetryPolicy, retry_policy_override
 
 
 if TYPE_CHECKING:
@@ -167,13 +167,11 @@ def capture_logs() -> Iterator[CapturedLogs]:
 
 @contextlib.contextmanager
 def single_attempt_transports() -> Iterator[None]:
-    """Make every HTTPTransport built inside the block try each request once."""
-    original = HTTPTransport.__init__
-    policy = RetryPolicy(max_attempts=1)
+    """Make every HTTPTransport built inside the block try each request once.
 
-    def init(self: HTTPTransport, *args: Any, **kwargs: Any) -> None:
-        kwargs["retry"] = policy
-        original(self, *args, **kwargs)
-
-    with mock.patch.object(HTTPTransport, "__init__", init):
+    The limit follows the context (:func:`connector_core.http.retry_policy_override`):
+    enter it in the coroutine that builds the connector, or around code on
+    the same event loop; tasks started inside inherit it.
+    """
+    with retry_policy_override(RetryPolicy(max_attempts=1)):
         yield
