@@ -26,7 +26,7 @@ def _reset_structlog():
 
 
 POSTGRES = os.environ.get(
-    "AIAUDIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+    "AIAUDIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
 
