@@ -62,6 +62,7 @@ from typing import (
     get_args,
     get_origin,
 )
+from urllib.parse import unquote
 
 import attrs
 import orjson
@@ -324,24 +325,32 @@ def mask_url(url: str) -> str:
 
     Works on malformed URLs too (no parsing that could fail and fall back to
     the raw text): the password is whatever sits between the first ``:``
-    and the last ``@`` of the authority part, or a ``password=`` parameter.
+    and the last ``@`` before the path (libpq ends the credentials at the
+    first ``/``, so a password may hold ``?`` or ``#``), or a ``password=``
+    parameter.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return _QUERY_SECRET.sub(rf"\1{_MASK}", url)
-    end = len(rest)
-    for stop in "/?#":
-        index = rest.find(stop)
-        if index != -1:
-            end = min(end, index)
-    authority, tail = rest[:end], rest[end:]
+    authority, slash, tail = rest.partition("/")
     userinfo, at, hostport = authority.rpartition("@")
     if at:
         user, colon, _password = userinfo.partition(":")
         if colon:
             authority = f"{user}:{_MASK}@{hostport}"
-    tail = _QUERY_SECRET.sub(rf"\1{_MASK}", tail)
-    return f"{scheme}://{authority}{tail}"
+    return _QUERY_SECRET.sub(rf"\1{_MASK}", f"{scheme}://{authority}{slash}{tail}")
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords *url* carries, as written and percent-decoded: what an
+    error message quoting a piece of the URL must not repeat."""
+    _, sep, rest = url.partition("://")
+    found: list[str] = []
+    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
+    if sep and at and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    found.extend(m.group(0).partition("=")[2] for m in _QUERY_SECRET.finditer(url))
+    return [p for raw in found if raw for p in {raw, unquote(raw)}]
 
 
 # --------------------------------------------------------------------------

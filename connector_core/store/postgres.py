@@ -40,7 +40,13 @@ from connector_core.exceptions import (
     StoreError,
     redact,
 )
-from connector_core.store._schema import EVENTS, Dialect, SQLStore, mask_url
+from connector_core.store._schema import (
+    EVENTS,
+    Dialect,
+    SQLStore,
+    mask_url,
+    url_passwords,
+)
 
 
 if TYPE_CHECKING:
@@ -103,8 +109,12 @@ def split_postgres_url(url: str) -> tuple[str, str | None]:
     try:
         conninfo_to_dict(conninfo)
     except psycopg.Error as exc:
+        detail = _first_line(exc)
+        if any(password in detail for password in url_passwords(url)):
+            # libpq quotes the token it could not read, the password too.
+            detail = "libpq cannot read it (its message would show the password)"
         raise ConfigurationError(
-            f"invalid PostgreSQL store URL {masked!r}: {_first_line(exc)}"
+            f"invalid PostgreSQL store URL {masked!r}: {detail}"
         ) from None
     return conninfo, schemas[0] if schemas else None
 

@@ -1019,6 +1019,9 @@ def test_a_relative_sqlite_path_is_relative_to_the_working_folder(
         "postgresql://u@host/db?schema=a&schema=b",
         "postgresql://u@host/db?schema=",
         "postgresql://u:s3cretpw@host/db?not_a_libpq_option=1",
+        # libpq quotes the token it cannot read: here, the password.
+        "postgresql://u:s3cret%zzpw@host/db",
+        "postgresql://u@host/db?password=s3cret%zzpw",
     ],
 )
 def test_bad_urls_are_configuration_errors(url):
@@ -1027,6 +1030,7 @@ def test_bad_urls_are_configuration_errors(url):
     message = str(caught.value)
     assert "\n" not in message
     assert "s3cretpw" not in message
+    assert "s3cret%zzpw" not in message
 
 
 @pytest.mark.parametrize(
@@ -1042,6 +1046,13 @@ def test_bad_urls_are_configuration_errors(url):
             "postgresql://u@host/db?password=***&sslmode=require",
         ),
         ("postgresql://u:p@ss:w0rd@host/db", "postgresql://u:***@host/db"),
+        # libpq ends the credentials at the first "/", not at "?" or "#".
+        ("postgresql://u:pa?ss@host/db", "postgresql://u:***@host/db"),
+        (
+            "postgresql://u:pa#ss@host:5/db?schema=x",
+            "postgresql://u:***@host:5/db?schema=x",
+        ),
+        ("postgresql://u:pw@host?password=pw2", "postgresql://u:***@host?password=***"),
         ("postgresql://host/db", "postgresql://host/db"),
         ("sqlite:////var/lib/aiaudit.db", "sqlite:////var/lib/aiaudit.db"),
         ("weird://u:s3cretpw@[broken", "weird://u:***@[broken"),
