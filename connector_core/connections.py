@@ -14,6 +14,7 @@ variables describe, and saves it (references only) so later commands know it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +37,8 @@ __all__ = [
     "describe",
     "resolve_config",
 ]
+
+_VARIABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ENV_REFERENCE: Final = "env"
 """The key of a secret reference: ``{"env": "VARIABLE"}``."""
@@ -106,11 +109,17 @@ def connection_from_options(
                 f"{field} is a secret: pass the name of the environment variable "
                 f"that holds it (--secret {field}=VARIABLE), never the value"
             )
-    for field in secrets:
+    for field, variable in secrets.items():
         if field not in spec.secret_fields:
             raise ConfigurationError(
                 f"{field} is not a secret field of {spec.platform} "
                 f"(secrets: {', '.join(spec.secret_fields) or 'none'})"
+            )
+        if not _VARIABLE_NAME.fullmatch(variable):
+            # Not quoted: what was typed here is often the key itself.
+            raise ConfigurationError(
+                f"--secret {field}=...: not an environment variable name; give "
+                "the name of the variable that holds the secret, never the value"
             )
     saved: dict[str, Any] = dict(options)
     saved.update({field: {ENV_REFERENCE: var} for field, var in secrets.items()})

@@ -37,8 +37,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not key.strip():
+            # The value is not echoed: a --secret given without "=" is
+            # often a pasted key.
             raise click.BadParameter(
-                f"expected FIELD=VALUE, got {value!r}", param_hint=option
+                "expected FIELD=VALUE (one was given without '=')", param_hint=option
             )
         pairs[key.strip()] = rest.strip()
     return pairs

@@ -169,7 +169,7 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
                 "OPENAI_ADMIN_KEY": "sk-admin-wrongwrongwrong",
                 "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
             },
-            "",
+            "Cannot connect to host 127.0.0.1:9",
             1,
         ),
         (
@@ -210,6 +210,26 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
             1,
         ),
         (
+            (
+                "connections",
+                "add",
+                "x",
+                "--platform",
+                "chatgpt",
+                "--secret",
+                "api_key=sk-admin-wrongwrongwrong",
+            ),
+            None,
+            "not an environment variable name",
+            1,
+        ),
+        (
+            ("connections", "add", "x", "--platform", "chatgpt", "--secret"),
+            None,
+            None,
+            2,
+        ),
+        (
             ("usage", "--platform", "nope", "--format", "pdf"),
             None,
             "Invalid value for '--format'",
@@ -218,9 +238,11 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
     ],
 )
 def test_bad_input_is_one_clear_line(run, args, env, fragment, code):
+    if fragment is None:  # a key pasted where FIELD=VARIABLE belongs
+        args, fragment = (*args, "sk-admin-wrongwrongwrong"), "expected FIELD=VALUE"
     result = run(*args, env=env)
     assert result.returncode == code, (result.stdout, result.stderr)
-    assert fragment in result.stderr
+    assert fragment in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert "sk-admin-wrongwrongwrong" not in result.stderr + result.stdout
 
