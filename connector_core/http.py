@@ -40,7 +40,7 @@ import os
 import time
 import urllib.request
 from collections.abc import (
-    AsyncIterator,
+    AsyncGenerator,
     Awaitable,
     Callable,
     Iterable,
@@ -623,7 +623,7 @@ class HTTPTransport:
         *,
         params: Params | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the lines of a GET response body as they arrive.
 
         Lines come without their line ending (``\\n`` or ``\\r\\n``); a final

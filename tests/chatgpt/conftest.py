@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import aiohttp
 import pytest
+from chatgpt_history import DAYS, END
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
-from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
-
-
-END = datetime(2025, 3, 1, tzinfo=UTC)
-DAYS = 21
-WHOLE = AIAuditLogQuery(
-    start_date=END - timedelta(days=DAYS), end_date=END - timedelta(seconds=1)
-)
-"""Exactly the sandbox's history."""
 
 
 class RequestLog:

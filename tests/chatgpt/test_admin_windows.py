@@ -154,3 +154,36 @@ async def test_stopping_early_leaves_no_request_in_flight(connector, requests):
     assert _client_tasks() == before
     # The page after the first was already asked for (read ahead), no more.
     assert len(requests.paths("/organization/audit_logs")) <= 2
+
+
+async def test_syncs_closer_than_two_overlaps_apart_deliver_nothing_twice(
+    registry, session
+):
+    """A read resumed a minute after the last one ended re-reads the overlap;
+    the ids it skips there must stay in its checkpoint for the next read."""
+    options = SandboxOptions(seed=3, events=20_000, days=2, end=END)
+    cut = END - timedelta(hours=20)
+    async with (
+        ChatGPTSandbox.run(options) as sandbox,
+        registry.create("chatgpt", sandbox.connector_config(), session=session) as conn,
+    ):
+        delivered: list[str] = []
+        checkpoint = None
+        for until in (cut, cut + timedelta(seconds=60), cut + timedelta(seconds=200)):
+            query = AIAuditLogQuery(start_date=END - timedelta(days=2), end_date=until)
+            ids, checkpoints, _ = await read(conn, query, checkpoint)
+            delivered.extend(ids)
+            checkpoint = checkpoints[-1]
+        truth = sandbox.expected_logs(
+            AIAuditLogQuery(
+                start_date=END - timedelta(days=2),
+                end_date=cut + timedelta(seconds=200),
+            )
+        )
+
+    in_window = [
+        log for log in truth.values() if cut - timedelta(seconds=60) <= log.timestamp
+    ]
+    assert in_window, "the test needs events just before the cut"
+    assert len(delivered) == len(set(delivered))
+    assert set(delivered) <= set(truth)

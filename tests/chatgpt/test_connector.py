@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 import pytest
-from conftest import END, WHOLE
+from chatgpt_history import END, WHOLE
 
 from aiaudit_chatgpt.normalize import Normalizer
 from connector_core.models import AIAuditLogQuery, AIDateRange, OAuthCredentials

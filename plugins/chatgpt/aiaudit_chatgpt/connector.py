@@ -30,6 +30,7 @@ from aiaudit_chatgpt.normalize import (
     native_filter,
 )
 from aiaudit_chatgpt.sources import (
+    list_all,
     list_gpts,
     read_admin_audit_logs,
     read_compliance_logs,
@@ -355,25 +356,15 @@ class ChatGPTEnterpriseConnector:
         return accumulator.result(total_users=total_users, model_usage=model_usage)
 
     async def _directory_size(self) -> int | None:
+        if self.compliance is not None:
+            http = self.compliance
+            path = f"/compliance/workspaces/{self.workspace_id}/users"
+        elif self.admin is not None:
+            http, path = self.admin, "/organization/users"
+        else:  # pragma: no cover - the config needs one of the two
+            return None
         try:
-            if self.compliance is not None:
-                path = f"/compliance/workspaces/{self.workspace_id}/users"
-            elif self.admin is not None:
-                path = "/organization/users"
-            else:  # pragma: no cover - the config needs one of the two
-                return None
-            http = self.compliance or self.admin
-            assert http is not None  # noqa: S101 - narrowed just above
-            count, after = 0, None
-            while True:
-                params: dict[str, Any] = {"limit": 100}
-                if after:
-                    params["after"] = after
-                page = await http.get_json(path, params=params)
-                count += len(page.get("data") or ())
-                after = page.get("last_id")
-                if not page.get("has_more") or not after:
-                    return count
+            return sum([1 async for _ in list_all(http, path, "users")])
         except ConnectorError as exc:
             self._log.warning("usage.directory_unavailable", error=str(exc))
             return None

@@ -61,6 +61,8 @@ __all__ = [
     "PAGE_SIZE",
     "TARGET_WINDOW_EVENTS",
     "WINDOW",
+    "list_all",
+    "list_gpts",
     "next_window",
     "read_admin_audit_logs",
     "read_compliance_logs",
@@ -279,23 +281,22 @@ class _Window:
         one the previous window already delivered is skipped.
         """
         skip = previous | self.seen if self.seen else previous
+        edge = self.high - OVERLAP
         ids: list[str] = []
         fresh = []
         for record in items:
             rid = _record_id(record)
             if rid is not None:
                 ids.append(rid)
+                # Skipped ones count too: in a window shorter than two
+                # overlaps, an id the last window delivered can sit in this
+                # one's overlap, and the next window must skip it as well.
+                at = record.get("effective_at")
+                if isinstance(at, int) and at >= edge and rid not in self.in_overlap:
+                    self.in_overlap.append(rid)
                 if rid in skip:
                     continue
             fresh.append(record)
-        edge = self.high - OVERLAP
-        self.in_overlap.extend(
-            rid
-            for record in fresh
-            if (rid := _record_id(record)) is not None
-            and isinstance(record.get("effective_at"), int)
-            and record["effective_at"] >= edge
-        )
         logs, bad = _split([self.normalizer.admin_audit_log(r) for r in fresh])
         batch = StreamBatch(logs=logs, quarantined=bad) if logs or bad else None
         return batch, frozenset(ids)
@@ -411,18 +412,26 @@ async def _read_file(
         position = 0
         chunk: list[AIAuditLog | QuarantinedRecord] = []
         try:
-            async for line in http.stream_lines(path):
-                position += 1
-                if position <= consumed or not line.strip():
-                    continue
-                chunk.extend(_parse_line(normalizer, line, file_id, position))
-                consumed = position
-                if len(chunk) >= FILE_CHUNK:
-                    logs, bad = _split(chunk)
-                    chunk = []
-                    yield StreamBatch(logs=logs, quarantined=bad)
+            async with contextlib.aclosing(http.stream_lines(path)) as lines:
+                async for line in lines:
+                    position += 1
+                    if position <= consumed or not line.strip():
+                        continue
+                    chunk.extend(_parse_line(normalizer, line, file_id, position))
+                    consumed = position
+                    if len(chunk) >= FILE_CHUNK:
+                        logs, bad = _split(chunk)
+                        chunk = []
+                        yield StreamBatch(logs=logs, quarantined=bad)
         except (TransportError, SchemaError) as exc:
-            if isinstance(exc, ConnectorTimeoutError) or attempt == _FILE_ATTEMPTS:
+            # Nothing read in this attempt: the transport has already
+            # retried the download's start as its policy allows. Only a
+            # download broken part-way is worth another attempt here.
+            if (
+                isinstance(exc, ConnectorTimeoutError)
+                or attempt == _FILE_ATTEMPTS
+                or position == 0
+            ):
                 raise
             log.warning(
                 "compliance.file_retry",
@@ -465,22 +474,26 @@ def _parse_line(
 # ---------------------------------------------------------------------------
 
 
-async def list_gpts(http: HTTPTransport, workspace_id: str) -> AsyncIterator[Any]:
-    """Every GPT object of the workspace, following ``after``/``has_more``."""
+async def list_all(http: HTTPTransport, path: str, where: str) -> AsyncIterator[Any]:
+    """Every item of a cursor listing (``after``/``has_more``/``last_id``),
+    each page checked as a list envelope."""
     after: str | None = None
     while True:
         params: list[tuple[str, Any]] = [("limit", _LISTING_LIMIT)]
         if after:
             params.append(("after", after))
-        page = await http.get_json(
-            f"/compliance/workspaces/{workspace_id}/gpts", params=params
-        )
-        items, has_more, last_id = _page_items(page, "gpts")
+        page = await http.get_json(path, params=params)
+        items, has_more, last_id = _page_items(page, where)
         for item in items:
             yield item
         if not has_more or last_id is None:
             return
         after = last_id
+
+
+def list_gpts(http: HTTPTransport, workspace_id: str) -> AsyncIterator[Any]:
+    """Every GPT object of the workspace."""
+    return list_all(http, f"/compliance/workspaces/{workspace_id}/gpts", "gpts")
 
 
 async def read_custom_gpts(
