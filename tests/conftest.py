@@ -13,6 +13,8 @@ import uuid
 import pytest
 import structlog
 
+from connector_core.store import mask_url
+
 
 @pytest.fixture(autouse=True)
 def _reset_structlog():
@@ -36,7 +38,8 @@ def _postgres_or_skip() -> None:
     try:
         psycopg.connect(POSTGRES, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {POSTGRES} is unreachable: {exc}".strip()
+        where = mask_url(POSTGRES)
+        message = f"PostgreSQL at {where} is unreachable: {type(exc).__name__}"
         if os.environ.get("AIAUDIT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{message} (AIAUDIT_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
