@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import click
-import platformdirs
 
 from connector_core.cli._common import Context, emit_json, json_option, pass_context
 from connector_core.cli._plugins import only_sandbox_platform
@@ -25,6 +24,7 @@ from connector_core.exceptions import ConfigurationError
 from connector_core.models import AIDateRange
 from connector_core.sandbox import SandboxOptions
 from connector_core.serialization import unstructure
+from connector_core.store import default_store_url
 from connector_core.store.base import SavedConnection
 from connector_core.sync import sync_connection
 
@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 
 
 DEMO_CONNECTION: Final = "demo"
-
-
-def demo_store_url() -> str:
-    """The demo's own store, apart from the user's real one."""
-    folder = Path(platformdirs.user_data_dir("aiaudit"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'demo.db'}"
 
 
 @click.command("demo")
@@ -78,7 +71,8 @@ def demo_command(
     if provider is None:
         raise ConfigurationError(f"the {platform} plugin ships no sandbox")
     if ctx.store_url is None:
-        ctx.store_url = demo_store_url()
+        # Its own file in the data folder, apart from the user's real store.
+        ctx.store_url = default_store_url("demo.db")
     options = SandboxOptions(seed=seed, events=events, days=days)
     summary = asyncio.run(_demo(ctx, provider.start(options), platform, days))
     analytics = summary.pop("analytics")

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from connector_core.cli._common import DATETIME, Context, emit_json, pass_context
+from connector_core.cli._common import DATETIME, Context, pass_context
 from connector_core.exceptions import ConfigurationError
+from connector_core.export.formats import ANALYTICS_FORMATS, LOG_FORMATS
 from connector_core.models import AIDateRange
-from connector_core.serialization import unstructure
 from connector_core.store.base import LogFilter
 
 
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from connector_core.models import UsageAnalytics
 
 
-LOG_FORMATS = ("table", "json", "jsonl", "csv", "ocsf")
-USAGE_FORMATS = ("table", "json", "html")
+USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
 
 
 @click.command("logs")
@@ -171,17 +170,8 @@ def write_usage(
             Path(output).write_text(page, encoding="utf-8")
             click.echo(f"wrote {output}", err=True)
         return
-    if output_format == "json":
-        data = unstructure(analytics)
-        if output is None:
-            emit_json(data)
-            return
-        import orjson  # noqa: PLC0415
-
-        Path(output).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        return
     if output is None:
-        write_analytics(analytics, sys.stdout, format="table")
+        write_analytics(analytics, sys.stdout, format=output_format)
     else:
         with Path(output).open("w", encoding="utf-8") as out:
-            write_analytics(analytics, out, format="table")
+            write_analytics(analytics, out, format=output_format)

@@ -53,14 +53,14 @@ _INSTALL_POSTGRES: Final = (
 )
 
 
-def default_store_url() -> str:
-    """``sqlite:///`` + the user's data folder + ``aiaudit.db``.
+def default_store_url(filename: str = _FILE) -> str:
+    """``sqlite:///`` + the user's data folder + *filename* (``aiaudit.db``).
 
     The folder is created, so the store can be opened right away.
     """
     folder = Path(platformdirs.user_data_dir(_APP, appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / _FILE}"
+    return f"sqlite:///{folder / filename}"
 
 
 def open_store(url: str | None = None) -> Store:
