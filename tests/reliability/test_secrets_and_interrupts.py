@@ -10,49 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from processes import AIAUDIT, clean_env, start_sandbox, stop
 
 from connector_core import Registry
 from connector_core.models import AIAuditLogQuery
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
-
-
-AIAUDIT = Path(sys.executable).parent / "aiaudit"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_")) and k != "DATABASE_URL"
-    }
-    return env | extra
-
-
-def _start_sandbox(*extra: str) -> tuple[subprocess.Popen[str], dict]:
-    process = subprocess.Popen(
-        [str(AIAUDIT), "sandbox", "chatgpt", "--json", "--seed", "12", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    return process, json.loads(process.stdout.readline())
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=20)
 
 
 def _rows(store_url: str) -> str:
@@ -84,9 +54,11 @@ def _rows(store_url: str) -> str:
 
 
 def test_keys_appear_in_no_output_row_or_report(tmp_path, store_url):
-    sandbox, described = _start_sandbox("--events", "1200", "--days", "5")
+    sandbox, described = start_sandbox(
+        "chatgpt", "--seed", "12", "--events", "1200", "--days", "5"
+    )
     try:
-        env = _env(**described["details"]["environment"])
+        env = clean_env(**described["details"]["environment"])
         keys = [
             described["config"]["api_key"],
             described["config"]["compliance_api_key"],
@@ -130,7 +102,7 @@ def test_keys_appear_in_no_output_row_or_report(tmp_path, store_url):
         outputs.append((tmp_path / "r.html").read_text())
         outputs.append(_rows(store_url))
     finally:
-        _stop(sandbox)
+        stop(sandbox)
     everything = "\n".join(outputs)
     assert "http.request" in everything, "debug logging was captured"
     assert len(everything) > 100_000
@@ -140,12 +112,20 @@ def test_keys_appear_in_no_output_row_or_report(tmp_path, store_url):
 
 
 def test_ctrl_c_stops_a_sync_within_a_second_and_the_next_run_resumes(tmp_path):
-    sandbox, described = _start_sandbox(
-        "--events", "8000", "--days", "10", "--rate-limit", "25"
+    sandbox, described = start_sandbox(
+        "chatgpt",
+        "--seed",
+        "12",
+        "--events",
+        "8000",
+        "--days",
+        "10",
+        "--rate-limit",
+        "25",
     )
     store_url = f"sqlite:///{tmp_path / 'interrupt.db'}"
     try:
-        env = _env(**described["details"]["environment"])
+        env = clean_env(**described["details"]["environment"])
         since, until = described["details"]["history"]
         args = [
             str(AIAUDIT),
@@ -205,7 +185,7 @@ def test_ctrl_c_stops_a_sync_within_a_second_and_the_next_run_resumes(tmp_path):
 
         expected = asyncio.run(truth())
     finally:
-        _stop(sandbox)
+        stop(sandbox)
     print(f"interrupted after {partial} events in {stopped:.2f}s; then {len(stored)}")
     assert 0 < partial < len(expected)
     assert len(stored) == len(set(stored))

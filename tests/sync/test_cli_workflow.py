@@ -5,56 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from processes import AIAUDIT, clean_env, running_sandbox
 from reference_data import reference_dir
 
 from connector_core.export.ocsf import validate_ocsf
 
 
-AIAUDIT = Path(sys.executable).parent / "aiaudit"
 REFERENCE = reference_dir()
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_")) and k != "DATABASE_URL"
-    }
-    return env | extra
 
 
 @pytest.fixture(scope="module")
 def sandbox_process():
-    process = subprocess.Popen(
-        [
-            str(AIAUDIT),
-            "sandbox",
-            "chatgpt",
-            "--json",
-            "--events",
-            "1500",
-            "--days",
-            "7",
-            "--seed",
-            "4",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    try:
-        yield json.loads(process.stdout.readline())
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=20)
+    with running_sandbox(
+        "chatgpt", "--events", "1500", "--days", "7", "--seed", "4"
+    ) as described:
+        yield described
 
 
 @pytest.fixture
@@ -68,7 +36,7 @@ def run(tmp_path, sandbox_process, store_url):
             [str(AIAUDIT), "--store", store_url, *args],
             capture_output=True,
             text=True,
-            env=_env(**(environment if env is None else env)),
+            env=clean_env(**(environment if env is None else env)),
             timeout=300,
             check=False,
             cwd=tmp_path,
@@ -258,7 +226,7 @@ def test_an_unreachable_store_is_one_clear_line(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         timeout=60,
         check=False,
     )
@@ -270,7 +238,7 @@ def test_an_unreachable_store_is_one_clear_line(tmp_path):
         [str(AIAUDIT), "--store", "mysql://x", "connections", "list"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         timeout=60,
         check=False,
     )

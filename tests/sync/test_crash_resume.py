@@ -13,12 +13,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
+from processes import AIAUDIT, clean_env, running_sandbox
 
 from connector_core import Registry
 from connector_core.models import AIAuditLogQuery
@@ -26,52 +25,21 @@ from connector_core.store import open_store
 from connector_core.store.base import LogFilter
 
 
-AIAUDIT = Path(sys.executable).parent / "aiaudit"
 KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
 # Enough data that every kill lands while the sync is still working.
 EVENTS = "20000" if KILLS <= 5 else "40000"
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_")) and k != "DATABASE_URL"
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def sandbox_process():
-    process = subprocess.Popen(
-        [
-            str(AIAUDIT),
-            "sandbox",
-            "chatgpt",
-            "--json",
-            "--events",
-            EVENTS,
-            "--days",
-            "20",
-            "--seed",
-            "9",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
-    try:
-        described = json.loads(process.stdout.readline())
+    with running_sandbox(
+        "chatgpt", "--events", EVENTS, "--days", "20", "--seed", "9"
+    ) as described:
         yield described
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=20)
 
 
 def _sync_env(described: dict) -> dict[str, str]:
-    return _clean_env(**described["details"]["environment"])
+    return clean_env(**described["details"]["environment"])
 
 
 def _sync_args(store_url: str, described: dict) -> list[str]:

@@ -4,23 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-from pathlib import Path
 
-
-AIAUDIT = Path(sys.executable).parent / "aiaudit"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIAUDIT_", "EXAMPLE_")) and k != "DATABASE_URL"
-    }
-    return env | extra
+from processes import AIAUDIT, clean_env, start_sandbox, stop
 
 
 def test_the_example_plugin_is_listed_and_syncs(tmp_path):
@@ -28,22 +14,16 @@ def test_the_example_plugin_is_listed_and_syncs(tmp_path):
         [str(AIAUDIT), "plugins", "--json"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         check=True,
     )
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["example"]["status"] == "loaded"
     assert plugins["example"]["distribution"] == "aiaudit-example"
-    sandbox = subprocess.Popen(
-        [str(AIAUDIT), "sandbox", "example", "--json", "--events", "1500"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
+    sandbox, described = start_sandbox("example", "--events", "1500")
     try:
-        config = json.loads(sandbox.stdout.readline())["config"]
-        env = _env(
+        config = described["config"]
+        env = clean_env(
             EXAMPLE_API_KEY=config["api_key"],
             EXAMPLE_CUSTOMER_ID=config["customer_id"],
             EXAMPLE_BASE_URL=config["base_url"],
@@ -58,15 +38,14 @@ def test_the_example_plugin_is_listed_and_syncs(tmp_path):
             args, capture_output=True, text=True, env=env, check=False
         )
     finally:
-        sandbox.send_signal(signal.SIGINT)
-        sandbox.communicate(timeout=20)
+        stop(sandbox)
     assert json.loads(first.stdout)[0]["inserted"] > 0
     assert json.loads(second.stdout)[0]["inserted"] == 0
     saved = subprocess.run(
         [str(AIAUDIT), "--store", store, "connections", "list", "--json"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         check=True,
     )
     [connection] = json.loads(saved.stdout)
