@@ -12,7 +12,8 @@ A caller needs to know four things:
 * Every method is retried, including POST, because the endpoints this
   serves are reads or idempotent exports. A plugin that adds a
   non-idempotent call should pass ``retry=RetryPolicy(max_attempts=1)`` to
-  :meth:`HTTPTransport.request` for it.
+  :meth:`HTTPTransport.request` for it. Retries are limited by time
+  (:attr:`RetryPolicy.max_elapsed`, five minutes), not by a count.
 * Sensitive headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``
   and any the caller names) go only to the origin of ``base_url``, and a
   redirect chain that leaves the origin of the first request never gets them
@@ -474,6 +475,7 @@ class HTTPTransport:
         "_closed",
         "_default_headers",
         "_max_redirects",
+        "_monotonic",
         "_owns_session",
         "_policy",
         "_proxies",
@@ -499,12 +501,15 @@ class HTTPTransport:
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         max_redirects: int = 5,
     ) -> None:
         """Configure the transport; no connection is opened until first use.
 
         *session*, when given, stays the caller's to close. *clock* is wall
-        time in epoch seconds because ``Retry-After`` may be an HTTP date.
+        time in epoch seconds because ``Retry-After`` may be an HTTP date;
+        *monotonic* measures the retry budget. Both, and *sleep*, are
+        injectable for tests on virtual time.
         *headers* are sent with every request; those named in
         *sensitive_headers* are treated like ``Authorization``.
         """
@@ -532,6 +537,7 @@ class HTTPTransport:
         self._api_key = api_key
         self._default_headers = CIMultiDict(headers or {})
         self._sensitive = (*_ALWAYS_SENSITIVE, *sensitive_headers)
+        self._monotonic = monotonic
         override = _RETRY_OVERRIDE.get()
         if override is not None:
             retry = override
@@ -822,7 +828,15 @@ class HTTPTransport:
         attempt: Callable[[], Awaitable[_T]],
         policy: RetryPolicy,
     ) -> _T:
+        """Run *attempt* until it succeeds or the policy's budget is spent.
+
+        Elapsed time is the monotonic clock's, or the sum of the waits asked
+        for if that is larger: an injected sleep that returns at once (a
+        test's, or a host's scheduler) must not let an outage spin for ever.
+        """
         number = 0
+        started = self._monotonic()
+        waited = 0.0
         while True:
             number += 1
             if self._budget is not None:
@@ -830,16 +844,19 @@ class HTTPTransport:
             try:
                 return await attempt()
             except _RetryableError as failure:
-                if number >= policy.max_attempts:
-                    raise failure.final from failure.__cause__
                 delay = failure.retry_after
                 if delay is None:
                     delay = policy.backoff(number - 1)
-                elif (
-                    failure.status == _HTTP_TOO_MANY_REQUESTS
+                elapsed = max(self._monotonic() - started, waited)
+                if not policy.allows(number, elapsed, delay):
+                    raise failure.final from failure.__cause__
+                if (
+                    failure.retry_after is not None
+                    and failure.status == _HTTP_TOO_MANY_REQUESTS
                     and self._budget is not None
                 ):
                     self._budget.pause(delay)
+                waited += delay
                 self.retries += 1
                 log.warning(
                     "http.retry",

@@ -58,7 +58,9 @@ BASE = "https://api.example.test/v1"
 URL_X = f"{BASE}/x"
 KEY = "sk-admin-SECRETVALUE123"
 NOW = 1_700_000_000.0
-NO_JITTER = RetryPolicy(jitter=False)
+# Five attempts, as these tests count them; the default policy is limited by
+# time instead (see test_transport_retry_budget.py).
+NO_JITTER = RetryPolicy(max_attempts=5, jitter=False)
 
 
 class Sleeps:
@@ -310,7 +312,8 @@ def test_jittered_backoff_stays_below_the_growing_cap():
 
 def test_retry_policy_defaults_and_validation():
     policy = RetryPolicy()
-    assert policy.max_attempts == 5
+    assert policy.max_attempts is None
+    assert policy.max_elapsed == 300.0
     assert policy.retry_statuses == frozenset({408, 429, 500, 502, 503, 504})
     assert (policy.backoff_base, policy.backoff_max, policy.max_retry_after) == (
         0.5,
