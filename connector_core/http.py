@@ -14,13 +14,16 @@ A caller needs to know four things:
   non-idempotent call should pass ``retry=RetryPolicy(max_attempts=1)`` to
   :meth:`HTTPTransport.request` for it. Retries are limited by time
   (:attr:`RetryPolicy.max_elapsed`, five minutes), not by a count.
-* Sensitive headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``
-  and any the caller names) go only to the origin of ``base_url``, and a
-  redirect chain that leaves the origin of the first request never gets them
-  back. An absolute URL to another host is therefore fetched anonymously,
-  which is what pre-signed download links need. Headers baked into a
-  caller-provided session are outside this control; put credentials in the
-  transport, not in the session.
+* Credentials and identity go only on the request the connector itself
+  addressed, and only to the origin of ``base_url``. ``Authorization``,
+  ``Proxy-Authorization``, ``Cookie``, the headers named in
+  ``sensitive_headers`` and every default header given as ``headers=``
+  (``User-Agent`` aside) are sent on no redirect hop at all, even one to the
+  same host and port: a pre-signed download link there refuses a request
+  with a second auth mechanism, and a ``Location`` is the server's choice,
+  not ours. An absolute URL to another origin gets none of them either.
+  Headers baked into a caller-provided session are outside this control;
+  put credentials in the transport, not in the session.
 * ``timeout`` bounds a whole attempt of :meth:`HTTPTransport.request`. For
   :meth:`HTTPTransport.stream_lines` a float bounds connecting and each read
   instead, because a large export may legitimately take longer than any
@@ -478,6 +481,7 @@ class HTTPTransport:
         "_monotonic",
         "_owns_session",
         "_policy",
+        "_private",
         "_proxies",
         "_sensitive",
         "_session",
@@ -509,9 +513,10 @@ class HTTPTransport:
         *session*, when given, stays the caller's to close. *clock* is wall
         time in epoch seconds because ``Retry-After`` may be an HTTP date;
         *monotonic* measures the retry budget. Both, and *sleep*, are
-        injectable for tests on virtual time.
-        *headers* are sent with every request; those named in
-        *sensitive_headers* are treated like ``Authorization``.
+        injectable for tests on virtual time. *headers* are sent with every
+        request the connector addresses to the base URL's origin, never on
+        a redirect hop; those named in *sensitive_headers* are also treated
+        as credentials (redacted from errors).
         """
         try:
             base = URL(base_url.rstrip("/"))
@@ -537,6 +542,12 @@ class HTTPTransport:
         self._api_key = api_key
         self._default_headers = CIMultiDict(headers or {})
         self._sensitive = (*_ALWAYS_SENSITIVE, *sensitive_headers)
+        # What no redirect hop and no other origin may see: credentials and
+        # the caller's identity headers. User-Agent is no identity.
+        private = {name.lower() for name in self._sensitive}
+        private.update(name.lower() for name in self._default_headers)
+        private.discard("user-agent")
+        self._private = tuple(sorted(private))
         self._monotonic = monotonic
         override = _RETRY_OVERRIDE.get()
         if override is not None:
@@ -757,14 +768,17 @@ class HTTPTransport:
 
         aiohttp's own redirect handling would forward ``Authorization`` to
         whatever host a ``Location`` names; a pre-signed object-store URL
-        rejects such a request and, worse, a hostile redirect would collect
-        the key. So sensitive headers stay only while every hop remains on
-        the origin the chain started at, and once dropped they never return.
+        rejects such a request (even on the API's own host and port: "only
+        one auth mechanism") and, worse, a hostile redirect would collect
+        the key. So credentials and identity headers go only on the request
+        the connector addressed, when it is to the base URL's origin, and on
+        no hop after it.
         """
         session = self._open_session()
-        keep_sensitive = _origin(url) == self._base_origin
+        sent = headers if _origin(url) == self._base_origin else None
         for hop in range(self._max_redirects + 1):
-            sent = headers if keep_sensitive else self._without_sensitive(headers)
+            if sent is None:
+                sent = self._without_private(headers)
             proxy, proxy_headers = (
                 await self._proxy_for(url) if self._owns_session else _NO_PROXY
             )
@@ -804,8 +818,7 @@ class HTTPTransport:
                 raise TransportError(
                     f"{method} {_display_url(url)}: redirect to a non-HTTP URL"
                 )
-            if _origin(target) != _origin(url):
-                keep_sensitive = False
+            sent = None
             if (response.status == _HTTP_SEE_OTHER and method != "HEAD") or (
                 response.status in {301, 302} and method == "POST"
             ):
@@ -1002,9 +1015,9 @@ class HTTPTransport:
             headers.update(extra)
         return headers
 
-    def _without_sensitive(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
+    def _without_private(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
         stripped = headers.copy()
-        for name in self._sensitive:
+        for name in self._private:
             stripped.popall(name, None)
         return stripped
 

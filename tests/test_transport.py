@@ -922,12 +922,13 @@ async def test_cross_origin_redirect_drops_authorization(two_origins):
     assert http.requests_made == 2
 
 
-async def test_same_origin_redirect_keeps_authorization(two_origins):
+async def test_a_same_origin_redirect_hop_carries_no_credentials(two_origins):
     http, _, _ = two_origins
 
     seen = await http.get_json("/moved")
 
-    assert seen == {"auth": f"Bearer {KEY}", "secret": "hunter2-token", "org": "org-1"}
+    # Neither the key nor the default headers follow any redirect hop.
+    assert seen == {"auth": None, "secret": None, "org": None}
 
 
 async def test_credentials_do_not_come_back_after_leaving_the_origin(two_origins):
@@ -935,7 +936,7 @@ async def test_credentials_do_not_come_back_after_leaving_the_origin(two_origins
 
     seen = await http.get_json("/bounce")
 
-    assert seen == {"auth": None, "secret": None, "org": "org-1"}
+    assert seen == {"auth": None, "secret": None, "org": None}
     assert http.requests_made == 3
 
 
