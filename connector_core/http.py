@@ -24,6 +24,10 @@ A caller needs to know four things:
   not ours. An absolute URL to another origin gets none of them either.
   Headers baked into a caller-provided session are outside this control;
   put credentials in the transport, not in the session.
+* A plain ``http://`` base URL to a host that is not loopback is refused
+  when credentials would be sent over it, unless ``allow_insecure_http``
+  or the environment's ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` allows it; a base
+  URL with ``user:password`` in it is refused outright.
 * ``timeout`` bounds a whole attempt of :meth:`HTTPTransport.request`. For
   :meth:`HTTPTransport.stream_lines` a float bounds connecting and each read
   instead, because a large export may legitimately take longer than any
@@ -38,6 +42,7 @@ import asyncio
 import base64
 import contextlib
 import contextvars
+import ipaddress
 import math
 import netrc
 import os
@@ -160,6 +165,7 @@ _HTTP_TOO_MANY_REQUESTS: Final = 429
 # Tolerance for float rounding in the token arithmetic, so a sleep computed
 # to refill exactly one token is not followed by a second, tiny one.
 _TOKEN_EPSILON: Final = 1e-9
+_INSECURE_HTTP_VARIABLE: Final = "AIAUDIT_ALLOW_INSECURE_HTTP"
 
 
 def encode_params(params: Params | None) -> list[tuple[str, str]]:
@@ -256,6 +262,55 @@ def _netrc_credentials(host: str) -> tuple[str, str] | None:
         return None
     login, account, password = entry
     return login or account or "", password or ""
+
+
+def _base_url(base_url: str) -> URL:
+    """Parse and check a transport's base URL.
+
+    Errors show the URL without user info or query (where credentials hide)
+    or, when it cannot even be parsed, not at all.
+    """
+    try:
+        base = URL(base_url.rstrip("/"))
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError("base_url is not a URL") from exc
+    if base.scheme not in _HTTP_SCHEMES or not base.host:
+        shown = base.scheme or "no scheme"
+        raise ConfigurationError(f"base_url must be an http(s) URL, not {shown}")
+    if base.raw_user is not None or base.raw_password is not None:
+        raise ConfigurationError(
+            f"base_url {_display_url(base)} holds user info (user:password@): "
+            "give the key as the connector's API key instead"
+        )
+    return base
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_plain_http(base: URL) -> None:
+    """Refuse to send credentials in clear to a host that is not loopback.
+
+    Anyone on the path could read the key off a plain-http request. A local
+    test server or a TLS-terminating sidecar on loopback is fine; anything
+    else needs an explicit opt-in, in code or by the operator.
+    """
+    if base.scheme != "http" or _is_loopback(base.host or ""):
+        return
+    if os.environ.get(_INSECURE_HTTP_VARIABLE) == "1":
+        return
+    raise ConfigurationError(
+        f"base_url is plain http to {base.host}, which would send the "
+        "credentials unencrypted: use https, or allow it explicitly with "
+        f"allow_insecure_http=True or {_INSECURE_HTTP_VARIABLE}=1"
+    )
 
 
 def _excerpt(body: bytes, limit: int = _EXCERPT_CHARS) -> str:
@@ -507,6 +562,7 @@ class HTTPTransport:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         max_redirects: int = 5,
+        allow_insecure_http: bool = False,
     ) -> None:
         """Configure the transport; no connection is opened until first use.
 
@@ -516,16 +572,17 @@ class HTTPTransport:
         injectable for tests on virtual time. *headers* are sent with every
         request the connector addresses to the base URL's origin, never on
         a redirect hop; those named in *sensitive_headers* are also treated
-        as credentials (redacted from errors).
+        as credentials (redacted from errors, and refused over plain http).
+        *allow_insecure_http* permits sending credentials over plain http
+        to a host that is not loopback, as does
+        ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` in the environment.
+
+        Raises:
+            ConfigurationError: A setting is unusable, the base URL holds
+                user info, or credentials would go over plain http to a
+                remote host. The message never repeats a secret.
         """
-        try:
-            base = URL(base_url.rstrip("/"))
-        except ValueError as exc:
-            raise ConfigurationError(f"base_url is not a URL: {base_url!r}") from exc
-        if base.scheme not in _HTTP_SCHEMES or not base.host:
-            raise ConfigurationError(
-                f"base_url must be an http(s) URL, got {base_url!r}"
-            )
+        base = _base_url(base_url)
         if isinstance(timeout, aiohttp.ClientTimeout):
             self._timeout = self._stream_timeout = timeout
         elif timeout > 0:
@@ -548,6 +605,11 @@ class HTTPTransport:
         private.update(name.lower() for name in self._default_headers)
         private.discard("user-agent")
         self._private = tuple(sorted(private))
+        sends_credentials = api_key is not None or any(
+            name in self._default_headers for name in self._sensitive
+        )
+        if sends_credentials and not allow_insecure_http:
+            _refuse_plain_http(base)
         self._monotonic = monotonic
         override = _RETRY_OVERRIDE.get()
         if override is not None:
@@ -953,16 +1015,18 @@ class HTTPTransport:
         Timeouts are tested first because aiohttp's read timeouts are also
         connection errors, and a caller should be told it was a timeout.
         """
-        where = self._redact(f"{method} {_display_url(url)}")
         try:
             yield
         except TimeoutError as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             error = ConnectorTimeoutError(f"{where}: no answer in time")
             raise _RetryableError("timeout", error) from exc
         except _RETRYABLE_IO as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             detail = self._redact(f"{type(exc).__name__}: {exc}")
             raise _RetryableError(detail, TransportError(f"{where}: {detail}")) from exc
         except aiohttp.ClientError as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             detail = self._redact(f"{type(exc).__name__}: {exc}")
             raise TransportError(f"{where}: {detail}") from exc
 
