@@ -32,6 +32,7 @@ A caller needs to know four things:
   :meth:`HTTPTransport.stream_lines` a float bounds connecting and each read
   instead, because a large export may legitimately take longer than any
   sensible per-request limit.
+* A body :meth:`HTTPTransport.request` reads is bounded by ``max_body``.
 * A :class:`RateBudget` and the transports sharing it must live on one
   event loop.
 """
@@ -43,6 +44,7 @@ import base64
 import contextlib
 import contextvars
 import ipaddress
+import json as stdlib_json
 import math
 import netrc
 import os
@@ -165,6 +167,8 @@ _HTTP_TOO_MANY_REQUESTS: Final = 429
 # Tolerance for float rounding in the token arithmetic, so a sleep computed
 # to refill exactly one token is not followed by a second, tiny one.
 _TOKEN_EPSILON: Final = 1e-9
+_MIB: Final = 1024 * 1024
+DEFAULT_MAX_BODY: Final = 64 * _MIB
 _INSECURE_HTTP_VARIABLE: Final = "AIAUDIT_ALLOW_INSECURE_HTTP"
 
 
@@ -340,6 +344,54 @@ def _error_details(body: bytes, reason: str | None) -> tuple[str, str | None]:
     text = _excerpt(body, 200)
     reason = reason or "error"
     return (f"{reason}: {text}" if text else reason), None
+
+
+_UNDECODABLE: Final = object()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_with_surrogates(raw: bytes, error: orjson.JSONDecodeError) -> Any:
+    """Decode a body orjson refused only for a lone surrogate escape.
+
+    ``"\\ud800"`` is valid JSON syntax but no valid Unicode, and orjson
+    refuses it ("... surrogate in string"). One such record must not make
+    the whole page undecodable, retried and finally fatal: the standard
+    library accepts it (keeping the surrogate in the string), and the
+    record is the store's and the normalizer's to quarantine. Anything else
+    the standard library would accept beyond JSON (``NaN``) stays refused.
+    Returns ``_UNDECODABLE`` when the body really is not JSON.
+    """
+    if "surrogate" not in error.msg:
+        return _UNDECODABLE
+    try:
+        return stdlib_json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return _UNDECODABLE
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or ``None`` if it is longer than *limit* bytes.
+
+    A Content-Length over the limit is refused before reading anything;
+    otherwise reading stops at the first byte past it. When Content-Length
+    is known and the body is not compressed, aiohttp reads exactly that
+    much, so the fast whole-body read is safe; a compressed or chunked body
+    is counted as it is decoded.
+    """
+    length = response.content_length
+    if length is not None and length > limit:
+        return None
+    if length is not None and "Content-Encoding" not in response.headers:
+        return await response.read()
+    buffer = bytearray()
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        if len(buffer) > limit:
+            return None
+    return bytes(buffer)
 
 
 @attrs.frozen
@@ -532,6 +584,7 @@ class HTTPTransport:
         "_clock",
         "_closed",
         "_default_headers",
+        "_max_body",
         "_max_redirects",
         "_monotonic",
         "_owns_session",
@@ -562,6 +615,7 @@ class HTTPTransport:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         max_redirects: int = 5,
+        max_body: int = DEFAULT_MAX_BODY,
         allow_insecure_http: bool = False,
     ) -> None:
         """Configure the transport; no connection is opened until first use.
@@ -575,7 +629,8 @@ class HTTPTransport:
         as credentials (redacted from errors, and refused over plain http).
         *allow_insecure_http* permits sending credentials over plain http
         to a host that is not loopback, as does
-        ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` in the environment.
+        ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` in the environment. *max_body*
+        caps a body :meth:`request` reads.
 
         Raises:
             ConfigurationError: A setting is unusable, the base URL holds
@@ -594,6 +649,8 @@ class HTTPTransport:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         if max_redirects < 0:
             raise ConfigurationError("max_redirects must not be negative")
+        if not max_body > 0:
+            raise ConfigurationError(f"max_body must be positive, got {max_body!r}")
         self._base_url = base
         self._base_origin = _origin(base)
         self._api_key = api_key
@@ -610,6 +667,7 @@ class HTTPTransport:
         )
         if sends_credentials and not allow_insecure_http:
             _refuse_plain_http(base)
+        self._max_body = max_body
         self._monotonic = monotonic
         override = _RETRY_OVERRIDE.get()
         if override is not None:
@@ -766,9 +824,14 @@ class HTTPTransport:
                 method, url, body=body, headers=headers, timeouts=self._timeout
             )
             try:
-                raw = await response.read()
+                raw = await _read_bounded(response, self._max_body)
             finally:
                 response.release()
+        if raw is None:
+            if _HTTP_OK_MIN <= response.status <= _HTTP_OK_MAX:
+                raise SchemaError(self._redact(self._too_large(response)))
+            # An error status explains itself by its status alone.
+            raw = b""
         self._check_status(response, raw, policy)
         log.debug(
             "http.response",
@@ -786,6 +849,20 @@ class HTTPTransport:
             url=response.url,
             body=raw,
             data=data,
+        )
+
+    def _too_large(self, response: aiohttp.ClientResponse) -> str:
+        where = (
+            f"{response.method} {_display_url(response.url)}: HTTP {response.status}"
+        )
+        length = response.content_length
+        if length is not None and length > self._max_body:
+            size = f"of {length} bytes (Content-Length)"
+        else:
+            size = f"of more than {self._max_body} bytes"
+        return (
+            f"{where} body {size} exceeds the limit of {self._max_body} bytes "
+            "(max_body); not read further"
         )
 
     async def _open_lines(self, url: URL, headers: CIMultiDict[str]) -> _OpenedLines:
@@ -999,6 +1076,9 @@ class HTTPTransport:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            data = _decode_with_surrogates(raw, exc)
+            if data is not _UNDECODABLE:
+                return data
             content_type = response.headers.get("Content-Type", "no content type")
             message = (
                 f"{response.method} {_display_url(response.url)}: HTTP "
