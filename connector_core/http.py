@@ -162,6 +162,8 @@ _RETRYABLE_IO: Final = (
     aiohttp.ClientPayloadError,
     ConnectionError,
 )
+# No connection made at all: retried on the policy's shorter connect budget.
+_CONNECT_FAILURES: Final = (aiohttp.ClientConnectorError, ConnectionRefusedError)
 _HTTP_SCHEMES: Final = ("http", "https")
 # What a line-oriented download (JSONL, CSV) never legitimately is.
 _ERROR_PAGE_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
@@ -291,8 +293,8 @@ def _base_url(base_url: str) -> URL:
     except (ValueError, TypeError) as exc:
         raise ConfigurationError("base_url is not a URL") from exc
     if base.scheme not in _HTTP_SCHEMES or not base.host:
-        shown = base.scheme or "no scheme"
-        raise ConfigurationError(f"base_url must be an http(s) URL, not {shown}")
+        shown = f", not {base.scheme}:" if base.scheme else ""
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host{shown}")
     if base.raw_user is not None or base.raw_password is not None:
         raise ConfigurationError(
             f"base_url {_display_url(base)} holds user info (user:password@): "
@@ -526,12 +528,15 @@ class _RetryableError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        connect: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.final = final
         self.status = status
         self.retry_after = retry_after
+        # No connection could be made at all (refused, no such host).
+        self.connect = connect
 
 
 class OversizedLine(bytes):
@@ -1208,18 +1213,33 @@ class HTTPTransport:
         number = 0
         started = self._monotonic()
         waited = 0.0
+        # The current run of failures to connect: when it began, how long.
+        refused_since = 0.0
+        refused = 0
         while True:
             number += 1
             if self._budget is not None:
                 await self._budget.acquire()
+            began = max(self._monotonic() - started, waited)
             try:
                 return await attempt()
             except _RetryableError as failure:
+                elapsed = max(self._monotonic() - started, waited)
+                connecting = None
+                if failure.connect:
+                    if not refused:
+                        refused_since = began
+                    refused += 1
+                    connecting = elapsed - refused_since
+                else:
+                    refused = 0
                 delay = failure.retry_after
                 if delay is None:
-                    delay = policy.backoff(number - 1)
-                elapsed = max(self._monotonic() - started, waited)
-                if not policy.allows(number, elapsed, delay):
+                    # A run of refusals backs off from the start: its own
+                    # budget is short, and earlier failures were another
+                    # matter.
+                    delay = policy.backoff(refused - 1 if refused else number - 1)
+                if not policy.allows(number, elapsed, delay, connecting=connecting):
                     raise failure.final from failure.__cause__
                 if (
                     failure.retry_after is not None
@@ -1326,6 +1346,11 @@ class HTTPTransport:
             where = self._redact(f"{method} {_display_url(url)}")
             error = ConnectorTimeoutError(f"{where}: no answer in time")
             raise _RetryableError("timeout", error) from exc
+        except _CONNECT_FAILURES as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
+            detail = self._redact(f"{type(exc).__name__}: {exc}")
+            refused = TransportError(f"{where}: {detail}")
+            raise _RetryableError(detail, refused, connect=True) from exc
         except _RETRYABLE_IO as exc:
             where = self._redact(f"{method} {_display_url(url)}")
             detail = self._redact(f"{type(exc).__name__}: {exc}")
