@@ -569,8 +569,9 @@ class _LineSplitter:
 
     A line longer than *max_line* becomes an :class:`OversizedLine`: once
     the pending bytes pass the cap without a newline, only the evidence is
-    kept and the rest is counted and dropped until the next newline. The
-    only per-line work added for this is one length comparison.
+    kept and the rest is counted and dropped until the next newline. Lines
+    are length-checked only when the buffered bytes exceed the cap, so the
+    usual chunk of short lines costs one comparison in all.
     """
 
     __slots__ = ("_evidence", "_last_byte_cr", "_max_line", "_pending", "_skipped")
@@ -609,13 +610,20 @@ class _LineSplitter:
         pending += chunk
         start = 0
         end = pending.find(b"\n", scan_from)
-        while end != -1:
-            if end - start > max_line:
-                lines.append(self._oversized(pending, start, end))
-            else:
+        if len(pending) <= max_line:
+            # No line in here can be too long: the loop as it was.
+            while end != -1:
                 lines.append(_strip_cr(bytes(pending[start:end])))
-            start = end + 1
-            end = pending.find(b"\n", start)
+                start = end + 1
+                end = pending.find(b"\n", start)
+        else:
+            while end != -1:
+                if end - start > max_line:
+                    lines.append(self._oversized(pending, start, end))
+                else:
+                    lines.append(_strip_cr(bytes(pending[start:end])))
+                start = end + 1
+                end = pending.find(b"\n", start)
         if start:
             del pending[:start]
         if len(pending) > max_line:
