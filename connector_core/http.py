@@ -152,6 +152,7 @@ def retry_policy_override(policy: RetryPolicy) -> Iterator[None]:
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _NO_CONTENT: Final = frozenset({204, 205})
+_BODILESS: Final = frozenset({204, 304})
 _ALWAYS_SENSITIVE: Final = ("Authorization", "Proxy-Authorization", "Cookie")
 # An error body is read only to explain the error; a runaway one must not
 # be buffered whole while a stream is being opened.
@@ -395,6 +396,9 @@ async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes |
     much, so the fast whole-body read is safe; a compressed or chunked body
     is counted as it is decoded.
     """
+    if response.method == "HEAD" or response.status in _BODILESS:
+        # Their Content-Length describes a body that is not sent.
+        return await response.read()
     length = response.content_length
     if length is not None and length > limit:
         return None

@@ -145,6 +145,20 @@ async def test_a_body_within_max_body_is_returned():
         assert (await http.get_json("/page"))["n"][-1] == 999
 
 
+async def test_a_head_request_is_not_judged_by_the_size_it_announces():
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(headers={"Content-Length": str(300 * 1024 * 1024)})
+
+    app = web.Application()
+    app.router.add_route("HEAD", "/page", page)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        HTTPTransport(str(server.make_url("/"))) as http,
+    ):
+        response = await http.request("HEAD", "/page", expect_json=False)
+    assert (response.status, response.body) == (200, b"")
+
+
 def test_max_body_and_max_line_must_be_positive():
     from connector_core.exceptions import ConfigurationError  # noqa: PLC0415
 
