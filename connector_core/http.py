@@ -1099,12 +1099,6 @@ class HTTPTransport:
         been handed out a failure can still be retried without anyone
         seeing data twice.
         """
-        pace = _Pace(
-            self._monotonic,
-            self._stream_deadline,
-            self._stream_min_bytes,
-            self._stream_window,
-        )
         with self._io_failures("GET", url):
             response = await self._send(
                 "GET", url, body=None, headers=headers, timeouts=self._stream_timeout
@@ -1116,6 +1110,14 @@ class HTTPTransport:
                 if response.content_type in _ERROR_PAGE_TYPES:
                     await self._refuse_error_page(response)
                 splitter = _LineSplitter(self._max_line)
+                # From the response's head on: the wait for it is the
+                # timeout's business, and an export may take a while to start.
+                pace = _Pace(
+                    self._monotonic,
+                    self._stream_deadline,
+                    self._stream_min_bytes,
+                    self._stream_window,
+                )
                 async for chunk in response.content.iter_any():
                     pace.check(len(chunk))
                     lines = splitter.feed(chunk)
