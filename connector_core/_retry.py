@@ -39,9 +39,16 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+def _optional_non_negative(
+    _: object, attribute: attrs.Attribute[float], value: float | None
+) -> None:
+    if value is not None:
+        _non_negative(_, attribute, value)
+
+
 @attrs.frozen
 class RetryPolicy:
-    """How often and how patiently a transport retries.
+    """How long and how patiently a transport retries.
 
     A frozen value so one policy can be shared by many transports and tests
     can compare policies. The defaults follow what the OpenAI API asks of
@@ -50,8 +57,24 @@ class RetryPolicy:
     ``Retry-After`` (a longer wait means a quota problem a person must see,
     not a blip to sleep through).
 
+    Retries are limited by time, not by a count: at a 30 % failure rate a
+    run of five failures in a row comes up every few hundred requests, so
+    any small count eventually stops a long stream, while five minutes of
+    failing is an outage worth reporting. The budget covers the attempts
+    themselves and every wait between them; a wait that would end past it
+    is not begun, the last error is raised at once instead.
+
     Attributes:
-        max_attempts: Total tries including the first; 1 disables retries.
+        max_elapsed: Seconds from the start of the first attempt after
+            which no retry is begun; ``None`` for no time limit.
+        max_connect_elapsed: The shorter budget of a run of failures to
+            connect at all (refused, no such host): those mostly mean a
+            wrong URL or a service that is down, and a few seconds ride out
+            a restart, while minutes would only delay the error a person
+            needs to see. ``None`` leaves them to ``max_elapsed``.
+        max_attempts: An optional cap on tries including the first; 1
+            disables retries. ``None`` (the default) leaves only the time
+            budget.
         backoff_base: The backoff ceiling of the first retry, in seconds.
         backoff_max: The ceiling the exponential backoff never exceeds.
         max_retry_after: The longest server-requested wait we honour;
@@ -62,8 +85,11 @@ class RetryPolicy:
             together. Turn off only for deterministic tests.
     """
 
-    max_attempts: int = attrs.field(
-        default=5, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    max_attempts: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(
+            [attrs.validators.instance_of(int), attrs.validators.ge(1)]
+        ),
     )
     backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
     backoff_max: float = attrs.field(default=30.0, validator=_non_negative)
@@ -72,6 +98,39 @@ class RetryPolicy:
         default=DEFAULT_RETRY_STATUSES, converter=_status_set
     )
     jitter: bool = True
+    max_elapsed: float | None = attrs.field(
+        default=300.0, validator=_optional_non_negative
+    )
+
+    max_connect_elapsed: float | None = attrs.field(
+        default=10.0, validator=_optional_non_negative
+    )
+
+    def allows(
+        self,
+        attempts: int,
+        elapsed: float,
+        delay: float,
+        *,
+        connecting: float | None = None,
+    ) -> bool:
+        """Whether another attempt may follow *attempts* made so far.
+
+        *elapsed* is the time spent since the first attempt began and
+        *delay* the wait before the next one: a retry whose wait would end
+        past ``max_elapsed`` is refused rather than slept into. *connecting*
+        is the time since the current run of failures to connect began, if
+        the last failure was one; it is held to ``max_connect_elapsed``.
+        """
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            return False
+        if (
+            connecting is not None
+            and self.max_connect_elapsed is not None
+            and connecting + delay > self.max_connect_elapsed
+        ):
+            return False
+        return self.max_elapsed is None or elapsed + delay <= self.max_elapsed
 
     def backoff(
         self,
