@@ -129,10 +129,23 @@ class Context:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            from connector_core.store import open_store  # noqa: PLC0415 - lazy
+        """The store, open for reading and writing."""
+        return self.open_store()
 
-            self._store = open_store(self.store_url)
+    def open_store(self, *, read_only: bool = False) -> Store:
+        """The store, opened on first use.
+
+        Commands that only read pass *read_only*: then a store the user may
+        not write (a file 0400, a read-only database role) can still be
+        read, and nothing is created or migrated. A store opened for writing
+        serves reads too; one opened read-only is reopened for a write.
+        """
+        if self._store is not None and (read_only or not self._store.read_only):
+            return self._store
+        from connector_core.store import open_store  # noqa: PLC0415 - lazy
+
+        self.close()
+        self._store = open_store(self.store_url, read_only=read_only)
         return self._store
 
     def close(self) -> None:
