@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from contract_data import OPENAI_ADMIN, contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_data import reference_file
 
 from aiaudit_chatgpt import normalize
 from aiaudit_chatgpt.normalize import (
@@ -360,9 +359,7 @@ def test_stream_actions_cover_what_the_sandbox_produces(audit, normalizer):
 
 
 def spec_event_types() -> list[str]:
-    spec_file = reference_file("openai-spec", "openai-admin-subset.yaml")
-    spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
-    return spec["components"]["schemas"]["AuditLogEventType"]["enum"]
+    return contract(OPENAI_ADMIN)["components"]["schemas"]["AuditLogEventType"]["enum"]
 
 
 def expected_mapping(native_type: str) -> tuple[str, str]:

@@ -1,24 +1,22 @@
 """Validate sandbox answers against the published API specifications.
 
-The specs are contract data kept beside the project; a test that validates a
-response against them fails when the sandbox drifts from the real API.
+The specs are contract data restated in ``tests/contracts`` (the component
+schemas the tests validate against, with everything they reach through
+``$ref``); a test that validates a response against them fails when the
+sandbox drifts from the real API.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 import jsonschema
 import referencing
-import yaml
-from reference_data import reference_dir
+from contract_data import CHATGPT_COMPLIANCE, OPENAI_ADMIN, contract
 
 
-SPEC_DIR = reference_dir() / "openai-spec"
-ADMIN_SPEC = SPEC_DIR / "openai-admin-subset.yaml"
-COMPLIANCE_SPEC = SPEC_DIR / "chatgpt-compliance-api-v1.1.1.json"
+SPECS = {"admin": OPENAI_ADMIN, "compliance": CHATGPT_COMPLIANCE}
 
 
 def _nullable_to_anyof(node: Any) -> Any:
@@ -35,11 +33,8 @@ def _nullable_to_anyof(node: Any) -> Any:
 
 @functools.cache
 def document(name: str) -> dict[str, Any]:
-    """The whole spec document: ``"admin"`` or ``"compliance"``."""
-    path = ADMIN_SPEC if name == "admin" else COMPLIANCE_SPEC
-    text = path.read_text()
-    loaded = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
-    return _nullable_to_anyof(loaded)
+    """The spec's restated subset: ``"admin"`` or ``"compliance"``."""
+    return _nullable_to_anyof(contract(SPECS[name]))
 
 
 @functools.cache

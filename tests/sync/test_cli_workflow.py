@@ -8,13 +8,10 @@ import json
 import subprocess
 
 import pytest
+from contract_data import OCSF_CLASSES, contract
 from processes import AIAUDIT, clean_env, running_sandbox
-from reference_data import reference_dir
 
 from connector_core.export.ocsf import validate_ocsf
-
-
-REFERENCE = reference_dir()
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +109,7 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
     assert sync.returncode == 0, sync.stderr
     out = run("logs", "--format", "ocsf")
     assert out.returncode == 0, out.stderr
-    reference = json.loads(
-        (REFERENCE / "ocsf" / "classes-required-attributes.json").read_text()
-    )
+    reference = contract(OCSF_CLASSES)
     events = [json.loads(line) for line in out.stdout.splitlines()]
     assert events
     classes = {event["class_uid"] for event in events}
