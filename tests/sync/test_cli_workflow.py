@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
+import stat
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -34,7 +36,7 @@ def run(tmp_path, sandbox_process, store_url):
     environment = sandbox_process["details"]["environment"]
 
     def invoke(
-        *args: str, env: dict[str, str] | None = None
+        *args: str, env: dict[str, str] | None = None, preexec_fn=None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(AIAUDIT), "--store", store_url, *args],
@@ -44,6 +46,7 @@ def run(tmp_path, sandbox_process, store_url):
             timeout=300,
             check=False,
             cwd=tmp_path,
+            preexec_fn=preexec_fn,
         )
 
     return invoke
@@ -482,3 +485,68 @@ def test_a_future_until_is_clamped_to_now(sandbox_process, store_url, tmp_path):
     far = run("sync", "chatgpt", "--until", "9999-12-31", timeout=60)
     assert far.returncode == 0, far.stderr
     assert "9999-12-31 00:00 UTC is in the future: synced up to now" in far.stdout
+
+
+def _umask_022() -> None:
+    os.umask(0o022)
+
+
+def test_files_the_cli_writes_are_owner_only(run, sandbox_process, tmp_path):
+    """Reports hold every user's email and IP: created 0600 even under a
+    umask of 022, and a symbolic link planted at the path is replaced, never
+    followed."""
+    sync = run("sync", "chatgpt", *_since_until(sandbox_process))
+    assert sync.returncode == 0, sync.stderr
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours\n")
+    (tmp_path / "planted.html").symlink_to(victim)
+    outputs = {
+        "r.html": ("--format", "html"),
+        "r.json": ("--format", "json"),
+        "r.txt": ("--format", "table"),
+        "planted.html": ("--format", "html"),
+    }
+    for name, fmt in outputs.items():
+        result = run(
+            "usage",
+            "--platform",
+            "chatgpt",
+            *_since_until(sandbox_process),
+            *fmt,
+            "--output",
+            name,
+            preexec_fn=_umask_022,
+        )
+        assert result.returncode == 0, result.stderr
+        written = tmp_path / name
+        assert not written.is_symlink()
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, name
+        assert written.stat().st_size > 0
+    assert victim.read_text() == "not yours\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_demo_report_is_owner_only(tmp_path):
+    result = subprocess.run(
+        [
+            str(AIAUDIT),
+            "--store",
+            f"sqlite:///{tmp_path / 'demo.db'}",
+            "demo",
+            "chatgpt",
+            "--events",
+            "300",
+            "--days",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+        preexec_fn=_umask_022,
+    )
+    assert result.returncode == 0, result.stderr
+    report = tmp_path / "aiaudit-report.html"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
