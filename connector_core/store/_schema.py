@@ -958,9 +958,18 @@ class SQLStore(Store):
         except orjson.JSONDecodeError as exc:
             raise CheckpointError(stream, f"not JSON ({exc.msg})") from None
         if not isinstance(value, dict):
-            raise CheckpointError(
-                stream, f"a JSON {type(value).__name__}, not an object"
+            kind = (
+                "null"
+                if value is None
+                else "array"
+                if isinstance(value, list)
+                else "string"
+                if isinstance(value, str)
+                else "boolean"
+                if isinstance(value, bool)
+                else "number"
             )
+            raise CheckpointError(stream, f"a JSON {kind}, not an object")
         return value
 
     def reset_checkpoints(
