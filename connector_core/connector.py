@@ -469,25 +469,11 @@ class Connector:
     async def _checked(
         self, iterator: AsyncIterator[Any] | None, operation: str, expected: type[T]
     ) -> AsyncGenerator[T, None]:
-        """Relay a plugin's async generator, checking every item it yields.
-
-        An exception other than a :class:`ConnectorError` escaping the
-        plugin (a ``KeyError`` on a checkpoint it cannot read, say) is a
-        plugin bug: it becomes a :class:`PluginError`, so a host (and the
-        sync engine, stream by stream) handles it like any connector error.
-        """
+        """Relay a plugin's async generator, checking every item it yields."""
         if iterator is None:
             raise NotSupportedError(self.platform, operation)
         try:
-            while True:
-                try:
-                    item = await anext(iterator)
-                except StopAsyncIteration:
-                    break
-                except ConnectorError:
-                    raise
-                except Exception as exc:
-                    raise self._plugin_error(operation, exc) from exc
+            async for item in iterator:
                 if not isinstance(item, expected):
                     raise PluginError(
                         self.spec.plugin,
@@ -500,9 +486,15 @@ class Connector:
             if aclose is not None:
                 await aclose()
 
-    def _plugin_error(self, operation: str, exc: Exception) -> PluginError:
-        """*exc*, escaped from the plugin, as a one-line PluginError; the
-        configuration's secrets are redacted from its text."""
+    def plugin_error(self, operation: str, exc: Exception) -> PluginError:
+        """*exc*, an exception other than a :class:`ConnectorError` that
+        escaped the plugin's *operation* (a ``KeyError`` on a checkpoint it
+        cannot read, say), as a one-line :class:`PluginError`; the
+        configuration's secrets are redacted from its text.
+
+        The handle itself relays such exceptions unchanged (a conformance
+        suite inspects them); a host that must go on, like the sync engine
+        with the next stream, turns them into this."""
         secrets = []
         for field in self.spec.secret_fields:
             value = getattr(self.config, field, None)

@@ -376,7 +376,18 @@ async def _drain(
         async with contextlib.aclosing(
             connector.read_stream(report.stream, checkpoint, query)
         ) as batches:
-            async for batch in batches:
+            while True:
+                try:
+                    batch = await anext(batches)
+                except StopAsyncIteration:
+                    break
+                except ConnectorError:
+                    raise
+                except Exception as exc:
+                    # A reader's bug (a KeyError on a checkpoint it does not
+                    # understand, say) fails this stream in one line, like
+                    # any connector error, not the whole sync.
+                    raise connector.plugin_error("read_stream", exc) from exc
                 await pending.put(batch)
         await pending.put(None)
 
