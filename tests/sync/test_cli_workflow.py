@@ -458,6 +458,9 @@ def test_a_sync_45_days_after_the_last_reads_the_whole_gap(
     missing = ids["whole"] - ids["late"]
     assert not missing, f"{len(missing)} events of the gap never read"
     assert all(s["resumed"] for s in second["streams"]), second["streams"]
+    # An explicit --since does not move a resumed stream: --help says so.
+    helped = " ".join(late("sync", "--help").stdout.split())
+    assert "A stream with a checkpoint resumes from it whatever --since says" in helped
 
 
 def test_a_future_until_is_clamped_to_now(sandbox_process, store_url, tmp_path):
