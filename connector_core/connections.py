@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from connector_core.connector import check_url_credentials, mask_url_credentials
 from connector_core.exceptions import ConfigurationError
 from connector_core.secrets import Secret
 from connector_core.store.base import SavedConnection
@@ -70,6 +71,16 @@ def connection_from_environment(
     Raises:
         ConfigurationError: The variables do not describe a valid config.
     """
+    # Before the plugin reads them: its error for a bad value may quote it.
+    check_url_credentials(
+        {
+            variable: environ.get(variable, "")
+            for field, variables in _environment_of(spec).items()
+            if field not in spec.secret_fields
+            for variable in variables
+        },
+        "the environment",
+    )
     spec.config_from_env(environ)  # raises with a clear message if invalid
     saved: dict[str, Any] = {}
     for field, variables in _environment_of(spec).items():
@@ -100,9 +111,11 @@ def connection_from_options(
     :param secrets: Secret fields and the variables that hold them.
 
     Raises:
-        ConfigurationError: A secret is given as a value, a field is unknown,
-            or the resulting configuration is invalid.
+        ConfigurationError: A secret is given as a value, a URL carries a
+            user name or password, a field is unknown, or the resulting
+            configuration is invalid.
     """
+    check_url_credentials(options, "--option")
     for field in options:
         if field in spec.secret_fields:
             raise ConfigurationError(
@@ -156,10 +169,16 @@ def resolve_config(
 
 
 def describe(connection: SavedConnection) -> dict[str, Any]:
-    """A JSON-ready view of a connection; references shown as ``$VARIABLE``."""
+    """A JSON-ready view of a connection; references shown as ``$VARIABLE``.
+
+    A URL with a user name or password (refused when a connection is added
+    now, but an older store may hold one) is shown with them masked.
+    """
     config = {
         field: f"${value[ENV_REFERENCE]}"
         if isinstance(value, dict) and ENV_REFERENCE in value
+        else mask_url_credentials(value)
+        if isinstance(value, str)
         else value
         for field, value in connection.config.items()
     }

@@ -65,6 +65,9 @@ __all__ = [
     "REQUIRED_OPERATIONS",
     "Connector",
     "ConnectorSpec",
+    "check_url_credentials",
+    "has_url_credentials",
+    "mask_url_credentials",
 ]
 
 log = structlog.get_logger(__name__)
@@ -187,6 +190,14 @@ class ConnectorSpec:
             ConfigurationError: The mapping does not fit the class.
         """
         if isinstance(config, self.config_class):
+            check_url_credentials(
+                {
+                    field.name: getattr(config, field.name, None)
+                    for field in attrs.fields(self.config_class)
+                    if field.name not in self.secret_fields
+                },
+                f"{self.platform} configuration",
+            )
             return config
         if not isinstance(config, Mapping):
             raise ConfigurationError(
@@ -194,6 +205,10 @@ class ConnectorSpec:
                 f"{self.config_class.__name__}, got {type(config).__name__}"
             )
         names = {field.name for field in attrs.fields(self.config_class)}
+        check_url_credentials(
+            {k: v for k, v in config.items() if k not in self.secret_fields},
+            f"{self.platform} configuration",
+        )
         unknown = sorted(set(config) - names)
         if unknown:
             raise ConfigurationError(
@@ -233,6 +248,59 @@ class ConnectorSpec:
             )
         config = from_env(environ)
         return self.make_config(config)
+
+
+def _authority(value: str) -> tuple[str, str, str] | None:
+    """``(scheme://, authority, rest)`` of a URL-looking string, else
+    ``None``; by hand, since a malformed URL must not make the check fail."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not scheme or any(c.isspace() for c in scheme):
+        return None
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    # A password may hold '?' or '#': the credentials end at the last '@'
+    # before the path.
+    slash = rest.find("/")
+    at = rest.rfind("@", 0, slash if slash >= 0 else len(rest))
+    end = max(end, at + 1)
+    return scheme + sep, rest[:end], rest[end:]
+
+
+def has_url_credentials(value: object) -> bool:
+    """Whether *value* is a URL with a user name or password in it."""
+    if not isinstance(value, str):
+        return False
+    parts = _authority(value.strip())
+    return parts is not None and "@" in parts[1]
+
+
+def mask_url_credentials(value: str) -> str:
+    """*value* with the user name and password of its URL replaced."""
+    parts = _authority(value.strip())
+    if parts is None or "@" not in parts[1]:
+        return value
+    scheme, authority, rest = parts
+    host = authority.rpartition("@")[2]
+    return f"{scheme}***@{host}{rest}"
+
+
+def check_url_credentials(values: Mapping[str, object], where: str) -> None:
+    """Refuse a configuration value that is a URL with credentials.
+
+    They would be stored and shown in clear (a store holds no secret, only
+    references to variables), and sent to whatever the URL names; keys go in
+    the connector's secret fields. The message names the field, never the
+    value.
+
+    Raises:
+        ConfigurationError: One of *values* carries credentials.
+    """
+    for field, value in values.items():
+        if has_url_credentials(value):
+            raise ConfigurationError(
+                f"{where}: {field} holds a URL with a user name or password; "
+                "give it without them (keys go in the connector's secret "
+                "fields, through environment variables)"
+            )
 
 
 def _is_secret_type(annotation: object) -> bool:
@@ -417,6 +485,25 @@ class Connector:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    def plugin_error(self, operation: str, exc: Exception) -> PluginError:
+        """*exc*, an exception other than a :class:`ConnectorError` that
+        escaped the plugin's *operation* (a ``KeyError`` on a checkpoint it
+        cannot read, say), as a one-line :class:`PluginError`; the
+        configuration's secrets are redacted from its text.
+
+        The handle itself relays such exceptions unchanged (a conformance
+        suite inspects them); a host that must go on, like the sync engine
+        with the next stream, turns them into this."""
+        secrets = []
+        for field in self.spec.secret_fields:
+            value = getattr(self.config, field, None)
+            if isinstance(value, Secret):
+                secrets.append(value.reveal())
+        return PluginError(
+            self.spec.plugin,
+            f"{operation} failed: {type(exc).__name__}: {redact(str(exc), secrets)}",
+        )
 
     async def validate_ai_credentials(self) -> AICredentialValidation:
         """Check the configured credentials and their permissions."""

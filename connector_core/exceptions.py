@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ConfigurationError",
     "ConnectionBusyError",
     "ConnectorError",
@@ -281,3 +282,24 @@ _STATUS_CLASSES: Mapping[int, type[ConnectorHTTPError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
 }
+
+
+class CheckpointError(SchemaError):
+    """A stream's stored checkpoint cannot be read: not JSON, or not a shape
+    its reader knows (written by an older version, or edited by hand).
+
+    Readers raise it instead of guessing a resume point, since a guess either
+    skips events or reads the stream's whole history. The sync engine
+    reports it for that stream alone, with the command that clears the
+    checkpoint; the next sync then reads the stream again from ``--since``,
+    and the events already stored are recognised by their ids.
+
+    Attributes:
+        stream: The stream whose checkpoint is unreadable.
+        reason: What is wrong with it (never the checkpoint itself).
+    """
+
+    def __init__(self, stream: str, reason: str) -> None:
+        self.stream = stream
+        self.reason = reason
+        super().__init__(f"the checkpoint of stream {stream!r} is unreadable: {reason}")

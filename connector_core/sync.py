@@ -17,6 +17,20 @@ meanwhile, up to :data:`READ_AHEAD_EVENTS` ahead of the database: that bounds
 memory. The batches that wait when the writer is free again are written
 together, as one transaction of at most :data:`MAX_MERGED_EVENTS`: a batch is
 often one API page, and a transaction per page costs more than its events.
+
+The range. ``since`` and ``until`` bound a sync, with two rules that keep a
+store complete however irregularly it is synced:
+
+* A stream with a stored checkpoint resumes from it, however long ago that
+  was: its ``read_stream`` gets a query starting at :data:`RESUME_START`, so
+  a reader that clips to the query's start still reads the whole gap, and a
+  reader that resumes from the checkpoint ignores the start anyway. The
+  contract for readers: with a checkpoint, resume from it and ignore
+  ``query.start_date``; without one, start at ``query.start_date``.
+  ``since`` therefore only places streams never synced.
+* ``until`` never reaches past the present: a later one is clamped to now
+  (the report keeps both). A checkpoint written at a future moment would
+  make the next sync skip everything published in between.
 """
 
 from __future__ import annotations
@@ -32,7 +46,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import attrs
 import structlog
 
-from connector_core.exceptions import ConfigurationError, ConnectorError
+from connector_core.exceptions import (
+    CheckpointError,
+    ConfigurationError,
+    ConnectorError,
+)
 from connector_core.models import AIAuditLogQuery
 
 
@@ -48,6 +66,7 @@ __all__ = [
     "DEFAULT_HISTORY",
     "MAX_MERGED_EVENTS",
     "READ_AHEAD_EVENTS",
+    "RESUME_START",
     "StreamReport",
     "SyncProgress",
     "SyncReport",
@@ -60,6 +79,15 @@ DEFAULT_HISTORY: Final = timedelta(days=30)
 """How far back a stream with no checkpoint starts, unless told: the
 Compliance Logs Platform keeps 30 days, and a first sync should not silently
 claim more history than the platform keeps."""
+
+RESUME_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""The start of the query a stream with a checkpoint is read with.
+
+A checkpoint may be older than ``since`` (the last sync was more than 30
+days ago, or ``--since`` was given): the events between the checkpoint and
+``since`` were never read, and a query starting at ``since`` would let a
+reader (or a filter in front of it) drop them. Every timestamp a platform
+serves is after this, and it is 0 in epoch seconds, which APIs accept."""
 
 MAX_MERGED_EVENTS: Final = 5_000
 """Events (and quarantined records) stored by one ``write_batch`` at most,
@@ -100,6 +128,8 @@ class StreamReport:
         checkpoints: Checkpoints committed (or passed by a later one that was
             committed in the same transaction).
         seconds: Time spent on the stream.
+        resumed: Whether it resumed from a stored checkpoint (else it
+            started at ``since``).
         error: Why the stream stopped early, if it did.
     """
 
@@ -112,6 +142,7 @@ class StreamReport:
     quarantined: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
+    resumed: bool = False
     error: str | None = None
 
     def add(self, batch: StreamBatch, result: WriteResult) -> None:
@@ -133,14 +164,27 @@ class StreamReport:
 
 @attrs.define
 class SyncReport:
-    """What a sync of one connection did, stream by stream."""
+    """What a sync of one connection did, stream by stream.
+
+    Attributes:
+        since: Where streams without a checkpoint started.
+        until: The end of the range read: the one asked for, or now when
+            that was in the future.
+        requested_until: The end asked for, when one was.
+    """
 
     connection: str
     platform: str
     since: datetime
     until: datetime
+    requested_until: datetime | None = None
     streams: list[StreamReport] = attrs.Factory(list)
     seconds: float = 0.0
+
+    @property
+    def until_clamped(self) -> bool:
+        """Whether the end asked for was in the future, and now was used."""
+        return self.requested_until is not None and self.requested_until > self.until
 
     @property
     def inserted(self) -> int:
@@ -173,6 +217,10 @@ class SyncReport:
             "platform": self.platform,
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
+            "requested_until": None
+            if self.requested_until is None
+            else self.requested_until.isoformat(),
+            "until_clamped": self.until_clamped,
             "seconds": round(self.seconds, 3),
             "read": self.read,
             "inserted": self.inserted,
@@ -184,17 +232,31 @@ class SyncReport:
 
 
 def _window(
-    since: datetime | None, until: datetime | None
+    since: datetime | None, until: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    end = until or datetime.now(UTC)
-    start = since or end - DEFAULT_HISTORY
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ConfigurationError("--since and --until must carry a time zone")
+    """The range of a sync: ``until`` clamped to *now*, ``since`` by default
+    :data:`DEFAULT_HISTORY` before it; both in UTC.
+
+    Raises:
+        ConfigurationError: A naive moment, ``since`` after the end, or a
+            moment so far from now that the arithmetic leaves the calendar.
+    """
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
+            raise ConfigurationError(f"--{name} must carry a time zone")
+    try:
+        end = now if until is None else min(until.astimezone(UTC), now)
+        start = end - DEFAULT_HISTORY if since is None else since.astimezone(UTC)
+    except OverflowError:
+        raise ConfigurationError(
+            "--since/--until: the range reaches outside the calendar (years 1 to 9999)"
+        ) from None
     if start > end:
         raise ConfigurationError(
-            f"--since ({start.isoformat()}) is after --until ({end.isoformat()})"
+            f"--since ({start.isoformat()}) is after the end of the range "
+            f"({end.isoformat()}{', now' if end == now else ''})"
         )
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return start, end
 
 
 async def sync_connection(
@@ -212,35 +274,62 @@ async def sync_connection(
     :param connection: The name events and checkpoints are stored under.
     :param since: Where streams without a checkpoint start; by default
         :data:`DEFAULT_HISTORY` before *until*. A stream with a checkpoint
-        resumes from it.
-    :param until: The end of the range; now by default.
+        resumes from it whatever *since* says (its reader is given a query
+        starting at :data:`RESUME_START`), so a late sync reads the whole
+        gap since the last one.
+    :param until: The end of the range; now by default, and now when it is
+        in the future (the report keeps the one asked for), so no
+        checkpoint ever promises a moment that has not happened yet.
     :param wait: Wait for another process syncing the same connection,
         instead of failing with ``ConnectionBusyError``.
     :param progress: Told after every stored batch.
+
+    A stream whose checkpoint cannot be read (:class:`CheckpointError`,
+    from the store or the reader) fails alone, with the command that
+    clears it in its error; the other streams sync.
     """
-    start, end = _window(since, until)
+    start, end = _window(since, until, datetime.now(UTC))
     report = SyncReport(
-        connection=connection, platform=connector.platform, since=start, until=end
+        connection=connection,
+        platform=connector.platform,
+        since=start,
+        until=end,
+        requested_until=None if until is None else until.astimezone(UTC),
     )
-    query = AIAuditLogQuery(start_date=start, end_date=end)
+    fresh = AIAuditLogQuery(start_date=start, end_date=end)
+    resumed = AIAuditLogQuery(start_date=min(RESUME_START, start), end_date=end)
     started = time.perf_counter()
     bound = log.bind(connection=connection, platform=connector.platform)
     lock = await asyncio.to_thread(store.lock, connection, wait=wait)
     await asyncio.to_thread(lock.__enter__)
     try:
-        checkpoints = await asyncio.to_thread(store.checkpoints, connection)
         for info in await connector.list_streams():
             stream = StreamReport(connection=connection, stream=info.name)
             report.streams.append(stream)
             stream_started = time.perf_counter()
             try:
+                checkpoint = await asyncio.to_thread(
+                    store.checkpoint, connection, info.name
+                )
+                stream.resumed = checkpoint is not None
                 await _drain(
                     connector,
                     store,
                     stream,
-                    checkpoint=checkpoints.get(info.name),
-                    query=query,
+                    checkpoint=checkpoint,
+                    query=fresh if checkpoint is None else resumed,
                     progress=progress,
+                )
+            except CheckpointError as exc:
+                # Recoverable by hand, and only this stream is concerned:
+                # say how, and let the others sync.
+                stream.error = (
+                    f"{exc}; clear it with 'aiaudit checkpoints reset "
+                    f"{connection} {info.name}' and sync again (the stream is "
+                    "read again from --since; stored events are not doubled)"
+                )
+                bound.warning(
+                    "sync.checkpoint_unreadable", stream=info.name, error=str(exc)
                 )
             except ConnectorError as exc:
                 # One stream's failure (a missing permission, an outage of
@@ -287,7 +376,18 @@ async def _drain(
         async with contextlib.aclosing(
             connector.read_stream(report.stream, checkpoint, query)
         ) as batches:
-            async for batch in batches:
+            while True:
+                try:
+                    batch = await anext(batches)
+                except StopAsyncIteration:
+                    break
+                except ConnectorError:
+                    raise
+                except Exception as exc:
+                    # A reader's bug (a KeyError on a checkpoint it does not
+                    # understand, say) fails this stream in one line, like
+                    # any connector error, not the whole sync.
+                    raise connector.plugin_error("read_stream", exc) from exc
                 await pending.put(batch)
         await pending.put(None)
 

@@ -24,7 +24,12 @@ from connector_core.cli._common import (
 from connector_core.cli._demo import demo_command
 from connector_core.cli._plugins import plugins_command, sandbox_command
 from connector_core.cli._reading import logs_command, usage_command
-from connector_core.cli._syncing import check_command, connections_group, sync_command
+from connector_core.cli._syncing import (
+    check_command,
+    checkpoints_group,
+    connections_group,
+    sync_command,
+)
 from connector_core.exceptions import ConnectorError, redact
 from connector_core.registry import Registry
 
@@ -67,6 +72,7 @@ def build_cli(registry: Registry) -> click.Group:
         connections_group,
         check_command,
         sync_command,
+        checkpoints_group,
         logs_command,
         usage_command,
         sandbox_command,

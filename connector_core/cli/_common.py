@@ -106,7 +106,14 @@ else:  # older click releases' ParamType is not generic at run time
 
 class _DateTime(_ParamType):
     """A moment: ``2025-01-31``, an ISO time (UTC unless it says), or a
-    time ago: ``30d``, ``12h``, ``90m``, ``2w``."""
+    time ago: ``30d``, ``12h``, ``90m``, ``2w``; returned in UTC.
+
+    Only moments from :data:`EARLIEST` on are accepted: an audit event has
+    none before 1970, and the default range of days before a moment then
+    stays inside the calendar. A moment past year 9999 once in UTC (a time
+    zone behind UTC on the last day), a time ago before year 1 or a number
+    too large for a time span is a usage error too, never a traceback.
+    """
 
     name = "datetime"
 
@@ -116,15 +123,8 @@ class _DateTime(_ParamType):
         if isinstance(value, datetime):
             return value
         text = str(value).strip()
-        relative = _RELATIVE.match(text)
-        if relative:
-            amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
-            return datetime.now(UTC) - timedelta(**{unit: amount})
         try:
-            if len(text) == len("2025-01-31"):
-                day = date.fromisoformat(text)
-                return datetime(day.year, day.month, day.day, tzinfo=UTC)
-            moment = datetime.fromisoformat(text)
+            moment = _parse_moment(text)
         except ValueError:
             self.fail(
                 f"{text!r} is not a date (2025-01-31), an ISO time "
@@ -132,8 +132,41 @@ class _DateTime(_ParamType):
                 param,
                 ctx,
             )
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            moment = None
+        if moment is None or moment < EARLIEST:
+            self.fail(
+                f"{text!r} is out of range: give a moment between "
+                f"{EARLIEST:%Y-%m-%d} and 9999-12-31 (UTC)",
+                param,
+                ctx,
+            )
+        return moment
 
+
+def _parse_moment(text: str) -> datetime:
+    """*text* as an aware UTC moment.
+
+    Raises:
+        ValueError: It is not a date, an ISO time or a time ago.
+        OverflowError: It is one, outside the calendar once in UTC.
+    """
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
+        # timedelta itself refuses more than 999,999,999 days.
+        return datetime.now(UTC) - timedelta(**{unit: amount})
+    if len(text) == len("2025-01-31"):
+        day = date.fromisoformat(text)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest moment a date option accepts."""
 
 DATETIME = _DateTime()
 

@@ -78,16 +78,23 @@ def demo_command(
     analytics = summary.pop("analytics")
     if as_json:
         emit_json(summary | {"usage": unstructure(analytics)})
-        Path(report).write_text(_render(analytics), encoding="utf-8")
+        _write_report(report, analytics)
         return
     click.echo(summary["sync_text"])
     click.echo("")
     write_usage(analytics, "table", None)
-    Path(report).write_text(_render(analytics), encoding="utf-8")
+    _write_report(report, analytics)
     click.echo("")
     click.echo(f"HTML report: {Path(report).resolve()}")
     click.echo(f"store: {ctx.store.url}")
     click.echo(f"try: aiaudit --store {ctx.store.url} logs --limit 20")
+
+
+def _write_report(report: str, analytics: Any) -> None:
+    # Every user's email and IP: owner-only (see export.files).
+    from connector_core.export.files import write_private_text  # noqa: PLC0415
+
+    write_private_text(report, _render(analytics))
 
 
 def _render(analytics: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -159,6 +158,10 @@ def write_usage(
     analytics: UsageAnalytics, output_format: str, output: str | None
 ) -> None:
     """Print or write *analytics* as a table, JSON or an HTML report."""
+    from connector_core.export.files import (  # noqa: PLC0415
+        private_file,
+        write_private_text,
+    )
     from connector_core.export.formats import write_analytics  # noqa: PLC0415
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
@@ -167,11 +170,12 @@ def write_usage(
         if output is None:
             click.echo(page)
         else:
-            Path(output).write_text(page, encoding="utf-8")
+            # Every user's email and IP: owner-only (see export.files).
+            write_private_text(output, page)
             click.echo(f"wrote {output}", err=True)
         return
     if output is None:
         write_analytics(analytics, sys.stdout, format=output_format)
     else:
-        with Path(output).open("w", encoding="utf-8") as out:
+        with private_file(output) as out:
             write_analytics(analytics, out, format=output_format)

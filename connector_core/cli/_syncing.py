@@ -142,6 +142,52 @@ def connections_remove(ctx: Context, *, name: str, purge: bool, as_json: bool) -
         click.echo(f"removed {name!r}" + (" and its events" if purge else ""))
 
 
+# -- checkpoints -----------------------------------------------------------------
+
+
+@click.group("checkpoints")
+def checkpoints_group() -> None:
+    """Manage where each stream's next sync resumes."""
+
+
+@checkpoints_group.command("reset")
+@click.argument("connection")
+@click.argument("streams", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Reset every stream.")
+@json_option
+@pass_context
+def checkpoints_reset(
+    ctx: Context,
+    *,
+    connection: str,
+    streams: tuple[str, ...],
+    every: bool,
+    as_json: bool,
+) -> None:
+    """Forget the checkpoints of STREAMS of CONNECTION (or --all).
+
+    The next sync reads those streams again from --since (30 days by
+    default; give an earlier --since to cover a longer gap since the last
+    good sync). Events already stored are recognised by their ids, so
+    nothing is doubled. This is how a checkpoint a sync reports unreadable
+    is cleared.
+    """
+    if bool(streams) == every:
+        raise click.UsageError("name the streams to reset, or pass --all")
+    removed = ctx.store.reset_checkpoints(connection, None if every else streams)
+    unknown = sorted(set(streams) - set(removed))
+    if as_json:
+        emit_json({"connection": connection, "reset": removed, "unknown": unknown})
+    else:
+        for stream in removed:
+            click.echo(f"reset {connection}/{stream}: the next sync reads it again")
+    if unknown or not removed:
+        raise ConfigurationError(
+            f"no checkpoint for {connection!r} "
+            + (f"stream(s) {', '.join(unknown)}" if unknown else "at all")
+        )
+
+
 # -- check ---------------------------------------------------------------------
 
 
@@ -256,6 +302,18 @@ def _summary(report: SyncReport) -> str:
         f"{report.since:%Y-%m-%d %H:%M} .. {report.until:%Y-%m-%d %H:%M} UTC"
     )
     lines = [heading]
+    if report.until_clamped and report.requested_until is not None:
+        lines.append(
+            f"  --until {report.requested_until:%Y-%m-%d %H:%M} UTC is in the "
+            "future: synced up to now, so the next sync reads what is published "
+            "meanwhile"
+        )
+    resumed = [s.stream for s in report.streams if s.resumed]
+    if resumed:
+        lines.append(
+            f"  resumed from their checkpoints: {', '.join(resumed)} "
+            "(--since places only streams never synced)"
+        )
     for row in rows:
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
@@ -270,9 +328,15 @@ def _summary(report: SyncReport) -> str:
 @click.option(
     "--since",
     type=DATETIME,
-    help="Start of streams never synced (default: 30 days ago).",
+    help="Start of streams never synced (default: 30 days before --until). "
+    "A stream with a checkpoint resumes from it whatever --since says; "
+    "'aiaudit checkpoints reset' makes it start at --since again.",
 )
-@click.option("--until", type=DATETIME, help="End of the range (default: now).")
+@click.option(
+    "--until",
+    type=DATETIME,
+    help="End of the range (default: now; a future one is clamped to now).",
+)
 @click.option(
     "--wait", is_flag=True, help="Wait for another process syncing the same connection."
 )
@@ -291,7 +355,8 @@ def sync_command(
 
     NAMES are saved connections, or platforms (their environment variables);
     all saved connections by default. Each stream resumes from its last
-    checkpoint; running it again with nothing new writes nothing.
+    checkpoint, however long ago (the gap is read whole); running it again
+    with nothing new writes nothing.
     """
     reports = []
     for connection in _targets(ctx, names):

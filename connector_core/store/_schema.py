@@ -71,7 +71,7 @@ import orjson
 from cattrs.fns import identity
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from connector_core.exceptions import StoreError
+from connector_core.exceptions import CheckpointError, StoreError
 from connector_core.models import (
     AIAuditLog,
     AIDateRange,
@@ -1078,6 +1078,59 @@ class SQLStore(Store):
             (connection,),
         )
         return {stream: orjson.loads(text) for stream, text in rows}
+
+    def checkpoint(self, connection: str, stream: str) -> Mapping[str, Any] | None:
+        """The saved checkpoint of one stream; a row that is not a JSON
+        object is a :class:`CheckpointError` for that stream alone."""
+        rows = self._query(
+            "SELECT checkpoint FROM checkpoints WHERE connection = ? AND stream = ?",
+            (connection, stream),
+        )
+        if not rows:
+            return None
+        try:
+            value = orjson.loads(rows[0][0])
+        except orjson.JSONDecodeError as exc:
+            raise CheckpointError(stream, f"not JSON ({exc.msg})") from None
+        if not isinstance(value, dict):
+            kind = (
+                "null"
+                if value is None
+                else "array"
+                if isinstance(value, list)
+                else "string"
+                if isinstance(value, str)
+                else "boolean"
+                if isinstance(value, bool)
+                else "number"
+            )
+            raise CheckpointError(stream, f"a JSON {kind}, not an object")
+        return value
+
+    def reset_checkpoints(
+        self, connection: str, streams: Sequence[str] | None = None
+    ) -> list[str]:
+        """Delete the checkpoints of *streams* (every stream with ``None``)."""
+        with self._mutex, self._session("write") as session:
+            found = [
+                stream
+                for (stream,) in session.query(
+                    self._sql(
+                        "SELECT stream FROM checkpoints WHERE connection = ?"
+                        " ORDER BY stream"
+                    ),
+                    (connection,),
+                )
+                if streams is None or stream in streams
+            ]
+            for stream in found:
+                session.execute(
+                    self._sql(
+                        "DELETE FROM checkpoints WHERE connection = ? AND stream = ?"
+                    ),
+                    (connection, stream),
+                )
+        return found
 
     def write_batch(
         self,

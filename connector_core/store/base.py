@@ -178,6 +178,23 @@ class Store(abc.ABC):
         """The saved checkpoint of each stream of *connection*."""
 
     @abc.abstractmethod
+    def checkpoint(self, connection: str, stream: str) -> Mapping[str, Any] | None:
+        """The saved checkpoint of one stream, ``None`` if it has none.
+
+        Raises:
+            CheckpointError: The stored text is not a JSON object; only this
+                stream is concerned, so a sync reads the others.
+        """
+
+    @abc.abstractmethod
+    def reset_checkpoints(
+        self, connection: str, streams: Sequence[str] | None = None
+    ) -> list[str]:
+        """Forget the checkpoints of *streams* (all with ``None``); the
+        streams whose checkpoint was removed. Their next sync starts at
+        ``--since`` again; the events already stored stay and dedupe."""
+
+    @abc.abstractmethod
     def write_batch(
         self,
         connection: str,

@@ -190,3 +190,90 @@ async def test_a_sync_through_the_corpus_keeps_every_good_record(
     assert "audit_log-corpus-huge" in stored
     assert len(quarantined) == bad_count
     assert all(q.record.reason for q in quarantined)
+
+
+def _overwrite_checkpoint(store_url: str, stream: str, text: str) -> None:
+    """Put *text* where a stream's checkpoint is stored, as a damaged file,
+    a hand edit or an older version's shape would."""
+    if store_url.startswith("sqlite"):
+        import sqlite3  # noqa: PLC0415
+
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            db.execute(
+                "UPDATE checkpoints SET checkpoint = ? WHERE stream = ?", (text, stream)
+            )
+        return
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    base, _, schema = store_url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as db:
+        db.execute(
+            sql.SQL(
+                "UPDATE {}.checkpoints SET checkpoint = %s WHERE stream = %s"
+            ).format(sql.Identifier(schema)),
+            (text, stream),
+        )
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ('{"until": 17', "not JSON"),
+        ("\xff garbage \u2603", "not JSON"),
+        ('["until", 17]', "a JSON array, not an object"),
+        ("null", "a JSON null, not an object"),
+        ('"2025-01-01"', "a JSON string, not an object"),
+    ],
+)
+async def test_an_unreadable_checkpoint_fails_its_stream_alone(
+    corrupt_api, store_url, stored, reason
+):
+    """A checkpoint that is not a JSON object is that stream's one-line
+    error, naming the command that clears it; the other streams sync, and
+    after the reset the stream is read again without doubling an event."""
+    base, _ = corrupt_api
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from connector_core.store.base import LogFilter as Where  # noqa: PLC0415
+
+    config = {
+        "api_key": "sk-admin-corpus-000000",
+        "organization_id": "org-corpus",
+        "base_url": base,
+        "compliance_api_key": "sk-comp-corpus-000000",
+        "workspace_id": WORKSPACE,
+        "compliance_base_url": base,
+    }
+    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+    window = {
+        "since": datetime(2024, 12, 31, tzinfo=UTC),
+        "until": datetime(2025, 1, 2, tzinfo=UTC),
+    }
+    store = open_store(store_url)
+    try:
+        async with registry.create("chatgpt", config) as connector:
+            first = await sync_connection(
+                connector, store, connection="corpus", **window
+            )
+            assert first.ok, [s.error for s in first.streams]
+            count = store.count_logs(Where(connection="corpus"))
+            broken = first.streams[0].stream
+            _overwrite_checkpoint(store_url, broken, stored)
+            again = await sync_connection(
+                connector, store, connection="corpus", **window
+            )
+            failed = {s.stream: s.error for s in again.streams if s.error}
+            assert set(failed) == {broken}
+            assert reason in failed[broken]
+            assert f"aiaudit checkpoints reset corpus {broken}" in failed[broken]
+            assert "\n" not in failed[broken]
+            assert store.reset_checkpoints("corpus", [broken]) == [broken]
+            healed = await sync_connection(
+                connector, store, connection="corpus", **window
+            )
+        assert healed.ok, [s.error for s in healed.streams]
+        assert healed.inserted == 0
+        assert store.count_logs(Where(connection="corpus")) == count
+    finally:
+        store.close()

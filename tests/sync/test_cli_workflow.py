@@ -5,13 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sqlite3
+import stat
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from contract_data import OCSF_CLASSES, contract
 from processes import AIAUDIT, clean_env, running_sandbox
 
 from connector_core.export.ocsf import validate_ocsf
+from connector_core.store import open_store
+from connector_core.store.base import SavedConnection
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def run(tmp_path, sandbox_process, store_url):
     environment = sandbox_process["details"]["environment"]
 
     def invoke(
-        *args: str, env: dict[str, str] | None = None
+        *args: str, env: dict[str, str] | None = None, preexec_fn=None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(AIAUDIT), "--store", store_url, *args],
@@ -37,6 +43,7 @@ def run(tmp_path, sandbox_process, store_url):
             timeout=300,
             check=False,
             cwd=tmp_path,
+            preexec_fn=preexec_fn,
         )
 
     return invoke
@@ -198,6 +205,51 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
             "Invalid value for '--format'",
             2,
         ),
+        # Dates outside the calendar, or arithmetic that leaves it.
+        (("sync", "chatgpt", "--since", "999999d"), None, "is out of range", 2),
+        (
+            ("logs", "--until", "9999-12-31T23:59:59-05:00"),
+            None,
+            "is out of range",
+            2,
+        ),
+        (("sync", "chatgpt", "--until", "0001-01-01"), None, "is out of range", 2),
+        (("usage", "--since", "99999999999999999999w"), None, "is out of range", 2),
+        # A password in a URL: refused wherever it comes from, never echoed.
+        (
+            (
+                "connections",
+                "add",
+                "x",
+                "--platform",
+                "chatgpt",
+                "--secret",
+                "api_key=OPENAI_ADMIN_KEY",
+                "--option",
+                "base_url=http://admin:sk-admin-wrongwrongwrong@127.0.0.1:9/v1",
+            ),
+            None,
+            "base_url holds a URL with a user name or password",
+            1,
+        ),
+        (
+            ("connections", "add", "x", "--platform", "chatgpt", "--from-env"),
+            {
+                "OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef",
+                "OPENAI_BASE_URL": "http://admin:sk-admin-wrongwrongwrong@h:9/v1",
+            },
+            "OPENAI_BASE_URL holds a URL with a user name or password",
+            1,
+        ),
+        (
+            ("sync", "chatgpt"),
+            {
+                "OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef",
+                "OPENAI_BASE_URL": "https://sk-admin-wrongwrongwrong@h:9/v1",
+            },
+            "OPENAI_BASE_URL holds a URL with a user name or password",
+            1,
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(run, args, env, fragment, code):
@@ -208,6 +260,97 @@ def test_bad_input_is_one_clear_line(run, args, env, fragment, code):
     assert fragment in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert "sk-admin-wrongwrongwrong" not in result.stderr + result.stdout
+    errors = [
+        line for line in result.stderr.splitlines() if line.lower().startswith("error")
+    ]
+    assert len(errors) == 1, result.stderr
+
+
+def test_a_password_an_older_store_holds_is_never_shown(run, store_url):
+    """Connections saved before URLs with credentials were refused may hold
+    one: listing them masks it, and using them refuses it in one line."""
+    store = open_store(store_url)
+    try:
+        store.add_connection(
+            SavedConnection(
+                name="old",
+                platform="chatgpt",
+                config={
+                    "api_key": {"env": "OPENAI_ADMIN_KEY"},
+                    "base_url": "http://admin:hunter2hunter2@127.0.0.1:9/v1",
+                },
+                created_at=datetime.now(UTC),
+            )
+        )
+    finally:
+        store.close()
+    for args in (("connections", "list"), ("connections", "list", "--json")):
+        listed = run(*args)
+        assert listed.returncode == 0, listed.stderr
+        assert "hunter2" not in listed.stdout + listed.stderr
+        assert "http://***@127.0.0.1:9/v1" in listed.stdout
+    used = run("check", "old")
+    assert used.returncode == 1
+    assert "base_url holds a URL with a user name or password" in used.stderr
+    assert "hunter2" not in used.stdout + used.stderr
+    assert len(used.stderr.strip().splitlines()) == 1
+
+
+def _corrupt_checkpoint(store_url: str, stream: str, text: str) -> None:
+    """Overwrite a stored checkpoint, as a bad disk or a hand edit would."""
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            db.execute(
+                "UPDATE checkpoints SET checkpoint = ? WHERE stream = ?", (text, stream)
+            )
+        return
+    import psycopg  # noqa: PLC0415
+
+    base, _, schema = store_url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as db:
+        db.execute(
+            psycopg.sql.SQL(
+                "UPDATE {}.checkpoints SET checkpoint = %s WHERE stream = %s"
+            ).format(psycopg.sql.Identifier(schema)),
+            (text, stream),
+        )
+
+
+def test_a_corrupt_checkpoint_fails_its_stream_alone_and_is_recoverable(
+    run, sandbox_process, store_url
+):
+    first = run("sync", "chatgpt", *_since_until(sandbox_process), "--json")
+    assert first.returncode == 0, first.stderr
+    [report] = json.loads(first.stdout)
+    streams = [s["stream"] for s in report["streams"]]
+    broken = streams[0]
+    _corrupt_checkpoint(store_url, broken, '{"until": 17')
+
+    again = run("sync", "chatgpt", *_since_until(sandbox_process))
+    assert again.returncode == 1
+    assert "Traceback" not in again.stderr
+    [line] = [ln for ln in again.stdout.splitlines() if "stopped:" in ln]
+    assert f"checkpoint of stream {broken!r} is unreadable" in line
+    assert f"aiaudit checkpoints reset chatgpt {broken}" in line
+    as_json = json.loads(
+        run("sync", "chatgpt", *_since_until(sandbox_process), "--json").stdout
+    )
+    failed = {s["stream"] for s in as_json[0]["streams"] if s["error"]}
+    assert failed == {broken}
+
+    reset = run("checkpoints", "reset", "chatgpt", broken)
+    assert reset.returncode == 0, reset.stderr
+    healed = run("sync", "chatgpt", *_since_until(sandbox_process), "--json")
+    assert healed.returncode == 0, healed.stderr
+    [after] = json.loads(healed.stdout)
+    assert after["ok"]
+    assert after["inserted"] == 0  # read again, recognised by id
+
+    nothing = run("checkpoints", "reset", "chatgpt", "no_such_stream")
+    assert nothing.returncode == 1
+    assert "no checkpoint for 'chatgpt' stream(s) no_such_stream" in nothing.stderr
+    usage = run("checkpoints", "reset", "chatgpt")
+    assert usage.returncode == 2
 
 
 def test_an_unreachable_store_is_one_clear_line(tmp_path):
@@ -234,3 +377,169 @@ def test_an_unreachable_store_is_one_clear_line(tmp_path):
     )
     assert bad.returncode == 1
     assert "unsupported store URL" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def long_sandbox():
+    """Ninety days of history, so syncs weeks apart can be played back with
+    ``--until`` values inside it."""
+    with running_sandbox(
+        "chatgpt", "--events", "3000", "--days", "90", "--seed", "9"
+    ) as described:
+        yield described
+
+
+def _runner(described, store_url, cwd):
+    environment = described["details"]["environment"]
+
+    def invoke(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AIAUDIT), "--store", store_url, *args],
+            capture_output=True,
+            text=True,
+            env=clean_env(**environment),
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
+        )
+
+    return invoke
+
+
+def _synced(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["ok"], report["streams"]
+    return report
+
+
+def test_a_sync_45_days_after_the_last_reads_the_whole_gap(
+    long_sandbox, store_url, tmp_path
+):
+    """The second sync's default --since (its --until minus 30 days) is
+    later than the first sync's checkpoints: every stream must resume from
+    its checkpoint, not from --since, or the events between are never read."""
+    end = datetime.fromisoformat(long_sandbox["details"]["history"][1])
+    first_until = (end - timedelta(days=60)).isoformat()
+    second_until = (end - timedelta(days=15)).isoformat()
+    since = (end - timedelta(days=90)).isoformat()
+
+    late = _runner(long_sandbox, store_url, tmp_path)
+    _synced(late("sync", "chatgpt", "--since", since, "--until", first_until, "--json"))
+    second = _synced(late("sync", "chatgpt", "--until", second_until, "--json"))
+
+    # The same range in one go, into a store of its own, is what both
+    # syncs together must have stored.
+    whole = _runner(long_sandbox, f"sqlite:///{tmp_path / 'whole.db'}", tmp_path)
+    _synced(
+        whole("sync", "chatgpt", "--since", since, "--until", second_until, "--json")
+    )
+    ids = {
+        name: {
+            line["id"]
+            for line in map(
+                json.loads,
+                runner("logs", "--format", "jsonl").stdout.splitlines(),
+            )
+        }
+        for name, runner in (("late", late), ("whole", whole))
+    }
+    assert ids["whole"]
+    missing = ids["whole"] - ids["late"]
+    assert not missing, f"{len(missing)} events of the gap never read"
+    assert all(s["resumed"] for s in second["streams"]), second["streams"]
+    # An explicit --since does not move a resumed stream: --help says so.
+    helped = " ".join(late("sync", "--help").stdout.split())
+    assert "A stream with a checkpoint resumes from it whatever --since says" in helped
+
+
+def test_a_future_until_is_clamped_to_now(sandbox_process, store_url, tmp_path):
+    """No checkpoint may promise a moment that has not happened: the events
+    published between this sync and the next would be skipped. And a
+    far-future --until must not walk empty windows up to it."""
+    run = _runner(sandbox_process, store_url, tmp_path)
+    before = datetime.now(UTC)
+    future = (before + timedelta(days=10)).replace(microsecond=0)
+    report = _synced(run("sync", "chatgpt", "--until", future.isoformat(), "--json"))
+    after = datetime.now(UTC)
+    store = open_store(store_url)
+    try:
+        checkpoints = store.checkpoints("chatgpt")
+    finally:
+        store.close()
+    # The Admin API streams' checkpoints are the end of their last window.
+    windowed = [c["until"] for c in checkpoints.values() if "until" in c]
+    assert windowed
+    assert max(windowed) <= after.timestamp()
+    assert report["requested_until"] == future.isoformat()
+    assert report["until_clamped"] is True
+    assert before <= datetime.fromisoformat(report["until"]) <= after
+
+    far = run("sync", "chatgpt", "--until", "9999-12-31", timeout=60)
+    assert far.returncode == 0, far.stderr
+    assert "9999-12-31 00:00 UTC is in the future: synced up to now" in far.stdout
+
+
+def _umask_022() -> None:
+    os.umask(0o022)
+
+
+def test_files_the_cli_writes_are_owner_only(run, sandbox_process, tmp_path):
+    """Reports hold every user's email and IP: created 0600 even under a
+    umask of 022, and a symbolic link planted at the path is replaced, never
+    followed."""
+    sync = run("sync", "chatgpt", *_since_until(sandbox_process))
+    assert sync.returncode == 0, sync.stderr
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours\n")
+    (tmp_path / "planted.html").symlink_to(victim)
+    outputs = {
+        "r.html": ("--format", "html"),
+        "r.json": ("--format", "json"),
+        "r.txt": ("--format", "table"),
+        "planted.html": ("--format", "html"),
+    }
+    for name, fmt in outputs.items():
+        result = run(
+            "usage",
+            "--platform",
+            "chatgpt",
+            *_since_until(sandbox_process),
+            *fmt,
+            "--output",
+            name,
+            preexec_fn=_umask_022,
+        )
+        assert result.returncode == 0, result.stderr
+        written = tmp_path / name
+        assert not written.is_symlink()
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, name
+        assert written.stat().st_size > 0
+    assert victim.read_text() == "not yours\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_demo_report_is_owner_only(tmp_path):
+    result = subprocess.run(
+        [
+            str(AIAUDIT),
+            "--store",
+            f"sqlite:///{tmp_path / 'demo.db'}",
+            "demo",
+            "chatgpt",
+            "--events",
+            "300",
+            "--days",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+        preexec_fn=_umask_022,
+    )
+    assert result.returncode == 0, result.stderr
+    report = tmp_path / "aiaudit-report.html"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
