@@ -234,8 +234,9 @@ class Context:
         if name in self.registry.platforms:
             spec = self.registry.spec(name)
             connection = connection_from_environment(spec, name, os.environ)
-            self.store.add_connection(connection)
-            return connection
+            # Atomic create-if-absent: syncs started at once for a platform
+            # never saved all save it, and all get the one saved.
+            return self.store.ensure_connection(connection)
         known = ", ".join(c.name for c in self.store.list_connections()) or "none"
         raise ConfigurationError(
             f"no connection named {name!r} (saved: {known}); add one with "

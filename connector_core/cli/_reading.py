@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -69,7 +72,7 @@ def logs_command(
         limit=limit,
     )
     write_logs(
-        ctx.store.iter_logs(where),
+        ctx.open_store(read_only=True).iter_logs(where),
         sys.stdout,
         format="jsonl" if as_json else output_format,
         style="camel" if camel else "snake",
@@ -80,11 +83,11 @@ def _platform_of(ctx: Context, connection: str | None, platform: str | None) -> 
     if platform:
         return platform
     if connection:
-        saved = ctx.store.get_connection(connection)
+        saved = ctx.open_store(read_only=True).get_connection(connection)
         if saved is None:
             raise ConfigurationError(f"no connection named {connection!r}")
         return saved.platform
-    platforms = {c.platform for c in ctx.store.list_connections()}
+    platforms = {c.platform for c in ctx.open_store(read_only=True).list_connections()}
     if len(platforms) == 1:
         return platforms.pop()
     raise ConfigurationError(
@@ -106,7 +109,7 @@ def usage_report(
     start = since or end - timedelta(days=30)
     if start > end:
         raise ConfigurationError("--since is after --until")
-    return ctx.store.usage_analytics(
+    return ctx.open_store(read_only=True).usage_analytics(
         AIDateRange(start=start, end=end),
         platform=_platform_of(ctx, connection, platform),
         connection=connection,
@@ -148,6 +151,11 @@ def usage_command(
     ``--format html`` writes a self-contained report with charts (viewable
     offline); give ``--output report.html``.
     """
+    if output is not None:
+        # Before the store is read: a report computed only to be refused
+        # by its destination wastes the reading, and a store that cannot be
+        # read yet would hide the real mistake behind its own error.
+        _check_writable_folder(output)
     analytics = usage_report(
         ctx, connection=connection, platform=platform, since=since, until=until
     )
@@ -179,3 +187,16 @@ def write_usage(
     else:
         with private_file(output) as out:
             write_analytics(analytics, out, format=output_format)
+
+
+def _check_writable_folder(output: str) -> None:
+    """Refuse an output whose folder is missing or not writable."""
+    folder = Path(output).parent
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"cannot write {output}: {os.strerror(errno.ENOENT)} ({folder})"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"cannot write {output}: {os.strerror(errno.EACCES)} ({folder})"
+        )

@@ -383,3 +383,58 @@ def test_concurrent_first_opens_in_processes(store_url):
             assert session.query("SELECT COUNT(*) FROM schema_version")[0][0] == 1
     finally:
         store.close()
+
+
+def test_logs_and_usage_read_a_store_one_may_only_read(read_only_store):
+    """The reading commands, as a person types them, on a 0400 store."""
+    from processes import AIAUDIT, clean_env  # noqa: PLC0415
+
+    url = f"sqlite:///{read_only_store}"
+    for command in (
+        ["logs", "--format", "jsonl"],
+        ["usage", "--platform", "chatgpt", "--json"],
+    ):
+        if SETPRIV is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's privileges")
+        result = subprocess.run(
+            [
+                SETPRIV,
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "--",
+                str(AIAUDIT),
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=clean_env(AIAUDIT_STORE=url),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in read_only_store.parent.iterdir()) == ["aiaudit.db"]
+
+
+def test_first_uses_of_a_platform_at_once_all_get_its_connection(
+    store_url, monkeypatch
+):
+    """``aiaudit sync chatgpt`` started many times at once on a new store
+    saves the environment's connection once, and none of them fails."""
+    from connector_core.cli._common import Context  # noqa: PLC0415
+    from connector_core.registry import Registry  # noqa: PLC0415
+
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-test")
+    open_store(store_url).close()
+    registry = Registry.load()
+    contexts = [
+        Context(registry, debug=False, store_url=store_url) for _ in range(RACERS)
+    ]
+    for context in contexts:
+        assert context.store.list_connections() == []
+    try:
+        saved = _race(lambda index: contexts[index].saved_or_environment("chatgpt"))
+    finally:
+        for context in contexts:
+            context.close()
+    assert {connection.name for connection in saved} == {"chatgpt"}
+    assert len({connection.created_at for connection in saved}) == 1
