@@ -45,10 +45,12 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import hashlib
+import json
 import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from types import UnionType
 from typing import (
@@ -431,19 +433,73 @@ def _plain(value: object) -> object:
 
 
 def _clean_text(text: str) -> str:
-    """*text* storable in both databases.
+    """*text* storable in both databases, as evidence.
 
     Quarantined records are whatever an API sent, and PostgreSQL text cannot
-    hold NUL characters nor either database lone surrogates; those become
-    U+FFFD in both stores, so a bad record never fails the batch it is in.
+    hold NUL characters nor either database lone surrogates; those are
+    written as JSON escapes them (``\\u0000``, ``\\ud800``), in both stores,
+    so a bad record never fails the batch it is in and its evidence still
+    shows what was there.
     """
     if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
+        text = text.replace("\x00", "\\u0000")
     try:
         text.encode()
     except UnicodeEncodeError:
-        text = text.encode(errors="replace").decode()
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+COLUMN_MAX_BYTES: Final = 512
+"""The most UTF-8 bytes a record's text takes in a column.
+
+Keys and indexed columns (an event's id, its user id, action, model...)
+must fit a btree index row, which PostgreSQL caps at about 2,700 bytes for
+all the columns of an index together; four of these stay below that."""
+
+_ALTERED: Final = "\u2026sha256:"
+"""What ends a column value that is not the record's text as it came:
+the SHA-256 (hex) of the original follows."""
+_DIGEST_CHARS: Final = 64
+
+
+def column_text(value: Any) -> Any:
+    """*value* as a column of the stores holds it: itself, when both
+    databases can index it as it is.
+
+    Otherwise (a NUL character, which PostgreSQL text cannot hold; a lone
+    surrogate, which neither can encode; more than :data:`COLUMN_MAX_BYTES`
+    bytes, which no index takes) the value is cut and cleaned, and ends
+    with ``…sha256:`` and the digest of the original: distinct values stay
+    distinct, so keys stay unique, and the same value always gives the same
+    text, so filters and re-reads find it. The event's document keeps the
+    original, which is what reading the store returns.
+
+    Cutting, rather than quarantining the event: the event is real activity
+    and belongs in the log and the usage figures; only the copy made for
+    indexing is shortened, the same way in SQLite and PostgreSQL.
+    """
+    if not isinstance(value, str):
+        # A value forced past the model's types: the database says what
+        # it makes of it, as before.
+        return value
+    if value.isascii():
+        if len(value) <= COLUMN_MAX_BYTES and "\x00" not in value:
+            return value
+    elif "\x00" not in value:
+        try:
+            if len(value.encode()) <= COLUMN_MAX_BYTES:
+                return value
+        except UnicodeEncodeError:
+            pass
+    original = value.encode(errors="surrogatepass")
+    digest = hashlib.sha256(original).hexdigest()
+    room = COLUMN_MAX_BYTES - len(_ALTERED.encode()) - _DIGEST_CHARS
+    kept = original.decode(errors="replace").replace("\x00", "\ufffd")
+    kept = kept.encode()[:room].decode(errors="ignore")
+    return f"{kept}{_ALTERED}{digest}"
 
 
 def record_key(stream: str, raw: str) -> str:
@@ -613,27 +669,30 @@ def event_row(
     metadata = log.metadata
     model = metadata.get("model")
     tokens = metadata.get("tokens_used")
+    email, ip_address = log.user_email, log.ip_address
+    # The record's text goes through column_text: the document holds it
+    # exactly, the columns what both databases can hold and index.
     return (
         connection,
-        log.id,
-        log.platform,
+        column_text(log.id),
+        column_text(log.platform),
         (timestamp - _EPOCH) // _MICROSECOND,
         timestamp.date().isoformat(),
         timestamp.hour,
-        log.user_id,
-        log.user_email,
-        log.organization_id,
+        column_text(log.user_id),
+        None if email is None else column_text(email),
+        column_text(log.organization_id),
         log.activity_type.value,
-        log.action,
-        log.native_type,
+        column_text(log.action),
+        column_text(log.native_type),
         # The analytics' definitions: a non-empty string model, and an
         # integer (not a bool) token count; a count beyond 64 bits, which no
         # database column holds, is left out.
-        model if isinstance(model, str) and model else None,
+        column_text(model) if isinstance(model, str) and model else None,
         tokens
         if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens in _INT64
         else None,
-        log.ip_address,
+        None if ip_address is None else column_text(ip_address),
         stream,
         document,
         ingested_at,
@@ -822,6 +881,7 @@ _ID, _PLATFORM, _TS, _DAY, _HOUR = (
 )
 _USER, _EMAIL, _ACTION = _AT["user_id"], _AT["user_email"], _AT["action"]
 _MODEL, _TOKENS = _AT["model"], _AT["tokens_used"]
+_DOCUMENT, _NATIVE_TYPE = _AT["document"], _AT["native_type"]
 
 
 class SQLStore(Store):
@@ -961,17 +1021,77 @@ class SQLStore(Store):
         hook) rolls every part back.
         """
         now = _iso(_now())
-        rows = [event_row(connection, stream, log, now) for log in logs]
+        rows: list[tuple[Any, ...]] = []
         bad = [_quarantine_row(connection, record, now) for record in quarantined]
+        for log in logs:
+            try:
+                rows.append(event_row(connection, stream, log, now))
+            except StoreError as exc:
+                # One event the store cannot write (a lone surrogate, a
+                # number no JSON holds) must not block the others: it is
+                # quarantined with the batch, and its evidence kept.
+                unstorable = _unstorable(stream, log, str(exc))
+                bad.append(_quarantine_row(connection, unstorable, now))
         with self._mutex, self._session("write") as session:
-            new = self._insert_new(session, connection, _first_of_each_id(rows))
+            new, refused = self._insert_events(
+                session, connection, _first_of_each_id(rows)
+            )
+            bad.extend(
+                _quarantine_row(connection, _refused(stream, row, why), now)
+                for row, why in refused
+            )
             self._add_usage(session, connection, new)
             stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
             if checkpoint is not None:
                 self._save_checkpoint(session, connection, stream, checkpoint, now)
         return WriteResult(
-            inserted=len(new), duplicates=len(rows) - len(new), quarantined=stored_bad
+            inserted=len(new),
+            duplicates=len(rows) - len(new) - len(refused),
+            quarantined=stored_bad,
         )
+
+    def _refusal(self, exc: BaseException) -> str | None:
+        """Why the database refused a row, when *exc* is such a refusal (a
+        value it cannot hold or index), rather than a failure of the
+        database itself; ``None`` otherwise. Drivers add their errors."""
+        if isinstance(exc, UnicodeEncodeError | OverflowError):
+            return str(exc)
+        return None
+
+    def _insert_events(
+        self,
+        session: Session,
+        connection: str,
+        rows: Sequence[tuple[Any, ...]],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[tuple[Any, ...], str]]]:
+        """Insert the event *rows* (distinct ids) not stored yet; returns
+        those, and the rows the database refused, with why.
+
+        :func:`column_text` already makes every known case storable alike in
+        both databases; this is the safety net for the rest. The batch goes
+        in at once under a savepoint; if the database refuses a value, the
+        savepoint is rolled back and the rows go in one by one, each under
+        its own, so one row it cannot hold is set aside (and quarantined by
+        the caller) instead of failing the batch on every rerun.
+        """
+        try:
+            with _savepoint(session, "events"):
+                return self._insert_new(session, connection, rows), []
+        except Exception as exc:
+            if self._refusal(exc) is None:
+                raise
+        new: list[tuple[Any, ...]] = []
+        refused: list[tuple[tuple[Any, ...], str]] = []
+        for row in rows:
+            try:
+                with _savepoint(session, "event"):
+                    new.extend(self._insert_new(session, connection, [row]))
+            except Exception as exc:
+                why = self._refusal(exc)
+                if why is None:
+                    raise
+                refused.append((row, why))
+        return new, refused
 
     def _insert_new(
         self,
@@ -1475,7 +1595,7 @@ def _log_conditions(where: LogFilter) -> tuple[list[str], list[Any]]:
         params.append(where.connection)
     if where.platform is not None:
         conditions.append("platform = ?")
-        params.append(where.platform)
+        params.append(column_text(where.platform))
     if where.start is not None:
         conditions.append("ts_us >= ?")
         params.append(to_us(where.start))
@@ -1485,11 +1605,13 @@ def _log_conditions(where: LogFilter) -> tuple[list[str], list[Any]]:
     if where.user_ids:
         marks = ", ".join("?" * len(where.user_ids))
         conditions.append(f"(user_id IN ({marks}) OR user_email IN ({marks}))")
-        params.extend(where.user_ids)
-        params.extend(where.user_ids)
+        # As the columns hold them (see column_text).
+        user_ids = [column_text(user) for user in where.user_ids]
+        params.extend(user_ids)
+        params.extend(user_ids)
     if where.actions:
         conditions.append(f"action IN ({', '.join('?' * len(where.actions))})")
-        params.extend(where.actions)
+        params.extend(column_text(action) for action in where.actions)
     return conditions, params
 
 
@@ -1500,6 +1622,61 @@ def _connection(row: Sequence[Any]) -> SavedConnection:
         platform=platform,
         config=orjson.loads(config),
         created_at=_from_iso(created_at),
+    )
+
+
+@contextmanager
+def _savepoint(session: Session, name: str) -> Iterator[None]:
+    """A savepoint for the block: rolled back (and the error re-raised) if
+    it fails, so the transaction around it goes on."""
+    session.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        session.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        session.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    session.execute(f"RELEASE SAVEPOINT {name}")
+
+
+def _evidence(log: AIAuditLog) -> str:
+    """*log* as JSON text, whatever it holds, for the quarantine: the
+    converter's shape where it can give one, Python's ``repr`` for values
+    JSON has no form for. Lone surrogates are left in; storing the text
+    escapes them."""
+    try:
+        data = _unstructure_log(log)
+    except Exception:  # noqa: BLE001 -- evidence must not fail; repr says it all
+        data = attrs.asdict(log)
+    try:
+        return json.dumps(data, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return repr(log)
+
+
+def _unstorable(stream: str, log: AIAuditLog, why: str) -> QuarantinedRecord:
+    """The quarantined record of an event the store could not write."""
+    return QuarantinedRecord.of(
+        stream,
+        "cannot store event: not serializable as JSON: "
+        + why.removeprefix(f"event {log.id!r} cannot be serialized: "),
+        _evidence(log),
+        native_id=log.id,
+        native_type=log.native_type,
+    )
+
+
+def _refused(stream: str, row: Sequence[Any], why: str) -> QuarantinedRecord:
+    """The quarantined record of an event row the database refused; its
+    document (JSON text) is the evidence."""
+    document = row[_DOCUMENT]
+    native_id: Any = orjson.loads(document).get("id")
+    return QuarantinedRecord.of(
+        stream,
+        f"cannot store event: the database refused it: {why}",
+        document,
+        native_id=native_id if isinstance(native_id, str) else row[_ID],
+        native_type=row[_NATIVE_TYPE],
     )
 
 

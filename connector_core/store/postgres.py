@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -65,6 +66,8 @@ _APPLICATION_NAME_MAX: Final = 63
 _UINT32: Final = 0xFFFFFFFF
 _UINT64: Final = 0xFFFFFFFFFFFFFFFF
 _ID_AT: Final = [name for name, _ in EVENTS.columns].index("id")
+
+_REFUSALS: Final = (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
 
 _HOLDER_QUERY: Final = (
     "SELECT a.application_name, a.pid FROM pg_locks AS l"
@@ -297,6 +300,16 @@ class PostgresStore(SQLStore):
         self, session: Session, bulk: Bulk, rows: Sequence[Sequence[Any]]
     ) -> int:
         return session.execute(_unnest_insert(bulk), _columns(rows))
+
+    def _refusal(self, exc: BaseException) -> str | None:
+        # A value the server cannot hold (DataError: bad encoding, a number
+        # out of range...) or index (ProgramLimitExceeded: an index row too
+        # big); not the failures of the server or of the transaction.
+        if isinstance(
+            exc, psycopg.errors.DataError | psycopg.errors.ProgramLimitExceeded
+        ):
+            return self._describe(exc)
+        return super()._refusal(exc)
 
     def _prepare_migration(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
         # Held to the end of the transaction: a second process opening the

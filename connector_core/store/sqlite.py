@@ -211,6 +211,12 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.url}: {exc}") from exc
 
+    def _refusal(self, exc: BaseException) -> str | None:
+        # sqlite3.DataError: a string or blob beyond the build's size limit.
+        if isinstance(exc, sqlite3.DataError):
+            return str(exc)
+        return super()._refusal(exc)
+
     @contextmanager
     def lock(self, connection: str, *, wait: bool = False) -> Iterator[None]:
         """Hold the sync lock of *connection* for the ``with`` block.

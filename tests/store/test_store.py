@@ -336,12 +336,16 @@ def test_stored_logs_come_back_exactly(store):
     assert store.count_logs(LogFilter()) == 4
 
 
-def test_a_log_that_cannot_be_serialized_fails_the_batch(store):
+def test_a_log_that_cannot_be_serialized_is_quarantined(store):
     bad = make_log(2, metadata={"huge": 2**70})
-    with pytest.raises(StoreError, match="evt-00002"):
-        store.write_batch("c1", "audit", [make_log(1), bad], checkpoint={"a": 1})
-    assert store.count_logs(LogFilter()) == 0
-    assert store.checkpoints("c1") == {}
+    result = store.write_batch("c1", "audit", [make_log(1), bad], checkpoint={"a": 1})
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert all_logs(store) == [make_log(1)]
+    assert store.checkpoints("c1") == {"audit": {"a": 1}}
+    [item] = store.quarantined()
+    assert item.record.native_id == "evt-00002"
+    assert "not serializable as JSON" in item.record.reason
+    assert str(2**70) in item.record.raw
 
 
 def test_duplicates_are_counted_and_never_stored_twice(store):
@@ -454,13 +458,13 @@ def test_quarantined_records_are_stored_once(store):
     assert [item.connection for item in store.quarantined("c2")] == ["c2"]
 
 
-def test_quarantined_text_the_databases_cannot_hold_is_replaced(store):
+def test_quarantined_text_the_databases_cannot_hold_is_escaped(store):
     record = QuarantinedRecord(stream="audit", reason="nul\x00", raw='{"a": "\x00"}')
     store.write_batch("c1", "audit", [], [record])
     store.write_batch("c1", "audit", [], [record])
     [stored] = store.quarantined()
-    assert stored.record.raw == '{"a": "\ufffd"}'
-    assert stored.record.reason == "nul\ufffd"
+    assert stored.record.raw == '{"a": "\\u0000"}'
+    assert stored.record.reason == "nul\\u0000"
 
 
 def test_concurrent_writers_count_each_event_once(store, store_url):

@@ -95,6 +95,12 @@ MAX_WINDOW: Final = 31 * 86_400
 OVERLAP: Final = 120
 """Seconds each window re-reads before the previous one's end."""
 
+ADMIN_PUBLICATION_LAG: Final = timedelta(minutes=15)
+"""How late an audit event may appear after its ``effective_at``."""
+
+FILES_PUBLICATION_LAG: Final = timedelta(days=1)
+"""How late a Logs Platform file may appear after its end time."""
+
 FILE_CHUNK: Final = 500
 """Logs per batch while a Logs Platform file is read."""
 
