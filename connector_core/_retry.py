@@ -67,6 +67,11 @@ class RetryPolicy:
     Attributes:
         max_elapsed: Seconds from the start of the first attempt after
             which no retry is begun; ``None`` for no time limit.
+        max_connect_elapsed: The shorter budget of a run of failures to
+            connect at all (refused, no such host): those mostly mean a
+            wrong URL or a service that is down, and a few seconds ride out
+            a restart, while minutes would only delay the error a person
+            needs to see. ``None`` leaves them to ``max_elapsed``.
         max_attempts: An optional cap on tries including the first; 1
             disables retries. ``None`` (the default) leaves only the time
             budget.
@@ -97,14 +102,33 @@ class RetryPolicy:
         default=300.0, validator=_optional_non_negative
     )
 
-    def allows(self, attempts: int, elapsed: float, delay: float) -> bool:
+    max_connect_elapsed: float | None = attrs.field(
+        default=10.0, validator=_optional_non_negative
+    )
+
+    def allows(
+        self,
+        attempts: int,
+        elapsed: float,
+        delay: float,
+        *,
+        connecting: float | None = None,
+    ) -> bool:
         """Whether another attempt may follow *attempts* made so far.
 
         *elapsed* is the time spent since the first attempt began and
         *delay* the wait before the next one: a retry whose wait would end
-        past ``max_elapsed`` is refused rather than slept into.
+        past ``max_elapsed`` is refused rather than slept into. *connecting*
+        is the time since the current run of failures to connect began, if
+        the last failure was one; it is held to ``max_connect_elapsed``.
         """
         if self.max_attempts is not None and attempts >= self.max_attempts:
+            return False
+        if (
+            connecting is not None
+            and self.max_connect_elapsed is not None
+            and connecting + delay > self.max_connect_elapsed
+        ):
             return False
         return self.max_elapsed is None or elapsed + delay <= self.max_elapsed
 

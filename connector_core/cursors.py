@@ -146,6 +146,10 @@ class SeenIds:
     def add(self, rid: str) -> None:
         self._digests.add(_digest(rid))
 
+    def update(self, other: SeenIds) -> None:
+        """Add every id of *other*."""
+        self._digests |= other._digests
+
     def encode(self) -> str:
         """The set as one ASCII string (sorted digests, base64)."""
         return base64.b64encode(b"".join(sorted(self._digests))).decode("ascii")
@@ -160,7 +164,9 @@ class SeenIds:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return cls(value)
         if not isinstance(value, str):
-            raise ValueError("expected an encoded id set or a list of ids")
+            # A ValueError like every other bad value: the caller reports
+            # a stored checkpoint it cannot read, whatever is wrong with it.
+            raise ValueError("expected an encoded id set or a list of ids")  # noqa: TRY004
         try:
             raw = base64.b64decode(value, validate=True)
         except binascii.Error as exc:

@@ -16,7 +16,11 @@ secrets the caller knows about.
 
 from __future__ import annotations
 
+import base64
+import functools
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 
 if TYPE_CHECKING:
@@ -52,15 +56,55 @@ _MIN_SECRET_LENGTH = 6
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in *text*.
+    """Replace every occurrence of each secret in *text*, in any form.
 
-    Secrets are replaced longest first, so a key that contains another key
-    is never left half-visible.
+    Servers echo what they received, and not always verbatim: an error body
+    may quote the key upper-cased, URL-encoded, or inside a ``Basic``
+    header as base64 (alone, or as ``user:key``). So each secret is looked
+    for as itself and URL-encoded, case-insensitively, and as base64
+    (standard and URL-safe alphabets, with or without padding, and at each
+    of the three byte alignments it can take inside a longer encoded
+    value). Longer forms are replaced first, so a key that contains another
+    key is never left half-visible.
     """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        if len(secret) >= _MIN_SECRET_LENGTH:
-            text = text.replace(secret, REDACTED)
-    return text
+    kept = tuple(sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}))
+    if not kept:
+        return text
+    return _pattern(kept).sub(REDACTED, text)
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    forms: set[str] = set()
+    for secret in secrets:
+        forms.update(_forms(secret))
+    ordered = sorted(
+        (form for form in forms if len(form) >= _MIN_SECRET_LENGTH),
+        key=len,
+        reverse=True,
+    )
+    return re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+
+
+def _forms(secret: str) -> set[str]:
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for alignment in range(3):
+        # The characters that depend on the secret's bytes alone when it
+        # sits *alignment* bytes into a longer value: the same in every
+        # encoding of that value, whatever surrounds the secret.
+        encoded = base64.b64encode(b"\0" * alignment + raw).decode("ascii")
+        first = -(-alignment * 8 // 6)
+        last = (alignment + len(raw)) * 8 // 6
+        core = encoded[first:last]
+        forms.update((core, core.translate(_URL_SAFE)))
+    whole = base64.b64encode(raw).decode("ascii")
+    for padded in (whole, whole.translate(_URL_SAFE)):
+        forms.update((padded, padded.rstrip("=")))
+    return forms
+
+
+_URL_SAFE = str.maketrans("+/", "-_")
 
 
 class ConnectorError(Exception):

@@ -7,7 +7,7 @@ once, here, means every plugin gets the same retries, the same error classes
 and the same guarantee that a key never reaches a log line, an exception or
 a foreign host.
 
-A caller needs to know four things:
+A caller needs to know these things:
 
 * Every method is retried, including POST, because the endpoints this
   serves are reads or idempotent exports. A plugin that adds a
@@ -24,10 +24,19 @@ A caller needs to know four things:
   not ours. An absolute URL to another origin gets none of them either.
   Headers baked into a caller-provided session are outside this control;
   put credentials in the transport, not in the session.
+* A plain ``http://`` base URL to a host that is not loopback is refused
+  when credentials would be sent over it, unless ``allow_insecure_http``
+  or the environment's ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` allows it; a base
+  URL with ``user:password`` in it is refused outright.
 * ``timeout`` bounds a whole attempt of :meth:`HTTPTransport.request`. For
   :meth:`HTTPTransport.stream_lines` a float bounds connecting and each read
   instead, because a large export may legitimately take longer than any
-  sensible per-request limit.
+  sensible per-request limit; a total deadline and a minimum transfer rate
+  end a download that trickles.
+* Bodies are bounded: ``max_body`` for :meth:`HTTPTransport.request`, and
+  ``max_line`` for each line of a stream, which yields an
+  :class:`OversizedLine` (a prefix as evidence, and the full size) instead
+  of buffering a runaway line.
 * A :class:`RateBudget` and the transports sharing it must live on one
   event loop.
 """
@@ -38,6 +47,8 @@ import asyncio
 import base64
 import contextlib
 import contextvars
+import ipaddress
+import json as stdlib_json
 import math
 import netrc
 import os
@@ -53,7 +64,7 @@ from collections.abc import (
 )
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeAlias, TypeVar
 
 import aiohttp
 import attrs
@@ -86,6 +97,7 @@ __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "USER_AGENT",
     "HTTPTransport",
+    "OversizedLine",
     "ParamScalar",
     "ParamValue",
     "Params",
@@ -140,6 +152,7 @@ def retry_policy_override(policy: RetryPolicy) -> Iterator[None]:
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _NO_CONTENT: Final = frozenset({204, 205})
+_BODILESS: Final = frozenset({204, 304})
 _ALWAYS_SENSITIVE: Final = ("Authorization", "Proxy-Authorization", "Cookie")
 # An error body is read only to explain the error; a runaway one must not
 # be buffered whole while a stream is being opened.
@@ -150,6 +163,8 @@ _RETRYABLE_IO: Final = (
     aiohttp.ClientPayloadError,
     ConnectionError,
 )
+# No connection made at all: retried on the policy's shorter connect budget.
+_CONNECT_FAILURES: Final = (aiohttp.ClientConnectorError, ConnectionRefusedError)
 _HTTP_SCHEMES: Final = ("http", "https")
 # What a line-oriented download (JSONL, CSV) never legitimately is.
 _ERROR_PAGE_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
@@ -160,6 +175,16 @@ _HTTP_TOO_MANY_REQUESTS: Final = 429
 # Tolerance for float rounding in the token arithmetic, so a sleep computed
 # to refill exactly one token is not followed by a second, tiny one.
 _TOKEN_EPSILON: Final = 1e-9
+_MIB: Final = 1024 * 1024
+_CR: Final = 13
+DEFAULT_MAX_BODY: Final = 64 * _MIB
+DEFAULT_MAX_LINE: Final = 16 * _MIB
+# A download may take an hour, and must move at least 1 KiB a minute (time
+# spent waiting for the server only; see _Pace).
+DEFAULT_STREAM_DEADLINE: Final = 3600.0
+DEFAULT_STREAM_MIN_BYTES: Final = 1024
+DEFAULT_STREAM_WINDOW: Final = 60.0
+_INSECURE_HTTP_VARIABLE: Final = "AIAUDIT_ALLOW_INSECURE_HTTP"
 
 
 def encode_params(params: Params | None) -> list[tuple[str, str]]:
@@ -258,6 +283,55 @@ def _netrc_credentials(host: str) -> tuple[str, str] | None:
     return login or account or "", password or ""
 
 
+def _base_url(base_url: str) -> URL:
+    """Parse and check a transport's base URL.
+
+    Errors show the URL without user info or query (where credentials hide)
+    or, when it cannot even be parsed, not at all.
+    """
+    try:
+        base = URL(base_url.rstrip("/"))
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError("base_url is not a URL") from exc
+    if base.scheme not in _HTTP_SCHEMES or not base.host:
+        shown = f", not {base.scheme}:" if base.scheme else ""
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host{shown}")
+    if base.raw_user is not None or base.raw_password is not None:
+        raise ConfigurationError(
+            f"base_url {_display_url(base)} holds user info (user:password@): "
+            "give the key as the connector's API key instead"
+        )
+    return base
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_plain_http(base: URL) -> None:
+    """Refuse to send credentials in clear to a host that is not loopback.
+
+    Anyone on the path could read the key off a plain-http request. A local
+    test server or a TLS-terminating sidecar on loopback is fine; anything
+    else needs an explicit opt-in, in code or by the operator.
+    """
+    if base.scheme != "http" or _is_loopback(base.host or ""):
+        return
+    if os.environ.get(_INSECURE_HTTP_VARIABLE) == "1":
+        return
+    raise ConfigurationError(
+        f"base_url is plain http to {base.host}, which would send the "
+        "credentials unencrypted: use https, or allow it explicitly with "
+        f"allow_insecure_http=True or {_INSECURE_HTTP_VARIABLE}=1"
+    )
+
+
 def _excerpt(body: bytes, limit: int = _EXCERPT_CHARS) -> str:
     return body[: limit * 4].decode("utf-8", "replace")[:limit].strip()
 
@@ -285,6 +359,57 @@ def _error_details(body: bytes, reason: str | None) -> tuple[str, str | None]:
     text = _excerpt(body, 200)
     reason = reason or "error"
     return (f"{reason}: {text}" if text else reason), None
+
+
+_UNDECODABLE: Final = object()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_with_surrogates(raw: bytes, error: orjson.JSONDecodeError) -> Any:
+    """Decode a body orjson refused only for a lone surrogate escape.
+
+    ``"\\ud800"`` is valid JSON syntax but no valid Unicode, and orjson
+    refuses it ("... surrogate in string"). One such record must not make
+    the whole page undecodable, retried and finally fatal: the standard
+    library accepts it (keeping the surrogate in the string), and the
+    record is the store's and the normalizer's to quarantine. Anything else
+    the standard library would accept beyond JSON (``NaN``) stays refused.
+    Returns ``_UNDECODABLE`` when the body really is not JSON.
+    """
+    if "surrogate" not in error.msg:
+        return _UNDECODABLE
+    try:
+        return stdlib_json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return _UNDECODABLE
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or ``None`` if it is longer than *limit* bytes.
+
+    A Content-Length over the limit is refused before reading anything;
+    otherwise reading stops at the first byte past it. When Content-Length
+    is known and the body is not compressed, aiohttp reads exactly that
+    much, so the fast whole-body read is safe; a compressed or chunked body
+    is counted as it is decoded.
+    """
+    if response.method == "HEAD" or response.status in _BODILESS:
+        # Their Content-Length describes a body that is not sent.
+        return await response.read()
+    length = response.content_length
+    if length is not None and length > limit:
+        return None
+    if length is not None and "Content-Encoding" not in response.headers:
+        return await response.read()
+    buffer = bytearray()
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        if len(buffer) > limit:
+            return None
+    return bytes(buffer)
 
 
 @attrs.frozen
@@ -407,56 +532,225 @@ class _RetryableError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        connect: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.final = final
         self.status = status
         self.retry_after = retry_after
+        # No connection could be made at all (refused, no such host).
+        self.connect = connect
+
+
+class OversizedLine(bytes):
+    """A line longer than the transport's ``max_line``, not held whole.
+
+    :meth:`HTTPTransport.stream_lines` yields one in place of such a line:
+    its bytes are the line's first :attr:`EVIDENCE` bytes (at most
+    ``max_line``), enough to quarantine the record with evidence, and
+    :attr:`size` is the full length in bytes without the line ending. The
+    rest of the line was skipped as it arrived, so a 50 MB line costs about
+    ``max_line`` of memory, and the lines after it still come. A reader
+    tells it apart with ``isinstance``; parsing the prefix fails as it
+    should, since it is cut.
+    """
+
+    EVIDENCE: ClassVar[int] = 64 * 1024
+    size: int
+
+    def __new__(cls, evidence: bytes, size: int) -> Self:
+        line = super().__new__(cls, evidence)
+        line.size = size
+        return line
+
+    def __repr__(self) -> str:
+        return f"OversizedLine(size={self.size}, evidence={bytes(self[:40])!r}...)"
 
 
 class _LineSplitter:
-    """Cuts a byte stream into lines however the chunks happen to fall."""
+    """Cuts a byte stream into lines however the chunks happen to fall.
 
-    __slots__ = ("_pending",)
+    A line longer than *max_line* becomes an :class:`OversizedLine`: once
+    the pending bytes pass the cap without a newline, only the evidence is
+    kept and the rest is counted and dropped until the next newline. Lines
+    are length-checked only when the buffered bytes exceed the cap, so the
+    usual chunk of short lines costs one comparison in all.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_evidence", "_last_byte_cr", "_max_line", "_pending", "_skipped")
+
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         self._pending = bytearray()
+        self._max_line = max_line
+        # While a runaway line is being skipped: its evidence, and its
+        # length so far (including a possible trailing \r, taken off at
+        # its end).
+        self._evidence: bytes | None = None
+        self._skipped = 0
+        self._last_byte_cr = False
+
+    @property
+    def buffered(self) -> int:
+        """The bytes held while waiting for a line's end."""
+        return len(self._pending) + len(self._evidence or b"")
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        lines: list[bytes] = []
+        if self._evidence is not None:
+            end = chunk.find(b"\n")
+            if end == -1:
+                if chunk:
+                    self._skipped += len(chunk)
+                    self._last_byte_cr = chunk.endswith(b"\r")
+                return lines
+            lines.append(self._end_skipped(chunk, end))
+            chunk = chunk[end + 1 :]
         pending = self._pending
+        max_line = self._max_line
         # The pending bytes hold no newline, so scanning resumes where they
         # end; rescanning them would make one huge line quadratic.
         scan_from = len(pending)
         pending += chunk
-        lines: list[bytes] = []
         start = 0
         end = pending.find(b"\n", scan_from)
-        while end != -1:
-            lines.append(_strip_cr(bytes(pending[start:end])))
-            start = end + 1
-            end = pending.find(b"\n", start)
+        if len(pending) <= max_line:
+            # No line in here can be too long: the loop as it was.
+            while end != -1:
+                lines.append(_strip_cr(bytes(pending[start:end])))
+                start = end + 1
+                end = pending.find(b"\n", start)
+        else:
+            while end != -1:
+                if end - start > max_line:
+                    lines.append(self._oversized(pending, start, end))
+                else:
+                    lines.append(_strip_cr(bytes(pending[start:end])))
+                start = end + 1
+                end = pending.find(b"\n", start)
         if start:
             del pending[:start]
+        if len(pending) > max_line:
+            self._evidence = bytes(pending[: min(OversizedLine.EVIDENCE, max_line)])
+            self._skipped = len(pending)
+            self._last_byte_cr = pending.endswith(b"\r")
+            pending.clear()
         return lines
 
     def finish(self) -> bytes | None:
         """The last line, which need not end with a newline."""
+        if self._evidence is not None:
+            size = self._skipped - self._last_byte_cr
+            oversized = OversizedLine(self._evidence, size)
+            self._evidence = None
+            return oversized
         if not self._pending:
             return None
         line = _strip_cr(bytes(self._pending))
         self._pending.clear()
         return line
 
+    def _end_skipped(self, chunk: bytes, end: int) -> OversizedLine:
+        size = self._skipped + end
+        if (chunk[end - 1] == _CR) if end else self._last_byte_cr:
+            size -= 1
+        line = OversizedLine(self._evidence or b"", size)
+        self._evidence = None
+        self._skipped = 0
+        return line
+
+    def _oversized(self, pending: bytearray, start: int, end: int) -> OversizedLine:
+        size = end - start
+        if pending[end - 1] == _CR:
+            size -= 1
+        keep = min(OversizedLine.EVIDENCE, self._max_line)
+        return OversizedLine(bytes(pending[start : start + keep]), size)
+
 
 def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
+
+
+class _Pace:
+    """A download's total deadline and minimum transfer rate.
+
+    A per-read timeout alone never ends a download that sends a byte just
+    before each read would time out. Only time spent waiting for the server
+    counts: the caller's time with a line (writing it to a store, say) is
+    not the server's fault, and a slow caller leaves data buffered, so its
+    next reads return at once. Checked once per chunk read, never per line.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_deadline",
+        "_min_bytes",
+        "_resumed",
+        "_waited",
+        "_window",
+        "_window_bytes",
+        "_window_waited",
+    )
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        deadline: float | None,
+        min_bytes: int,
+        window: float,
+    ) -> None:
+        self._clock = clock
+        self._deadline = deadline
+        self._min_bytes = min_bytes
+        self._window = window
+        self._waited = 0.0
+        self._window_waited = 0.0
+        self._window_bytes = 0
+        self._resumed = clock()
+
+    def resume(self) -> None:
+        """The caller is done with the lines of the last chunk; waiting
+        for the server starts again."""
+        self._resumed = self._clock()
+
+    def check(self, size: int) -> None:
+        """:meth:`received`, raising :class:`_TooSlowError` when broken."""
+        broken = self.received(size)
+        if broken is not None:
+            raise _TooSlowError(broken)
+
+    def received(self, size: int) -> str | None:
+        """Account a chunk of *size* bytes; say what is broken, if anything."""
+        waited = self._clock() - self._resumed
+        self._waited += waited
+        if self._deadline is not None and self._waited > self._deadline:
+            return (
+                f"the {self._deadline:g} s deadline passed "
+                f"({self._waited:.1f} s spent waiting for data)"
+            )
+        self._window_waited += waited
+        self._window_bytes += size
+        if self._window_waited >= self._window:
+            if self._window_bytes < self._min_bytes:
+                return (
+                    f"too slow: {self._window_bytes} bytes in "
+                    f"{self._window_waited:.1f} s, below the minimum of "
+                    f"{self._min_bytes} bytes per {self._window:g} s"
+                )
+            self._window_waited = 0.0
+            self._window_bytes = 0
+        return None
+
+
+class _TooSlowError(TimeoutError):
+    """A download broke its deadline or its minimum transfer rate."""
 
 
 @attrs.frozen
 class _OpenedLines:
     response: aiohttp.ClientResponse
     splitter: _LineSplitter
+    pace: _Pace
     lines: list[bytes]
     at_eof: bool
 
@@ -477,6 +771,8 @@ class HTTPTransport:
         "_clock",
         "_closed",
         "_default_headers",
+        "_max_body",
+        "_max_line",
         "_max_redirects",
         "_monotonic",
         "_owns_session",
@@ -486,7 +782,10 @@ class HTTPTransport:
         "_sensitive",
         "_session",
         "_sleep",
+        "_stream_deadline",
+        "_stream_min_bytes",
         "_stream_timeout",
+        "_stream_window",
         "_timeout",
         "requests_made",
         "retries",
@@ -507,25 +806,38 @@ class HTTPTransport:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         max_redirects: int = 5,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_line: int = DEFAULT_MAX_LINE,
+        stream_deadline: float | None = DEFAULT_STREAM_DEADLINE,
+        stream_min_bytes: int = DEFAULT_STREAM_MIN_BYTES,
+        stream_window: float = DEFAULT_STREAM_WINDOW,
+        allow_insecure_http: bool = False,
     ) -> None:
         """Configure the transport; no connection is opened until first use.
 
         *session*, when given, stays the caller's to close. *clock* is wall
         time in epoch seconds because ``Retry-After`` may be an HTTP date;
-        *monotonic* measures the retry budget. Both, and *sleep*, are
-        injectable for tests on virtual time. *headers* are sent with every
-        request the connector addresses to the base URL's origin, never on
-        a redirect hop; those named in *sensitive_headers* are also treated
-        as credentials (redacted from errors).
+        *monotonic* measures the retry budget and a download's pace. Both,
+        and *sleep*, are injectable for tests on virtual time. *headers*
+        are sent with every request the connector addresses to the base
+        URL's origin, never on a redirect hop; those named in
+        *sensitive_headers* are also treated as credentials (redacted from
+        errors, and refused over plain http).
+
+        *max_body* caps a body :meth:`request` reads, *max_line* a line
+        :meth:`stream_lines` holds. A download must finish within
+        *stream_deadline* seconds (``None``: no deadline) and move at least
+        *stream_min_bytes* per *stream_window* seconds, counting only time
+        spent waiting for the server. *allow_insecure_http* permits sending
+        credentials over plain http to a host that is not loopback, as does
+        ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` in the environment.
+
+        Raises:
+            ConfigurationError: A setting is unusable, the base URL holds
+                user info, or credentials would go over plain http to a
+                remote host. The message never repeats a secret.
         """
-        try:
-            base = URL(base_url.rstrip("/"))
-        except ValueError as exc:
-            raise ConfigurationError(f"base_url is not a URL: {base_url!r}") from exc
-        if base.scheme not in _HTTP_SCHEMES or not base.host:
-            raise ConfigurationError(
-                f"base_url must be an http(s) URL, got {base_url!r}"
-            )
+        base = _base_url(base_url)
         if isinstance(timeout, aiohttp.ClientTimeout):
             self._timeout = self._stream_timeout = timeout
         elif timeout > 0:
@@ -537,6 +849,16 @@ class HTTPTransport:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         if max_redirects < 0:
             raise ConfigurationError("max_redirects must not be negative")
+        for name, value in (
+            ("max_body", max_body),
+            ("max_line", max_line),
+            ("stream_window", stream_window),
+            ("stream_deadline", 1 if stream_deadline is None else stream_deadline),
+        ):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be positive, got {value!r}")
+        if stream_min_bytes < 0:
+            raise ConfigurationError("stream_min_bytes must not be negative")
         self._base_url = base
         self._base_origin = _origin(base)
         self._api_key = api_key
@@ -548,6 +870,16 @@ class HTTPTransport:
         private.update(name.lower() for name in self._default_headers)
         private.discard("user-agent")
         self._private = tuple(sorted(private))
+        sends_credentials = api_key is not None or any(
+            name in self._default_headers for name in self._sensitive
+        )
+        if sends_credentials and not allow_insecure_http:
+            _refuse_plain_http(base)
+        self._max_body = max_body
+        self._max_line = max_line
+        self._stream_deadline = stream_deadline
+        self._stream_min_bytes = stream_min_bytes
+        self._stream_window = stream_window
         self._monotonic = monotonic
         override = _RETRY_OVERRIDE.get()
         if override is not None:
@@ -654,6 +986,13 @@ class HTTPTransport:
         lines a second time, and only the caller knows how to resume or
         deduplicate. Close the iterator early with
         ``contextlib.aclosing`` so the connection is released promptly.
+
+        A line longer than ``max_line`` comes as an :class:`OversizedLine`
+        (its first bytes and its full size) and the lines after it follow.
+        A download that runs past ``stream_deadline`` or moves fewer than
+        ``stream_min_bytes`` per ``stream_window`` (time spent waiting for
+        the server only) raises :class:`ConnectorTimeoutError` saying how
+        many lines were handed out.
         """
         url = self._url(path, params)
         request_headers = self._request_headers(headers, json_body=False)
@@ -661,6 +1000,7 @@ class HTTPTransport:
             "GET", url, lambda: self._open_lines(url, request_headers), self._policy
         )
         response = opened.response
+        splitter, pace = opened.splitter, opened.pace
         handed_out = 0
         try:
             for line in opened.lines:
@@ -668,11 +1008,18 @@ class HTTPTransport:
                 handed_out += 1
             if opened.at_eof:
                 return
+            pace.resume()
             try:
                 async for chunk in response.content.iter_any():
-                    for line in opened.splitter.feed(chunk):
+                    broken = pace.received(len(chunk))
+                    if broken is not None:
+                        raise ConnectorTimeoutError(
+                            self._slow_stream(response, handed_out, broken)
+                        )
+                    for line in splitter.feed(chunk):
                         yield line
                         handed_out += 1
+                    pace.resume()
             except TimeoutError as exc:
                 raise ConnectorTimeoutError(
                     self._broken_stream(response, handed_out, exc)
@@ -681,7 +1028,7 @@ class HTTPTransport:
                 raise TransportError(
                     self._broken_stream(response, handed_out, exc)
                 ) from exc
-            tail = opened.splitter.finish()
+            tail = splitter.finish()
             if tail is not None:
                 yield tail
         finally:
@@ -704,9 +1051,14 @@ class HTTPTransport:
                 method, url, body=body, headers=headers, timeouts=self._timeout
             )
             try:
-                raw = await response.read()
+                raw = await _read_bounded(response, self._max_body)
             finally:
                 response.release()
+        if raw is None:
+            if _HTTP_OK_MIN <= response.status <= _HTTP_OK_MAX:
+                raise SchemaError(self._redact(self._too_large(response)))
+            # An error status explains itself by its status alone.
+            raw = b""
         self._check_status(response, raw, policy)
         log.debug(
             "http.response",
@@ -726,6 +1078,20 @@ class HTTPTransport:
             data=data,
         )
 
+    def _too_large(self, response: aiohttp.ClientResponse) -> str:
+        where = (
+            f"{response.method} {_display_url(response.url)}: HTTP {response.status}"
+        )
+        length = response.content_length
+        if length is not None and length > self._max_body:
+            size = f"of {length} bytes (Content-Length)"
+        else:
+            size = f"of more than {self._max_body} bytes"
+        return (
+            f"{where} body {size} exceeds the limit of {self._max_body} bytes "
+            "(max_body); not read further"
+        )
+
     async def _open_lines(self, url: URL, headers: CIMultiDict[str]) -> _OpenedLines:
         """Open a stream and read up to its first complete line.
 
@@ -743,14 +1109,25 @@ class HTTPTransport:
                     self._check_status(response, error_body, self._policy)
                 if response.content_type in _ERROR_PAGE_TYPES:
                     await self._refuse_error_page(response)
-                splitter = _LineSplitter()
+                splitter = _LineSplitter(self._max_line)
+                # From the response's head on: the wait for it is the
+                # timeout's business, and an export may take a while to start.
+                pace = _Pace(
+                    self._monotonic,
+                    self._stream_deadline,
+                    self._stream_min_bytes,
+                    self._stream_window,
+                )
                 async for chunk in response.content.iter_any():
+                    pace.check(len(chunk))
                     lines = splitter.feed(chunk)
                     if lines:
-                        return _OpenedLines(response, splitter, lines, at_eof=False)
+                        return _OpenedLines(
+                            response, splitter, pace, lines, at_eof=False
+                        )
                 tail = splitter.finish()
                 rest = [] if tail is None else [tail]
-                return _OpenedLines(response, splitter, rest, at_eof=True)
+                return _OpenedLines(response, splitter, pace, rest, at_eof=True)
             except BaseException:
                 response.release()
                 raise
@@ -850,18 +1227,33 @@ class HTTPTransport:
         number = 0
         started = self._monotonic()
         waited = 0.0
+        # The current run of failures to connect: when it began, how long.
+        refused_since = 0.0
+        refused = 0
         while True:
             number += 1
             if self._budget is not None:
                 await self._budget.acquire()
+            began = max(self._monotonic() - started, waited)
             try:
                 return await attempt()
             except _RetryableError as failure:
+                elapsed = max(self._monotonic() - started, waited)
+                connecting = None
+                if failure.connect:
+                    if not refused:
+                        refused_since = began
+                    refused += 1
+                    connecting = elapsed - refused_since
+                else:
+                    refused = 0
                 delay = failure.retry_after
                 if delay is None:
-                    delay = policy.backoff(number - 1)
-                elapsed = max(self._monotonic() - started, waited)
-                if not policy.allows(number, elapsed, delay):
+                    # A run of refusals backs off from the start: its own
+                    # budget is short, and earlier failures were another
+                    # matter.
+                    delay = policy.backoff(refused - 1 if refused else number - 1)
+                if not policy.allows(number, elapsed, delay, connecting=connecting):
                     raise failure.final from failure.__cause__
                 if (
                     failure.retry_after is not None
@@ -937,6 +1329,9 @@ class HTTPTransport:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            data = _decode_with_surrogates(raw, exc)
+            if data is not _UNDECODABLE:
+                return data
             content_type = response.headers.get("Content-Type", "no content type")
             message = (
                 f"{response.method} {_display_url(response.url)}: HTTP "
@@ -953,16 +1348,29 @@ class HTTPTransport:
         Timeouts are tested first because aiohttp's read timeouts are also
         connection errors, and a caller should be told it was a timeout.
         """
-        where = self._redact(f"{method} {_display_url(url)}")
         try:
             yield
+        except _TooSlowError as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
+            error = ConnectorTimeoutError(
+                f"{where}: download stopped after 0 lines, {exc}"
+            )
+            raise _RetryableError("too slow", error) from exc
         except TimeoutError as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             error = ConnectorTimeoutError(f"{where}: no answer in time")
             raise _RetryableError("timeout", error) from exc
+        except _CONNECT_FAILURES as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
+            detail = self._redact(f"{type(exc).__name__}: {exc}")
+            refused = TransportError(f"{where}: {detail}")
+            raise _RetryableError(detail, refused, connect=True) from exc
         except _RETRYABLE_IO as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             detail = self._redact(f"{type(exc).__name__}: {exc}")
             raise _RetryableError(detail, TransportError(f"{where}: {detail}")) from exc
         except aiohttp.ClientError as exc:
+            where = self._redact(f"{method} {_display_url(url)}")
             detail = self._redact(f"{type(exc).__name__}: {exc}")
             raise TransportError(f"{where}: {detail}") from exc
 
@@ -1030,6 +1438,21 @@ class HTTPTransport:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret_values())
+
+    def _slow_stream(
+        self, response: aiohttp.ClientResponse, handed_out: int, reason: str
+    ) -> str:
+        log.warning(
+            "http.stream_too_slow",
+            url=_display_url(response.url),
+            lines=handed_out,
+            reason=reason,
+        )
+        return (
+            f"GET {_display_url(response.url)}: download stopped after "
+            f"{handed_out} lines, {reason}; not restarted, as lines already "
+            "handed out would be repeated"
+        )
 
     def _broken_stream(
         self, response: aiohttp.ClientResponse, handed_out: int, exc: BaseException

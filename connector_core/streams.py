@@ -22,7 +22,7 @@ This module has no ``from __future__ import annotations``: the serializer
 reads the annotations at run time.
 """
 
-import datetime
+import datetime as dt
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -74,9 +74,9 @@ def _stream_name(
 
 
 def _not_negative(
-    instance: object, attribute: "attrs.Attribute[datetime.timedelta]", value: object
+    instance: object, attribute: "attrs.Attribute[dt.timedelta]", value: object
 ) -> None:
-    if not isinstance(value, datetime.timedelta) or value < datetime.timedelta(0):
+    if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
         raise ValueError(f"{attribute.name} must be a timedelta >= 0, got {value!r}")
 
 
@@ -100,8 +100,8 @@ class StreamInfo:
     kind: StreamKind
     description: str = ""
     actions: tuple[str, ...] = ()
-    publication_lag: datetime.timedelta = attrs.field(
-        default=datetime.timedelta(0), validator=_not_negative
+    publication_lag: dt.timedelta = attrs.field(
+        default=dt.timedelta(0), validator=_not_negative
     )
 
 

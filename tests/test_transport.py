@@ -698,7 +698,9 @@ async def test_an_owned_session_goes_through_the_environment_proxy(
 ):
     monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
     async with HTTPTransport(
-        "http://api.example.test/v1", api_key=Secret("sk-proxy-test")
+        "http://api.example.test/v1",
+        api_key=Secret("sk-proxy-test"),
+        allow_insecure_http=True,
     ) as http:
         assert await http.get_json("/ping") == {"via": "proxy"}
         assert await http.get_json("/pong") == {"via": "proxy"}
@@ -754,7 +756,9 @@ async def test_proxy_credentials_come_from_netrc_for_the_proxy_host(
     proxy_server.netrc.chmod(0o600)
     monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
     async with HTTPTransport(
-        "http://api.example.test/v1", api_key=Secret("sk-proxy-test")
+        "http://api.example.test/v1",
+        api_key=Secret("sk-proxy-test"),
+        allow_insecure_http=True,
     ) as http:
         assert await http.get_json("/ping") == {"via": "proxy"}
 

@@ -8,6 +8,7 @@ transport's sleep advances an injected monotonic clock.
 
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 
 import pytest
@@ -182,3 +183,42 @@ async def test_an_instant_sleep_on_a_real_clock_still_ends_the_retries(mocked):
             await http.get_json("/x")
 
     assert asked == [0.5, 1.0, 2.0, 4.0]  # 7.5 s; 8 more would pass 10
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_host_that_refuses_is_retried_only_briefly():
+    """A refused connection is far more often a wrong URL or a service that
+    is down than a blip: a few seconds of retries ride out a restart, five
+    minutes would only delay the one-line error a person needs."""
+    clock = Clock()
+    base = f"http://127.0.0.1:{_closed_port()}/v1"
+    async with HTTPTransport(
+        base,
+        retry=RetryPolicy(jitter=False),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    ) as http:
+        with pytest.raises(TransportError, match="Cannot connect"):
+            await http.get_json("/x")
+        assert http.requests_made == 5
+    # 0.5 + 1 + 2 + 4 = 7.5 s; a further 8 s would pass the 10 s budget.
+    assert clock.delays == [0.5, 1.0, 2.0, 4.0]
+    assert RetryPolicy().max_connect_elapsed == 10.0
+
+
+async def test_the_connect_budget_counts_from_the_first_refusal(mocked):
+    clock = Clock()
+    for _ in range(6):
+        mocked.get(URL_X, status=503)
+    mocked.get(URL_X, exception=ConnectionRefusedError("refused"))
+    mocked.get(URL_X, payload={"ok": True})
+
+    async with transport(clock, RetryPolicy(jitter=False)) as http:
+        # 6 failures and waits of 0.5..16 s = 31.5 s, beyond the connect
+        # budget; a refusal after them still gets its retry.
+        assert await http.get_json("/x") == {"ok": True}

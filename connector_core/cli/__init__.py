@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 import click
 import structlog
 
-from connector_core.cli._common import STORE_ENV, Context, configure_logging
+from connector_core.cli._common import (
+    STORE_ENV,
+    Context,
+    configure_logging,
+    resolve_store_url,
+)
 from connector_core.cli._demo import demo_command
 from connector_core.cli._plugins import plugins_command, sandbox_command
 from connector_core.cli._reading import logs_command, usage_command
@@ -53,7 +58,7 @@ def build_cli(registry: Registry) -> click.Group:
     ) -> None:
         """See who in your company uses which AI platform, and how."""
         configure_logging(debug=debug, verbose=verbose)
-        url = store_url or os.environ.get(STORE_ENV) or os.environ.get("DATABASE_URL")
+        url = resolve_store_url(store_url, os.environ)
         ctx.obj = Context(registry, debug=debug, store_url=url)
         ctx.call_on_close(ctx.obj.close)
 

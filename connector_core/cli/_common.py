@@ -21,6 +21,8 @@ from connector_core.exceptions import ConfigurationError
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from connector_core.connector import Connector
     from connector_core.registry import Registry
     from connector_core.store.base import SavedConnection, Store
@@ -34,10 +36,46 @@ __all__ = [
     "emit_json",
     "json_option",
     "pass_context",
+    "resolve_store_url",
 ]
 
 STORE_ENV: Final = "AIAUDIT_STORE"
 """The store URL, when ``--store`` is not given; ``DATABASE_URL`` also works."""
+
+_PASSWORD_IN_OPTION: Final = (
+    "--store must not hold a password (any local user can read a command "
+    f"line): set the URL in {STORE_ENV} or DATABASE_URL instead, or leave "
+    "the password out and use PGPASSWORD or a libpq passfile= parameter"
+)
+
+
+class _OneLineUsageError(click.ClickException):
+    """A usage error shown as one line (click's ``UsageError`` adds the
+    usage text)."""
+
+    exit_code = 2
+
+
+def resolve_store_url(option: str | None, environ: Mapping[str, str]) -> str | None:
+    """The store URL: ``--store`` (*option*), else ``AIAUDIT_STORE``, else
+    ``DATABASE_URL``, else ``None`` (the default store).
+
+    Raises:
+        click.ClickException: A usage error (exit status 2) of one line,
+            without click's usage text: *option* holds a password (as
+            ``USER:PASSWORD@``, ``password=`` or ``sslpassword=``), which
+            ``ps`` shows every local user; the message never repeats it.
+            The variables may hold one: only the process's owner can read
+            its environment.
+    """
+    if option is not None:
+        from connector_core.store._schema import url_passwords  # noqa: PLC0415 - lazy
+
+        if url_passwords(option):
+            raise _OneLineUsageError(_PASSWORD_IN_OPTION)
+        return option
+    return environ.get(STORE_ENV) or environ.get("DATABASE_URL")
+
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS: Final = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -129,10 +167,23 @@ class Context:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            from connector_core.store import open_store  # noqa: PLC0415 - lazy
+        """The store, open for reading and writing."""
+        return self.open_store()
 
-            self._store = open_store(self.store_url)
+    def open_store(self, *, read_only: bool = False) -> Store:
+        """The store, opened on first use.
+
+        Commands that only read pass *read_only*: then a store the user may
+        not write (a file 0400, a read-only database role) can still be
+        read, and nothing is created or migrated. A store opened for writing
+        serves reads too; one opened read-only is reopened for a write.
+        """
+        if self._store is not None and (read_only or not self._store.read_only):
+            return self._store
+        from connector_core.store import open_store  # noqa: PLC0415 - lazy
+
+        self.close()
+        self._store = open_store(self.store_url, read_only=read_only)
         return self._store
 
     def close(self) -> None:

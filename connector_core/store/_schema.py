@@ -132,6 +132,7 @@ class Dialect:
         clustered: What makes a table stored in primary-key order (SQLite's
             ``WITHOUT ROWID``), for the partial sums, which are only ever
             read by ranges of that key.
+        table_exists: See below.
     """
 
     name: str
@@ -139,6 +140,9 @@ class Dialect:
     text: str
     serial_key: str
     clustered: str = ""
+    table_exists: str = ""
+    """A query of one row, one column, true when the table named by its one
+    parameter exists where the store's tables are."""
 
     def sql(self, statement: str) -> str:
         """*statement* with this dialect's placeholders."""
@@ -295,11 +299,7 @@ def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
     """
     session.execute(SCHEMA_VERSION_TABLE)
     current = session.query("SELECT MAX(version) FROM schema_version")[0][0] or 0
-    if current > LATEST_VERSION:
-        raise StoreError(
-            f"store {url} has schema version {current}, newer than this version "
-            f"of aiaudit understands ({LATEST_VERSION}); upgrade aiaudit"
-        )
+    _refuse_newer(current, url)
     for migration in MIGRATIONS:
         if migration.version <= current:
             continue
@@ -311,6 +311,39 @@ def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
                 " VALUES (?, ?, ?)"
             ),
             (migration.version, migration.description, _iso(_now())),
+        )
+
+
+def check_schema(session: Session, dialect: Dialect, url: str) -> None:
+    """Check, without changing anything, that the schema is the one this
+    version reads: what a store opened read-only does instead of migrating.
+
+    Raises:
+        StoreError: There is no schema yet, or an older or newer one.
+    """
+    exists = session.query(dialect.sql(dialect.table_exists), ("schema_version",))
+    current = 0
+    if exists[0][0]:
+        current = session.query("SELECT MAX(version) FROM schema_version")[0][0] or 0
+    if not current:
+        raise StoreError(
+            f"store {url} holds no aiaudit schema: nothing was synced into it "
+            "(a store opened for reading is never created)"
+        )
+    _refuse_newer(current, url)
+    if current < LATEST_VERSION:
+        raise StoreError(
+            f"store {url} has schema version {current}, older than this version "
+            f"of aiaudit reads ({LATEST_VERSION}); open it once for writing "
+            "(aiaudit sync) to bring it up to date"
+        )
+
+
+def _refuse_newer(current: int, url: str) -> None:
+    if current > LATEST_VERSION:
+        raise StoreError(
+            f"store {url} has schema version {current}, newer than this version "
+            f"of aiaudit understands ({LATEST_VERSION}); upgrade aiaudit"
         )
 
 
@@ -854,6 +887,11 @@ USAGE_MODELS: Final = Bulk(
         " ELSE usage_models.tokens + excluded.tokens END"
     ),
 )
+_CONNECTION_INSERT: Final = (
+    "INSERT INTO connections (name, platform, config, created_at)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO "
+)
+_CONNECTION_SELECT: Final = "SELECT name, platform, config, created_at FROM connections"
 _CHECKPOINT_UPSERT: Final = (
     "INSERT INTO checkpoints (connection, stream, checkpoint, updated_at)"
     " VALUES (?, ?, ?, ?)"
@@ -919,9 +957,25 @@ class SQLStore(Store):
     # -- schema -------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Create the schema, or bring an older one up to date."""
+        """Create the schema, or bring an older one up to date.
+
+        Raises:
+            StoreError: The store is read-only (see :meth:`_prepare`) or
+                the schema cannot be brought up to date.
+        """
+        if self.read_only:
+            raise StoreError(f"store {self.url} is open for reading only")
         with self._mutex, self._session("migrate") as session:
             apply_migrations(session, self.dialect, self.url)
+
+    def _prepare(self) -> None:
+        """What opening does once connected: migrate, or, for a read-only
+        store, check the schema without changing a thing."""
+        if not self.read_only:
+            self.migrate()
+            return
+        with self._mutex, self._session("read") as session:
+            check_schema(session, self.dialect, self.url)
 
     # -- connections --------------------------------------------------------
 
@@ -934,25 +988,13 @@ class SQLStore(Store):
             StoreError: The name exists, or the configuration holds what
                 looks like a secret or is not JSON.
         """
-        _refuse_secrets(connection.config, connection.name)
-        config = _strict_json(
-            _plain(connection.config), f"the config of connection {connection.name!r}"
-        )
-        try:
-            created_at = _iso(ensure_utc(connection.created_at))
-        except ValueError as exc:
-            raise StoreError(f"connection {connection.name!r}: {exc}") from None
-        statement = (
-            "INSERT INTO connections (name, platform, config, created_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO "
-        )
-        statement += (
+        params = self._connection_params(connection)
+        statement = _CONNECTION_INSERT + (
             "UPDATE SET platform = excluded.platform, config = excluded.config,"
             " created_at = excluded.created_at"
             if replace
             else "NOTHING"
         )
-        params = (connection.name, connection.platform, config, created_at)
         with self._mutex, self._session("write") as session:
             changed = session.execute(self._sql(statement), params)
         if not changed:
@@ -961,20 +1003,53 @@ class SQLStore(Store):
                 f"{self.url}; remove it first, or replace it"
             )
 
+    def ensure_connection(self, connection: SavedConnection) -> SavedConnection:
+        """Save *connection* unless one of its name is saved; returns the
+        saved one.
+
+        One transaction: ``INSERT ... ON CONFLICT DO NOTHING``, then the
+        row is read back. A concurrent insert of the same name makes the
+        insert wait for it (PostgreSQL) or cannot happen in between (SQLite
+        writes one at a time), so the read always finds a row.
+
+        Raises:
+            StoreError: As :meth:`add_connection`.
+        """
+        params = self._connection_params(connection)
+        with self._mutex, self._session("write") as session:
+            session.execute(self._sql(_CONNECTION_INSERT + "NOTHING"), params)
+            rows = session.query(
+                self._sql(_CONNECTION_SELECT + " WHERE name = ?"), (connection.name,)
+            )
+        return _connection(rows[0])
+
     def get_connection(self, name: str) -> SavedConnection | None:
         """The connection called *name*, if saved."""
-        rows = self._query(
-            "SELECT name, platform, config, created_at FROM connections WHERE name = ?",
-            (name,),
-        )
+        rows = self._query(_CONNECTION_SELECT + " WHERE name = ?", (name,))
         return _connection(rows[0]) if rows else None
 
     def list_connections(self) -> list[SavedConnection]:
         """Every saved connection, by name."""
-        rows = self._query(
-            "SELECT name, platform, config, created_at FROM connections ORDER BY name"
-        )
+        rows = self._query(_CONNECTION_SELECT + " ORDER BY name")
         return [_connection(row) for row in rows]
+
+    @staticmethod
+    def _connection_params(connection: SavedConnection) -> tuple[str, str, str, str]:
+        """The ``connections`` row of *connection*, checked.
+
+        Raises:
+            StoreError: The configuration holds what looks like a secret,
+                is not JSON, or its time is not a valid instant.
+        """
+        _refuse_secrets(connection.config, connection.name)
+        config = _strict_json(
+            _plain(connection.config), f"the config of connection {connection.name!r}"
+        )
+        try:
+            created_at = _iso(ensure_utc(connection.created_at))
+        except ValueError as exc:
+            raise StoreError(f"connection {connection.name!r}: {exc}") from None
+        return (connection.name, connection.platform, config, created_at)
 
     def remove_connection(self, name: str, *, purge: bool = False) -> bool:
         """Forget a connection, and with *purge* everything stored for it.

@@ -117,6 +117,10 @@ class Store(abc.ABC):
     url: str
     """The store's URL with any password masked, for messages."""
 
+    read_only: bool = False
+    """Whether the store was opened for reading only: nothing is created or
+    migrated, and every write fails with StoreError."""
+
     @abc.abstractmethod
     def migrate(self) -> None:
         """Create the schema, or bring an older one up to date."""
@@ -132,6 +136,16 @@ class Store(abc.ABC):
         self, connection: SavedConnection, *, replace: bool = False
     ) -> None:
         """Save a connection; an existing name is an error unless *replace*."""
+
+    @abc.abstractmethod
+    def ensure_connection(self, connection: SavedConnection) -> SavedConnection:
+        """Save *connection* unless one of its name is saved; returns the
+        saved one, in either case.
+
+        Atomic: of processes doing this at the same moment, one saves and
+        every one returns what it saved, where reading first and adding
+        after would make the late ones fail with "already exists".
+        """
 
     @abc.abstractmethod
     def get_connection(self, name: str) -> SavedConnection | None:

@@ -23,6 +23,7 @@ import threading
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from connector_core.exceptions import (
     ConfigurationError,
@@ -110,30 +111,47 @@ class SQLiteStore(SQLStore):
         text="TEXT",
         serial_key="INTEGER PRIMARY KEY",
         clustered=" WITHOUT ROWID",
+        table_exists=(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+        ),
     )
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, read_only: bool = False
+    ) -> None:
         """Open (creating if needed) and migrate the database at *path*.
+
+        With *read_only*, the file must exist and hold a current schema;
+        nothing is created beside it, nothing migrated, and every write
+        fails: what commands that only read use, so a store the user may
+        read but not write (a file 0400 in a folder 0500, a backup) can be.
+
+        A new file is created readable and writable by its owner only
+        (0600), whatever the umask: it holds every user's email and IP
+        address. SQLite gives its side files (``-wal``, ``-shm``,
+        ``-journal``) the database file's permissions.
 
         Raises:
             StoreError: The file cannot be opened or created, or its
-                schema cannot be brought up to date.
+                schema cannot be brought up to date (or, read-only, is not
+                current).
         """
         target = os.fspath(path)
         self.path: Path | None = None if target == MEMORY else Path(target).absolute()
         super().__init__(f"{_PREFIX}{target}")
+        self.read_only = read_only
         self._memory_locks: dict[str, threading.Lock] = {}
         self._connection: sqlite3.Connection | None = self._connect(target)
         try:
-            self.migrate()
+            self._prepare()
         except BaseException:
             self.close()
             raise
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
+    def from_url(cls, url: str, *, read_only: bool = False) -> SQLiteStore:
         """Open the store a ``sqlite:///`` URL names."""
-        return cls(parse_sqlite_url(url))
+        return cls(parse_sqlite_url(url), read_only=read_only)
 
     def _connect(self, target: str) -> sqlite3.Connection:
         if sqlite3.sqlite_version_info < _MIN_VERSION:
@@ -146,26 +164,80 @@ class SQLiteStore(SQLStore):
                 f"cannot open SQLite store {self.url}: directory "
                 f"{self.path.parent} does not exist"
             )
-        try:
-            # Autocommit at the driver level: transactions are opened
-            # explicitly, so their kind (IMMEDIATE for writes) is ours to
-            # choose. The store's mutex makes cross-thread use safe.
-            connection = sqlite3.connect(
-                target,
-                timeout=_BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
-        try:
+        if self.read_only:
+            connection = self._connect_read_only()
+        else:
             if self.path is not None:
+                self._create_private(self.path)
+            connection = self._open(target)
+        try:
+            if self.path is not None and not self.read_only:
                 connection.execute("PRAGMA journal_mode = WAL")
             for pragma in _PRAGMAS:
                 connection.execute(pragma)
         except sqlite3.Error as exc:
             connection.close()
             raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
+        return connection
+
+    def _open(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        try:
+            # Autocommit at the driver level: transactions are opened
+            # explicitly, so their kind (IMMEDIATE for writes) is ours to
+            # choose. The store's mutex makes cross-thread use safe.
+            return sqlite3.connect(
+                target,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=uri,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
+
+    def _create_private(self, path: Path) -> None:
+        """Create the database file, owner-only, if it does not exist.
+
+        SQLite would create it with the umask's permissions (0644: any local
+        user reads every email), and its side files copy the file's.
+        """
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # the user's file (or a folder, which opening reports)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create SQLite store {self.url}: {exc.strerror}"
+            ) from None
+        os.close(fd)
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open the file for reading only (``mode=ro``).
+
+        A WAL database needs its ``-shm`` index, which a reader creates if
+        it is missing; in a folder the user may not write it cannot. Then
+        the file is opened as ``immutable``, which needs no index, but only
+        when no ``-wal`` file holds commits the file lacks: such a store,
+        with nobody writing it (nobody can create its index either), is
+        whole in its file.
+        """
+        if self.path is None:
+            raise StoreError("an in-memory store cannot be opened read-only")
+        if not self.path.is_file():
+            raise StoreError(
+                f"no SQLite store at {self.path}: nothing was synced there yet"
+            )
+        base = f"file:{quote(str(self.path))}?mode=ro"
+        connection = self._open(base, uri=True)
+        try:
+            connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            connection.close()
+            if self.path.with_name(f"{self.path.name}-wal").exists():
+                raise StoreError(
+                    f"cannot read SQLite store {self.url}: {exc}"
+                ) from None
+            connection = self._open(f"{base}&immutable=1", uri=True)
         return connection
 
     def close(self) -> None:

@@ -1058,6 +1058,19 @@ def test_bad_urls_are_configuration_errors(url):
         ),
         ("postgresql://u:pw@host?password=pw2", "postgresql://u:***@host?password=***"),
         ("postgresql://host/db", "postgresql://host/db"),
+        # Several hosts, a socket folder, no database, upper case, a
+        # password for the client key, a password file (not a secret).
+        ("postgresql://u:pw@h1:5,h2:6/db", "postgresql://u:***@h1:5,h2:6/db"),
+        (
+            "postgresql://u:pw@/db?host=/var/run/postgresql",
+            "postgresql://u:***@/db?host=/var/run/postgresql",
+        ),
+        ("POSTGRESQL://u:pw@host", "POSTGRESQL://u:***@host"),
+        (
+            "postgresql://u@h/db?sslpassword=pw&passfile=/p",
+            "postgresql://u@h/db?sslpassword=***&passfile=/p",
+        ),
+        ("postgresql://u@h/db?PASSWORD=pw#x", "postgresql://u@h/db?PASSWORD=***#x"),
         ("sqlite:////var/lib/aiaudit.db", "sqlite:////var/lib/aiaudit.db"),
         ("weird://u:s3cretpw@[broken", "weird://u:***@[broken"),
     ],

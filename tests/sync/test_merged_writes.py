@@ -283,7 +283,17 @@ async def test_a_bad_event_in_a_merged_write_fails_where_it_did(store, monkeypat
     the bad one's error is raised, as before merging."""
     batches = make_batches()
     bad_at = 41
-    bad = make_log(9_999, metadata={"huge": 2**70})
+    # An event the store fails to write (an event it cannot serialize is
+    # quarantined instead, so the failure is injected where events go in).
+    bad = make_log(9_999)
+    insert_new = type(store)._insert_new
+
+    def fail_on_the_bad_event(self, session, connection, rows):
+        if any(bad.id in row for row in rows):
+            raise StoreError(f"event {bad.id!r}: the database failed")
+        return insert_new(self, session, connection, rows)
+
+    monkeypatch.setattr(type(store), "_insert_new", fail_on_the_bad_event)
     batches[bad_at] = StreamBatch(
         logs=(*batches[bad_at].logs, bad), checkpoint=batches[bad_at].checkpoint
     )

@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON_CONTENT_TYPE",
-    "Publication",
     "STALL_DOWNLOAD",
     "TRUNCATE_DOWNLOAD",
     "ApiError",
+    "Publication",
     "SandboxKeys",
     "bearer_token",
     "json_response",

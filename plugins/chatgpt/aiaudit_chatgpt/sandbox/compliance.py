@@ -87,6 +87,8 @@ from aiaudit_chatgpt.sandbox.org import MODELS, stable_token
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 
+    from multidict import MultiMapping
+
     from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, Project, User
 
 
@@ -1359,6 +1361,42 @@ def _list_body(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     }
 
 
+def _check_workspace(
+    request: web.Request, data: ComplianceData, allowed: frozenset[str]
+) -> None:
+    """The key is the Compliance API's and the workspace is ours, or an error."""
+    require_key(request, allowed=allowed)
+    if request.match_info["workspace_id"] != data.workspace_id:
+        raise ApiError(
+            404,
+            f"Workspace '{request.match_info['workspace_id']}' not found.",
+            param="workspace_id",
+            code="not_found",
+        )
+
+
+def _event_types(query: MultiMapping[str]) -> list[str]:
+    """The listing's ``event_type`` values (repeated or comma-joined), or 422."""
+    event_types = [
+        part.strip()
+        for value in query.getall("event_type", [])
+        for part in value.split(",")
+        if part.strip()
+    ]
+    if not event_types:
+        raise ApiError(
+            422, "Missing required parameter: 'event_type'.", param="event_type"
+        )
+    unknown = sorted(set(event_types) - KNOWN_EVENT_TYPES)
+    if unknown:
+        raise ApiError(
+            422,
+            f"Invalid 'event_type': {', '.join(unknown)}.",
+            param="event_type",
+        )
+    return event_types
+
+
 def compliance_routes(
     data: ComplianceData,
     keys: SandboxKeys,
@@ -1380,35 +1418,12 @@ def compliance_routes(
     allowed = frozenset({keys.compliance})
 
     def check(request: web.Request) -> None:
-        require_key(request, allowed=allowed)
-        if request.match_info["workspace_id"] != data.workspace_id:
-            raise ApiError(
-                404,
-                f"Workspace '{request.match_info['workspace_id']}' not found.",
-                param="workspace_id",
-                code="not_found",
-            )
+        _check_workspace(request, data, allowed)
 
     async def list_logs(request: web.Request) -> web.Response:
         check(request)
         query = request.query
-        event_types = [
-            part.strip()
-            for value in query.getall("event_type", [])
-            for part in value.split(",")
-            if part.strip()
-        ]
-        if not event_types:
-            raise ApiError(
-                422, "Missing required parameter: 'event_type'.", param="event_type"
-            )
-        unknown = sorted(set(event_types) - KNOWN_EVENT_TYPES)
-        if unknown:
-            raise ApiError(
-                422,
-                f"Invalid 'event_type': {', '.join(unknown)}.",
-                param="event_type",
-            )
+        event_types = _event_types(query)
         limit = _limit(
             query, default=LOGS_LIMIT_DEFAULT, maximum=LOGS_LIMIT_MAX, strict=True
         )

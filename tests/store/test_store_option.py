@@ -1,0 +1,93 @@
+"""``--store`` on the command line: never a password.
+
+A command line is visible to every local user (``ps``, ``/proc``), so a
+``--store`` value holding a password is refused, with a one-line usage
+error that never repeats it and names the alternatives; the variables
+(``AIAUDIT_STORE``, ``DATABASE_URL``) may still hold one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connector_core.store import mask_url
+
+
+AIAUDIT = Path(sys.executable).parent / "aiaudit"
+
+
+def aiaudit(*args: str, env: dict[str, str] | None = None):
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AIAUDIT_") and k != "DATABASE_URL"
+    }
+    environ.update(env or {})
+    return subprocess.run(
+        [str(AIAUDIT), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://auditor:Hunter2pw@127.0.0.1:9/db",
+        "postgres://auditor:Hunter2pw@127.0.0.1:9/db?schema=x",
+        "postgresql://auditor:Hunter2%40pw@127.0.0.1:9/db",
+        "postgresql://auditor@127.0.0.1:9/db?password=Hunter2pw",
+        "postgresql://auditor@127.0.0.1:9/db?sslmode=require&sslpassword=Hunter2pw",
+        "postgresql://auditor:Hunter2pw@h1:9,h2:9/db",
+        "postgresql://auditor:Hunter2pw@/db?host=/var/run/postgresql",
+        "POSTGRESQL://auditor:Hunter2pw@127.0.0.1:9",
+    ],
+)
+def test_a_password_in_store_is_refused_without_echoing_it(url):
+    result = aiaudit("--store", url, "logs")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    assert "Hunter2" not in result.stderr + result.stdout
+    for alternative in ("AIAUDIT_STORE", "DATABASE_URL", "PGPASSWORD", "passfile="):
+        assert alternative in line
+    # The URL's masked form is always safe to show, and does not leak either.
+    assert "Hunter2" not in mask_url(url)
+
+
+def test_a_password_in_a_variable_is_still_taken(postgres_server, postgres_schema):
+    # The test server trusts local connections: any password is accepted,
+    # which is enough to show the URL was used as given.
+    scheme, _, rest = postgres_server.partition("://")
+    user, _, host = rest.partition("@")
+    with_password = f"{scheme}://{user}:Hunter2pw@{host}?schema={postgres_schema}"
+    for variable in ("AIAUDIT_STORE", "DATABASE_URL"):
+        result = aiaudit("logs", env={variable: with_password})
+        assert result.returncode == 0, result.stderr
+        assert "Hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?passfile=/nonexistent/pgpass", "?sslmode=disable"],
+)
+def test_a_store_url_without_a_password_is_taken(
+    postgres_server, postgres_schema, query
+):
+    url = f"{postgres_server}{query}{'&' if query else '?'}schema={postgres_schema}"
+    result = aiaudit("--store", url, "logs")
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_sqlite_store_option_is_taken(tmp_path):
+    result = aiaudit("--store", f"sqlite:///{tmp_path / 'a.db'}", "logs")
+    assert result.returncode == 0, result.stderr
