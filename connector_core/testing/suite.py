@@ -1197,6 +1197,12 @@ class ConnectorConformance:
         where = f"fault profile {outcome.profile!r} (every API request redirected)"
         problems = []
         observed = outcome.observed or {}
+        if observed.get("redirect_hops") == 0 and outcome.error is None:
+            problems.append(
+                "the sandbox counted no redirected request (observed "
+                "redirect_hops is 0): its redirect profile redirected nothing, "
+                "so nothing was checked"
+            )
         credentialed = observed.get("credentialed_hops")
         if isinstance(credentialed, int) and credentialed:
             problems.append(
