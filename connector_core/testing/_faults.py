@@ -68,6 +68,7 @@ __all__ = [
     "cancel_a_read",
     "fault_options",
     "fault_sandbox",
+    "first_error",
     "read_late",
     "read_poisoned",
     "read_stuck",
@@ -331,7 +332,8 @@ async def _connector(
             yield connector
 
 
-def _first_error(streams: list[StreamOutcome]) -> str | None:
+def first_error(streams: list[StreamOutcome]) -> str | None:
+    """The first stream error of a read, described; ``None`` if none."""
     for stream in streams:
         if stream.error is not None:
             return (
@@ -353,7 +355,7 @@ def _clean_ids(harness: Harness) -> tuple[frozenset[str] | None, str | None]:
                 return await _read_streams(harness, connector)
 
         streams = harness.run(read())
-    error = _first_error(streams)
+    error = first_error(streams)
     if error is not None:
         return None, f"the clean read to compare with failed: {error}"
     return frozenset(i for stream in streams for i in stream.ids), None
@@ -395,7 +397,7 @@ def read_under_redirects(harness: Harness, profile: str) -> RedirectOutcome:
                 return await _read_streams(harness, connector)
 
         streams = harness.run(read())
-        outcome.error = _first_error(streams)
+        outcome.error = first_error(streams)
         outcome.ids = [i for stream in streams for i in stream.ids]
         outcome.expected = sandbox.details.expected_ids
         if sandbox.details.observed is not None:
@@ -611,7 +613,7 @@ def read_poisoned(harness: Harness, profile: str) -> PoisonOutcome:
                 return await _read_streams(harness, connector)
 
         streams = harness.run(read())
-        outcome.error = _first_error(streams)
+        outcome.error = first_error(streams)
         outcome.ids = [i for stream in streams for i in stream.ids]
         outcome.quarantined = [r for stream in streams for r in stream.quarantined]
         harness.run(_sync_twice(harness, sandbox.config, Path(folder), outcome))
@@ -733,7 +735,7 @@ def read_late(harness: Harness, profile: str) -> LateOutcome:
                 outcome.first_seconds = time.monotonic() - began
 
         harness.run(first())
-        if _first_error(outcome.first) is not None:
+        if first_error(outcome.first) is not None:
             return outcome
         wait = sandbox.started + delay + _LATE_MARGIN - time.monotonic()
         if wait > 0:
@@ -752,7 +754,7 @@ def read_late(harness: Harness, profile: str) -> LateOutcome:
                 outcome.second = await _read_streams(harness, connector, saved)
                 if outcome.expected is None:
                     fresh = await _read_streams(harness, connector)
-                    error = _first_error(fresh)
+                    error = first_error(fresh)
                     if error is not None:
                         outcome.baseline_error = (
                             f"the fresh read to compare with failed: {error}"

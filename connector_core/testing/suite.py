@@ -51,6 +51,7 @@ from connector_core.testing._faults import (
     SandboxRefusedError,
     accounted,
     cancel_a_read,
+    first_error,
     read_late,
     read_poisoned,
     read_stuck,
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from connector_core.models import AIAuditLog, AIAuditLogResult, UsageAnalytics
     from connector_core.registry import PluginInfo
     from connector_core.streams import QuarantinedRecord
-    from connector_core.testing._faults import PoisonOutcome, StreamOutcome
+    from connector_core.testing._faults import PoisonOutcome
 
 
 __all__ = ["DEFAULT_SANDBOX_OPTIONS", "ConnectorConformance", "sandbox_options"]
@@ -352,16 +353,6 @@ def _poisoned_sync_problems(outcome: PoisonOutcome) -> list[str]:
             "a second sync with nothing new changed the store: " + ", ".join(changed)
         )
     return problems
-
-
-def _first_stream_error(reads: list[StreamOutcome]) -> str | None:
-    for read in reads:
-        if read.error is not None:
-            return (
-                f"stream {read.info.name!r} raised {type(read.error).__name__}: "
-                f"{read.error}"
-            )
-    return None
 
 
 class ConnectorConformance:
@@ -1297,10 +1288,10 @@ class ConnectorConformance:
         self._require_clean_reads(aiaudit_harness, resume=True)
         outcome = self._run_fault(aiaudit_harness, "late", read_late)
         where = f"fault profile {outcome.profile!r} (events published late)"
-        error = _first_stream_error(outcome.first)
+        error = first_error(outcome.first)
         if error is not None:
             fail(f"{where}: the first read failed: {error}")
-        error = _first_stream_error(outcome.second)
+        error = first_error(outcome.second)
         if error is not None:
             fail(f"{where}: the read resumed from the checkpoints failed: {error}")
         if outcome.expected is None:
