@@ -44,6 +44,11 @@ class SandboxOptions:
         port: The port to bind; 0 picks a free one.
         ground_truth_dir: Where to write every record the sandbox serves,
             as JSON lines, so a test can compare a client's result with it.
+        publish_delay: Seconds after it starts serving before a sandbox
+            publishes the events it holds back as late (a plugin's fault
+            profile for late publication, e.g. ChatGPT's ``late``): a sync
+            before that misses them, one after must find them. Ground truth
+            always includes them.
     """
 
     seed: int = 0
@@ -62,6 +67,7 @@ class SandboxOptions:
         default=0, validator=[attrs.validators.ge(0), attrs.validators.le(65535)]
     )
     ground_truth_dir: str | None = None
+    publish_delay: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0))
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,7 @@ This module has no ``from __future__ import annotations``: the serializer
 reads the annotations at run time.
 """
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -72,6 +73,13 @@ def _stream_name(
         )
 
 
+def _not_negative(
+    instance: object, attribute: "attrs.Attribute[dt.timedelta]", value: object
+) -> None:
+    if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
+        raise ValueError(f"{attribute.name} must be a timedelta >= 0, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class StreamInfo:
     """One feed of a connector.
@@ -82,12 +90,19 @@ class StreamInfo:
         description: What it holds, for people.
         actions: The normalized actions it can produce; a read filtered to
             other actions skips the stream without a request.
+        publication_lag: How long after its effective time an event may
+            still appear: each read re-reads that trailing stretch,
+            deduplicated by id. Zero for a feed that publishes in order (or
+            a snapshot read whole every time).
     """
 
     name: str = attrs.field(validator=_stream_name)
     kind: StreamKind
     description: str = ""
     actions: tuple[str, ...] = ()
+    publication_lag: dt.timedelta = attrs.field(
+        default=dt.timedelta(0), validator=_not_negative
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -3,8 +3,11 @@
 A connector is right when a host can rely on it without reading its code:
 it loads by entry point, keeps its keys secret, answers bad credentials
 with data, reads every event exactly once with checkpoints that resume
-exactly, and fails with the core's typed errors. This package checks all of
-that against the plugin's own sandbox, offline, in seconds.
+exactly, and fails with the core's typed errors; and a hostile server
+(redirects, a cursor that never advances, poisoned records, events
+published late) costs it neither data, nor its keys, nor an endless loop.
+This package checks all of that against the plugin's own sandbox, offline,
+in seconds.
 
 Two ways to run it:
 
@@ -29,6 +32,7 @@ from connector_core.testing._details import (
     CONFORMANCE_KEY,
     DEFAULT_FAULT_PROFILES,
     FAULT_KINDS,
+    OBSERVED_COUNTERS,
     ConformanceDetails,
     ConformanceDetailsError,
 )
@@ -51,6 +55,7 @@ __all__ = [
     "DEFAULT_FAULT_PROFILES",
     "DEFAULT_SANDBOX_OPTIONS",
     "FAULT_KINDS",
+    "OBSERVED_COUNTERS",
     "ConformanceDetails",
     "ConformanceDetailsError",
     "ConnectorConformance",

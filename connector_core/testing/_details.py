@@ -13,8 +13,12 @@ so that a plugin needs nothing from this package to provide it::
             "restricted_missing": ["reports.assistant.readonly"],
             "expected_ids": [...],          # every log id of the whole history
             "faults": {"rate_limit": "rate_limit", "server_error": "server_error",
-                       "malformed": "malformed"},
+                       "malformed": "malformed", "redirect": "redirect",
+                       "stuck_cursor": "stuck_cursor", "poisoned": "poisoned",
+                       "late": "late"},
             "fault_config": {},             # merged into the config of fault runs
+            "poisoned_ids": {"<log id>": "<native id>"},  # under ``poisoned``
+            "observed": {},                 # counters the sandbox keeps updating
         }
     }
 
@@ -24,6 +28,40 @@ fields of the sandbox's own configuration; without ``restricted_config`` or
 fault kind mapped to ``None`` is skipped, and an absent one uses the default
 profile name in :data:`DEFAULT_FAULT_PROFILES`. Unknown keys are an error, so
 a misspelled one never silently turns a check off.
+
+What each fault profile must make the sandbox do, at ``fault_rate`` 1.0
+(the suite starts a sandbox of its own for each, with fewer events):
+
+``rate_limit``, ``server_error``, ``malformed``
+    Answer every API request with a 429, a 5xx, a 200 whose page has the
+    wrong shape.
+``redirect``
+    Answer every API request with a 307 to the same origin: the same path
+    and query plus a signature parameter. Serve the redirected request only
+    if it carries no credential (no ``Authorization``, no API-key or
+    organization header of the platform), else answer 400 "only one auth
+    mechanism allowed", as a pre-signed URL's host does. The data is the
+    same as without faults.
+``stuck_cursor``
+    Answer every listing with the same page, saying there is more, with the
+    same cursor, forever.
+``poisoned``
+    Serve the same data as without faults plus a few poisoned records: a
+    lone surrogate (a ``\\ud800`` escape in the JSON text), a NUL in the user
+    id, the email or the IP address, a user id of 6,000 characters. List
+    them in ``poisoned_ids``: each log id a correct connector gives one,
+    with the native id a :class:`~connector_core.streams.QuarantinedRecord`
+    of it carries. ``expected_ids``, when given, includes them.
+``late``
+    Hide a share of the events whose effective time is within the last
+    ``StreamInfo.publication_lag`` of the history of their stream until the
+    sandbox has served for ``SandboxOptions.publish_delay`` seconds; then
+    serve them where they belong in time. Make sure that trailing stretch
+    holds events to hide. ``expected_ids``, when given, includes them.
+
+``observed`` is optional and live: a mapping the sandbox keeps updating
+while it serves, which the suite reads after a fault run. The counters it
+knows are in :data:`OBSERVED_COUNTERS`.
 """
 
 from __future__ import annotations
@@ -38,6 +76,7 @@ __all__ = [
     "CONFORMANCE_KEY",
     "DEFAULT_FAULT_PROFILES",
     "FAULT_KINDS",
+    "OBSERVED_COUNTERS",
     "ConformanceDetails",
     "ConformanceDetailsError",
 ]
@@ -45,16 +84,37 @@ __all__ = [
 CONFORMANCE_KEY: Final = "conformance"
 """The key of ``RunningSandbox.details`` the suite reads."""
 
-FAULT_KINDS: Final = ("rate_limit", "server_error", "malformed")
-"""The failures the suite provokes: a 429, a 5xx and a malformed page."""
+FAULT_KINDS: Final = (
+    "rate_limit",
+    "server_error",
+    "malformed",
+    "redirect",
+    "stuck_cursor",
+    "poisoned",
+    "late",
+)
+"""The failures the suite provokes: a 429, a 5xx, a malformed page, a
+redirect on every request, a cursor that never advances, poisoned records
+and events published late (see the module docs for what each must do)."""
 
 DEFAULT_FAULT_PROFILES: Final[Mapping[str, str]] = {
     "rate_limit": "rate_limit",
     "server_error": "server_error",
     "malformed": "truncated",
+    "redirect": "redirect",
+    "stuck_cursor": "stuck_cursor",
+    "poisoned": "poisoned",
+    "late": "late",
 }
 """The ``SandboxOptions.faults`` profile used for each kind when the sandbox
 does not name its own (the in-tree sandboxes use these names)."""
+
+OBSERVED_COUNTERS: Final[Mapping[str, str]] = {
+    "redirect_hops": "redirected requests the sandbox received",
+    "credentialed_hops": "redirected requests that carried a credential",
+}
+"""The counters of ``details["conformance"]["observed"]`` the suite reads,
+with what each counts."""
 
 _KEYS: Final = frozenset(
     {
@@ -64,6 +124,8 @@ _KEYS: Final = frozenset(
         "expected_ids",
         "faults",
         "fault_config",
+        "poisoned_ids",
+        "observed",
     }
 )
 
@@ -99,6 +161,10 @@ class ConformanceDetails:
         faults: The fault profile for each kind; ``None`` skips the kind.
         fault_config: Configuration merged into fault runs, for connectors
             whose own retries need turning down.
+        poisoned_ids: Under the ``poisoned`` profile, the log id of each
+            poisoned record and the native id a quarantined copy carries.
+        observed: The sandbox's live counters (the same mapping, not a
+            copy), or ``None``.
     """
 
     bad_config: Mapping[str, Any] | None = None
@@ -109,6 +175,8 @@ class ConformanceDetails:
         factory=lambda: dict(DEFAULT_FAULT_PROFILES)
     )
     fault_config: Mapping[str, Any] = attrs.field(factory=dict)
+    poisoned_ids: Mapping[str, str] = attrs.field(factory=dict)
+    observed: Mapping[str, Any] | None = None
 
     @classmethod
     def from_details(cls, details: Mapping[str, Any]) -> ConformanceDetails:
@@ -155,7 +223,20 @@ class ConformanceDetails:
             else frozenset(_strings(expected, f"{where}['expected_ids']")),
             faults=faults,
             fault_config=_optional_mapping(given, "fault_config", where) or {},
+            poisoned_ids=_poisoned(given.get("poisoned_ids"), where),
+            observed=_optional_mapping(given, "observed", where),
         )
+
+
+def _poisoned(value: object, where: str) -> Mapping[str, str]:
+    if value is None:
+        return {}
+    found = _mapping(value, f"{where}['poisoned_ids']")
+    if not all(isinstance(native, str) and native for native in found.values()):
+        raise ConformanceDetailsError(
+            f"{where}['poisoned_ids'] must map each log id to a native id (a string)"
+        )
+    return dict(found)
 
 
 def _optional_mapping(

@@ -56,6 +56,7 @@ FIELDS_TEST: Final = "test_logs_have_every_required_field"
 GROUND_TRUTH_TEST: Final = "test_full_read_returns_everything_the_sandbox_serves"
 DETERMINISM_TEST: Final = "test_two_full_reads_are_identical"
 RESUME_TEST: Final = "test_resumed_read_returns_nothing_older"
+PAGES_TEST: Final = "test_pages_are_disjoint_and_their_union_is_one_full_read"
 
 _MIN_SECRET: Final = 6
 _SHOWN: Final = 5

@@ -25,7 +25,7 @@ import importlib.metadata
 import traceback
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import attrs
 import pytest
@@ -44,15 +44,24 @@ from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
 from connector_core.streams import StreamKind
 from connector_core.testing._faults import (
+    STUCK_MAX_REQUESTS,
+    STUCK_MAX_SECONDS,
     Cancellation,
     FaultOutcome,
     SandboxRefusedError,
+    accounted,
     cancel_a_read,
+    first_error,
+    read_late,
+    read_poisoned,
+    read_stuck,
+    read_under_redirects,
     read_with_fault,
 )
 from connector_core.testing._harness import (
     DETERMINISM_TEST,
     GROUND_TRUTH_TEST,
+    PAGES_TEST,
     RESUME_TEST,
     Harness,
     fail,
@@ -64,14 +73,18 @@ from connector_core.testing._resources import capture_logs
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from connector_core.connector import Connector
     from connector_core.models import AIAuditLog, AIAuditLogResult, UsageAnalytics
     from connector_core.registry import PluginInfo
+    from connector_core.streams import QuarantinedRecord
+    from connector_core.testing._faults import PoisonOutcome
 
 
 __all__ = ["DEFAULT_SANDBOX_OPTIONS", "ConnectorConformance", "sandbox_options"]
+
+T = TypeVar("T")
 
 DEFAULT_SANDBOX_OPTIONS: Final = SandboxOptions(
     seed=20250301, events=1500, days=14, end=datetime(2025, 3, 1, tzinfo=UTC)
@@ -251,6 +264,95 @@ async def _refused_read(connector: Connector, window: AIAuditLogQuery) -> list[s
     return [
         f"reading returned {len(page.logs)} logs instead of raising AuthenticationError"
     ]
+
+
+def _id_problems(ids: list[str], expected: frozenset[str], measure: str) -> list[str]:
+    """How *ids* fail to be *expected*, each exactly once."""
+    problems = []
+    counts = Counter(ids)
+    missing = sorted(expected - set(counts))
+    extra = sorted(set(counts) - expected)
+    twice = sorted(i for i, n in counts.items() if n > 1)
+    if missing:
+        problems.append(
+            f"{len(missing)} of the {len(expected)} logs of {measure} were not "
+            f"returned: {listed(missing)}"
+        )
+    if extra:
+        problems.append(f"{len(extra)} log(s) not in {measure}: {listed(extra)}")
+    if twice:
+        problems.append(f"{len(twice)} log(s) returned twice: {listed(twice)}")
+    return problems
+
+
+def _unaccounted(
+    poisoned: Mapping[str, str], ids: list[str], quarantined: list[QuarantinedRecord]
+) -> list[str]:
+    """The poisoned records neither in *ids* nor in *quarantined*."""
+    seen = set(ids)
+    return sorted(
+        log_id
+        for log_id, native_id in poisoned.items()
+        if not accounted(log_id, native_id, seen, quarantined)
+    )
+
+
+def _poisoned_read_problems(outcome: PoisonOutcome) -> list[str]:
+    """What the full read of a poisoned history lost or raised."""
+    if outcome.error is not None:
+        return [f"the full read failed: {outcome.error}"]
+    problems = []
+    good = outcome.good()
+    if good is None:
+        problems.append(str(outcome.baseline_error))
+    else:
+        missing = sorted(good - set(outcome.ids))
+        if missing:
+            problems.append(
+                f"the full read lost {len(missing)} good record(s): {listed(missing)}"
+            )
+    lost = _unaccounted(outcome.poisoned, outcome.ids, outcome.quarantined)
+    if lost:
+        problems.append(
+            f"the full read neither returned nor quarantined {len(lost)} of the "
+            f"{len(outcome.poisoned)} poisoned record(s): {listed(lost)}"
+        )
+    return problems
+
+
+def _poisoned_sync_problems(outcome: PoisonOutcome) -> list[str]:
+    """What the two syncs of a poisoned history lost, raised or changed."""
+    if outcome.sync_error is not None:
+        return [outcome.sync_error]
+    problems = []
+    good = outcome.good()
+    if good is not None:
+        unstored = sorted(good - set(outcome.stored))
+        if unstored:
+            problems.append(
+                f"the sync did not store {len(unstored)} good record(s): "
+                + listed(unstored)
+            )
+    lost = _unaccounted(outcome.poisoned, outcome.stored, outcome.stored_quarantined)
+    if lost:
+        problems.append(
+            f"the sync neither stored nor quarantined {len(lost)} poisoned "
+            f"record(s): {listed(lost)}"
+        )
+    second = outcome.second or {}
+    changed = [
+        f"{what} {second[before]} -> {second[after]}"
+        for what, before, after in (
+            ("events", "events_before", "events_after"),
+            ("quarantined records", "quarantined_before", "quarantined_after"),
+        )
+        if second and second[before] != second[after]
+    ]
+    if changed:
+        problems.append(
+            "a second sync with nothing new changed the store: " + ", ".join(changed)
+        )
+    return problems
 
 
 class ConnectorConformance:
@@ -956,18 +1058,46 @@ class ConnectorConformance:
 
     # -- failure ----------------------------------------------------------------
 
-    def _fault(self, harness: Harness, kind: str) -> FaultOutcome:
+    def _run_fault(
+        self, harness: Harness, kind: str, run: Callable[[Harness, str], T]
+    ) -> T:
+        """*run* with the sandbox's profile for *kind*; skip when it opts out."""
         profile = harness.details.faults.get(kind)
         if profile is None:
             pytest.skip(f"the sandbox opts out of the {kind} fault")
         try:
-            return read_with_fault(harness, profile)
+            return run(harness, profile)
         except SandboxRefusedError as exc:
             fail(
                 f"the sandbox would not start with faults={profile!r} ({exc}): "
                 f"name its profile for {kind!r} in details['conformance']['faults'], "
                 "or map the kind to None to opt out"
             )
+
+    def _require_clean_reads(self, harness: Harness, *, resume: bool = False) -> None:
+        """Skip unless a plain read of the history is right: complete, each
+        log once (and, with *resume*, exact from checkpoints). A fault run
+        compared with reads that are already wrong would report the same
+        bug a second time, under a hostile server's name."""
+        reading = harness.require_reading()
+        harness.require(
+            harness.ground_truth_problems(), GROUND_TRUTH_TEST, "a complete full read"
+        )
+        counts = Counter(entry.id for entry in reading.logs)
+        harness.require(
+            [i for i, n in counts.items() if n > 1],
+            PAGES_TEST,
+            "a full read that returns each log once",
+        )
+        if resume:
+            harness.require(
+                harness.resume_problems(),
+                RESUME_TEST,
+                "exact resumption from checkpoints",
+            )
+
+    def _fault(self, harness: Harness, kind: str) -> FaultOutcome:
+        return self._run_fault(harness, kind, read_with_fault)
 
     def _surfaces(
         self, outcome: FaultOutcome, expected: type[Exception], what: str
@@ -1044,6 +1174,164 @@ class ConnectorConformance:
             f"fault profile {outcome.profile!r}: reading raised "
             f"{type(error).__name__} instead of SchemaError: {error}"
         )
+
+    def test_redirect_hops_carry_no_credentials(self, aiaudit_harness: Harness) -> None:
+        """APIs answer with redirects (to a pre-signed storage URL, a moved
+        endpoint, a hostile proxy), and whoever a redirect names must never
+        get the key: a signed URL's host refuses a request with a second
+        credential, and a hostile one keeps it. With every API request
+        redirected to a signed URL on the same origin, every stream must
+        read exactly what it reads without redirects, and no hop may carry
+        a credential."""
+        self._require_clean_reads(aiaudit_harness)
+        outcome = self._run_fault(aiaudit_harness, "redirect", read_under_redirects)
+        where = f"fault profile {outcome.profile!r} (every API request redirected)"
+        problems = []
+        observed = outcome.observed or {}
+        if observed.get("redirect_hops") == 0 and outcome.error is None:
+            problems.append(
+                "the sandbox counted no redirected request (observed "
+                "redirect_hops is 0): its redirect profile redirected nothing, "
+                "so nothing was checked"
+            )
+        credentialed = observed.get("credentialed_hops")
+        if isinstance(credentialed, int) and credentialed:
+            problems.append(
+                f"{credentialed} of the {observed.get('redirect_hops', '?')} "
+                "redirected request(s) the sandbox received carried a credential "
+                "(the Authorization header, an API-key or organization header): "
+                "send none on a redirect hop"
+            )
+        if outcome.error is not None:
+            problems.append(outcome.error)
+        elif outcome.expected is None:
+            problems.append(str(outcome.baseline_error))
+        else:
+            problems.extend(
+                _id_problems(outcome.ids, outcome.expected, "a read without redirects")
+            )
+        if problems:
+            fail(f"{where}: " + "; ".join(problems))
+
+    def test_stuck_cursor_stops_with_schema_error(
+        self, aiaudit_harness: Harness
+    ) -> None:
+        """A platform bug that hands back the same cursor forever must not
+        become a connector that requests the same page forever: a sync that
+        never ends holds its lock, burns the API quota and stores the same
+        events again and again. The read must stop with ``SchemaError``
+        within a bounded number of requests and seconds."""
+        aiaudit_harness.require_reading()
+        outcome = self._run_fault(aiaudit_harness, "stuck_cursor", read_stuck)
+        problems = []
+        for stream in outcome.streams:
+            where = f"stream {stream.name!r}"
+            if stream.stopped is not None:
+                problems.append(
+                    f"{where} was still reading after {stream.stopped} "
+                    f"({stream.requests} requests, {stream.seconds:.1f} s, "
+                    f"{stream.records} records returned): the connector loops "
+                    "on a cursor that does not advance; raise SchemaError when "
+                    "a cursor repeats"
+                )
+            elif stream.error is None:
+                problems.append(
+                    f"{where} ended without an error after {stream.requests} "
+                    f"requests ({stream.records} records returned), though "
+                    "every page said there was more"
+                )
+            elif not isinstance(stream.error, SchemaError):
+                problems.append(
+                    f"{where} raised {type(stream.error).__name__} instead of "
+                    f"SchemaError: {stream.error}"
+                )
+        if problems:
+            fail(
+                f"fault profile {outcome.profile!r} (the same page and cursor "
+                f"forever; at most {STUCK_MAX_REQUESTS} requests and "
+                f"{STUCK_MAX_SECONDS:g} s per stream): " + "; ".join(problems)
+            )
+
+    def test_poisoned_records_are_kept_or_quarantined(
+        self, aiaudit_harness: Harness
+    ) -> None:
+        """One record no database accepts (a NUL, a lone surrogate, a user
+        id of thousands of characters) must cost that record, not the sync:
+        a read that fails on it stops the audit trail there for good, and a
+        connector that drops it loses evidence of exactly the kind an
+        attacker plants. Every good record must be read and stored, every
+        poisoned one returned or quarantined, and a second sync must change
+        nothing."""
+        self._require_clean_reads(aiaudit_harness)
+        outcome = self._run_fault(aiaudit_harness, "poisoned", read_poisoned)
+        where = f"fault profile {outcome.profile!r} (poisoned records)"
+        if not outcome.poisoned:
+            fail(
+                f"{where}: the sandbox lists no poisoned_ids in "
+                "details['conformance'] under this profile, so nothing can be "
+                "checked: list each poisoned record's log id and native id"
+            )
+        problems = [
+            *_poisoned_read_problems(outcome),
+            *_poisoned_sync_problems(outcome),
+        ]
+        if problems:
+            fail(f"{where}: " + "; ".join(problems))
+
+    def test_late_events_are_read_exactly_once(self, aiaudit_harness: Harness) -> None:
+        """Platforms publish some events minutes after they happened. A
+        connector that checkpoints past them never reads them (lost for
+        good, and nothing looks wrong); one that re-reads blindly stores
+        the others twice. Read to the end of the history, then again from
+        each stream's last checkpoint once the late events are out: every
+        event must come back exactly once over the two reads."""
+        self._require_clean_reads(aiaudit_harness, resume=True)
+        outcome = self._run_fault(aiaudit_harness, "late", read_late)
+        where = f"fault profile {outcome.profile!r} (events published late)"
+        error = first_error(outcome.first)
+        if error is not None:
+            fail(f"{where}: the first read failed: {error}")
+        error = first_error(outcome.second)
+        if error is not None:
+            fail(f"{where}: the read resumed from the checkpoints failed: {error}")
+        if outcome.expected is None:
+            fail(f"{where}: {outcome.baseline_error}")
+        first = {i for read in outcome.first for i in read.ids}
+        if outcome.expected <= first:
+            pytest.skip(
+                f"{where}: the first read ({outcome.first_seconds:.1f} s) already "
+                f"returned every event, so the sandbox hid none for "
+                f"publish_delay={outcome.delay:g} s: nothing was published late"
+            )
+        counts = outcome.counts()
+        problems = []
+        unchecked = [r.info.name for r in outcome.first if r.checkpoint is None]
+        if unchecked:
+            problems.append(
+                f"stream(s) {', '.join(unchecked)} yielded no checkpoint to resume from"
+            )
+        missing = sorted(outcome.expected - set(counts))
+        if missing:
+            lags = ", ".join(
+                f"{name} {timedelta(seconds=lag)}"
+                for name, lag in sorted(outcome.lags.items())
+            )
+            problems.append(
+                f"{len(missing)} event(s) published after the first read were "
+                f"never read (publication_lag: {lags}): {listed(missing)}"
+            )
+        twice = sorted(i for i, n in counts.items() if n > 1)
+        if twice:
+            problems.append(
+                f"{len(twice)} event(s) were returned by both reads: " + listed(twice)
+            )
+        extra = sorted(set(counts) - outcome.expected)
+        if extra:
+            problems.append(
+                f"{len(extra)} returned id(s) are not in the history: {listed(extra)}"
+            )
+        if problems:
+            fail(f"{where}: " + "; ".join(problems))
 
     def _cancellation(self, harness: Harness, *, report: bool = False) -> Cancellation:
         """One cancelled read (done once) that both cancellation tests judge."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import attrs
@@ -25,7 +25,9 @@ from aiaudit_example.sandbox import ExampleSandboxProvider
 
 from connector_core import hookimpl
 from connector_core.analytics import UsageAccumulator
+from connector_core.cursors import CursorGuard
 from connector_core.exceptions import RateLimitedError, ServerError
+from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery, ConnectionResult
 from connector_core.streams import StreamBatch
 
@@ -45,9 +47,11 @@ class DropsLastPage(ExampleConnector):
     platform = "drops_last_page"
 
     async def _window(self, stream, path, params, wanted):
+        guard = CursorGuard(path, "nextPageToken")
         page = await self.http.get_json(path, params=params)
         items, token = self._page(page, path)
         while token:
+            guard.advance(token)
             logs, bad = self._normalize_page(items, stream)
             if wanted:
                 logs = [entry for entry in logs if entry.action in wanted]
@@ -318,6 +322,92 @@ class LeaksSession(ExampleConnector):
         await lookups.close()
 
 
+# -- hostile servers -----------------------------------------------------------------
+
+
+class SendsKeyOnEveryHop(ExampleConnector):
+    """Puts the key in its aiohttp session's default headers, "so every
+    request is authenticated": aiohttp adds it to every request the
+    transport sends, redirect hops included."""
+
+    platform = "sends_key_on_every_hop"
+
+    _keyed = None
+
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        if self._keyed is None:
+            key = self.config.api_key.reveal()
+            self._keyed = aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {key}"}
+            )
+            await self.http.aclose()
+            self.http = HTTPTransport(
+                self.config.base_url,
+                api_key=self.config.api_key,
+                timeout=self.config.timeout,
+                session=self._keyed,
+            )
+        async for batch in super().read_stream(stream, checkpoint, query):
+            yield batch
+
+    @hookimpl
+    async def aclose(self):
+        await super().aclose()
+        if self._keyed is not None:
+            await self._keyed.close()
+
+
+class LoopsOnStuckCursor(ExampleConnector):
+    """Follows ``nextPageToken`` for as long as there is one, trusting the
+    API to end the listing."""
+
+    platform = "loops_on_stuck_cursor"
+
+    async def _window(self, stream, path, params, wanted):
+        token = None
+        while True:
+            page = await self.http.get_json(
+                path, params={**params, "pageToken": token} if token else params
+            )
+            items, token = self._page(page, path)
+            logs, bad = self._normalize_page(items, stream)
+            if logs or bad:
+                yield StreamBatch(logs=tuple(logs), quarantined=tuple(bad))
+            if token is None:
+                return
+
+
+class DropsPoisonedRecords(ExampleConnector):
+    """Skips activities with control characters, broken text or absurdly
+    long ids, "to keep the store clean", and tells nobody."""
+
+    platform = "drops_poisoned_records"
+
+    def _normalize(self, activity, stream):
+        actor = activity.get("actor") or {}
+        if any(_garbage(v) for v in (*actor.values(), activity.get("ipAddress"))):
+            return []
+        return super()._normalize(activity, stream)
+
+
+def _garbage(value):
+    return isinstance(value, str) and (
+        len(value) > 1000
+        or any(c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    )
+
+
+class IgnoresLateEvents(ExampleConnector):
+    """Declares the publication lag but resumes exactly at the checkpoint's
+    time, so an event published late behind it is never read."""
+
+    platform = "ignores_late_events"
+
+    def _lag(self):
+        return timedelta(0)
+
+
 VARIANTS = {
     cls.__name__: cls
     for cls in (
@@ -339,6 +429,10 @@ VARIANTS = {
         EmptyOnMalformedPage,
         LeavesTaskRunning,
         LeaksSession,
+        SendsKeyOnEveryHop,
+        LoopsOnStuckCursor,
+        DropsPoisonedRecords,
+        IgnoresLateEvents,
     )
 }
 

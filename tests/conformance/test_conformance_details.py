@@ -9,6 +9,7 @@ import pytest
 
 from connector_core.testing import (
     DEFAULT_FAULT_PROFILES,
+    FAULT_KINDS,
     ConformanceDetails,
     ConformanceDetailsError,
 )
@@ -23,6 +24,7 @@ def test_no_details_mean_the_defaults():
 
 
 def test_everything_a_sandbox_may_say():
+    observed = {"redirect_hops": 0, "credentialed_hops": 0}
     details = ConformanceDetails.from_details(
         {
             "conformance": {
@@ -32,6 +34,8 @@ def test_everything_a_sandbox_may_say():
                 "expected_ids": ["a", "b"],
                 "faults": {"malformed": "html", "rate_limit": None},
                 "fault_config": {"max_retries": 0},
+                "poisoned_ids": {"login:1:q:0": "q"},
+                "observed": observed,
             }
         }
     )
@@ -42,8 +46,26 @@ def test_everything_a_sandbox_may_say():
         "rate_limit": None,
         "server_error": "server_error",
         "malformed": "html",
+        "redirect": "redirect",
+        "stuck_cursor": "stuck_cursor",
+        "poisoned": "poisoned",
+        "late": "late",
     }
     assert details.fault_config == {"max_retries": 0}
+    assert details.poisoned_ids == {"login:1:q:0": "q"}
+    # Live: the sandbox's own mapping, so what it counts later is seen.
+    observed["credentialed_hops"] = 1
+    assert details.observed is not None
+    assert details.observed["credentialed_hops"] == 1
+
+
+def test_every_fault_kind_has_a_default_profile_named_after_it():
+    """A sandbox that implements a kind under its plain name needs no mapping;
+    ``malformed`` keeps its historical default."""
+    assert set(DEFAULT_FAULT_PROFILES) == set(FAULT_KINDS)
+    for kind in FAULT_KINDS:
+        if kind != "malformed":
+            assert DEFAULT_FAULT_PROFILES[kind] == kind
 
 
 @pytest.mark.parametrize(
@@ -54,6 +76,9 @@ def test_everything_a_sandbox_may_say():
         ({"faults": {"malformed": 3}}, "must be a profile name or None"),
         ({"expected_ids": "abc"}, "must be a list of strings"),
         ({"bad_config": ["api_key"]}, "must be a mapping"),
+        ({"poisoned_ids": ["a"]}, "must be a mapping"),
+        ({"poisoned_ids": {"a": 1}}, "must map each log id to a native id"),
+        ({"observed": 3}, "must be a mapping"),
         ("everything", "must be a mapping"),
     ],
 )

@@ -1,13 +1,15 @@
 """``aiaudit sync`` killed at random points, resumed, ends equal to the truth.
 
 A real sandbox process, a real sync process, SIGKILL: nothing is mocked. The
-store after the last (uninterrupted) run must hold exactly the events an
-uninterrupted read returns, and one more sync must add nothing.
+store after the last (uninterrupted) run must hold exactly the events the
+sandbox holds (its ground truth, not another read by the connector), and one
+more sync must add nothing. It runs under both readings of the Logs Platform
+listing's ``after`` (files ending at it listed again, or not), on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -19,8 +21,9 @@ from datetime import datetime
 import pytest
 from processes import AIAUDIT, clean_env, running_sandbox
 
-from connector_core import Registry
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox, build_state
 from connector_core.models import AIAuditLogQuery
+from connector_core.sandbox import SandboxOptions
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
 
@@ -28,12 +31,18 @@ from connector_core.store.base import LogFilter
 KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
 # Enough data that every kill lands while the sync is still working.
 EVENTS = "20000" if KILLS <= 5 else "40000"
+SEED, DAYS = 9, 20
 
 
-@pytest.fixture
-def sandbox_process():
+@pytest.fixture(params=["after_inclusive", "listing_after_exclusive"])
+def sandbox_process(request):
+    faults = (
+        ["--faults", request.param, "--fault-rate", "1.0"]
+        if request.param != "after_inclusive"
+        else []
+    )
     with running_sandbox(
-        "chatgpt", "--events", EVENTS, "--days", "20", "--seed", "9"
+        "chatgpt", "--events", EVENTS, "--days", str(DAYS), "--seed", str(SEED), *faults
     ) as described:
         yield described
 
@@ -57,16 +66,16 @@ def _sync_args(store_url: str, described: dict) -> list[str]:
     ]
 
 
-async def _truth(described: dict) -> set[str]:
-    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+def _truth(described: dict) -> set[str]:
+    """Every event the sandbox process serves within the synced range, from
+    the same generated data, normalized: no connector read involved."""
     start, end = (datetime.fromisoformat(t) for t in described["details"]["history"])
-    query = AIAuditLogQuery(start_date=start, end_date=end)
-    async with registry.create("chatgpt", described["config"]) as connector:
-        return {log.id async for log in connector.stream_ai_audit_logs(query)}
+    options = SandboxOptions(seed=SEED, events=int(EVENTS), days=DAYS, end=end)
+    sandbox = ChatGPTSandbox(options, build_state(options))
+    return set(sandbox.expected_logs(AIAuditLogQuery(start_date=start, end_date=end)))
 
 
-def test_sigkill_at_random_points_then_resume(tmp_path, sandbox_process):
-    store_url = f"sqlite:///{tmp_path / 'crash.db'}"
+def test_sigkill_at_random_points_then_resume(store_url, sandbox_process):
     args = _sync_args(store_url, sandbox_process)
     env = _sync_env(sandbox_process)
     rng = random.Random(int(os.environ.get("AIAUDIT_CRASH_SEED", "1")))
@@ -91,9 +100,11 @@ def test_sigkill_at_random_points_then_resume(tmp_path, sandbox_process):
         stored = [log.id for log in store.iter_logs(LogFilter(connection="chatgpt"))]
     finally:
         store.close()
-    truth = asyncio.run(_truth(sandbox_process))
+    truth = _truth(sandbox_process)
     print(
-        f"killed {killed} runs in {attempts}; stored {len(stored)}, truth {len(truth)}"
+        f"killed {killed} runs in {attempts}; stored {len(stored)}, "
+        f"truth {len(truth)}, lost {len(truth - set(stored))}, "
+        f"extra {len(set(stored) - truth)}"
     )
     assert killed >= min(KILLS, 2), "the sync finished before it could be killed"
     assert len(stored) == len(set(stored)), "no event stored twice"

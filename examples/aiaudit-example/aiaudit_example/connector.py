@@ -9,9 +9,15 @@ record can be handed back to continue from it, as an id cursor can.
 So the connector reads each application as a *windowed* stream: it walks
 ascending one-day windows, drains each window page by page with the page
 tokens, and only then yields the window's end as the checkpoint. Page tokens
-never leave a window, let alone a process; a checkpoint is just a time, which
+never leave a window, let alone a process; a checkpoint is a time, which
 stays valid forever. The core turns these streams into host-facing pages
 with cursors of its own, so the connector never has to.
+
+The API publishes some activity late, up to :data:`PUBLICATION_LAG` after
+its time. So a checkpoint also names the logs already yielded in the last
+lag before its time, and a read resumed from it first reads that stretch
+again, yielding only what is new there: late activity is read, and nothing
+is read twice.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import structlog
 from connector_core import hookimpl
+from connector_core.cursors import CursorGuard
 from connector_core.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -46,6 +53,7 @@ from aiaudit_example.normalize import (
     APPLICATIONS,
     PERMISSIONS,
     PLATFORM,
+    PUBLICATION_LAG,
     actions_of,
     format_time,
     native_names,
@@ -56,7 +64,7 @@ from aiaudit_example.normalize import (
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Iterable, Mapping
 
     import aiohttp
     from connector_core.models import AIAuditLogQuery, OAuthCredentials
@@ -195,6 +203,7 @@ class ExampleConnector:
                 kind=StreamKind.WINDOWED,
                 description=f"The {app} application's activity",
                 actions=actions_of(app),
+                publication_lag=PUBLICATION_LAG,
             )
             for app in APPLICATIONS
         ]
@@ -207,7 +216,8 @@ class ExampleConnector:
         query: AIAuditLogQuery,
     ) -> AsyncGenerator[StreamBatch, None]:
         """Ascending one-day windows from *checkpoint*, each drained by page
-        token and then checkpointed by its end."""
+        token and then checkpointed by its end; a resumed read first reads
+        the publication lag before the checkpoint again, for late activity."""
         application = _STREAMS.get(stream)
         if application is None:
             raise NotSupportedError(self.platform, f"stream {stream!r}")
@@ -215,28 +225,53 @@ class ExampleConnector:
         names = native_names(application, wanted) if wanted else None
         if names is not None and not names:
             return  # nothing asked for is in this application: no request
-        low = query.start_date
-        if checkpoint:
-            low = max(low, _resume_point(checkpoint))
         # The query's end is inclusive; the API's endTime is not.
         stop = query.end_date + timedelta(microseconds=1)
         user_key = query.user_ids[0] if len(query.user_ids) == 1 else "all"
+        path = _path(application, user_key)
+        recent = _Recent(self._lag())
+        low = query.start_date
+        if checkpoint:
+            since, seen = _resume_point(checkpoint)
+            recent.remember(seen, since)
+            # The stretch before the checkpoint where late activity may
+            # have appeared since: what was yielded there is skipped.
+            catch_up = max(low, since - recent.lag)
+            if catch_up < min(since, stop):
+                params = self._params(catch_up, min(since, stop), names)
+                async for batch in self._window(stream, path, params, wanted):
+                    fresh = recent.fresh(batch.logs)
+                    if fresh or batch.quarantined:
+                        yield StreamBatch(logs=fresh, quarantined=batch.quarantined)
+            low = max(low, since)
+            if low >= stop:
+                yield StreamBatch(checkpoint=recent.checkpoint(since))
+                return
         while low < stop:
             high = min(low + WINDOW, stop)
-            params: dict[str, str | int] = {
-                "startTime": format_time(low),
-                "endTime": format_time(high),
-                "maxResults": self.config.page_size,
-            }
-            if names is not None and len(names) == 1:
-                # The API filters one event name; more are filtered here.
-                params["eventName"] = next(iter(names))
-            async for batch in self._window(
-                stream, _path(application, user_key), params, wanted
-            ):
+            params = self._params(low, high, names)
+            async for batch in self._window(stream, path, params, wanted):
+                recent.add(batch.logs)
                 yield batch
-            yield StreamBatch(checkpoint={"since": format_time(high)})
+            yield StreamBatch(checkpoint=recent.checkpoint(high))
             low = high
+
+    def _lag(self) -> timedelta:
+        """How far back a resumed read looks for late activity."""
+        return PUBLICATION_LAG
+
+    def _params(
+        self, low: datetime, high: datetime, names: frozenset[str] | None
+    ) -> dict[str, str | int]:
+        params: dict[str, str | int] = {
+            "startTime": format_time(low),
+            "endTime": format_time(high),
+            "maxResults": self.config.page_size,
+        }
+        if names is not None and len(names) == 1:
+            # The API filters one event name; more are filtered here.
+            params["eventName"] = next(iter(names))
+        return params
 
     async def _window(
         self,
@@ -245,8 +280,13 @@ class ExampleConnector:
         params: dict[str, str | int],
         wanted: frozenset[str],
     ) -> AsyncGenerator[StreamBatch, None]:
-        """One window, page by page; a page token is used once, right away."""
+        """One window, page by page; a page token is used once, right away.
+
+        A token handed out twice would fetch a page already read, forever:
+        the guard stops the window with a SchemaError instead.
+        """
         token: str | None = None
+        guard = CursorGuard(f"{path} from {params['startTime']}", "nextPageToken")
         pages = 0
         while True:
             page = await self.http.get_json(
@@ -254,6 +294,8 @@ class ExampleConnector:
             )
             items, token = self._page(page, path)
             pages += 1
+            if token is not None:
+                guard.advance(token)  # before the page: it may be one read already
             logs, bad = self._normalize_page(items, stream)
             if wanted:
                 logs = [entry for entry in logs if entry.action in wanted]
@@ -301,10 +343,54 @@ class ExampleConnector:
         await self.http.aclose()
 
 
-def _resume_point(checkpoint: Mapping[str, Any]) -> datetime:
+def _resume_point(checkpoint: Mapping[str, Any]) -> tuple[datetime, list[str]]:
+    """The checkpoint's time and the log ids it says were yielded within
+    the publication lag before it (none in a checkpoint of older versions)."""
+    wrong = f"not a checkpoint of this connector: {dict(checkpoint)!r}"
     try:
-        return parse_time(checkpoint["since"])
+        since = parse_time(checkpoint["since"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"not a checkpoint of this connector: {dict(checkpoint)!r}"
-        ) from exc
+        raise ConfigurationError(wrong) from exc
+    seen = checkpoint.get("seen", [])
+    if not isinstance(seen, list) or not all(isinstance(i, str) for i in seen):
+        raise ConfigurationError(wrong)
+    return since, seen
+
+
+class _Recent:
+    """The logs yielded within the publication lag of the read's position:
+    what a checkpoint must name so that a read resumed from it skips them."""
+
+    def __init__(self, lag: timedelta) -> None:
+        self.lag = lag
+        self._seen: dict[str, datetime] = {}
+
+    def remember(self, ids: Iterable[str], at: datetime) -> None:
+        """Ids a checkpoint at *at* named; their own times are not kept, so
+        they count as of *at*, the latest they can be (kept longest)."""
+        for log_id in ids:
+            self._seen[log_id] = at
+
+    def add(self, logs: Iterable[AIAuditLog]) -> None:
+        """Remember *logs*, yielded."""
+        for entry in logs:
+            self._seen[entry.id] = entry.timestamp
+
+    def fresh(self, logs: Iterable[AIAuditLog]) -> tuple[AIAuditLog, ...]:
+        """The logs of *logs* not yielded yet (by this read or before the
+        checkpoint it resumed from); they are remembered."""
+        found = []
+        for entry in logs:
+            if entry.id not in self._seen:
+                self._seen[entry.id] = entry.timestamp
+                found.append(entry)
+        return tuple(found)
+
+    def checkpoint(self, since: datetime) -> dict[str, Any]:
+        """A checkpoint at *since*, naming the logs of the lag before it."""
+        horizon = since - self.lag
+        self._seen = {i: t for i, t in self._seen.items() if t >= horizon}
+        checkpoint: dict[str, Any] = {"since": format_time(since)}
+        if self.lag > timedelta(0):
+            checkpoint["seen"] = sorted(self._seen)
+        return checkpoint

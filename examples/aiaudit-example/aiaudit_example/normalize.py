@@ -13,7 +13,7 @@ table it normalizes with, so the two can never disagree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -30,6 +30,7 @@ __all__ = [
     "APPLICATIONS",
     "PERMISSIONS",
     "PLATFORM",
+    "PUBLICATION_LAG",
     "EventKind",
     "actions_of",
     "format_time",
@@ -41,6 +42,14 @@ __all__ = [
 ]
 
 PLATFORM: Final = "example"
+
+PUBLICATION_LAG: Final = timedelta(minutes=15)
+"""How long after its time an activity may still appear in a listing.
+
+Reports-style APIs assemble activity from many services and publish some
+of it minutes late; a reader that checkpoints past a stretch re-reads its
+last ``PUBLICATION_LAG`` next time (the sandbox's ``late`` profile does the
+same to the connector)."""
 
 
 @attrs.frozen

@@ -18,10 +18,21 @@ shape and quirks:
 
 ``SandboxOptions.faults`` names a fault profile, applied to ``fault_rate`` of
 the API requests: ``rate_limit`` (429), ``server_error`` (503), ``malformed``
-(a 200 whose ``items`` is not a list) and ``bad_records`` (a 200 whose
-activities have an unreadable time). Unlike a flaky network, a fault here
-does not spare the retry: at a rate of 1.0 every request fails, which is what
-lets the conformance suite see the connector's errors instead of its retries.
+(a 200 whose ``items`` is not a list), ``bad_records`` (a 200 whose
+activities have an unreadable time), ``redirect`` (a 307 to a signed URL on
+the same origin, which refuses a request that also carries the key, as a
+pre-signed URL's host does) and ``stuck_cursor`` (the window's first page,
+with the same ``nextPageToken``, whatever token is sent). Unlike a flaky
+network, a fault here does not spare the retry: at a rate of 1.0 every
+request fails, which is what lets the conformance suite see the connector's
+errors instead of its retries.
+
+Two profiles change the data instead of the requests: ``poisoned`` adds a
+few activities no database takes as they are (a lone surrogate, a NUL, a
+6,000-character user id; see :data:`POISONS`), and ``late`` adds a burst of
+activity in the last :data:`~aiaudit_example.normalize.PUBLICATION_LAG` of
+the history and hides every other activity of that stretch until the server
+has served for ``SandboxOptions.publish_delay`` seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import bisect
 import contextlib
 import hashlib
 import hmac
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +59,7 @@ from aiaudit_example.normalize import (
     APPLICATIONS,
     PERMISSIONS,
     PLATFORM,
+    PUBLICATION_LAG,
     format_time,
     log_id,
     parse_time,
@@ -59,8 +72,22 @@ if TYPE_CHECKING:
 
 __all__ = ["FAULT_PROFILES", "ExampleSandbox", "ExampleSandboxProvider"]
 
-FAULT_PROFILES: Final = ("rate_limit", "server_error", "malformed", "bad_records")
+FAULT_PROFILES: Final = (
+    "rate_limit",
+    "server_error",
+    "malformed",
+    "bad_records",
+    "redirect",
+    "stuck_cursor",
+    "poisoned",
+    "late",
+)
 API_PREFIX: Final = "/admin/reports/v1/activity/users/"
+SIGNATURE_PARAM: Final = "signature"
+"""The query parameter of a redirect's signed URL."""
+CREDENTIAL_HEADERS: Final = ("Authorization", "X-Api-Key", "X-Customer-Id")
+"""Headers that carry a credential; a signed URL refuses a request with any."""
+
 MAX_RESULTS: Final = 1000
 RETRY_AFTER: Final = 1
 SANDBOX_PAGE_SIZE: Final = 20
@@ -77,8 +104,25 @@ _EVENT_WEIGHTS: Final = {
 _MODELS: Final = ("example-large", "example-small", "example-vision")
 _TIED_SHARE: Final = 0.05
 _TWO_EVENT_SHARE: Final = 0.05
+_LATE_BURST: Final = 6
+"""Activities added per application in the last publication lag under the
+``late`` profile, so there is always something to publish late."""
+
+POISONS: Final = (
+    ("email", "poisoned\ud800@example.test"),
+    ("profile_id", "100000000\x00777"),
+    ("email", "nul\x00user@example.test"),
+    ("ip_address", "203.0.113.9\x00"),
+    ("profile_id", "9" * 6000),
+)
+"""The ``poisoned`` profile's activities: the field each spoils, and how. A
+lone surrogate cannot be encoded as UTF-8 (the JSON carries it as the escape
+``\\ud800``), PostgreSQL refuses NUL in text, and 6,000 characters exceed
+what an index key holds."""
 
 Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_KEY: Final = web.RequestKey("key", str)
+"""The key a request was authenticated with (a signed URL stands for one)."""
 
 
 # ---------------------------------------------------------------------------
@@ -166,16 +210,29 @@ class ExampleData:
     by_app: dict[str, list[Activity]]
     times: dict[str, list[datetime]]
 
+    poisoned: dict[str, str] = attrs.Factory(dict)
+    """Log id to native id of each poisoned activity (``poisoned`` profile)."""
+    late: frozenset[str] = frozenset()
+    """The unique qualifiers hidden until published (``late`` profile)."""
+
     @classmethod
     def generate(
-        cls, *, seed: int, events: int, start: datetime, end: datetime
+        cls,
+        *,
+        seed: int,
+        events: int,
+        start: datetime,
+        end: datetime,
+        profile: str | None = None,
     ) -> ExampleData:
         """About *events* activities between *start* and *end*, from *seed*.
 
         A few users do most of the work (so "top users" means something),
         weekdays are busier than weekends, about one activity in twenty
         shares its millisecond with the one before (so boundaries are
-        exercised) and one in twenty holds two events.
+        exercised) and one in twenty holds two events. The ``poisoned`` and
+        ``late`` profiles add activities of their own (see the module docs);
+        the others are the same whatever the profile.
         """
         rng = random.Random(seed)  # noqa: S311 - generated data, not security
         count = max(10, events // 25)
@@ -198,7 +255,7 @@ class ExampleData:
             application = rng.choices(list(_APP_WEIGHTS), list(_APP_WEIGHTS.values()))[
                 0
             ]
-            email, profile = rng.choices(users, weights)[0]
+            email, profile_id = rng.choices(users, weights)[0]
             names = list(APPLICATIONS[application])
             first = rng.choices(names, [_EVENT_WEIGHTS[n] for n in names])[0]
             chosen = [first]
@@ -210,16 +267,29 @@ class ExampleData:
                     time=moment,
                     unique_qualifier=str(rng.randrange(-(2**62), 2**62)),
                     email=email,
-                    profile_id=profile,
+                    profile_id=profile_id,
                     ip_address=f"203.0.113.{rng.randrange(1, 255)}",
                     events=tuple((name, _params(rng, name)) for name in chosen),
                 )
             )
+        poisoned = _poisoned(seed, start, end) if profile == "poisoned" else []
+        activities.extend(poisoned)
+        if profile == "late":
+            for application in APPLICATIONS:
+                activities.extend(_late_burst(seed, application, end, users))
         by_app: dict[str, list[Activity]] = {app: [] for app in APPLICATIONS}
         for activity in activities:
             by_app[activity.application].append(activity)
         for listed in by_app.values():
             listed.sort(key=lambda a: (a.time, a.unique_qualifier))
+        # Under "late", every other activity of each application's last
+        # publication lag is held back until published.
+        late = {
+            activity.unique_qualifier
+            for listed in by_app.values()
+            for activity in [a for a in listed if a.time >= end - PUBLICATION_LAG][::2]
+            if profile == "late"
+        }
         return cls(
             seed=seed,
             start=start,
@@ -230,6 +300,8 @@ class ExampleData:
             users=users,
             by_app=by_app,
             times={app: [a.time for a in listed] for app, listed in by_app.items()},
+            poisoned={a.log_ids()[0]: a.unique_qualifier for a in poisoned},
+            late=frozenset(late),
         )
 
     def __len__(self) -> int:
@@ -252,8 +324,10 @@ class ExampleData:
         end: datetime,
         event_name: str | None,
         user: str | None,
+        hidden: frozenset[str] = frozenset(),
     ) -> list[Activity]:
-        """The matching activities, newest first, as the API lists them."""
+        """The matching activities, newest first, as the API lists them;
+        those whose unique qualifier is *hidden* are not published yet."""
         times = self.times[application]
         low, high = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
         found = [
@@ -261,9 +335,65 @@ class ExampleData:
             for activity in self.by_app[application][low:high]
             if (event_name is None or any(n == event_name for n, _ in activity.events))
             and (user is None or user in {activity.email, activity.profile_id})
+            and activity.unique_qualifier not in hidden
         ]
         found.reverse()
         return found
+
+
+def _poisoned(seed: int, start: datetime, end: datetime) -> list[Activity]:
+    """One activity per entry of :data:`POISONS`, spread over the history."""
+    found = []
+    step = (end - start) / (len(POISONS) + 1)
+    for number, (field, value) in enumerate(POISONS):
+        application = "login" if number % 2 else "assistant"
+        name = "login_success" if application == "login" else "prompt_submitted"
+        fields = {
+            "email": f"poison{number}@example.test",
+            "profile_id": str(200_000_000_000 + number),
+            "ip_address": "203.0.113.250",
+            field: value,
+        }
+        found.append(
+            Activity(
+                application=application,
+                time=_whole_ms(start + step * (number + 1)),
+                unique_qualifier=str(int(_token(seed, f"poison{number}"), 16)),
+                events=((name, ()),),
+                **fields,
+            )
+        )
+    return found
+
+
+def _whole_ms(moment: datetime) -> datetime:
+    """*moment* cut to the millisecond, the precision the API serves."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _late_burst(
+    seed: int, application: str, end: datetime, users: list[tuple[str, str]]
+) -> list[Activity]:
+    """Activities spread over the last publication lag of *application*."""
+    name = next(iter(APPLICATIONS[application]))
+    step = PUBLICATION_LAG / (_LATE_BURST + 1)
+    found = []
+    for number in range(_LATE_BURST):
+        email, profile = users[number % len(users)]
+        found.append(
+            Activity(
+                application=application,
+                time=_whole_ms(end - PUBLICATION_LAG + step * (number + 1)),
+                unique_qualifier=str(
+                    int(_token(seed, f"late:{application}:{number}"), 16)
+                ),
+                email=email,
+                profile_id=profile,
+                ip_address="203.0.113.7",
+                events=((name, ()),),
+            )
+        )
+    return found
 
 
 def _params(rng: random.Random, name: str) -> tuple[tuple[str, Any], ...]:
@@ -326,7 +456,12 @@ class ApiError(Exception):
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # A lone surrogate (the poisoned profile) has no UTF-8 form; JSON
+        # carries it as an escape, which is what a poisoned API sends.
+        return json.dumps(value, ensure_ascii=True)
 
 
 @attrs.define
@@ -373,10 +508,14 @@ class _Api:
         *,
         faults: _Faults | None,
         limiter: _RateLimiter | None,
+        publish_delay: float = 0.0,
     ) -> None:
         self.data = data
         self.faults = faults
         self.limiter = limiter
+        self.publish_delay = publish_delay
+        self.started = time.monotonic()
+        self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
         self._signing_key = _token(data.seed, "page-token-signing").encode()
 
     def app(self) -> web.Application:
@@ -386,6 +525,12 @@ class _Api:
         )
         return app
 
+    def hidden(self) -> frozenset[str]:
+        """The activities not published yet (the ``late`` profile)."""
+        if time.monotonic() - self.started >= self.publish_delay:
+            return frozenset()
+        return self.data.late
+
     @web.middleware
     async def _errors(
         self, request: web.Request, handler: Handler
@@ -393,7 +538,11 @@ class _Api:
         """Authenticate, throttle and disturb, in that order, as a gateway would."""
         try:
             if request.path.startswith(API_PREFIX):
+                if SIGNATURE_PARAM in request.query:
+                    request[_KEY] = self._signed(request)
+                    return await handler(request)
                 key = self._key(request)
+                request[_KEY] = key
                 if self.limiter is not None and not self.limiter.allow(key):
                     raise _too_many()
                 if self.faults is not None and self.faults.draw():
@@ -410,6 +559,12 @@ class _Api:
             raise _too_many()
         if profile == "server_error":
             raise ApiError(503, "The service is currently unavailable.")
+        if profile == "redirect":
+            return self._redirect(request)
+        if profile == "stuck_cursor":
+            return await self._stuck(request, handler)
+        if profile not in {"malformed", "bad_records"}:
+            return await handler(request)  # a profile that changes the data
         response = await handler(request)
         body = response.body if isinstance(response, web.Response) else None
         if not isinstance(body, bytes):
@@ -433,11 +588,73 @@ class _Api:
             raise ApiError(401, "Request had invalid authentication credentials.")
         return key
 
+    # -- redirects to signed URLs ------------------------------------------------
+
+    def _redirect(self, request: web.Request) -> web.StreamResponse:
+        """A 307 to the same path and query, signed for the request's key."""
+        principal = (
+            "restricted" if request[_KEY] == self.data.restricted_key else "full"
+        )
+        query = list(request.rel_url.query.items())
+        mac = self._url_mac(principal, request.path, query)
+        target = request.rel_url.update_query({SIGNATURE_PARAM: f"{principal}.{mac}"})
+        raise web.HTTPTemporaryRedirect(location=str(target))
+
+    def _signed(self, request: web.Request) -> str:
+        """The key a signed URL stands for; it must come with no credential.
+
+        Raises:
+            ApiError: A bad signature, or a credential besides it (400).
+        """
+        self.observed["redirect_hops"] += 1
+        if any(name in request.headers for name in CREDENTIAL_HEADERS):
+            self.observed["credentialed_hops"] += 1
+            raise ApiError(
+                400,
+                "Only one auth mechanism allowed; only the signature "
+                "parameter should be specified.",
+            )
+        principal, _, mac = request.query[SIGNATURE_PARAM].partition(".")
+        query = [(k, v) for k, v in request.query.items() if k != SIGNATURE_PARAM]
+        expected = self._url_mac(principal, request.path, query)
+        if principal not in {"full", "restricted"} or not hmac.compare_digest(
+            mac, expected
+        ):
+            raise ApiError(400, "Invalid value for: signature")
+        return self.data.restricted_key if principal == "restricted" else self.data.key
+
+    def _url_mac(self, principal: str, path: str, query: list[tuple[str, str]]) -> str:
+        message = orjson.dumps([principal, path, query])
+        digest = hmac.new(self._signing_key, message, "sha256").digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    # -- a cursor that never advances ----------------------------------------------
+
+    async def _stuck(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """The window's first page, saying there is more, with one token
+        that leads back to this same page, whatever token was sent."""
+        first = request.rel_url.with_query(
+            [(k, v) for k, v in request.query.items() if k != "pageToken"]
+        )
+        response = await handler(request.clone(rel_url=first))
+        body = response.body if isinstance(response, web.Response) else None
+        if response.status != 200 or not isinstance(body, bytes):  # noqa: PLR2004
+            return response
+        page = orjson.loads(body)
+        payload = base64.urlsafe_b64encode(orjson.dumps(["stuck", str(first)]))
+        page["nextPageToken"] = self._sign_payload(payload.rstrip(b"=")).decode()
+        return web.json_response(page, dumps=_dumps)
+
+    # -- the listing -----------------------------------------------------------
+
     async def activities(self, request: web.Request) -> web.Response:
         application = request.match_info["application"]
         if application not in APPLICATIONS:
             raise ApiError(400, f"Invalid value for: applicationName ({application})")
-        if self._key(request) == self.data.restricted_key and application != "login":
+        key = request.get(_KEY) or self._key(request)
+        if key == self.data.restricted_key and application != "login":
             raise ApiError(
                 403,
                 f"Caller does not have access to application {application}: "
@@ -464,7 +681,12 @@ class _Api:
         )  # fmt: skip
         offset = self._offset(query.get("pageToken"), bound)
         found = self.data.select(
-            application, start=start, end=end, event_name=event_name, user=user
+            application,
+            start=start,
+            end=end,
+            event_name=event_name,
+            user=user,
+            hidden=self.hidden(),
         )
         page = found[offset : offset + limit]
         body: dict[str, Any] = {
@@ -556,6 +778,7 @@ class ExampleSandbox:
             data,
             faults=self.faults,
             limiter=_RateLimiter(options.rate_limit) if options.rate_limit else None,
+            publish_delay=options.publish_delay,
         )
 
     @classmethod
@@ -577,6 +800,7 @@ class ExampleSandbox:
             events=options.events,
             start=end - timedelta(days=options.days),
             end=end,
+            profile=options.faults,
         )
         sandbox = cls(options, data)
         if options.ground_truth_dir is not None:
@@ -586,6 +810,7 @@ class ExampleSandbox:
         try:
             site = web.TCPSite(runner, options.host, options.port)
             await site.start()
+            sandbox.api.started = time.monotonic()  # late events count from here
             port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
             sandbox.url = f"http://{options.host}:{port}"
             yield sandbox
@@ -639,7 +864,14 @@ class ExampleSandbox:
                         "rate_limit": "rate_limit",
                         "server_error": "server_error",
                         "malformed": "malformed",
+                        "redirect": "redirect",
+                        "stuck_cursor": "stuck_cursor",
+                        "poisoned": "poisoned",
+                        "late": "late",
                     },
+                    "poisoned_ids": dict(self.data.poisoned),
+                    # Live: the server counts what it sees while it serves.
+                    "observed": self.api.observed,
                 },
             },
         )

@@ -30,6 +30,8 @@ from aiaudit_chatgpt.normalize import (
     native_filter,
 )
 from aiaudit_chatgpt.sources import (
+    ADMIN_PUBLICATION_LAG,
+    FILES_PUBLICATION_LAG,
     list_all,
     list_gpts,
     read_admin_audit_logs,
@@ -268,6 +270,7 @@ class ChatGPTEnterpriseConnector:
                     kind=StreamKind.WINDOWED,
                     description="The OpenAI organization's audit log (Admin API)",
                     actions=actions_of(STREAM_ADMIN),
+                    publication_lag=ADMIN_PUBLICATION_LAG,
                 )
             )
             streams.append(
@@ -276,6 +279,7 @@ class ChatGPTEnterpriseConnector:
                     kind=StreamKind.WINDOWED,
                     description="Tenant-scoped audit events, served only on "
                     "request (Admin API, tenant_only)",
+                    publication_lag=ADMIN_PUBLICATION_LAG,
                 )
             )
         if self.compliance is not None:
@@ -286,6 +290,7 @@ class ChatGPTEnterpriseConnector:
                     description="Conversations, uploads, sign-ins and workspace "
                     "admin actions (Compliance API Logs Platform)",
                     actions=actions_of(STREAM_COMPLIANCE),
+                    publication_lag=FILES_PUBLICATION_LAG,
                 )
             )
             streams.append(
@@ -314,6 +319,7 @@ class ChatGPTEnterpriseConnector:
                 checkpoint=checkpoint,
                 query=query,
                 tenant=stream == STREAM_TENANT,
+                stream=stream,
             )
         elif stream == STREAM_COMPLIANCE and self.compliance is not None:
             batches = read_compliance_logs(
@@ -331,6 +337,7 @@ class ChatGPTEnterpriseConnector:
                 native=native,
                 workspace_id=self.workspace_id,
                 checkpoint=checkpoint,
+                query=query,
             )
         else:
             raise NotSupportedError(self.platform, f"stream {stream!r}")

@@ -7,18 +7,27 @@
   density the previous one showed, so each holds about
   :data:`TARGET_WINDOW_EVENTS` events: a window costs one partial page, and
   a hundred full pages per partial one keep the requests within about 1% of
-  the fewest possible. Consecutive windows overlap
-  by :data:`OVERLAP` seconds to catch events the API publishes late; the ids
-  already seen in the overlap travel in the checkpoint, so nothing is doubled
-  and a read resumed from a checkpoint yields exactly what the uninterrupted
-  read would have.
+  the fewest possible. Each window, and each read resumed from a
+  checkpoint, re-reads the last :data:`ADMIN_PUBLICATION_LAG` before the
+  previous end, to catch events the API publishes late; the ids already
+  delivered there travel in the checkpoint, so nothing is doubled and a read
+  resumed from a checkpoint yields exactly what the uninterrupted read would
+  have.
 * ``compliance_logs``: the Compliance API's Logs Platform. Files are listed
   by end time and downloaded through a signed URL, line by line; each file is
-  a checkpoint (its end time, and the ids of the files that share it, since
-  the listing returns the boundary file again).
+  a checkpoint. Whether ``after=T`` lists the files ending at ``T`` is not
+  documented, so each page is asked from just before the last end time and a
+  resumed read from :data:`FILES_PUBLICATION_LAG` before it, skipping the
+  ids already read, which the checkpoint keeps for that trailing stretch.
 * ``custom_gpts``: the workspace's custom GPTs, a listing with no time
-  filter. It is read whole, its events ordered by time, and checkpointed by
-  the latest event time seen.
+  filter. It is a snapshot with stable ids, read whole every time; every
+  event within the query is emitted and the store deduplicates by id. Its
+  checkpoint is only the floor of the first read's range, so nothing a later
+  listing shows can hide behind it.
+
+Every listing loop is guarded (:mod:`connector_core.cursors`): a cursor
+that repeats or a time cursor that goes back stops the stream with a
+``SchemaError`` instead of spinning.
 
 Memory stays bounded by a page (or a file chunk); only the GPT listing is
 held whole, and a workspace has thousands of GPTs at most.
@@ -29,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,24 +52,27 @@ from aiaudit_chatgpt.normalize import (
     Normalizer,
     is_tenant_scoped,
 )
-from connector_core.exceptions import ConnectorTimeoutError, SchemaError, TransportError
+from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
+from connector_core.exceptions import SchemaError, TransportError
 from connector_core.http import HTTPTransport
 from connector_core.streams import QuarantinedRecord, StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from connector_core.models import AIAuditLog, AIAuditLogQuery
 
 
 __all__ = [
+    "ADMIN_PUBLICATION_LAG",
+    "FILES_PUBLICATION_LAG",
     "FILE_CHUNK",
     "MAX_WINDOW",
     "MIN_WINDOW",
-    "OVERLAP",
     "PAGE_SIZE",
     "TARGET_WINDOW_EVENTS",
+    "TIE_MARGIN",
     "WINDOW",
     "list_all",
     "list_gpts",
@@ -67,6 +80,7 @@ __all__ = [
     "read_admin_audit_logs",
     "read_compliance_logs",
     "read_custom_gpts",
+    "unreadable_checkpoint",
 ]
 
 log = structlog.get_logger(__name__)
@@ -86,14 +100,32 @@ TARGET_WINDOW_EVENTS: Final = 10_000
 and a checkpoint every 10,000 events is what a crashed sync redoes at most."""
 
 MIN_WINDOW: Final = 3_600
-"""The narrowest window: an hour, far wider than :data:`OVERLAP`, so a
-window always advances however dense the log gets."""
+"""The narrowest window: an hour, far wider than
+:data:`ADMIN_PUBLICATION_LAG`, so a window always advances however dense the
+log gets."""
 
 MAX_WINDOW: Final = 31 * 86_400
 """The widest window, so a long quiet stretch still yields checkpoints."""
 
-OVERLAP: Final = 120
-"""Seconds each window re-reads before the previous one's end."""
+ADMIN_PUBLICATION_LAG: Final = timedelta(minutes=15)
+"""How late an audit event may appear after its ``effective_at``.
+
+OpenAI documents no lag. Audit pipelines publish within seconds to minutes;
+a quarter of an hour covers that with room, costs one re-read of a quarter
+hour per window (a partial page), and keeps the checkpoint's ids (about 11
+characters each) to the events of a quarter hour. See ``docs/chatgpt.md``."""
+
+FILES_PUBLICATION_LAG: Final = timedelta(days=1)
+"""How late a Logs Platform file may appear after its end time.
+
+Files are hour and day buckets, published after their bucket closes; a
+file listed a day late is still read. The re-read costs a listing page or
+two per sync (no download: read files are skipped by id), and the checkpoint
+holds the ids of a day's files, a few hundred at most."""
+
+TIE_MARGIN: Final = timedelta(seconds=1)
+"""How far before the last end time each listing page is asked from, so the
+files sharing that end time come whether ``after`` is inclusive or not."""
 
 FILE_CHUNK: Final = 500
 """Logs per batch while a Logs Platform file is read."""
@@ -129,6 +161,41 @@ def _split(
     return logs, bad
 
 
+def unreadable_checkpoint(stream: str, problem: str) -> SchemaError:
+    """The error for a stored checkpoint this reader did not write."""
+    return SchemaError(
+        f"the stored checkpoint of stream {stream} is unreadable ({problem}); "
+        "it can be reset, and the stream then starts again from --since"
+    )
+
+
+def _as_mapping(stream: str, checkpoint: object) -> Mapping[str, Any]:
+    """A stored checkpoint as the object it must be (JSON may hold anything)."""
+    if not isinstance(checkpoint, Mapping):
+        raise unreadable_checkpoint(stream, "not an object")
+    return checkpoint
+
+
+def _seen_ids(stream: str, checkpoint: Mapping[str, Any]) -> SeenIds:
+    try:
+        return SeenIds.decode(checkpoint.get("seen", []))
+    except ValueError as exc:
+        raise unreadable_checkpoint(stream, f"'seen': {exc}") from None
+
+
+def _parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time with a zone, in UTC, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
 # ---------------------------------------------------------------------------
 # Admin audit logs
 # ---------------------------------------------------------------------------
@@ -142,18 +209,67 @@ async def read_admin_audit_logs(
     checkpoint: Mapping[str, Any] | None,
     query: AIAuditLogQuery,
     tenant: bool = False,
+    stream: str = "admin_audit_logs",
+    lag: timedelta = ADMIN_PUBLICATION_LAG,
 ) -> AsyncGenerator[StreamBatch, None]:
     """Read ``/organization/audit_logs`` in ascending windows from *checkpoint*.
 
+    With a checkpoint the read resumes there, *lag* before its end, whatever
+    the query's start; without one it starts at the query's start.
     With *tenant*, read the tenant-scoped events instead: the API serves them
     only with ``tenant_only=true`` and never mixed with organization events,
     so they are a stream of their own, in wider windows (they are rare).
     """
+    base = _admin_params(native, query, tenant=tenant)
+    if base is None:
+        return
+    stretch = max(1, math.ceil(lag.total_seconds()))
+    width = TENANT_WINDOW if tenant else WINDOW
+    end = _epoch(query.end_date) + 1  # the query's end second is inclusive
+    seen = SeenIds()
+    if checkpoint:
+        until, seen, stored_width = _admin_checkpoint(stream, checkpoint)
+        low = until - stretch
+        # Never move a checkpoint back: a query ending before it still
+        # re-reads the trailing stretch, for the events published late.
+        end = max(end, until)
+        if stored_width is not None:
+            # The next window's width travels in the checkpoint, so a read
+            # resumed there cuts the same windows, and yields the same
+            # records in the same order, as the read that wrote it (page
+            # cursors count records from a checkpoint).
+            width = max(MIN_WINDOW, min(MAX_WINDOW, stored_width))
+    else:
+        low = _epoch(query.start_date)
+    while low < end:
+        high = min(low + width, end)
+        if end - high < width // 4:
+            # A sliver left over would cost a window, and a partial page, of
+            # its own: read it with this one.
+            high = end
+        reader = _Window(http, normalizer, base, low, high, seen, stretch, stream)
+        # Closed here, not by the garbage collector, so a read stopped early
+        # cancels the window's page in flight before it returns.
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                yield batch
+        seen = SeenIds(reader.in_stretch)
+        width = next_window(reader.high - reader.low, reader.served)
+        yield StreamBatch(
+            checkpoint={"until": reader.high, "seen": seen.encode(), "width": width}
+        )
+        low = reader.high - stretch if reader.high < end else end
+
+
+def _admin_params(
+    native: NativeFilter, query: AIAuditLogQuery, *, tenant: bool
+) -> list[tuple[str, Any]] | None:
+    """The filters every page asks with; ``None`` when none can match."""
     types = native.admin_event_types
     if types is not None:
         types = frozenset(t for t in types if is_tenant_scoped(t) == tenant)
         if not types:
-            return
+            return None
     base: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
     if tenant:
         base.append(("tenant_only", True))
@@ -161,35 +277,21 @@ async def read_admin_audit_logs(
         base.append(("event_types[]", sorted(types)))
     if query.user_ids:
         base.append(("actor_ids[]", sorted(query.user_ids)))
-    width = TENANT_WINDOW if tenant else WINDOW
-    end = _epoch(query.end_date) + 1  # the query's end second is inclusive
-    low = int(checkpoint["until"]) - OVERLAP if checkpoint else 0
-    low = max(low, _epoch(query.start_date))
-    seen = frozenset(checkpoint.get("seen", ())) if checkpoint else frozenset()
-    if checkpoint and isinstance(checkpoint.get("width"), int):
-        # The next window's width travels in the checkpoint, so a read
-        # resumed there cuts the same windows, and yields the same records
-        # in the same order, as the read that wrote it (page cursors count
-        # records from a checkpoint).
-        width = max(MIN_WINDOW, min(MAX_WINDOW, checkpoint["width"]))
-    while low < end:
-        high = min(low + width, end)
-        if end - high < width // 4:
-            # A sliver left over would cost a window, and a partial page, of
-            # its own: read it with this one.
-            high = end
-        reader = _Window(http, normalizer, base, low, high, seen)
-        # Closed here, not by the garbage collector, so a read stopped early
-        # cancels the window's page in flight before it returns.
-        async with contextlib.aclosing(reader.batches()) as batches:
-            async for batch in batches:
-                yield batch
-        seen = frozenset(reader.in_overlap)
-        width = next_window(reader.high - reader.low, reader.served)
-        yield StreamBatch(
-            checkpoint={"until": reader.high, "seen": sorted(seen), "width": width}
-        )
-        low = reader.high - OVERLAP if reader.high < end else end
+    return base
+
+
+def _admin_checkpoint(
+    stream: str, checkpoint: Mapping[str, Any]
+) -> tuple[int, SeenIds, int | None]:
+    """``until``, the ids seen before it and the next width, checked."""
+    checkpoint = _as_mapping(stream, checkpoint)
+    until = checkpoint.get("until")
+    if not isinstance(until, int) or isinstance(until, bool):
+        raise unreadable_checkpoint(stream, "'until' is not a Unix time")
+    width = checkpoint.get("width")
+    if width is not None and (not isinstance(width, int) or isinstance(width, bool)):
+        raise unreadable_checkpoint(stream, "'width' is not a number of seconds")
+    return until, _seen_ids(stream, checkpoint), width
 
 
 def next_window(width: int, served: int) -> int:
@@ -211,8 +313,12 @@ class _Window:
     """One window of the audit log, drained newest first, page by page.
 
     Attributes:
-        in_overlap: Ids of the events in the last :data:`OVERLAP` seconds of
-            the window; the next window re-reads those seconds and skips them.
+        seen: Ids the previous window delivered in its trailing stretch,
+            which is where this one starts: they are skipped.
+        stretch: Seconds of the publication lag; the next window re-reads
+            the last *stretch* seconds of this one.
+        in_stretch: Ids of the events in the last *stretch* seconds of the
+            window; the next window re-reads those seconds and skips them.
         served: Records the API served for the window (re-served ones
             included): its density, which sizes the next window.
     """
@@ -222,8 +328,10 @@ class _Window:
     base: list[tuple[str, Any]]
     low: int
     high: int
-    seen: frozenset[str]
-    in_overlap: list[str] = attrs.Factory(list)
+    seen: SeenIds
+    stretch: int
+    stream: str
+    in_stretch: list[str] = attrs.Factory(list)
     served: int = 0
 
     async def batches(self) -> AsyncGenerator[StreamBatch, None]:
@@ -234,13 +342,15 @@ class _Window:
         and the wire overlap the normalizing, which is about half of a
         page's cost on the client. Only one page is ever ahead, so memory
         stays bounded by two pages, and a consumer that stops early cancels
-        the request in flight.
+        the request in flight. A ``last_id`` the window already followed
+        stops the read (:class:`~connector_core.cursors.CursorGuard`).
         """
         params = [
             *self.base,
             ("effective_at[gte]", self.low),
             ("effective_at[lt]", self.high),
         ]
+        guard = CursorGuard(f"{self.stream}: audit_logs listing", "last_id")
         fetch = self._fetch(params, None)
         ahead: asyncio.Task[Any] | None = None
         previous: frozenset[str] = frozenset()
@@ -250,6 +360,8 @@ class _Window:
                 items, has_more, last_id = _page_items(page, "audit_logs")
                 more = has_more and last_id is not None
                 if more:
+                    assert last_id is not None  # noqa: S101 - for the type checker
+                    guard.advance(last_id)
                     ahead = asyncio.ensure_future(self._fetch(params, last_id))
                     # Let the request go out before the CPU-bound normalizing.
                     await asyncio.sleep(0)
@@ -278,23 +390,29 @@ class _Window:
         """One page's batch, and the ids of its records for the next page.
 
         A record the previous page ended with (a boundary served twice) or
-        one the previous window already delivered is skipped.
+        one the previous window already delivered is skipped. The ids the
+        previous window delivered all lie in its trailing stretch, where
+        this window starts, so only records there are looked up.
         """
-        skip = previous | self.seen if self.seen else previous
-        edge = self.high - OVERLAP
+        seen = self.seen
+        seen_before = self.low + self.stretch if seen else self.low
+        edge = self.high - self.stretch
         ids: list[str] = []
         fresh = []
         for record in items:
             rid = _record_id(record)
             if rid is not None:
                 ids.append(rid)
-                # Skipped ones count too: in a window shorter than two
-                # overlaps, an id the last window delivered can sit in this
-                # one's overlap, and the next window must skip it as well.
                 at = record.get("effective_at")
-                if isinstance(at, int) and at >= edge and rid not in self.in_overlap:
-                    self.in_overlap.append(rid)
-                if rid in skip:
+                if isinstance(at, int):
+                    # Skipped ones count too: in a window shorter than two
+                    # stretches, an id the last window delivered can sit in
+                    # this one's stretch, and the next window must skip it.
+                    if at >= edge:
+                        self.in_stretch.append(rid)
+                    if at < seen_before and rid in seen:
+                        continue
+                if rid in previous:
                     continue
             fresh.append(record)
         logs, bad = _split([self.normalizer.admin_audit_log(r) for r in fresh])
@@ -327,13 +445,23 @@ async def read_compliance_logs(
     workspace_id: str,
     checkpoint: Mapping[str, Any] | None,
     query: AIAuditLogQuery,
+    lag: timedelta = FILES_PUBLICATION_LAG,
 ) -> AsyncGenerator[StreamBatch, None]:
-    """List Logs Platform files from *checkpoint* and read each one."""
+    """List Logs Platform files from *checkpoint* and read each one.
+
+    The API does not say whether ``after=T`` lists the files ending at
+    ``T``. Read either way, the listing loses nothing here: each page is
+    asked from :data:`TIE_MARGIN` before the last end time, a resumed read
+    from *lag* before the checkpoint's, and files already read are skipped
+    by id. With a checkpoint the query's start is ignored.
+    """
     types = native.compliance_event_types
     if types is not None and not types:
         return
     base = f"/compliance/workspaces/{workspace_id}/logs"
-    position = _FilePosition.resume(checkpoint, query)
+    position = _FilePosition.resume(
+        checkpoint, query, stretch=max(lag, TIE_MARGIN), stream=STREAM_COMPLIANCE
+    )
     params: list[tuple[str, Any]] = [
         ("limit", _LISTING_LIMIT),
         ("event_type", sorted(types or COMPLIANCE_TYPES)),
@@ -341,65 +469,106 @@ async def read_compliance_logs(
         # day before): a file that ends after the query may still hold some.
         ("before", _iso(query.end_date + _LONGEST_BUCKET)),
     ]
+    guard = TimeCursorGuard(f"{STREAM_COMPLIANCE}: logs listing", "last_end_time")
+    after = position.start
     while True:
-        page = await http.get_json(base, params=[*params, ("after", position.after)])
+        page = await http.get_json(base, params=[*params, ("after", _iso(after))])
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise SchemaError("compliance logs: expected a listing with 'data'")
         for item in page["data"]:
             file_id = item.get("id") if isinstance(item, dict) else None
-            end_time = item.get("end_time") if isinstance(item, dict) else None
-            if not isinstance(file_id, str) or not isinstance(end_time, str):
-                reason = "listing item without a string id and end_time"
+            end_time = _parse_time(item.get("end_time")) if file_id else None
+            if not isinstance(file_id, str) or end_time is None:
+                reason = "listing item without a string id and an ISO end_time"
                 bad = QuarantinedRecord.of(
                     STREAM_COMPLIANCE, reason, orjson.dumps(item)
                 )
                 yield StreamBatch(quarantined=(bad,))
                 continue
-            if file_id in position.done:
-                continue  # the boundary file, listed again
+            if position.read(file_id, end_time):
+                continue  # read before: listed again at or after the boundary
             async for batch in _read_file(
                 http, normalizer, f"{base}/{file_id}", file_id
             ):
                 yield batch
             position.advance(end_time, file_id)
             yield StreamBatch(checkpoint=position.checkpoint())
-        last_end = page.get("last_end_time")
-        if (
-            not page.get("has_more")
-            or not isinstance(last_end, str)
-            or not page["data"]
-        ):
+        if not page.get("has_more") or not page["data"]:
             return
-        position.advance(last_end, None)
+        last_end = _parse_time(page.get("last_end_time"))
+        if last_end is None:
+            raise SchemaError(
+                f"{STREAM_COMPLIANCE}: logs listing page {guard.pages + 1} says "
+                "has_more but gives no ISO last_end_time to continue from"
+            )
+        guard.advance(last_end, floor=after)
+        after = last_end - TIE_MARGIN
 
 
 @attrs.define
 class _FilePosition:
-    """Where the file listing stands: an end time, and the files at it done.
+    """Where the file listing stands, and the files read near it.
 
-    The listing returns files ending at or after ``after``, the boundary one
-    included, so the ids already read at that end time are remembered.
+    Attributes:
+        stretch: How far back from the newest end time a read resumes.
+        start: Where this read's listing starts.
+        end: The newest end time of a file read (``None`` before any).
+        recent: The files read (or listed again) in this read, by id, with
+            their end times; pruned to the trailing stretch when saved.
+        carried: The ids the checkpoint this read resumed from held, and
+            the end time they trail (kept until the newest end time is a
+            stretch past it).
     """
 
-    after: str
-    done: set[str]
+    stretch: timedelta
+    start: datetime
+    end: datetime | None
+    recent: dict[str, datetime]
+    carried: SeenIds
+    carried_end: datetime | None
 
     @classmethod
     def resume(
-        cls, checkpoint: Mapping[str, Any] | None, query: AIAuditLogQuery
+        cls,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+        *,
+        stretch: timedelta,
+        stream: str,
     ) -> _FilePosition:
-        if checkpoint:
-            return cls(str(checkpoint["after"]), set(checkpoint.get("seen", ())))
-        return cls(_iso(query.start_date), set())
+        if not checkpoint:
+            return cls(stretch, query.start_date, None, {}, SeenIds(), None)
+        checkpoint = _as_mapping(stream, checkpoint)
+        # "after" is how checkpoints written before the trailing stretch
+        # named the newest end time.
+        end = _parse_time(checkpoint.get("end", checkpoint.get("after")))
+        if end is None:
+            raise unreadable_checkpoint(stream, "'end' is not an ISO time")
+        seen = _seen_ids(stream, checkpoint)
+        return cls(stretch, end - stretch, end, {}, seen, end)
 
-    def advance(self, end_time: str, file_id: str | None) -> None:
-        if end_time != self.after:
-            self.after, self.done = end_time, set()
-        if file_id is not None:
-            self.done.add(file_id)
+    def read(self, file_id: str, end_time: datetime) -> bool:
+        """Whether *file_id* was read already; remembers it if so."""
+        if file_id in self.recent or file_id in self.carried:
+            self.recent[file_id] = end_time
+            return True
+        return False
+
+    def advance(self, end_time: datetime, file_id: str) -> None:
+        self.recent[file_id] = end_time
+        if self.end is None or end_time > self.end:
+            self.end = end_time
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"after": self.after, "seen": sorted(self.done)}
+        assert self.end is not None  # noqa: S101 - called after a file is read
+        floor = self.end - self.stretch
+        seen = SeenIds(i for i, at in self.recent.items() if at >= floor)
+        if self.carried_end is not None and self.carried_end >= floor:
+            seen.update(self.carried)
+        # Ids below the floor are never asked for again: forget them, so
+        # memory stays bounded by the stretch over a long read.
+        self.recent = {i: at for i, at in self.recent.items() if at >= floor}
+        return {"end": _iso(self.end), "seen": seen.encode()}
 
 
 async def _read_file(
@@ -426,12 +595,10 @@ async def _read_file(
         except (TransportError, SchemaError) as exc:
             # Nothing read in this attempt: the transport has already
             # retried the download's start as its policy allows. Only a
-            # download broken part-way is worth another attempt here.
-            if (
-                isinstance(exc, ConnectorTimeoutError)
-                or attempt == _FILE_ATTEMPTS
-                or position == 0
-            ):
+            # download broken (or stalled: a ConnectorTimeoutError) part-way
+            # is worth another attempt here, from the line after the last
+            # one handed out.
+            if attempt == _FILE_ATTEMPTS or position == 0:
                 raise
             log.warning(
                 "compliance.file_retry",
@@ -476,8 +643,10 @@ def _parse_line(
 
 async def list_all(http: HTTPTransport, path: str, where: str) -> AsyncIterator[Any]:
     """Every item of a cursor listing (``after``/``has_more``/``last_id``),
-    each page checked as a list envelope."""
+    each page checked as a list envelope, and stopped with a
+    :class:`SchemaError` if a ``last_id`` comes back."""
     after: str | None = None
+    guard = CursorGuard(f"{where} listing", "last_id")
     while True:
         params: list[tuple[str, Any]] = [("limit", _LISTING_LIMIT)]
         if after:
@@ -488,6 +657,7 @@ async def list_all(http: HTTPTransport, path: str, where: str) -> AsyncIterator[
             yield item
         if not has_more or last_id is None:
             return
+        guard.advance(last_id)
         after = last_id
 
 
@@ -503,10 +673,30 @@ async def read_custom_gpts(
     native: NativeFilter,
     workspace_id: str,
     checkpoint: Mapping[str, Any] | None,
+    query: AIAuditLogQuery,
+    stream: str = "custom_gpts",
 ) -> AsyncGenerator[StreamBatch, None]:
-    """GPT events after *checkpoint*, in time order, from a full listing."""
+    """Every GPT event within the query not yet delivered, in time order,
+    from a full listing.
+
+    The listing is a snapshot with stable ids, read whole every time. The
+    checkpoint is the floor of the first read's range and the ids of the
+    events delivered (those the listing still shows): not a newest time, so
+    a GPT listed late, or one dated in the future, hides nothing; a resumed
+    read yields only what was not delivered, so nothing comes twice. With a
+    checkpoint the query's start is ignored. Only the last batch carries
+    it: page cursors count from the start of the snapshot.
+    """
     if not native.gpts:
         return
+    floor, delivered = query.start_date, SeenIds()
+    # A checkpoint with "since" was written by a reader that checkpointed the
+    # newest time seen, which can hide GPTs: it is read as no checkpoint.
+    if checkpoint and "since" not in _as_mapping(stream, checkpoint):
+        parsed = _parse_time(checkpoint.get("floor"))
+        if parsed is None:
+            raise unreadable_checkpoint(stream, "'floor' is not an ISO time")
+        floor, delivered = parsed, _seen_ids(stream, checkpoint)
     results: list[AIAuditLog | QuarantinedRecord] = []
     async for gpt in list_gpts(http, workspace_id):
         produced = normalizer.custom_gpt(gpt)
@@ -514,28 +704,17 @@ async def read_custom_gpts(
             [produced] if isinstance(produced, QuarantinedRecord) else produced
         )
     logs, bad = _split(results)
-    since = float(checkpoint["since"]) if checkpoint else None
-    seen = set(checkpoint.get("seen", ())) if checkpoint else set()
-    ordered = sorted(logs, key=lambda entry: (entry.timestamp, entry.id))
-    fresh = [
-        entry
-        for entry in ordered
-        if since is None
-        or entry.timestamp.timestamp() > since
-        or (entry.timestamp.timestamp() == since and entry.id not in seen)
-    ]
+    listed = sorted(
+        (e for e in logs if floor <= e.timestamp <= query.end_date),
+        key=lambda entry: (entry.timestamp, entry.id),
+    )
+    fresh = [entry for entry in listed if entry.id not in delivered]
     if bad:
         yield StreamBatch(quarantined=bad)
     for start in range(0, len(fresh), PAGE_SIZE):
-        batch = tuple(fresh[start : start + PAGE_SIZE])
-        last = batch[-1].timestamp.timestamp()
-        if last != since:
-            since, seen = last, set()
-        seen.update(e.id for e in batch if e.timestamp.timestamp() == last)
-        yield StreamBatch(logs=batch, checkpoint={"since": since, "seen": sorted(seen)})
-    if not fresh:
-        yield StreamBatch(
-            checkpoint={"since": since, "seen": sorted(seen)}
-            if since is not None
-            else {"since": 0.0, "seen": []}
-        )
+        yield StreamBatch(logs=tuple(fresh[start : start + PAGE_SIZE]))
+    # Delivered ids the listing no longer shows are dropped, so the
+    # checkpoint stays the size of the listing.
+    in_range = {entry.id for entry in listed}
+    seen = SeenIds(e.id for e in logs if e.id in in_range or e.id in delivered)
+    yield StreamBatch(checkpoint={"floor": _iso(floor), "seen": seen.encode()})

@@ -7,6 +7,7 @@ the middleware renders it, so no handler builds an error body by hand.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON_CONTENT_TYPE",
+    "STALL_DOWNLOAD",
     "TRUNCATE_DOWNLOAD",
     "ApiError",
+    "Publication",
     "SandboxKeys",
     "bearer_token",
     "json_response",
@@ -40,6 +43,10 @@ TRUNCATE_DOWNLOAD: Final = web.RequestKey("aiaudit.truncate_download", str)
 The handler announces the file's full ``Content-Length``, sends half and
 closes the connection, then sets the key to ``"done"``; the injector sets it
 to ``"asked"``."""
+
+STALL_DOWNLOAD: Final = web.RequestKey("aiaudit.stall_download", str)
+"""Request key: the download handler sends half the file, then waits for the
+client to give up, then sets it to ``"done"``."""
 
 
 class ApiError(Exception):
@@ -216,3 +223,25 @@ def require_key(
             code="invalid_api_key",
         )
     return token
+
+
+class Publication:
+    """When the events a sandbox holds back as late become visible.
+
+    The clock starts when the sandbox starts serving; until then, and for
+    *delay* seconds after, :meth:`published` is false. Data generated
+    without a running server (a test's ground truth) is never late.
+    """
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def published(self) -> bool:
+        return self.started is not None and (
+            time.monotonic() - self.started >= self.delay
+        )

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import (
     ApiError,
+    Publication,
     SandboxKeys,
     json_response,
     parse_bool,
@@ -91,6 +92,7 @@ class SandboxState:
 
     Attributes:
         requests: Requests received, by route name.
+        publication: When events held back as late appear (``late``).
     """
 
     org: Organization
@@ -102,6 +104,7 @@ class SandboxState:
     limiter: RateLimiter | None = None
     requests: dict[str, int] = attrs.Factory(dict)
     storage_base: str = ""
+    publication: Publication = attrs.Factory(lambda: Publication(0.0))
 
 
 def _error_middleware() -> Any:
@@ -227,14 +230,18 @@ def _audit_routes(state: SandboxState) -> list[web.RouteDef]:
                 400, f"Invalid '{param}': no audit log with id {exc}.", param=param
             ) from None
         data = state.audit.records(positions)
+        last_id = data[-1]["id"] if data else None
         if state.faults is not None:
             data = state.faults.duplicate_boundary(request, data, state.audit, query)
+            if state.faults.stuck(request):
+                has_more = True
+                last_id = query.after or last_id
         return json_response(
             {
                 "object": "list",
                 "data": data,
                 "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
+                "last_id": last_id,
                 "has_more": has_more,
             }
         )
@@ -257,7 +264,10 @@ def build_api_app(state: SandboxState) -> web.Application:
     app.add_routes(usage_routes(state.usage, state.keys))
     app.add_routes(
         compliance_routes(
-            state.compliance, state.keys, storage_base=lambda: state.storage_base
+            state.compliance,
+            state.keys,
+            storage_base=lambda: state.storage_base,
+            faults=state.faults,
         )
     )
     return app

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
+from aiaudit_chatgpt.sandbox._web import Publication
 from aiaudit_chatgpt.sandbox.org import Organization, stable_token
 
 
@@ -252,6 +253,9 @@ class AuditLogData:
             {sa.key_id: 2 * self._users + sa.index for sa in org.service_accounts}
         )
         self._project_codes = {p.id: p.index for p in org.projects}
+        self.publication = Publication(0.0)
+        self.hidden: frozenset[int] = frozenset()
+        """Positions held back until :attr:`publication` says (``late``)."""
 
     def __len__(self) -> int:
         return len(self.times)
@@ -597,6 +601,12 @@ class AuditLogData:
 
         def check(index: int) -> bool:
             return all(column[index] in codes for codes, column in checks)
+
+        if self.hidden and not self.publication.published():
+            hidden, visible = self.hidden, check
+
+            def check(index: int) -> bool:
+                return index not in hidden and visible(index)
 
         return sources, check
 

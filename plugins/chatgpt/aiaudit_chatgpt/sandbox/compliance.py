@@ -36,7 +36,13 @@ are **our assumption**:
 Listing semantics follow what the documented consumers rely on: files are
 sorted by ``(end_time, id)``, ``after`` keeps files whose ``end_time`` is at
 or after it, so the file at the boundary comes back on the next page and
-clients dedupe by id. A consequence the real design shares: a page must hold
+clients dedupe by id. The API does not say so, and the fault profile
+``listing_after_exclusive`` serves the other reading (only files ending
+strictly after ``after``), which loses every file of the boundary end time
+that did not fit the page for a client that trusts ``after=last_end_time``:
+the hourly types and the daily one end together at every midnight, and two
+hourly files end together every hour, so such ties straddle page
+boundaries. A consequence the real design shares: a page must hold
 every file of its last end time plus one more for ``after=last_end_time`` to
 move on. The three generated types end at most three files at one instant
 (an hour file of each hourly type and a day file), so a ``limit`` of 4 or
@@ -64,18 +70,24 @@ import orjson
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import (
+    STALL_DOWNLOAD,
     TRUNCATE_DOWNLOAD,
     ApiError,
+    Publication,
     SandboxKeys,
     json_response,
     parse_iso_time,
     require_key,
 )
+from aiaudit_chatgpt.sandbox.faults import MAX_STALL_SECONDS, FaultInjector
+from aiaudit_chatgpt.sandbox.faults import stall as wait_for_hangup
 from aiaudit_chatgpt.sandbox.org import MODELS, stable_token
 
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+
+    from multidict import MultiMapping
 
     from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, Project, User
 
@@ -917,6 +929,13 @@ class ComplianceData:
         self._gpt_ids = [g.id for g in self._gpts_by_id]
         self._projects_by_id = sorted(self.projects, key=self.project_id)
         self._project_ids = [self.project_id(p) for p in self._projects_by_id]
+        self.after_exclusive = False
+        """Serve ``after`` exclusively (``listing_after_exclusive``)."""
+        self.publication = Publication(0.0)
+        self.hidden_files: frozenset[str] = frozenset()
+        """Files the listing holds back until :attr:`publication` says."""
+        self.hidden_gpts: frozenset[str] = frozenset()
+        """GPTs the listing holds back until :attr:`publication` says."""
         admins = max(1, len(org.users) // 40)
         self._admins = tuple(
             u.index for u in org.users if u.role == "owner" or u.index < 2 + admins
@@ -1065,19 +1084,25 @@ class ComplianceData:
         after: datetime | None = None,
         before: datetime | None = None,
         limit: int = LOGS_LIMIT_DEFAULT,
+        exclusive: bool = False,
+        hide: frozenset[str] = frozenset(),
     ) -> tuple[list[LogFile], bool]:
         """One page of the listing and whether more files follow it.
 
-        Files with ``after <= end_time < before``, in ``(end_time, id)`` order.
+        Files with ``after <= end_time < before`` (``after < end_time``
+        when *exclusive*), in ``(end_time, id)`` order, less those in *hide*.
         """
         after_us = None if after is None else _to_us(after)
         before_us = None if before is None else _to_us(before)
+        first = bisect_right if exclusive else bisect_left
 
         def files(source: _Source) -> Iterator[tuple[int, str, _Source, int]]:
             ends = source.ends
-            lo = 0 if after_us is None else bisect_left(ends, after_us)
+            lo = 0 if after_us is None else first(ends, after_us)
             hi = len(ends) if before_us is None else bisect_left(ends, before_us)
             for bucket in range(lo, hi):
+                if hide and source.ids[bucket] in hide:
+                    continue
                 yield ends[bucket], source.ids[bucket], source, bucket
 
         sources = [
@@ -1258,11 +1283,19 @@ class ComplianceData:
         lo, hi, more = _window(self._user_ids, after, limit)
         return [self.workspace_user(u) for u in self._users_by_id[lo:hi]], more
 
+    def listed_files(self) -> frozenset[str]:
+        """The files the listing holds back right now."""
+        return frozenset() if self.publication.published() else self.hidden_files
+
     def gpts_page(
         self, after: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        lo, hi, more = _window(self._gpt_ids, after, limit)
-        return [self.gpt(g) for g in self._gpts_by_id[lo:hi]], more
+        gpts, ids = self._gpts_by_id, self._gpt_ids
+        if self.hidden_gpts and not self.publication.published():
+            gpts = [g for g in gpts if g.id not in self.hidden_gpts]
+            ids = [g.id for g in gpts]
+        lo, hi, more = _window(ids, after, limit)
+        return [self.gpt(g) for g in gpts[lo:hi]], more
 
     def projects_page(
         self, after: str | None, limit: int
@@ -1328,47 +1361,69 @@ def _list_body(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     }
 
 
+def _check_workspace(
+    request: web.Request, data: ComplianceData, allowed: frozenset[str]
+) -> None:
+    """The key is the Compliance API's and the workspace is ours, or an error."""
+    require_key(request, allowed=allowed)
+    if request.match_info["workspace_id"] != data.workspace_id:
+        raise ApiError(
+            404,
+            f"Workspace '{request.match_info['workspace_id']}' not found.",
+            param="workspace_id",
+            code="not_found",
+        )
+
+
+def _event_types(query: MultiMapping[str]) -> list[str]:
+    """The listing's ``event_type`` values (repeated or comma-joined), or 422."""
+    event_types = [
+        part.strip()
+        for value in query.getall("event_type", [])
+        for part in value.split(",")
+        if part.strip()
+    ]
+    if not event_types:
+        raise ApiError(
+            422, "Missing required parameter: 'event_type'.", param="event_type"
+        )
+    unknown = sorted(set(event_types) - KNOWN_EVENT_TYPES)
+    if unknown:
+        raise ApiError(
+            422,
+            f"Invalid 'event_type': {', '.join(unknown)}.",
+            param="event_type",
+        )
+    return event_types
+
+
 def compliance_routes(
-    data: ComplianceData, keys: SandboxKeys, *, storage_base: Callable[[], str]
+    data: ComplianceData,
+    keys: SandboxKeys,
+    *,
+    storage_base: Callable[[], str],
+    faults: FaultInjector | None = None,
 ) -> list[web.RouteDef]:
     """The Compliance API routes (``/v1/compliance/workspaces/{id}/...``).
 
     Errors are raised as :class:`ApiError` for the application's middleware to
     render. *storage_base* is called per download because the storage origin's
-    port is known only once its site has started.
+    port is known only once its site has started. *faults* answers whether a
+    listing page is to be stuck (``stuck_cursor``).
     """
+
+    def stuck(request: web.Request) -> bool:
+        return faults is not None and faults.stuck(request)
+
     allowed = frozenset({keys.compliance})
 
     def check(request: web.Request) -> None:
-        require_key(request, allowed=allowed)
-        if request.match_info["workspace_id"] != data.workspace_id:
-            raise ApiError(
-                404,
-                f"Workspace '{request.match_info['workspace_id']}' not found.",
-                param="workspace_id",
-                code="not_found",
-            )
+        _check_workspace(request, data, allowed)
 
     async def list_logs(request: web.Request) -> web.Response:
         check(request)
         query = request.query
-        event_types = [
-            part.strip()
-            for value in query.getall("event_type", [])
-            for part in value.split(",")
-            if part.strip()
-        ]
-        if not event_types:
-            raise ApiError(
-                422, "Missing required parameter: 'event_type'.", param="event_type"
-            )
-        unknown = sorted(set(event_types) - KNOWN_EVENT_TYPES)
-        if unknown:
-            raise ApiError(
-                422,
-                f"Invalid 'event_type': {', '.join(unknown)}.",
-                param="event_type",
-            )
+        event_types = _event_types(query)
         limit = _limit(
             query, default=LOGS_LIMIT_DEFAULT, maximum=LOGS_LIMIT_MAX, strict=True
         )
@@ -1377,13 +1432,19 @@ def compliance_routes(
             after=parse_iso_time(query, "after"),
             before=parse_iso_time(query, "before"),
             limit=limit,
+            exclusive=data.after_exclusive,
+            hide=data.listed_files(),
         )
+        last_end_time = files[-1].end_time_iso if files else None
+        if stuck(request):
+            has_more = True
+            last_end_time = query.get("after") or last_end_time
         return json_response(
             {
                 "object": "list",
                 "data": [f.listing_item() for f in files],
                 "has_more": has_more,
-                "last_end_time": files[-1].end_time_iso if files else None,
+                "last_end_time": last_end_time,
             }
         )
 
@@ -1407,8 +1468,13 @@ def compliance_routes(
             limit = _limit(
                 request.query, default=default, maximum=maximum, strict=False
             )
-            items, has_more = page(request.query.get("after") or None, limit)
-            return json_response(_list_body(items, has_more))
+            after = request.query.get("after") or None
+            items, has_more = page(after, limit)
+            body = _list_body(items, has_more)
+            if stuck(request):
+                body["has_more"] = True
+                body["last_id"] = after or body["last_id"]
+            return json_response(body)
 
         return handler
 
@@ -1496,7 +1562,8 @@ async def _send_file(
     for exactly that cut through ``TRUNCATE_DOWNLOAD``.
     """
     size = data.file_size(log_id)
-    truncate = request.get(TRUNCATE_DOWNLOAD) is not None
+    stall = request.get(STALL_DOWNLOAD) is not None
+    truncate = stall or request.get(TRUNCATE_DOWNLOAD) is not None
     response = web.StreamResponse(
         headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
@@ -1517,6 +1584,13 @@ async def _send_file(
             buffered = 0
             if budget == 0:
                 break
+    if stall:
+        # Half the file is out; nothing more until the client gives up.
+        await wait_for_hangup(request, MAX_STALL_SECONDS)
+        request[STALL_DOWNLOAD] = "done"
+        if request.transport is not None:
+            request.transport.close()
+        return response
     if truncate:
         request[TRUNCATE_DOWNLOAD] = "done"
         if request.transport is not None:

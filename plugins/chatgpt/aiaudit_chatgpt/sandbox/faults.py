@@ -33,6 +33,25 @@ Profiles (each disturbs about ``rate`` of the requests it may touch):
     request, it changes nothing.
 ``mixed``
     Each of the above at ``rate / 7``.
+``stuck_cursor``
+    A listing page (audit log, Logs Platform listing, GPTs, users,
+    projects) says ``has_more: true`` and hands back as its cursor
+    (``last_id``, ``last_end_time``) the very one it was asked with, so a
+    client that follows it asks for the same page forever. A first page,
+    asked with no cursor, says ``has_more: true`` with its own. Not spared
+    on a retry: at rate 1 every page is stuck, forever.
+``stall``
+    A download sends half of its file, then nothing more until the client
+    hangs up (at most :data:`MAX_STALL_SECONDS`). Each file stalls at most
+    once, so a client that resumes it gets the rest.
+``listing_after_exclusive``
+    A mode, not a per-request fault (the rate is ignored): the Logs Platform
+    listing serves only files ending strictly after ``after``, where the
+    default serves those ending at or after it. The API does not say which.
+``late``
+    A mode: a share (the rate; all at 1.0) of the events of the last
+    publication lag of the history are held back until the sandbox has
+    served for ``publish_delay`` seconds (see ``docs/sandbox.md``).
 
 Every decision is a pure function of the seed and a request counter, so a
 run is reproducible. And every fault is bounded: a client that retries the
@@ -54,14 +73,21 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import hdrs, web
 
-from aiaudit_chatgpt.sandbox._web import TRUNCATE_DOWNLOAD, ApiError
+from aiaudit_chatgpt.sandbox._web import STALL_DOWNLOAD, TRUNCATE_DOWNLOAD, ApiError
 
 
 if TYPE_CHECKING:
     from aiaudit_chatgpt.sandbox.audit import AuditLogData, AuditQuery
 
 
-__all__ = ["FAULTS", "PROFILES", "STORAGE_FAULTS", "FaultInjector"]
+__all__ = [
+    "FAULTS",
+    "MAX_STALL_SECONDS",
+    "MODES",
+    "PROFILES",
+    "STORAGE_FAULTS",
+    "FaultInjector",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -77,10 +103,18 @@ FAULTS: Final = (
 )
 """The single faults; ``mixed`` draws among them in this order."""
 
-PROFILES: Final = (*FAULTS, "mixed")
+MODES: Final = ("listing_after_exclusive", "late")
+"""Profiles that change what the data looks like, not single requests."""
+
+PROFILES: Final = (*FAULTS, "mixed", "stuck_cursor", "stall", *MODES)
 """Every profile name :class:`FaultInjector` accepts."""
 
-STORAGE_FAULTS: Final = frozenset({"reset", "server_error", "slow", "truncated"})
+MAX_STALL_SECONDS: Final = 60.0
+"""The longest a stalled download waits for its client to give up."""
+
+STORAGE_FAULTS: Final = frozenset(
+    {"reset", "server_error", "slow", "truncated", "stall"}
+)
 """What an object store serving signed downloads can plausibly do wrong.
 
 It has no API keys to throttle per key, never serves an API page to
@@ -208,6 +242,7 @@ class FaultInjector:
         self._repeat: collections.OrderedDict[_Identity, str] = (
             collections.OrderedDict()
         )
+        self._stalled: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -234,7 +269,7 @@ class FaultInjector:
         chaos run reproducible. The follow-up rules may still serve a
         planned request untouched, or a request with no plan a 429.
         """
-        if self.rate <= 0.0:
+        if self.rate <= 0.0 or self.profile in MODES:
             return None
         draw = _unit(self.seed, number, "fault")
         if draw >= self.rate:
@@ -269,8 +304,9 @@ class FaultInjector:
             self._storms[key] = self.storm_length
         if fault == "reset":
             _remember(self._repeat, identity, fault)
-        elif fault != "duplicates":
+        elif fault not in {"duplicates", "stuck_cursor", "stall"}:
             # A duplicate record is not a failure: there is nothing to retry.
+            # A stuck cursor is stuck for good; a stall is once per file.
             _remember(self._spared, identity, fault)
         return number, fault
 
@@ -305,16 +341,25 @@ class FaultInjector:
         *,
         storage: bool,
     ) -> web.StreamResponse:
-        if fault == "duplicates":
-            # Only the audit-log handler knows where a page boundary is; it
-            # asks duplicate_boundary(), which counts the fault if it applies.
+        if fault in {"duplicates", "stuck_cursor"}:
+            # Only the handler knows where a page boundary is; it asks
+            # duplicate_boundary() or stuck(), which count the fault.
             request[_FAULT_KEY] = fault
             return await handler(request)
+        if fault == "stall":
+            name = request.match_info.get("name", request.path)
+            if name not in self._stalled:
+                self._stalled.add(name)
+                request[STALL_DOWNLOAD] = "asked"
+            response = await handler(request)
+            if request.get(STALL_DOWNLOAD) == "done":
+                self.injected["stall"] += 1
+            return response
         if fault == "truncated":
             return await self._truncate(request, handler, storage=storage)
         self.injected[fault] += 1
         if fault == "slow":
-            if await _stall(request, self.slow_seconds):
+            if await stall(request, self.slow_seconds):
                 return await handler(request)
             # The client gave up; nobody is left to answer.
             return web.Response(status=499)
@@ -402,6 +447,14 @@ class FaultInjector:
             body=body[: len(body) // 2],
         )
 
+    def stuck(self, request: web.Request) -> bool:
+        """Whether this listing request is to be answered as a stuck page
+        (``has_more: true``, the cursor it was asked with); counts it."""
+        if request.get(_FAULT_KEY) != "stuck_cursor":
+            return False
+        self.injected["stuck_cursor"] += 1
+        return True
+
     def duplicate_boundary(
         self,
         request: web.Request,
@@ -445,7 +498,7 @@ def _drop_connection(request: web.Request) -> web.StreamResponse:
     return web.Response(status=499)
 
 
-async def _stall(request: web.Request, seconds: float) -> bool:
+async def stall(request: web.Request, seconds: float) -> bool:
     """Wait *seconds*; ``False`` as soon as the client hangs up.
 
     Giving up early keeps an abandoned request from holding the server

@@ -10,11 +10,15 @@ truth. :class:`SandboxProvider` is what the plugin contributes through the
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import hashlib
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import orjson
 from aiohttp import web
 
@@ -28,7 +32,7 @@ from aiaudit_chatgpt.sandbox.app import (
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
 from aiaudit_chatgpt.sandbox.compliance import ComplianceData
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
-from aiaudit_chatgpt.sandbox.org import Organization, stable_token
+from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, stable_token
 from aiaudit_chatgpt.sandbox.usage import UsageData
 from connector_core.paging import matches
 from connector_core.sandbox import RunningSandbox, SandboxOptions
@@ -51,6 +55,72 @@ def _history_end(options: SandboxOptions) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+FUTURE_GPT_CREATED: Final = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+"""When the ``late`` profile's clock-skewed GPT says it was created."""
+
+
+def _draw(seed: int, salt: str, number: int) -> float:
+    digest = hashlib.blake2b(f"{seed}:{salt}:{number}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") / 2.0**64
+
+
+def _future_gpt(org: Organization) -> CustomGPT:
+    """A GPT dated 2100, as a skewed clock or a bad import leaves one."""
+    return CustomGPT(
+        index=len(org.gpts),
+        id=f"g-{stable_token(org.seed, 'gpt-future', length=20)}",
+        name="Time Traveller",
+        description="Created, it says, in 2100.",
+        owner=0,
+        created_at=FUTURE_GPT_CREATED,
+        updated_at=FUTURE_GPT_CREATED,
+        instructions="You are from the future. Be concise.",
+        tools=(),
+        sharing="workspace",
+    )
+
+
+def _hold_back(state: SandboxState, options: SandboxOptions) -> None:
+    """The ``late`` profile: hide a share of the recent events until the
+    sandbox has served for ``options.publish_delay`` seconds.
+
+    Recent means within the connector's declared publication lag of the end
+    of history: the admin audit log's events by ``effective_at``, the Logs
+    Platform's files by end time. A GPT has no lag (the listing is read
+    whole), so the newest share of the GPTs is held back instead.
+    """
+    # The connector's reader declares the lags; importing it here keeps the
+    # sandbox's "late" exactly as late as the reader promises to handle.
+    from aiaudit_chatgpt.sources import (  # noqa: PLC0415
+        ADMIN_PUBLICATION_LAG,
+        FILES_PUBLICATION_LAG,
+    )
+
+    org, rate, seed = state.org, options.fault_rate, options.seed
+    state.publication.delay = options.publish_delay
+    audit = state.audit
+    cutoff = int((org.end - ADMIN_PUBLICATION_LAG).timestamp())
+    first = bisect.bisect_left(audit.times, cutoff)
+    audit.hidden = frozenset(
+        i for i in range(first, len(audit)) if _draw(seed, "late-audit", i) < rate
+    )
+    audit.publication = state.publication
+    compliance = state.compliance
+    recent = org.end - FILES_PUBLICATION_LAG
+    compliance.hidden_files = frozenset(
+        f.id
+        for n, f in enumerate(compliance.iter_log_files())
+        if f.end_time > recent and _draw(seed, "late-file", n) < rate
+    )
+    regular = sorted(
+        (g for g in org.gpts if g.created_at != FUTURE_GPT_CREATED),
+        key=lambda g: (g.created_at, g.id),
+    )
+    count = math.ceil(rate * len(regular))
+    compliance.hidden_gpts = frozenset(g.id for g in regular[len(regular) - count :])
+    compliance.publication = state.publication
+
+
 def build_state(options: SandboxOptions) -> SandboxState:
     """Generate the organization and every API's data for *options*."""
     end = _history_end(options)
@@ -60,6 +130,8 @@ def build_state(options: SandboxOptions) -> SandboxState:
         start=end - timedelta(days=options.days),
         end=end,
     )
+    if options.faults == "late":
+        org = attrs.evolve(org, gpts=(*org.gpts, _future_gpt(org)))
     seed = options.seed
     keys = SandboxKeys(
         admin=f"sk-admin-sandbox-{stable_token(seed, 'key-admin', length=32)}",
@@ -73,7 +145,7 @@ def build_state(options: SandboxOptions) -> SandboxState:
         if options.faults
         else None
     )
-    return SandboxState(
+    state = SandboxState(
         org=org,
         keys=keys,
         audit=AuditLogData.generate(org, events=options.events),
@@ -82,6 +154,11 @@ def build_state(options: SandboxOptions) -> SandboxState:
         faults=faults,
         limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
     )
+    if options.faults == "listing_after_exclusive":
+        state.compliance.after_exclusive = True
+    if options.faults == "late":
+        _hold_back(state, options)
+    return state
 
 
 def write_ground_truth(state: SandboxState, directory: Path) -> dict[str, int]:
@@ -142,6 +219,7 @@ class ChatGPTSandbox:
             await sandbox._stop()
 
     async def _start(self) -> None:
+        self.state.publication.start()
         storage = web.AppRunner(build_storage_app(self.state), access_log=None)
         await storage.setup()
         self._runners.append(storage)
@@ -249,6 +327,7 @@ class ChatGPTSandbox:
                 "restricted_admin_key": self.keys.admin_no_audit,
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
+                "publish_delay": self.options.publish_delay,
                 "environment": self.environment(),
                 # What the conformance suite needs beyond the config: a key
                 # that authenticates but lacks permissions, and what it lacks.

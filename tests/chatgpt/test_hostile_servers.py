@@ -1,0 +1,309 @@
+"""The ChatGPT readers against servers that behave badly in ways the APIs
+allow: a listing that reads ``after`` either way, cursors that do not move,
+events published late, a GPT dated 2100, a download that stalls, and
+checkpoints that are not what the reader wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from chatgpt_history import DAYS, END, WHOLE
+
+from aiaudit_chatgpt.normalize import Normalizer
+from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
+from aiaudit_chatgpt.sources import list_all
+from connector_core.exceptions import SchemaError
+from connector_core.models import AIAuditLogQuery
+from connector_core.paging import matches
+from connector_core.sandbox import SandboxOptions
+from connector_core.store import open_store
+from connector_core.store.base import LogFilter
+from connector_core.streams import QuarantinedRecord
+from connector_core.sync import sync_connection
+
+
+ADMIN, TENANT = "admin_audit_logs", "admin_tenant_audit_logs"
+FILES, GPTS = "compliance_logs", "custom_gpts"
+READINGS = [None, "listing_after_exclusive"]
+
+
+@contextlib.asynccontextmanager
+async def serving(registry, session, faults=None, rate=1.0, config=None, **options):
+    settings = {"seed": 42, "events": 3_000, "days": DAYS, "end": END} | options
+    async with (
+        ChatGPTSandbox.run(
+            SandboxOptions(faults=faults, fault_rate=rate, **settings)
+        ) as sandbox,
+        registry.create(
+            "chatgpt", sandbox.connector_config() | (config or {}), session=session
+        ) as connector,
+    ):
+        yield sandbox, connector
+
+
+async def read(connector, stream, query=WHOLE, checkpoint=None):
+    """The ids of one read, its checkpoints and where each fell."""
+    ids: list[str] = []
+    checkpoints: list[dict] = []
+    positions: list[int] = []
+    async with contextlib.aclosing(
+        connector.read_stream(stream, checkpoint, query)
+    ) as batches:
+        async for batch in batches:
+            ids.extend(log.id for log in batch.logs)
+            if batch.checkpoint is not None:
+                checkpoints.append(dict(batch.checkpoint))
+                positions.append(len(ids))
+    return ids, checkpoints, positions
+
+
+def stream_truth(sandbox, stream, query=WHOLE):
+    """The ids of every event of *stream* the sandbox holds within *query*."""
+    org, state = sandbox.state.org, sandbox.state
+    normalizer = Normalizer(organization_id=org.org_id, workspace_id=org.workspace_id)
+    if stream in {ADMIN, TENANT}:
+        records = state.audit.iter_records(tenant_only=stream == TENANT)
+        produced = [normalizer.admin_audit_log(r) for r in records]
+    elif stream == FILES:
+        compliance = state.compliance
+        produced = [
+            normalizer.compliance_record(record, log_id=log_file.id)
+            for log_file in compliance.iter_log_files()
+            for record in compliance.iter_file_records(log_file.id)
+        ]
+    else:
+        produced = [normalizer.custom_gpt(state.compliance.gpt(g)) for g in org.gpts]
+    flat = [
+        log
+        for result in produced
+        for log in (result if isinstance(result, list) else [result])
+    ]
+    return {
+        log.id
+        for log in flat
+        if not isinstance(log, QuarantinedRecord) and matches(query, log)
+    }
+
+
+# -- Logs Platform: either reading of `after` ----------------------------------
+
+
+@pytest.mark.parametrize("reading", READINGS)
+async def test_a_clean_read_equals_the_ground_truth(registry, session, reading):
+    async with serving(registry, session, reading) as (sandbox, connector):
+        ids = [log.id async for log in connector.stream_ai_audit_logs(WHOLE)]
+        truth = set(sandbox.expected_logs(WHOLE))
+    assert len(ids) == len(set(ids))
+    assert set(ids) == truth, f"{len(truth - set(ids))} lost"
+
+
+@pytest.mark.parametrize("reading", READINGS)
+async def test_files_resumed_from_any_checkpoint_lose_nothing(
+    registry, session, reading
+):
+    async with serving(registry, session, reading) as (_, connector):
+        full, checkpoints, positions = await read(connector, FILES)
+        assert len(checkpoints) > 20
+        lost = 0
+        for index in range(0, len(checkpoints), 7):
+            resumed, _, _ = await read(connector, FILES, checkpoint=checkpoints[index])
+            before = full[: positions[index]]
+            assert not set(resumed) & set(before), "nothing delivered twice"
+            lost += len(set(full) - set(before) - set(resumed))
+    assert len(full) == len(set(full))
+    assert lost == 0
+
+
+# -- cursors that do not advance -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stream", "path", "cursor"),
+    [
+        (ADMIN, "/organization/audit_logs", "last_id"),
+        (TENANT, "/organization/audit_logs", "last_id"),
+        (FILES, "/logs?", "last_end_time"),
+        (GPTS, "/gpts", "last_id"),
+    ],
+)
+async def test_a_stuck_listing_stops_the_stream(  # noqa: PLR0917 - fixtures
+    registry, session, requests, stream, path, cursor
+):
+    async with serving(registry, session, "stuck_cursor") as (_, connector):
+        with pytest.raises(SchemaError) as raised:
+            await asyncio.wait_for(read(connector, stream), timeout=10)
+    made = len(requests.paths(path))
+    assert made <= 4, f"{made} listing requests"
+    assert cursor in str(raised.value)
+    assert "page" in str(raised.value)
+
+
+async def test_directory_listings_stop_on_a_stuck_cursor(registry, session):
+    async with serving(registry, session, "stuck_cursor") as (_, connector):
+        plugin = connector.instance
+        path = f"/compliance/workspaces/{plugin.workspace_id}/users"
+        with pytest.raises(SchemaError, match="last_id"):
+            await asyncio.wait_for(
+                _drain(list_all(plugin.compliance, path, "users")), 10
+            )
+
+
+async def _drain(items):
+    return [item async for item in items]
+
+
+# -- late publication ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [ADMIN, FILES])
+async def test_late_events_are_read_once_by_the_next_read(registry, session, stream):
+    delay = 4.0
+    async with serving(registry, session, "late", publish_delay=delay) as (
+        sandbox,
+        connector,
+    ):
+        started = sandbox.state.publication.started
+        first, checkpoints, _ = await read(connector, stream)
+        assert time.monotonic() - started < delay, "the first read came too late"
+        await asyncio.sleep(started + delay - time.monotonic() + 0.05)
+        again, _, _ = await read(connector, stream, checkpoint=checkpoints[-1])
+        truth = stream_truth(sandbox, stream)
+    delivered = first + again
+    assert truth - set(first), "some events were held back from the first read"
+    assert len(delivered) == len(set(delivered))
+    lost = truth - set(delivered)
+    assert not lost, f"{len(lost)} lost"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_sync_before_and_after_publication_stores_everything_once(
+    registry, session, tmp_path, store_kind
+):
+    store = open_store(f"{store_kind}:///{tmp_path / 'late.db'}")
+    try:
+        async with serving(registry, session, "late", publish_delay=8.0) as (
+            sandbox,
+            connector,
+        ):
+            since, until = WHOLE.start_date, END
+            started = sandbox.state.publication.started
+            first = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            assert time.monotonic() - started < 8.0, "the first sync came too late"
+            held_back = first.inserted
+            await asyncio.sleep(started + 8.05 - time.monotonic())
+            second = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            truth = set(
+                sandbox.expected_logs(AIAuditLogQuery(start_date=since, end_date=until))
+            )
+        stored = [log.id for log in store.iter_logs(LogFilter(connection="c"))]
+    finally:
+        store.close()
+    assert not [s.error for s in (*first.streams, *second.streams) if s.error]
+    assert held_back < len(truth), "some events were held back from the first sync"
+    assert len(stored) == len(set(stored))
+    assert set(stored) == truth, f"{len(truth - set(stored))} lost"
+
+
+# -- custom GPTs -------------------------------------------------------------------
+
+
+async def test_a_gpt_dated_2100_hides_no_later_gpt(registry, session):
+    async with serving(registry, session, "late", publish_delay=1.0) as (
+        sandbox,
+        connector,
+    ):
+        hidden = sandbox.state.compliance.hidden_gpts
+        far = AIAuditLogQuery(
+            start_date=WHOLE.start_date, end_date=datetime(2101, 1, 1, tzinfo=UTC)
+        )
+        future = next(
+            g for g in sandbox.state.org.gpts if g.created_at == FUTURE_GPT_CREATED
+        )
+        before, checkpoints, _ = await read(connector, GPTS, far)
+        await asyncio.sleep(1.05)
+        after, _, _ = await read(connector, GPTS, far, checkpoints[-1])
+    late = {f"gpt.created:{gpt}" for gpt in hidden}
+    assert f"gpt.created:{future.id}" in before
+    assert not late & set(before)
+    assert late <= set(after), "a GPT listed late is stored"
+
+
+async def test_gpt_events_stay_within_the_query(registry, session):
+    async with serving(registry, session, "late", publish_delay=0.0) as (
+        sandbox,
+        connector,
+    ):
+        await asyncio.sleep(0.01)
+        ids, _, _ = await read(connector, GPTS, WHOLE)
+        truth = stream_truth(sandbox, GPTS)
+    assert set(ids) == truth
+    future = next(
+        g for g in sandbox.state.org.gpts if g.created_at == FUTURE_GPT_CREATED
+    )
+    assert f"gpt.created:{future.id}" not in ids
+
+
+# -- a download that stalls ----------------------------------------------------------
+
+
+async def test_a_stalled_download_is_resumed_after_its_last_line(registry, session):
+    query = AIAuditLogQuery(start_date=END - timedelta(hours=3), end_date=END)
+    async with serving(registry, session, "stall", config={"timeout": 0.4}) as (
+        sandbox,
+        connector,
+    ):
+        ids, _, _ = await read(connector, FILES, query)
+        truth = stream_truth(sandbox, FILES, query)
+        await asyncio.sleep(0.2)  # the stalled handlers notice the hang-ups
+        stalls = sandbox.state.faults.injected["stall"]
+    assert stalls >= 1
+    assert len(ids) == len(set(ids))
+    assert truth <= set(ids)
+
+
+# -- checkpoints ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stream", "checkpoint"),
+    [
+        (ADMIN, {"until": "soon"}),
+        (ADMIN, {"seen": []}),
+        (ADMIN, {"until": 1_700_000_000, "seen": 5}),
+        (TENANT, {"until": [1]}),
+        (FILES, {"end": 17}),
+        (FILES, {"end": "yesterday", "seen": []}),
+        (FILES, {"end": "2025-02-01T00:00:00Z", "seen": "!!"}),
+        (GPTS, {"floor": 3}),
+        (GPTS, {"floor": "2025-02-01"}),
+        (GPTS, {"floor": "2025-02-01T00:00:00Z", "seen": 3}),
+    ],
+)
+async def test_an_unreadable_checkpoint_is_a_clear_error(connector, stream, checkpoint):
+    with pytest.raises(SchemaError) as raised:
+        await read(connector, stream, checkpoint=checkpoint)
+    message = str(raised.value)
+    assert stream in message
+    assert "checkpoint" in message
+    assert "reset" in message
+
+
+@pytest.mark.parametrize("stream", [ADMIN, FILES])
+async def test_a_checkpoint_wins_over_a_later_query_start(connector, sandbox, stream):
+    """With a checkpoint, a read resumes there whatever the query's start."""
+    middle = END - timedelta(days=10)
+    head = AIAuditLogQuery(start_date=WHOLE.start_date, end_date=middle)
+    first, checkpoints, _ = await read(connector, stream, head)
+    tail = AIAuditLogQuery(start_date=END - timedelta(days=2), end_date=WHOLE.end_date)
+    rest, _, _ = await read(connector, stream, tail, checkpoints[-1])
+    truth = stream_truth(sandbox, stream)
+    assert len(first + rest) == len(set(first + rest))
+    assert truth <= set(first + rest)
