@@ -71,7 +71,7 @@ def test_a_password_in_a_variable_is_still_taken(postgres_server, postgres_schem
     user, _, host = rest.partition("@")
     with_password = f"{scheme}://{user}:Hunter2pw@{host}?schema={postgres_schema}"
     for variable in ("AIAUDIT_STORE", "DATABASE_URL"):
-        result = aiaudit("logs", env={variable: with_password})
+        result = aiaudit("connections", "list", env={variable: with_password})
         assert result.returncode == 0, result.stderr
         assert "Hunter2" not in result.stderr + result.stdout
 
@@ -84,10 +84,21 @@ def test_a_store_url_without_a_password_is_taken(
     postgres_server, postgres_schema, query
 ):
     url = f"{postgres_server}{query}{'&' if query else '?'}schema={postgres_schema}"
-    result = aiaudit("--store", url, "logs")
+    result = aiaudit("--store", url, "connections", "list")
     assert result.returncode == 0, result.stderr
 
 
 def test_an_sqlite_store_option_is_taken(tmp_path):
-    result = aiaudit("--store", f"sqlite:///{tmp_path / 'a.db'}", "logs")
+    result = aiaudit("--store", f"sqlite:///{tmp_path / 'a.db'}", "connections", "list")
     assert result.returncode == 0, result.stderr
+
+
+def test_reading_a_store_nothing_was_synced_into_says_so(tmp_path):
+    """The reading commands open the store read-only and create nothing: a
+    store that does not exist yet is a clear error (most often a mistyped
+    --store), not an empty answer."""
+    path = tmp_path / "never.db"
+    result = aiaudit("--store", f"sqlite:///{path}", "logs")
+    assert result.returncode == 1
+    assert "nothing was synced there yet" in result.stderr
+    assert not path.exists()
