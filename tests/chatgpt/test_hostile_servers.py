@@ -179,11 +179,10 @@ async def test_late_events_are_read_once_by_the_next_read(registry, session, str
     assert not lost, f"{len(lost)} lost"
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"])
 async def test_sync_before_and_after_publication_stores_everything_once(
-    registry, session, tmp_path, store_kind
+    registry, session, store_url
 ):
-    store = open_store(f"{store_kind}:///{tmp_path / 'late.db'}")
+    store = open_store(store_url)
     try:
         async with serving(registry, session, "late", publish_delay=8.0) as (
             sandbox,
