@@ -318,8 +318,12 @@ async def test_more_files_without_a_last_end_time_is_an_error_not_an_end():
         item = {"id": "log_1", "end_time": "2025-02-01T01:00:00Z"}
         return web.json_response({"data": [item], "has_more": True})
 
+    async def download(request: web.Request) -> web.Response:
+        return web.Response(text='{"event_id": "e1"}\n')
+
     app = web.Application()
     app.router.add_get("/compliance/workspaces/w/logs", listing)
+    app.router.add_get("/compliance/workspaces/w/logs/log_1", download)
     async with TestServer(app, host="127.0.0.1") as server:
         http = HTTPTransport(str(server.make_url("")))
         async with http:
