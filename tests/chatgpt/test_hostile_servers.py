@@ -11,12 +11,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from chatgpt_history import DAYS, END, WHOLE
 
-from aiaudit_chatgpt.normalize import Normalizer
+from aiaudit_chatgpt.normalize import Normalizer, native_filter
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
-from aiaudit_chatgpt.sources import list_all
+from aiaudit_chatgpt.sources import list_all, read_compliance_logs
 from connector_core.exceptions import SchemaError
+from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery
 from connector_core.paging import matches
 from connector_core.sandbox import SandboxOptions
@@ -179,11 +182,10 @@ async def test_late_events_are_read_once_by_the_next_read(registry, session, str
     assert not lost, f"{len(lost)} lost"
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"])
 async def test_sync_before_and_after_publication_stores_everything_once(
-    registry, session, tmp_path, store_kind
+    registry, session, store_url
 ):
-    store = open_store(f"{store_kind}:///{tmp_path / 'late.db'}")
+    store = open_store(store_url)
     try:
         async with serving(registry, session, "late", publish_delay=8.0) as (
             sandbox,
@@ -307,3 +309,32 @@ async def test_a_checkpoint_wins_over_a_later_query_start(connector, sandbox, st
     truth = stream_truth(sandbox, stream)
     assert len(first + rest) == len(set(first + rest))
     assert truth <= set(first + rest)
+
+
+async def test_more_files_without_a_last_end_time_is_an_error_not_an_end():
+    """Stopping there would lose every file after the page, silently."""
+
+    async def listing(request: web.Request) -> web.Response:
+        item = {"id": "log_1", "end_time": "2025-02-01T01:00:00Z"}
+        return web.json_response({"data": [item], "has_more": True})
+
+    async def download(request: web.Request) -> web.Response:
+        return web.Response(text='{"event_id": "e1"}\n')
+
+    app = web.Application()
+    app.router.add_get("/compliance/workspaces/w/logs", listing)
+    app.router.add_get("/compliance/workspaces/w/logs/log_1", download)
+    async with TestServer(app, host="127.0.0.1") as server:
+        http = HTTPTransport(str(server.make_url("")))
+        async with http:
+            normalizer = Normalizer(organization_id=None, workspace_id="w")
+            reading = read_compliance_logs(
+                http,
+                normalizer,
+                native=native_filter(None),
+                workspace_id="w",
+                checkpoint=None,
+                query=WHOLE,
+            )
+            with pytest.raises(SchemaError, match="last_end_time"):
+                await _drain(reading)

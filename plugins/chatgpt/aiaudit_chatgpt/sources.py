@@ -473,9 +473,8 @@ async def read_compliance_logs(
     after = position.start
     while True:
         page = await http.get_json(base, params=[*params, ("after", _iso(after))])
-        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise SchemaError("compliance logs: expected a listing with 'data'")
-        for item in page["data"]:
+        items, following = _listing_page(page, guard, after)
+        for item in items:
             file_id = item.get("id") if isinstance(item, dict) else None
             end_time = _parse_time(item.get("end_time")) if file_id else None
             if not isinstance(file_id, str) or end_time is None:
@@ -493,16 +492,32 @@ async def read_compliance_logs(
                 yield batch
             position.advance(end_time, file_id)
             yield StreamBatch(checkpoint=position.checkpoint())
-        if not page.get("has_more") or not page["data"]:
+        if following is None:
             return
-        last_end = _parse_time(page.get("last_end_time"))
-        if last_end is None:
-            raise SchemaError(
-                f"{STREAM_COMPLIANCE}: logs listing page {guard.pages + 1} says "
-                "has_more but gives no ISO last_end_time to continue from"
-            )
-        guard.advance(last_end, floor=after)
-        after = last_end - TIE_MARGIN
+        after = following - TIE_MARGIN
+
+
+def _listing_page(
+    page: object, guard: TimeCursorGuard, after: datetime
+) -> tuple[list[Any], datetime | None]:
+    """A Logs Platform listing page's items, and the end time the next page
+    continues from (``None`` at the end).
+
+    The cursor is checked before the page's files are read: a listing that
+    does not advance stops here, not a page of downloads later.
+    """
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        raise SchemaError("compliance logs: expected a listing with 'data'")
+    if not page.get("has_more") or not page["data"]:
+        return page["data"], None
+    last_end = _parse_time(page.get("last_end_time"))
+    if last_end is None:
+        raise SchemaError(
+            f"{STREAM_COMPLIANCE}: logs listing page {guard.pages + 1} says "
+            "has_more but gives no ISO last_end_time to continue from"
+        )
+    guard.advance(last_end, floor=after)
+    return page["data"], last_end
 
 
 @attrs.define
@@ -653,11 +668,14 @@ async def list_all(http: HTTPTransport, path: str, where: str) -> AsyncIterator[
             params.append(("after", after))
         page = await http.get_json(path, params=params)
         items, has_more, last_id = _page_items(page, where)
+        more = has_more and last_id is not None
+        if more:
+            assert last_id is not None  # noqa: S101 - for the type checker
+            guard.advance(last_id)  # before the items: fail fast
         for item in items:
             yield item
-        if not has_more or last_id is None:
+        if not more:
             return
-        guard.advance(last_id)
         after = last_id
 
 

@@ -1397,6 +1397,39 @@ def _event_types(query: MultiMapping[str]) -> list[str]:
     return event_types
 
 
+def _logs_listing(
+    request: web.Request, data: ComplianceData, faults: FaultInjector | None
+) -> dict[str, Any]:
+    """One page of ``GET .../logs``, as the faults (if any) shape it."""
+    query = request.query
+    event_types = _event_types(query)
+    limit = _limit(
+        query, default=LOGS_LIMIT_DEFAULT, maximum=LOGS_LIMIT_MAX, strict=True
+    )
+    files, has_more = data.list_log_files(
+        event_types,
+        after=parse_iso_time(query, "after"),
+        before=parse_iso_time(query, "before"),
+        limit=limit,
+        exclusive=data.after_exclusive,
+        hide=data.listed_files(),
+    )
+    last_end_time = files[-1].end_time_iso if files else None
+    if faults is not None:
+        if data.after_exclusive and query.get("after"):
+            # A mode, counted per listing page it shaped.
+            faults.injected["listing_after_exclusive"] += 1
+        if faults.stuck(request):
+            has_more = True
+            last_end_time = query.get("after") or last_end_time
+    return {
+        "object": "list",
+        "data": [f.listing_item() for f in files],
+        "has_more": has_more,
+        "last_end_time": last_end_time,
+    }
+
+
 def compliance_routes(
     data: ComplianceData,
     keys: SandboxKeys,
@@ -1422,31 +1455,7 @@ def compliance_routes(
 
     async def list_logs(request: web.Request) -> web.Response:
         check(request)
-        query = request.query
-        event_types = _event_types(query)
-        limit = _limit(
-            query, default=LOGS_LIMIT_DEFAULT, maximum=LOGS_LIMIT_MAX, strict=True
-        )
-        files, has_more = data.list_log_files(
-            event_types,
-            after=parse_iso_time(query, "after"),
-            before=parse_iso_time(query, "before"),
-            limit=limit,
-            exclusive=data.after_exclusive,
-            hide=data.listed_files(),
-        )
-        last_end_time = files[-1].end_time_iso if files else None
-        if stuck(request):
-            has_more = True
-            last_end_time = query.get("after") or last_end_time
-        return json_response(
-            {
-                "object": "list",
-                "data": [f.listing_item() for f in files],
-                "has_more": has_more,
-                "last_end_time": last_end_time,
-            }
-        )
+        return json_response(_logs_listing(request, data, faults))
 
     async def get_log(request: web.Request) -> web.Response:
         check(request)

@@ -81,10 +81,12 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "ALL_PROFILES",
     "FAULTS",
     "MAX_STALL_SECONDS",
     "MODES",
     "PROFILES",
+    "STOPPING_PROFILES",
     "STORAGE_FAULTS",
     "FaultInjector",
 ]
@@ -106,7 +108,16 @@ FAULTS: Final = (
 MODES: Final = ("listing_after_exclusive", "late")
 """Profiles that change what the data looks like, not single requests."""
 
-PROFILES: Final = (*FAULTS, "mixed", "stuck_cursor", "stall", *MODES)
+PROFILES: Final = (*FAULTS, "mixed", "stall", "listing_after_exclusive")
+"""The profiles a correct client survives within one read: a sync under any
+of them must equal the ground truth."""
+
+STOPPING_PROFILES: Final = ("stuck_cursor", "late")
+"""Profiles no single read survives whole, by design: a listing that never
+advances must stop its stream with a ``SchemaError``, and events published
+late come only to a later read. Tests hold clients to them on those terms."""
+
+ALL_PROFILES: Final = (*PROFILES, *STOPPING_PROFILES)
 """Every profile name :class:`FaultInjector` accepts."""
 
 MAX_STALL_SECONDS: Final = 60.0
@@ -213,10 +224,10 @@ class FaultInjector:
         Raises:
             ValueError: An unknown profile or a setting out of range.
         """
-        if profile not in PROFILES:
+        if profile not in ALL_PROFILES:
             raise ValueError(
                 f"unknown fault profile {profile!r}; valid profiles: "
-                f"{', '.join(PROFILES)}"
+                f"{', '.join(ALL_PROFILES)}"
             )
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, got {rate!r}")

@@ -1,0 +1,74 @@
+"""The core's listing guards and the checkpoint id set."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
+from connector_core.exceptions import SchemaError
+
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_a_repeated_cursor_names_the_listing_the_cursor_and_the_pages():
+    guard = CursorGuard("gpts listing", "last_id")
+    guard.advance("a")
+    guard.advance("b")
+    with pytest.raises(SchemaError) as raised:
+        guard.advance("a")
+    message = str(raised.value)
+    assert "gpts listing" in message
+    assert "last_id 'a'" in message
+    assert "page 3" in message
+    assert "page 1" in message
+
+
+def test_fresh_cursors_pass():
+    guard = CursorGuard("users listing")
+    for n in range(1000):
+        guard.advance(f"user-{n}")
+    assert guard.pages == 1000
+
+
+def test_a_time_cursor_must_move_forward():
+    guard = TimeCursorGuard("logs listing", "last_end_time")
+    guard.advance(T0)
+    guard.advance(T0 + timedelta(hours=1))
+    with pytest.raises(SchemaError, match="page 3 repeated last_end_time"):
+        guard.advance(T0 + timedelta(hours=1))
+
+
+def test_a_time_cursor_that_goes_back_is_refused():
+    guard = TimeCursorGuard("logs listing", "last_end_time")
+    guard.advance(T0)
+    with pytest.raises(SchemaError, match="went back"):
+        guard.advance(T0 - timedelta(seconds=1))
+
+
+def test_a_time_cursor_before_the_bound_asked_is_refused():
+    guard = TimeCursorGuard("logs listing", "last_end_time")
+    with pytest.raises(SchemaError, match="went back"):
+        guard.advance(T0, floor=T0 + timedelta(seconds=1))
+
+
+def test_seen_ids_round_trip_and_read_plain_lists():
+    ids = [f"audit_log-{n:07d}_20250301" for n in range(500)]
+    seen = SeenIds(ids)
+    encoded = seen.encode()
+    assert len(encoded) < 12 * len(ids)
+    again = SeenIds.decode(encoded)
+    assert all(i in again for i in ids)
+    assert "audit_log-x" not in again
+    assert len(again) == len(ids)
+    assert "audit_log-0000001_20250301" in SeenIds.decode(ids[:3])
+    empty = SeenIds.decode(SeenIds().encode())
+    assert not len(empty)
+
+
+@pytest.mark.parametrize("bad", [5, "!!", "YWJj", [1, 2], {"a": 1}, None])
+def test_seen_ids_refuse_what_they_did_not_write(bad):
+    with pytest.raises(ValueError, match="id"):
+        SeenIds.decode(bad)
