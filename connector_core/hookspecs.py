@@ -193,7 +193,10 @@ class AIPlatformConnector:
 
         :param stream: A name from :meth:`list_streams`.
         :param checkpoint: A checkpoint this stream yielded before, or
-            ``None`` to start at ``query.start_date``.
+            ``None`` to start at ``query.start_date``. With a checkpoint,
+            resume from it and ignore ``query.start_date`` (the sync engine
+            passes 1970-01-01 then); one the reader cannot read raises
+            :class:`~connector_core.exceptions.CheckpointError`.
         :param query: Time range and filters; ``limit`` and ``cursor`` are
             ignored.
         """

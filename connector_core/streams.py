@@ -18,6 +18,20 @@ checkpoint, and events read again after a crash are recognised by their id.
 Records that cannot be normalized are never dropped and never crash a read:
 they travel in ``quarantined`` with the reason.
 
+The query and the checkpoint. With a checkpoint, a reader resumes from it
+and ignores ``query.start_date``: the sync engine passes its stored
+checkpoint however old it is, with a start of 1970-01-01 (a stream synced
+long ago must read the whole gap, not the last 30 days of it). Without one,
+it starts at ``query.start_date``. ``query.end_date`` is never in the future
+when the engine calls; a reader yields no event after it and no checkpoint
+past it. A checkpoint the reader cannot read (a shape or type it does not
+know) is :class:`~connector_core.exceptions.CheckpointError`, which the
+engine reports for that stream alone with the command that resets it; any
+other exception fails the stream as a plugin error. Events may be published
+late: a stream declares how late in :attr:`StreamInfo.publication_lag`, and
+its reader re-reads that trailing stretch each time, skipping the ids it
+already yielded there.
+
 This module has no ``from __future__ import annotations``: the serializer
 reads the annotations at run time.
 """
