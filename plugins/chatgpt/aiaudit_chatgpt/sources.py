@@ -53,7 +53,7 @@ from aiaudit_chatgpt.normalize import (
     is_tenant_scoped,
 )
 from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
-from connector_core.exceptions import SchemaError, TransportError
+from connector_core.exceptions import CheckpointError, SchemaError, TransportError
 from connector_core.http import HTTPTransport
 from connector_core.streams import QuarantinedRecord, StreamBatch
 
@@ -161,12 +161,14 @@ def _split(
     return logs, bad
 
 
-def unreadable_checkpoint(stream: str, problem: str) -> SchemaError:
-    """The error for a stored checkpoint this reader did not write."""
-    return SchemaError(
-        f"the stored checkpoint of stream {stream} is unreadable ({problem}); "
-        "it can be reset, and the stream then starts again from --since"
-    )
+def unreadable_checkpoint(stream: str, problem: str) -> CheckpointError:
+    """The error for a stored checkpoint this reader did not write.
+
+    A :class:`~connector_core.exceptions.CheckpointError`, so the sync engine
+    reports it for this stream alone with the command that clears it. The
+    reason names what is wrong, never the checkpoint's contents.
+    """
+    return CheckpointError(stream, problem)
 
 
 def _as_mapping(stream: str, checkpoint: object) -> Mapping[str, Any]:
