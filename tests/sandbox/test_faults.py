@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import aiohttp
 import orjson
 import pytest
+import yarl
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox.audit import AuditQuery
@@ -474,3 +475,109 @@ async def test_retrying_client_always_gets_everything(rate, limit):
         assert len(collected) - len(unique) == faults.injected["duplicates"]
         assert faults.injected.total() > 0
         assert transport.retries > 0
+
+
+# -- redirect: every API request sent to a signed URL on the same origin -------
+
+
+async def test_redirect_sends_every_api_request_to_a_signed_url_on_the_same_origin():
+    """Admin and Compliance API requests, listings and downloads, are each
+    a 307 to the same origin, path and query plus a signature; the hop is
+    served only without any credential."""
+    async with running("redirect", 1.0) as sandbox, aiohttp.ClientSession() as http:
+        workspace = sandbox.state.org.workspace_id
+        compliance = {"Authorization": f"Bearer {sandbox.keys.compliance}"}
+        logs = f"{sandbox.api_url}/v1/compliance/workspaces/{workspace}/logs"
+        origin = sandbox.api_url
+        for url, headers, params in [
+            (f"{origin}{AUDIT}", admin(sandbox), {"limit": "5"}),
+            (logs, compliance, {"event_type": "AUTH_LOG"}),
+            (f"{logs[:-5]}/gpts", compliance, {"limit": "3"}),
+        ]:
+            async with http.get(
+                url, headers=headers, params=params, allow_redirects=False
+            ) as response:
+                assert response.status == 307
+                location = response.headers["Location"]
+            target = yarl.URL(location)
+            assert not target.is_absolute() or target.origin() == yarl.URL(origin)
+            assert target.path == yarl.URL(url).path
+            assert {**params, "signature": target.query["signature"]} == dict(
+                target.query
+            )
+            hop = yarl.URL(origin).join(target)
+            # A hop with the key (or only the organization header) is refused
+            # the way a pre-signed URL's host refuses a second credential.
+            for extra in (headers, {"OpenAI-Organization": "org-x"}):
+                async with http.get(hop, headers=extra) as response:
+                    assert response.status == 400
+                    error = (await response.json())["error"]
+                    assert "only one auth mechanism allowed" in error["message"].lower()
+            async with http.get(hop) as response:
+                assert response.status == 200, await response.text()
+                page = await response.json()
+            assert page["data"]
+            # A forged signature is refused.
+            forged = hop.update_query({"signature": "x.y"})
+            async with http.get(forged) as response:
+                assert response.status == 400
+        # A client that keeps its key across the redirect is refused.
+        async with http.get(
+            logs, params={"event_type": "AUTH_LOG"}, headers=compliance
+        ) as response:
+            assert response.status == 400
+        async with http.get(
+            logs,
+            params={"event_type": "AUTH_LOG"},
+            headers=compliance,
+            allow_redirects=False,
+        ) as response:
+            hop = yarl.URL(origin).join(yarl.URL(response.headers["Location"]))
+        async with http.get(hop) as response:
+            file_id = (await response.json())["data"][0]["id"]
+        async with http.get(
+            f"{logs}/{file_id}", headers=compliance, allow_redirects=False
+        ) as response:
+            assert response.status == 307
+            hop = yarl.URL(origin).join(yarl.URL(response.headers["Location"]))
+        async with http.get(hop, allow_redirects=False) as response:
+            assert response.status == 307
+            download = response.headers["Location"]
+        # The download itself is on the same host and port too.
+        assert download.startswith(origin)
+        async with http.get(download) as response:
+            assert response.status == 200
+            assert (await response.read()).count(b"\n") >= 1
+        observed = sandbox.state.faults.observed
+        assert observed["redirect_hops"] >= 13
+        assert observed["credentialed_hops"] == 7
+        conformance = sandbox.describe().details["conformance"]
+        assert conformance["faults"]["redirect"] == "redirect"
+        assert conformance["observed"] is observed
+
+
+async def test_the_transport_reads_everything_through_redirects():
+    """The shared transport drops every credential on a hop, so a read under
+    ``redirect`` gets every record, and the sandbox saw no credentialed hop."""
+    async with running("redirect", 1.0) as sandbox:
+        transport = HTTPTransport(
+            f"{sandbox.api_url}/v1",
+            api_key=Secret(sandbox.keys.admin),
+            headers={"OpenAI-Organization": sandbox.state.org.org_id},
+        )
+        async with transport:
+            seen = []
+            after = None
+            while True:
+                params = [("limit", 100)] + ([("after", after)] if after else [])
+                page = await transport.get_json(
+                    "/organization/audit_logs", params=params
+                )
+                seen.extend(r["id"] for r in page["data"])
+                if not page["has_more"]:
+                    break
+                after = page["last_id"]
+        assert seen == ground_truth(sandbox)
+        observed = sandbox.state.faults.observed
+        assert observed["redirect_hops"] > 0
+        assert observed["credentialed_hops"] == 0

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JSON_CONTENT_TYPE",
     "STALL_DOWNLOAD",
+    "STORAGE_PREFIX",
     "TRUNCATE_DOWNLOAD",
     "ApiError",
     "Publication",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE: Final = "application/json"
+
+STORAGE_PREFIX: Final = "/compliance-exports"
+"""The path of the signed Logs Platform downloads on the storage origin."""
 
 TRUNCATE_DOWNLOAD: Final = web.RequestKey("aiaudit.truncate_download", str)
 """Request key: the fault injector asks the download handler to cut its body.

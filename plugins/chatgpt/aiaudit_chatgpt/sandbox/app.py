@@ -270,6 +270,10 @@ def build_api_app(state: SandboxState) -> web.Application:
             faults=state.faults,
         )
     )
+    if state.faults is not None and state.faults.profile == "redirect":
+        # Every redirect stays on this origin under the ``redirect`` profile,
+        # the Logs Platform's signed downloads included.
+        app.add_routes(storage_routes(state.compliance))
     return app
 
 

@@ -71,6 +71,7 @@ from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import (
     STALL_DOWNLOAD,
+    STORAGE_PREFIX,
     TRUNCATE_DOWNLOAD,
     ApiError,
     Publication,
@@ -138,7 +139,6 @@ AUDIT_EVENT_TYPES: Final = (
 
 LOGS_LIMIT_DEFAULT: Final = 100
 LOGS_LIMIT_MAX: Final = 100
-STORAGE_PREFIX: Final = "/compliance-exports"
 WORKSPACE_PATH: Final = "/v1/compliance/workspaces/{workspace_id}"
 
 _US: Final = 1_000_000

@@ -48,6 +48,18 @@ if TYPE_CHECKING:
 __all__ = ["ChatGPTSandbox", "SandboxProvider", "build_state", "write_ground_truth"]
 
 
+CONFORMANCE_FAULTS: Final = {
+    "rate_limit": "rate_limit",
+    "server_error": "server_error",
+    "malformed": "truncated",
+    "redirect": "redirect",
+    "stuck_cursor": "stuck_cursor",
+    "poisoned": "poisoned",
+    "late": "late",
+}
+"""The profile the conformance suite uses for each of its fault kinds."""
+
+
 def _history_end(options: SandboxOptions) -> datetime:
     if options.end is not None:
         return options.end.astimezone(UTC)
@@ -154,6 +166,10 @@ def build_state(options: SandboxOptions) -> SandboxState:
         faults=faults,
         limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
     )
+    if faults is not None:
+        faults.credentials = frozenset(
+            {keys.admin, keys.admin_no_audit, keys.compliance}
+        )
     if options.faults == "listing_after_exclusive":
         state.compliance.after_exclusive = True
     if options.faults == "late":
@@ -232,6 +248,10 @@ class ChatGPTSandbox:
         self._runners.append(api)
         await web.TCPSite(api, self.options.host, self.options.port).start()
         self.api_url = _site_url(api, self.options.host)
+        if self.options.faults == "redirect":
+            # Signed downloads on the same host and port: every hop of this
+            # profile is a same-origin redirect.
+            self.state.storage_base = self.api_url
 
     async def _stop(self) -> None:
         while self._runners:
@@ -332,6 +352,12 @@ class ChatGPTSandbox:
                 # What the conformance suite needs beyond the config: a key
                 # that authenticates but lacks permissions, and what it lacks.
                 "conformance": {
+                    "faults": dict(CONFORMANCE_FAULTS),
+                    **(
+                        {"observed": self.state.faults.observed}
+                        if self.state.faults is not None
+                        else {}
+                    ),
                     "restricted_config": {
                         **self.connector_config(),
                         "api_key": self.keys.admin_no_audit,
