@@ -346,3 +346,78 @@ async def test_more_files_without_a_last_end_time_is_an_error_not_an_end():
             )
             with pytest.raises(SchemaError, match="last_end_time"):
                 await _drain(reading)
+
+
+# -- poisoned records ----------------------------------------------------------------
+
+STREAMS = (ADMIN, TENANT, FILES, GPTS)
+
+
+async def clean_ids(registry, session):
+    """Every id a read of the same history without the spoils returns."""
+    async with serving(registry, session) as (_, connector):
+        return {i for stream in STREAMS for i in (await read(connector, stream))[0]}
+
+
+def accounted(log_id, native_id, ids, quarantined):
+    return log_id in ids or any(q.native_id in {log_id, native_id} for q in quarantined)
+
+
+async def test_poisoned_records_cost_only_themselves_on_a_read(registry, session):
+    """A lone surrogate, a NUL in a user id, an email or an IP, a user id of
+    6,000 characters, in the audit log, the Logs Platform and the GPT
+    listing: the read completes, every good record comes, and each poisoned
+    one is returned or quarantined with its id."""
+    clean = await clean_ids(registry, session)
+    async with serving(registry, session, "poisoned") as (sandbox, connector):
+        poisoned = dict(sandbox.state.poisoned_ids)
+        ids: list[str] = []
+        quarantined: list[QuarantinedRecord] = []
+        for stream in STREAMS:
+            async for batch in connector.read_stream(stream, None, WHOLE):
+                ids.extend(log.id for log in batch.logs)
+                quarantined.extend(batch.quarantined)
+        details = sandbox.describe().details["conformance"]
+    assert details["poisoned_ids"] == poisoned
+    natives = set(poisoned.values())
+    # Spoils in each listing: audit events, sign-in lines and GPTs.
+    assert any(n.startswith("audit_log-") for n in natives)
+    assert any(n.startswith("evt_") for n in natives)
+    assert any(n.startswith("g-") for n in natives)
+    assert len(natives) == 14
+    good = clean - set(poisoned)
+    assert not good - set(ids), "good records lost"
+    lost = [
+        i for i, n in poisoned.items() if not accounted(i, n, set(ids), quarantined)
+    ]
+    assert not lost
+
+
+async def test_a_poisoned_history_syncs_whole(registry, session, store_url):
+    """Every good event is stored, every poisoned one stored or quarantined,
+    nothing blocks the sync, and a second sync changes nothing: in SQLite
+    and in PostgreSQL (which refuses NUL in text)."""
+    clean = await clean_ids(registry, session)
+    store = open_store(store_url)
+    try:
+        async with serving(registry, session, "poisoned") as (sandbox, connector):
+            poisoned = dict(sandbox.state.poisoned_ids)
+            since, until = WHOLE.start_date, END
+            first = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            stored = {log.id for log in store.iter_logs(LogFilter(connection="c"))}
+            kept = [q.record for q in store.quarantined("c")]
+            second = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            again = store.count_logs(LogFilter(connection="c"))
+            kept_again = len(store.quarantined("c"))
+    finally:
+        store.close()
+    assert not [s.error for s in (*first.streams, *second.streams) if s.error]
+    good = clean - set(poisoned)
+    assert not good - stored, f"{len(good - stored)} good events not stored"
+    lost = [i for i, n in poisoned.items() if not accounted(i, n, stored, kept)]
+    assert not lost
+    assert (again, kept_again) == (len(stored), len(kept))

@@ -24,6 +24,7 @@ from aiaudit_chatgpt.sandbox.faults import (
     STORAGE_FAULTS,
     FaultInjector,
 )
+from aiaudit_chatgpt.sandbox.poison import dumps as poison_dumps
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Secret
 from connector_core.http import HTTPTransport, RetryPolicy
@@ -581,3 +582,62 @@ async def test_the_transport_reads_everything_through_redirects():
         observed = sandbox.state.faults.observed
         assert observed["redirect_hops"] > 0
         assert observed["credentialed_hops"] == 0
+
+
+# -- poisoned: records no store takes as they are ----------------------------------
+
+
+async def test_poisoned_serves_the_spoils_on_the_wire_and_lists_them():
+    """The audit log, the sign-in files and the GPT listing each carry a
+    lone surrogate escape, NULs in a user id, an email and an IP, and a user
+    id of 6,000 characters; the rest of the data is that of a clean run."""
+    async with (
+        running("poisoned", 1.0) as sandbox,
+        running(None, 0.0) as clean,
+        aiohttp.ClientSession() as http,
+    ):
+        state = sandbox.state
+        assert ground_truth(sandbox) == ground_truth(clean)
+        async with http.get(
+            f"{sandbox.api_url}{AUDIT}", params={"limit": "100"}, headers=admin(sandbox)
+        ) as response:
+            assert response.status == 200
+        bodies = [
+            b"".join(poison_dumps(state.audit.record(i)) for i in state.audit.poisoned),
+            b"".join(
+                line
+                for file_id in state.compliance.poisoned_lines
+                for line in state.compliance.iter_file_lines(file_id)
+            ),
+            b"".join(
+                poison_dumps(state.compliance.gpt(g))
+                for g in state.compliance._gpts_by_id  # noqa: SLF001
+                if g.id in state.compliance.poisoned_gpts
+            ),
+        ]
+        for body, count in zip(bodies, (5, 5, 4), strict=True):
+            assert body.count(b"\\ud800") == 1
+            assert body.count(b"\\u0000") == count - 2
+            assert b"0" * 5000 in body
+        # What the API serves is that text: the GPT listing, say.
+        workspace = state.org.workspace_id
+        async with http.get(
+            f"{sandbox.api_url}/v1/compliance/workspaces/{workspace}/gpts",
+            params={"limit": "100"},
+            headers={"Authorization": f"Bearer {sandbox.keys.compliance}"},
+        ) as response:
+            listing = await response.read()
+        assert b"\\ud800" in listing
+        assert len(orjson_free_loads(listing)["data"]) == len(state.org.gpts) + 4
+        conformance = sandbox.describe().details["conformance"]
+        assert conformance["faults"]["poisoned"] == "poisoned"
+        assert conformance["poisoned_ids"] == state.poisoned_ids
+        assert len(set(state.poisoned_ids.values())) == 14
+        assert "poisoned_ids" not in clean.describe().details["conformance"]
+
+
+def orjson_free_loads(body):
+    """JSON with a lone surrogate escape, which orjson refuses."""
+    import json  # noqa: PLC0415
+
+    return json.loads(body)

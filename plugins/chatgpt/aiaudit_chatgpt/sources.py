@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -634,12 +635,36 @@ async def _read_file(
         return
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(line: bytes) -> Any:
+    """A JSON line; one holding a lone surrogate escape (``\\ud800``) too.
+
+    orjson refuses the escape, which is valid JSON syntax but no valid
+    Unicode. One such record must cost that record, not the file: the
+    standard library reads it (the surrogate stays in the string) and the
+    normalizer or the store quarantines what it cannot keep. Anything else
+    orjson refuses stays refused (``NaN`` included).
+
+    Raises:
+        ValueError: The line is not JSON.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in exc.msg:
+            raise
+        return json.loads(line, parse_constant=_reject_constant)
+
+
 def _parse_line(
     normalizer: Normalizer, line: bytes, file_id: str, number: int
 ) -> list[AIAuditLog | QuarantinedRecord]:
     try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        record = _loads(line)
+    except ValueError as exc:
         return [
             QuarantinedRecord.of(
                 STREAM_COMPLIANCE,

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 from aiohttp import web
+
+from aiaudit_chatgpt.sandbox.poison import dumps
 
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def json_response(
 ) -> web.Response:
     """A JSON answer encoded with orjson (the sandbox serves big pages fast)."""
     return web.Response(
-        body=orjson.dumps(data),
+        body=dumps(data),
         status=status,
         content_type=JSON_CONTENT_TYPE,
         headers=headers,

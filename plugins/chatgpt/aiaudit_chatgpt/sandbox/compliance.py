@@ -66,7 +66,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote
 
 import attrs
-import orjson
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import (
@@ -83,6 +82,7 @@ from aiaudit_chatgpt.sandbox._web import (
 from aiaudit_chatgpt.sandbox.faults import MAX_STALL_SECONDS, FaultInjector
 from aiaudit_chatgpt.sandbox.faults import stall as wait_for_hangup
 from aiaudit_chatgpt.sandbox.org import MODELS, stable_token
+from aiaudit_chatgpt.sandbox.poison import dumps, poison_gpt, poison_sign_in
 
 
 if TYPE_CHECKING:
@@ -936,6 +936,10 @@ class ComplianceData:
         """Files the listing holds back until :attr:`publication` says."""
         self.hidden_gpts: frozenset[str] = frozenset()
         """GPTs the listing holds back until :attr:`publication` says."""
+        self.poisoned_lines: dict[str, dict[int, str]] = {}
+        """File id to the lines (from 0) served spoiled, with the spoil."""
+        self.poisoned_gpts: dict[str, str] = {}
+        """GPT id to the spoil it is served with (``poisoned``)."""
         admins = max(1, len(org.users) // 40)
         self._admins = tuple(
             u.index for u in org.users if u.role == "owner" or u.index < 2 + admins
@@ -1124,8 +1128,17 @@ class ComplianceData:
         """The records of one file, in timestamp order; KeyError if unknown."""
         source, bucket = self._by_id[file_id]
         render = source.render
-        for index in source.bucket_range(bucket):
-            yield render(index)
+        spoiled = self.poisoned_lines.get(file_id)
+        for position, index in enumerate(source.bucket_range(bucket)):
+            record = render(index)
+            if spoiled is not None and position in spoiled:
+                poison_sign_in(record, spoiled[position])
+            yield record
+
+    def sign_in_files(self) -> list[str]:
+        """The ids of the sign-in (``AUTH_LOG``) files holding records, in
+        listing order: where the ``poisoned`` profile spoils lines."""
+        return [f.id for f in self.iter_log_files([AUTH_LOG]) if f.records]
 
     def file_size(self, file_id: str) -> int:
         """The byte length of a file's JSONL body, computed once per file."""
@@ -1138,7 +1151,7 @@ class ComplianceData:
     def iter_file_lines(self, file_id: str) -> Iterator[bytes]:
         """The JSONL lines of one file, as the storage origin serves them."""
         for record in self.iter_file_records(file_id):
-            yield orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            yield dumps(record, newline=True)
 
     # -- legacy objects -----------------------------------------------------
 
@@ -1186,7 +1199,7 @@ class ComplianceData:
             "files": _generic_list(files),
             "tools": _generic_list(tools),
         }
-        return {
+        served = {
             "object": "compliance.workspace.gpt",
             "id": gpt.id,
             "created_at": float(gpt.created_at),
@@ -1198,6 +1211,10 @@ class ComplianceData:
             ),
             "latest_config": _generic_list([config]),
         }
+        poison = self.poisoned_gpts.get(gpt.id)
+        if poison is not None:
+            poison_gpt(served, poison)
+        return served
 
     def project(self, project: Project) -> dict[str, Any]:
         owner = self.org.users[project.owner]
@@ -1286,6 +1303,12 @@ class ComplianceData:
     def listed_files(self) -> frozenset[str]:
         """The files the listing holds back right now."""
         return frozenset() if self.publication.published() else self.hidden_files
+
+    def add_gpts(self, gpts: Iterable[CustomGPT]) -> None:
+        """Serve *gpts* too (the ``poisoned`` profile's), after generation,
+        so the rest of the data is what the same seed gives without them."""
+        self._gpts_by_id = sorted([*self._gpts_by_id, *gpts], key=lambda g: g.id)
+        self._gpt_ids = [g.id for g in self._gpts_by_id]
 
     def gpts_page(
         self, after: str | None, limit: int
