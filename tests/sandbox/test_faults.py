@@ -611,7 +611,7 @@ async def test_poisoned_serves_the_spoils_on_the_wire_and_lists_them():
             ),
             b"".join(
                 poison_dumps(state.compliance.gpt(g))
-                for g in state.compliance._gpts_by_id  # noqa: SLF001
+                for g in state.compliance._gpts_by_id
                 if g.id in state.compliance.poisoned_gpts
             ),
         ]
