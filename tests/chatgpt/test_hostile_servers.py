@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -421,3 +422,68 @@ async def test_a_poisoned_history_syncs_whole(registry, session, store_url):
     lost = [i for i, n in poisoned.items() if not accounted(i, n, stored, kept)]
     assert not lost
     assert (again, kept_again) == (len(stored), len(kept))
+
+
+# -- a record too long to hold ---------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+async def test_an_oversized_line_is_quarantined_and_the_read_goes_on(registry, session):
+    """One Logs Platform line of 8 MiB against a cap of 1 MiB: quarantined with
+    its size, the cap and its first bytes, every other record read, and the
+    client's memory stays far below the line's size."""
+    async with serving(
+        registry, session, "oversized", config={"max_record_bytes": MIB}
+    ) as (sandbox, connector):
+        compliance = sandbox.state.compliance
+        compliance.oversized_bytes = 8 * MIB
+        file_id, position = compliance.oversized
+        huge = list(compliance.iter_file_records(file_id))[position]
+        org = sandbox.state.org
+        normalizer = Normalizer(
+            organization_id=org.org_id, workspace_id=org.workspace_id
+        )
+        dropped = {log.id for log in normalizer.compliance_record(huge, log_id=file_id)}
+        native = huge["event_id"]
+        truth = stream_truth(sandbox, FILES) - dropped
+        del huge
+        ids: list[str] = []
+        quarantined: list[QuarantinedRecord] = []
+        tracemalloc.start()
+        try:
+            async for batch in connector.read_stream(FILES, None, WHOLE):
+                ids.extend(log.id for log in batch.logs)
+                quarantined.extend(batch.quarantined)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert dropped
+    assert len(ids) == len(set(ids))
+    assert set(ids) == truth
+    [record] = quarantined
+    assert f"line {position + 1} of {file_id}" in record.reason
+    assert "8,388,608 bytes" in record.reason
+    assert "1,048,576 bytes" in record.reason
+    assert record.native_id == native
+    assert record.raw.startswith('{"event_id"')
+    assert len(record.raw) <= 64 * 1024
+    assert peak < 4 * MIB, f"peak {peak:,} bytes for an 8 MiB line"
+
+
+def test_max_record_bytes_is_configurable_and_checked():
+    from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig  # noqa: PLC0415
+    from connector_core.exceptions import ConfigurationError  # noqa: PLC0415
+    from connector_core.http import DEFAULT_MAX_LINE  # noqa: PLC0415
+
+    base = {"api_key": "sk-admin-x"}
+    assert ChatGPTComplianceAPIConfig(**base).max_record_bytes == DEFAULT_MAX_LINE
+    environ = {"OPENAI_ADMIN_KEY": "sk-admin-x"}
+    read = ChatGPTComplianceAPIConfig.from_env(
+        environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "1048576"}
+    )
+    assert read.max_record_bytes == MIB
+    with pytest.raises(ConfigurationError, match="AIAUDIT_CHATGPT_MAX_RECORD_BYTES"):
+        ChatGPTComplianceAPIConfig.from_env(
+            environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "10"}
+        )

@@ -177,6 +177,8 @@ def build_state(options: SandboxOptions) -> SandboxState:
         _hold_back(state, options)
     if options.faults == "poisoned":
         _poison(state)
+    if options.faults == "oversized":
+        state.compliance.choose_oversized()
     return state
 
 
