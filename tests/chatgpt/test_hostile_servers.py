@@ -307,7 +307,24 @@ async def test_an_unreadable_checkpoint_is_a_clear_error(connector, stream, chec
             assert str(value) not in raised.value.reason
 
 
-@pytest.mark.parametrize("stream", [ADMIN, FILES])
+@pytest.mark.parametrize("stream", [ADMIN, TENANT, FILES, GPTS])
+async def test_a_checkpoint_wins_over_an_epoch_query_start(connector, sandbox, stream):
+    """The sync engine asks a stream that has a checkpoint from 1970-01-01:
+    the read resumes at the checkpoint, not at the query's start, so nothing
+    the first read delivered comes again and nothing after it is lost."""
+    middle = END - timedelta(days=10)
+    head = AIAuditLogQuery(start_date=WHOLE.start_date, end_date=middle)
+    first, checkpoints, _ = await read(connector, stream, head)
+    assert checkpoints
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    tail = AIAuditLogQuery(start_date=epoch, end_date=WHOLE.end_date)
+    rest, _, _ = await read(connector, stream, tail, checkpoints[-1])
+    assert not set(first) & set(rest), "resumed before the checkpoint"
+    assert len(rest) == len(set(rest))
+    assert stream_truth(sandbox, stream) <= set(first + rest)
+
+
+@pytest.mark.parametrize("stream", [ADMIN, TENANT, FILES, GPTS])
 async def test_a_checkpoint_wins_over_a_later_query_start(connector, sandbox, stream):
     """With a checkpoint, a read resumes there whatever the query's start."""
     middle = END - timedelta(days=10)
