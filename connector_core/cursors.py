@@ -181,4 +181,10 @@ class SeenIds:
 
 
 def _digest(rid: str) -> bytes:
-    return hashlib.blake2b(rid.encode(), digest_size=_DIGEST_SIZE).digest()
+    # ``surrogatepass``: an id from a hostile or broken server may hold a lone
+    # surrogate (JSON's ``\ud800`` escape), which strict UTF-8 refuses. It
+    # still gets a digest of its own, distinct from every valid id's, since
+    # the bytes it encodes to are themselves invalid UTF-8.
+    return hashlib.blake2b(
+        rid.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_SIZE
+    ).digest()

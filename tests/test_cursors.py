@@ -72,3 +72,25 @@ def test_seen_ids_round_trip_and_read_plain_lists():
 def test_seen_ids_refuse_what_they_did_not_write(bad):
     with pytest.raises(ValueError, match="id"):
         SeenIds.decode(bad)
+
+
+def test_seen_ids_take_ids_no_utf8_holds():
+    """A hostile server's id may hold a lone surrogate (JSON's ``\\ud800``
+    escape decodes to one), which has no UTF-8 form: it is still an id to
+    remember and to tell apart, not a crash of the reader."""
+    poisoned = "audit_log-\ud800"
+    other = "audit_log-\udc00"
+    seen = SeenIds([poisoned])
+    seen.add(other)
+    assert poisoned in seen
+    assert other in seen
+    assert "audit_log-" not in seen
+    assert len(seen) == 2
+    again = SeenIds.decode(seen.encode())
+    assert poisoned in again
+    assert other in again
+    # An id with a NUL or of thousands of characters is only a digest too.
+    seen.add("user\x00id")
+    seen.add("9" * 6000)
+    assert "user\x00id" in seen
+    assert "9" * 6000 in seen

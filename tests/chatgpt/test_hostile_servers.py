@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from chatgpt_history import DAYS, END, WHOLE
 from aiaudit_chatgpt.normalize import Normalizer, native_filter
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
 from aiaudit_chatgpt.sources import list_all, read_compliance_logs
-from connector_core.exceptions import SchemaError
+from connector_core.exceptions import CheckpointError, SchemaError
 from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery
 from connector_core.paging import matches
@@ -290,15 +291,40 @@ async def test_a_stalled_download_is_resumed_after_its_last_line(registry, sessi
     ],
 )
 async def test_an_unreadable_checkpoint_is_a_clear_error(connector, stream, checkpoint):
-    with pytest.raises(SchemaError) as raised:
+    """A CheckpointError naming the stream, so the sync engine reports it for
+    that stream with the command that clears it; the reason never quotes the
+    checkpoint itself."""
+    with pytest.raises(CheckpointError) as raised:
         await read(connector, stream, checkpoint=checkpoint)
+    assert isinstance(raised.value, SchemaError)
+    assert raised.value.stream == stream
     message = str(raised.value)
     assert stream in message
     assert "checkpoint" in message
-    assert "reset" in message
+    for value in checkpoint.values():
+        if isinstance(value, str | list) and value:
+            assert repr(value) not in message
+            assert str(value) not in raised.value.reason
 
 
-@pytest.mark.parametrize("stream", [ADMIN, FILES])
+@pytest.mark.parametrize("stream", [ADMIN, TENANT, FILES, GPTS])
+async def test_a_checkpoint_wins_over_an_epoch_query_start(connector, sandbox, stream):
+    """The sync engine asks a stream that has a checkpoint from 1970-01-01:
+    the read resumes at the checkpoint, not at the query's start, so nothing
+    the first read delivered comes again and nothing after it is lost."""
+    middle = END - timedelta(days=10)
+    head = AIAuditLogQuery(start_date=WHOLE.start_date, end_date=middle)
+    first, checkpoints, _ = await read(connector, stream, head)
+    assert checkpoints
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    tail = AIAuditLogQuery(start_date=epoch, end_date=WHOLE.end_date)
+    rest, _, _ = await read(connector, stream, tail, checkpoints[-1])
+    assert not set(first) & set(rest), "resumed before the checkpoint"
+    assert len(rest) == len(set(rest))
+    assert stream_truth(sandbox, stream) <= set(first + rest)
+
+
+@pytest.mark.parametrize("stream", [ADMIN, TENANT, FILES, GPTS])
 async def test_a_checkpoint_wins_over_a_later_query_start(connector, sandbox, stream):
     """With a checkpoint, a read resumes there whatever the query's start."""
     middle = END - timedelta(days=10)
@@ -338,3 +364,143 @@ async def test_more_files_without_a_last_end_time_is_an_error_not_an_end():
             )
             with pytest.raises(SchemaError, match="last_end_time"):
                 await _drain(reading)
+
+
+# -- poisoned records ----------------------------------------------------------------
+
+STREAMS = (ADMIN, TENANT, FILES, GPTS)
+
+
+async def clean_ids(registry, session):
+    """Every id a read of the same history without the spoils returns."""
+    async with serving(registry, session) as (_, connector):
+        return {i for stream in STREAMS for i in (await read(connector, stream))[0]}
+
+
+def accounted(log_id, native_id, ids, quarantined):
+    return log_id in ids or any(q.native_id in {log_id, native_id} for q in quarantined)
+
+
+async def test_poisoned_records_cost_only_themselves_on_a_read(registry, session):
+    """A lone surrogate, a NUL in a user id, an email or an IP, a user id of
+    6,000 characters, in the audit log, the Logs Platform and the GPT
+    listing: the read completes, every good record comes, and each poisoned
+    one is returned or quarantined with its id."""
+    clean = await clean_ids(registry, session)
+    async with serving(registry, session, "poisoned") as (sandbox, connector):
+        poisoned = dict(sandbox.state.poisoned_ids)
+        ids: list[str] = []
+        quarantined: list[QuarantinedRecord] = []
+        for stream in STREAMS:
+            async for batch in connector.read_stream(stream, None, WHOLE):
+                ids.extend(log.id for log in batch.logs)
+                quarantined.extend(batch.quarantined)
+        details = sandbox.describe().details["conformance"]
+    assert details["poisoned_ids"] == poisoned
+    natives = set(poisoned.values())
+    # Spoils in each listing: audit events, sign-in lines and GPTs.
+    assert any(n.startswith("audit_log-") for n in natives)
+    assert any(n.startswith("evt_") for n in natives)
+    assert any(n.startswith("g-") for n in natives)
+    assert len(natives) == 14
+    good = clean - set(poisoned)
+    assert not good - set(ids), "good records lost"
+    lost = [
+        i for i, n in poisoned.items() if not accounted(i, n, set(ids), quarantined)
+    ]
+    assert not lost
+
+
+async def test_a_poisoned_history_syncs_whole(registry, session, store_url):
+    """Every good event is stored, every poisoned one stored or quarantined,
+    nothing blocks the sync, and a second sync changes nothing: in SQLite
+    and in PostgreSQL (which refuses NUL in text)."""
+    clean = await clean_ids(registry, session)
+    store = open_store(store_url)
+    try:
+        async with serving(registry, session, "poisoned") as (sandbox, connector):
+            poisoned = dict(sandbox.state.poisoned_ids)
+            since, until = WHOLE.start_date, END
+            first = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            stored = {log.id for log in store.iter_logs(LogFilter(connection="c"))}
+            kept = [q.record for q in store.quarantined("c")]
+            second = await sync_connection(
+                connector, store, connection="c", since=since, until=until
+            )
+            again = store.count_logs(LogFilter(connection="c"))
+            kept_again = len(store.quarantined("c"))
+    finally:
+        store.close()
+    assert not [s.error for s in (*first.streams, *second.streams) if s.error]
+    good = clean - set(poisoned)
+    assert not good - stored, f"{len(good - stored)} good events not stored"
+    lost = [i for i, n in poisoned.items() if not accounted(i, n, stored, kept)]
+    assert not lost
+    assert (again, kept_again) == (len(stored), len(kept))
+
+
+# -- a record too long to hold ---------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+async def test_an_oversized_line_is_quarantined_and_the_read_goes_on(registry, session):
+    """One Logs Platform line of 8 MiB against a cap of 1 MiB: quarantined with
+    its size, the cap and its first bytes, every other record read, and the
+    client's memory stays far below the line's size."""
+    async with serving(
+        registry, session, "oversized", config={"max_record_bytes": MIB}
+    ) as (sandbox, connector):
+        compliance = sandbox.state.compliance
+        compliance.oversized_bytes = 8 * MIB
+        file_id, position = compliance.oversized
+        huge = list(compliance.iter_file_records(file_id))[position]
+        org = sandbox.state.org
+        normalizer = Normalizer(
+            organization_id=org.org_id, workspace_id=org.workspace_id
+        )
+        dropped = {log.id for log in normalizer.compliance_record(huge, log_id=file_id)}
+        native = huge["event_id"]
+        truth = stream_truth(sandbox, FILES) - dropped
+        del huge
+        ids: list[str] = []
+        quarantined: list[QuarantinedRecord] = []
+        tracemalloc.start()
+        try:
+            async for batch in connector.read_stream(FILES, None, WHOLE):
+                ids.extend(log.id for log in batch.logs)
+                quarantined.extend(batch.quarantined)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert dropped
+    assert len(ids) == len(set(ids))
+    assert set(ids) == truth
+    [record] = quarantined
+    assert f"line {position + 1} of {file_id}" in record.reason
+    assert "8,388,608 bytes" in record.reason
+    assert "1,048,576 bytes" in record.reason
+    assert record.native_id == native
+    assert record.raw.startswith('{"event_id"')
+    assert len(record.raw) <= 64 * 1024
+    assert peak < 4 * MIB, f"peak {peak:,} bytes for an 8 MiB line"
+
+
+def test_max_record_bytes_is_configurable_and_checked():
+    from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig  # noqa: PLC0415
+    from connector_core.exceptions import ConfigurationError  # noqa: PLC0415
+    from connector_core.http import DEFAULT_MAX_LINE  # noqa: PLC0415
+
+    base = {"api_key": "sk-admin-x"}
+    assert ChatGPTComplianceAPIConfig(**base).max_record_bytes == DEFAULT_MAX_LINE
+    environ = {"OPENAI_ADMIN_KEY": "sk-admin-x"}
+    read = ChatGPTComplianceAPIConfig.from_env(
+        environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "1048576"}
+    )
+    assert read.max_record_bytes == MIB
+    with pytest.raises(ConfigurationError, match="AIAUDIT_CHATGPT_MAX_RECORD_BYTES"):
+        ChatGPTComplianceAPIConfig.from_env(
+            environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "10"}
+        )

@@ -34,13 +34,10 @@ def _only_the_conformance_plugin(monkeypatch):
 
 KNOWN_SKIPS = {
     # The ChatGPT sandbox offers no list of the ids a complete read returns
-    # (see docs/connector-authors.md), and opts out of the redirect and
-    # poisoned fault kinds until it serves them.
+    # (see docs/connector-authors.md).
     "chatgpt": {
         "test_permission_probe_names_what_is_missing",
         "test_full_read_returns_everything_the_sandbox_serves",
-        "test_redirect_hops_carry_no_credentials",
-        "test_poisoned_records_are_kept_or_quarantined",
     },
     "example": set(),
 }

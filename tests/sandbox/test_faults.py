@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import aiohttp
 import orjson
 import pytest
+import yarl
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox.audit import AuditQuery
@@ -23,6 +24,7 @@ from aiaudit_chatgpt.sandbox.faults import (
     STORAGE_FAULTS,
     FaultInjector,
 )
+from aiaudit_chatgpt.sandbox.poison import dumps as poison_dumps
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Secret
 from connector_core.http import HTTPTransport, RetryPolicy
@@ -474,3 +476,168 @@ async def test_retrying_client_always_gets_everything(rate, limit):
         assert len(collected) - len(unique) == faults.injected["duplicates"]
         assert faults.injected.total() > 0
         assert transport.retries > 0
+
+
+# -- redirect: every API request sent to a signed URL on the same origin -------
+
+
+async def test_redirect_sends_every_api_request_to_a_signed_url_on_the_same_origin():
+    """Admin and Compliance API requests, listings and downloads, are each
+    a 307 to the same origin, path and query plus a signature; the hop is
+    served only without any credential."""
+    async with running("redirect", 1.0) as sandbox, aiohttp.ClientSession() as http:
+        workspace = sandbox.state.org.workspace_id
+        compliance = {"Authorization": f"Bearer {sandbox.keys.compliance}"}
+        logs = f"{sandbox.api_url}/v1/compliance/workspaces/{workspace}/logs"
+        origin = sandbox.api_url
+        for url, headers, params in [
+            (f"{origin}{AUDIT}", admin(sandbox), {"limit": "5"}),
+            (logs, compliance, {"event_type": "AUTH_LOG"}),
+            (f"{logs[:-5]}/gpts", compliance, {"limit": "3"}),
+        ]:
+            async with http.get(
+                url, headers=headers, params=params, allow_redirects=False
+            ) as response:
+                assert response.status == 307
+                location = response.headers["Location"]
+            target = yarl.URL(location)
+            assert not target.is_absolute() or target.origin() == yarl.URL(origin)
+            assert target.path == yarl.URL(url).path
+            assert {**params, "signature": target.query["signature"]} == dict(
+                target.query
+            )
+            hop = yarl.URL(origin).join(target)
+            # A hop with the key (or only the organization header) is refused
+            # the way a pre-signed URL's host refuses a second credential.
+            for extra in (headers, {"OpenAI-Organization": "org-x"}):
+                async with http.get(hop, headers=extra) as response:
+                    assert response.status == 400
+                    error = (await response.json())["error"]
+                    assert "only one auth mechanism allowed" in error["message"].lower()
+            async with http.get(hop) as response:
+                assert response.status == 200, await response.text()
+                page = await response.json()
+            assert page["data"]
+            # A forged signature is refused.
+            forged = hop.update_query({"signature": "x.y"})
+            async with http.get(forged) as response:
+                assert response.status == 400
+        # A client that keeps its key across the redirect is refused.
+        async with http.get(
+            logs, params={"event_type": "AUTH_LOG"}, headers=compliance
+        ) as response:
+            assert response.status == 400
+        async with http.get(
+            logs,
+            params={"event_type": "AUTH_LOG"},
+            headers=compliance,
+            allow_redirects=False,
+        ) as response:
+            hop = yarl.URL(origin).join(yarl.URL(response.headers["Location"]))
+        async with http.get(hop) as response:
+            file_id = (await response.json())["data"][0]["id"]
+        async with http.get(
+            f"{logs}/{file_id}", headers=compliance, allow_redirects=False
+        ) as response:
+            assert response.status == 307
+            hop = yarl.URL(origin).join(yarl.URL(response.headers["Location"]))
+        async with http.get(hop, allow_redirects=False) as response:
+            assert response.status == 307
+            download = response.headers["Location"]
+        # The download itself is on the same host and port too.
+        assert download.startswith(origin)
+        async with http.get(download) as response:
+            assert response.status == 200
+            assert (await response.read()).count(b"\n") >= 1
+        observed = sandbox.state.faults.observed
+        assert observed["redirect_hops"] >= 13
+        assert observed["credentialed_hops"] == 7
+        conformance = sandbox.describe().details["conformance"]
+        assert conformance["faults"]["redirect"] == "redirect"
+        assert conformance["observed"] is observed
+
+
+async def test_the_transport_reads_everything_through_redirects():
+    """The shared transport drops every credential on a hop, so a read under
+    ``redirect`` gets every record, and the sandbox saw no credentialed hop."""
+    async with running("redirect", 1.0) as sandbox:
+        transport = HTTPTransport(
+            f"{sandbox.api_url}/v1",
+            api_key=Secret(sandbox.keys.admin),
+            headers={"OpenAI-Organization": sandbox.state.org.org_id},
+        )
+        async with transport:
+            seen = []
+            after = None
+            while True:
+                params = [("limit", 100)] + ([("after", after)] if after else [])
+                page = await transport.get_json(
+                    "/organization/audit_logs", params=params
+                )
+                seen.extend(r["id"] for r in page["data"])
+                if not page["has_more"]:
+                    break
+                after = page["last_id"]
+        assert seen == ground_truth(sandbox)
+        observed = sandbox.state.faults.observed
+        assert observed["redirect_hops"] > 0
+        assert observed["credentialed_hops"] == 0
+
+
+# -- poisoned: records no store takes as they are ----------------------------------
+
+
+async def test_poisoned_serves_the_spoils_on_the_wire_and_lists_them():
+    """The audit log, the sign-in files and the GPT listing each carry a
+    lone surrogate escape, NULs in a user id, an email and an IP, and a user
+    id of 6,000 characters; the rest of the data is that of a clean run."""
+    async with (
+        running("poisoned", 1.0) as sandbox,
+        running(None, 0.0) as clean,
+        aiohttp.ClientSession() as http,
+    ):
+        state = sandbox.state
+        assert ground_truth(sandbox) == ground_truth(clean)
+        async with http.get(
+            f"{sandbox.api_url}{AUDIT}", params={"limit": "100"}, headers=admin(sandbox)
+        ) as response:
+            assert response.status == 200
+        bodies = [
+            b"".join(poison_dumps(state.audit.record(i)) for i in state.audit.poisoned),
+            b"".join(
+                line
+                for file_id in state.compliance.poisoned_lines
+                for line in state.compliance.iter_file_lines(file_id)
+            ),
+            b"".join(
+                poison_dumps(state.compliance.gpt(g))
+                for g in state.compliance._gpts_by_id
+                if g.id in state.compliance.poisoned_gpts
+            ),
+        ]
+        for body, count in zip(bodies, (5, 5, 4), strict=True):
+            assert body.count(b"\\ud800") == 1
+            assert body.count(b"\\u0000") == count - 2
+            assert b"0" * 5000 in body
+        # What the API serves is that text: the GPT listing, say.
+        workspace = state.org.workspace_id
+        async with http.get(
+            f"{sandbox.api_url}/v1/compliance/workspaces/{workspace}/gpts",
+            params={"limit": "100"},
+            headers={"Authorization": f"Bearer {sandbox.keys.compliance}"},
+        ) as response:
+            listing = await response.read()
+        assert b"\\ud800" in listing
+        assert len(orjson_free_loads(listing)["data"]) == len(state.org.gpts) + 4
+        conformance = sandbox.describe().details["conformance"]
+        assert conformance["faults"]["poisoned"] == "poisoned"
+        assert conformance["poisoned_ids"] == state.poisoned_ids
+        assert len(set(state.poisoned_ids.values())) == 14
+        assert "poisoned_ids" not in clean.describe().details["conformance"]
+
+
+def orjson_free_loads(body):
+    """JSON with a lone surrogate escape, which orjson refuses."""
+    import json  # noqa: PLC0415
+
+    return json.loads(body)

@@ -17,6 +17,7 @@ import attrs
 import yarl
 
 from connector_core.exceptions import ConfigurationError
+from connector_core.http import DEFAULT_MAX_LINE
 from connector_core.secrets import Secret
 
 
@@ -24,11 +25,15 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_COMPLIANCE_BASE_URL",
     "ENVIRONMENT",
+    "MIN_RECORD_BYTES",
     "ChatGPTComplianceAPIConfig",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_BASE_URL: Final = "https://api.chatgpt.com/v1"
+MIN_RECORD_BYTES: Final = 64 * 1024
+"""The smallest ``max_record_bytes``: a cap below what ordinary records
+take would quarantine them all."""
 
 ENVIRONMENT: Final = {
     "api_key": ("OPENAI_ADMIN_KEY", "OPENAI_ENTERPRISE_API_KEY"),
@@ -38,6 +43,7 @@ ENVIRONMENT: Final = {
     "workspace_id": ("CHATGPT_WORKSPACE_ID",),
     "compliance_base_url": ("CHATGPT_COMPLIANCE_BASE_URL",),
     "timeout": ("AIAUDIT_CHATGPT_TIMEOUT",),
+    "max_record_bytes": ("AIAUDIT_CHATGPT_MAX_RECORD_BYTES",),
 }
 """Each field and the variables it is read from, first match wins.
 
@@ -86,6 +92,10 @@ class ChatGPTComplianceAPIConfig:
         compliance_api_key: The Compliance API key; ``None`` skips it.
         workspace_id: The ChatGPT Enterprise workspace the key belongs to.
         compliance_base_url: The Compliance API base URL.
+        max_record_bytes: The longest Logs Platform line (one record) read
+            whole, in bytes; a longer one is quarantined with its first
+            bytes as evidence, and memory stays about this size however
+            long the line (the transport's ``max_line``).
     """
 
     api_key: Secret | None = attrs.field(default=None, converter=_optional_secret)
@@ -104,6 +114,12 @@ class ChatGPTComplianceAPIConfig:
     workspace_id: str | None = None
     compliance_base_url: str = attrs.field(
         default=DEFAULT_COMPLIANCE_BASE_URL, converter=_strip_slash, validator=_http_url
+    )
+
+    max_record_bytes: int = attrs.field(
+        default=DEFAULT_MAX_LINE,
+        converter=int,
+        validator=attrs.validators.ge(MIN_RECORD_BYTES),
     )
 
     environment: ClassVar[Mapping[str, tuple[str, ...]]] = ENVIRONMENT

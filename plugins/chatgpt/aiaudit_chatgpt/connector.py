@@ -136,6 +136,7 @@ class ChatGPTEnterpriseConnector:
             headers=headers,
             timeout=self.config.timeout,
             session=self._session,
+            max_line=self.config.max_record_bytes,
         )
 
     @property
@@ -329,6 +330,7 @@ class ChatGPTEnterpriseConnector:
                 workspace_id=self.workspace_id,
                 checkpoint=checkpoint,
                 query=query,
+                max_record_bytes=self.config.max_record_bytes,
             )
         elif stream == STREAM_GPTS and self.compliance is not None:
             batches = read_custom_gpts(

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -53,8 +55,8 @@ from aiaudit_chatgpt.normalize import (
     is_tenant_scoped,
 )
 from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
-from connector_core.exceptions import SchemaError, TransportError
-from connector_core.http import HTTPTransport
+from connector_core.exceptions import CheckpointError, SchemaError, TransportError
+from connector_core.http import HTTPTransport, OversizedLine
 from connector_core.streams import QuarantinedRecord, StreamBatch
 
 
@@ -161,12 +163,14 @@ def _split(
     return logs, bad
 
 
-def unreadable_checkpoint(stream: str, problem: str) -> SchemaError:
-    """The error for a stored checkpoint this reader did not write."""
-    return SchemaError(
-        f"the stored checkpoint of stream {stream} is unreadable ({problem}); "
-        "it can be reset, and the stream then starts again from --since"
-    )
+def unreadable_checkpoint(stream: str, problem: str) -> CheckpointError:
+    """The error for a stored checkpoint this reader did not write.
+
+    A :class:`~connector_core.exceptions.CheckpointError`, so the sync engine
+    reports it for this stream alone with the command that clears it. The
+    reason names what is wrong, never the checkpoint's contents.
+    """
+    return CheckpointError(stream, problem)
 
 
 def _as_mapping(stream: str, checkpoint: object) -> Mapping[str, Any]:
@@ -446,8 +450,14 @@ async def read_compliance_logs(
     checkpoint: Mapping[str, Any] | None,
     query: AIAuditLogQuery,
     lag: timedelta = FILES_PUBLICATION_LAG,
+    max_record_bytes: int | None = None,
 ) -> AsyncGenerator[StreamBatch, None]:
     """List Logs Platform files from *checkpoint* and read each one.
+
+    A line longer than the transport's ``max_line`` arrives as an
+    :class:`~connector_core.http.OversizedLine` and is quarantined, its
+    size and the cap (*max_record_bytes*, for the reason) named, its first
+    bytes kept as evidence; the read goes on with the next line.
 
     The API does not say whether ``after=T`` lists the files ending at
     ``T``. Read either way, the listing loses nothing here: each page is
@@ -487,7 +497,7 @@ async def read_compliance_logs(
             if position.read(file_id, end_time):
                 continue  # read before: listed again at or after the boundary
             async for batch in _read_file(
-                http, normalizer, f"{base}/{file_id}", file_id
+                http, normalizer, f"{base}/{file_id}", file_id, max_record_bytes
             ):
                 yield batch
             position.advance(end_time, file_id)
@@ -587,7 +597,11 @@ class _FilePosition:
 
 
 async def _read_file(
-    http: HTTPTransport, normalizer: Normalizer, path: str, file_id: str
+    http: HTTPTransport,
+    normalizer: Normalizer,
+    path: str,
+    file_id: str,
+    cap: int | None = None,
 ) -> AsyncGenerator[StreamBatch, None]:
     """One file's logs in chunks; a broken download resumes after the lines
     already read, so a retry neither loses nor repeats a record."""
@@ -601,7 +615,10 @@ async def _read_file(
                     position += 1
                     if position <= consumed or not line.strip():
                         continue
-                    chunk.extend(_parse_line(normalizer, line, file_id, position))
+                    if isinstance(line, OversizedLine):
+                        chunk.append(_oversized(line, file_id, position, cap))
+                    else:
+                        chunk.extend(_parse_line(normalizer, line, file_id, position))
                     consumed = position
                     if len(chunk) >= FILE_CHUNK:
                         logs, bad = _split(chunk)
@@ -632,12 +649,56 @@ async def _read_file(
         return
 
 
+_EVENT_ID: Final = re.compile(rb'"event_id"\s*:\s*"([A-Za-z0-9_.:-]{1,200})"')
+
+
+def _oversized(
+    line: OversizedLine, file_id: str, number: int, cap: int | None
+) -> QuarantinedRecord:
+    """The quarantined record of a line too long to hold: its size and the
+    cap in the reason, its first bytes as evidence, and the record's
+    ``event_id`` when the evidence shows it (ids come first in a record)."""
+    limit = f"the cap of {cap:,} bytes" if cap is not None else "the line cap"
+    found = _EVENT_ID.search(line)
+    return QuarantinedRecord.of(
+        STREAM_COMPLIANCE,
+        f"line {number} of {file_id} is {line.size:,} bytes, over {limit} "
+        "(max_record_bytes): not read; its first bytes are kept",
+        bytes(line),
+        native_id=found.group(1).decode("ascii") if found else None,
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(line: bytes) -> Any:
+    """A JSON line; one holding a lone surrogate escape (``\\ud800``) too.
+
+    orjson refuses the escape, which is valid JSON syntax but no valid
+    Unicode. One such record must cost that record, not the file: the
+    standard library reads it (the surrogate stays in the string) and the
+    normalizer or the store quarantines what it cannot keep. Anything else
+    orjson refuses stays refused (``NaN`` included).
+
+    Raises:
+        ValueError: The line is not JSON.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in exc.msg:
+            raise
+        return json.loads(line, parse_constant=_reject_constant)
+
+
 def _parse_line(
     normalizer: Normalizer, line: bytes, file_id: str, number: int
 ) -> list[AIAuditLog | QuarantinedRecord]:
     try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        record = _loads(line)
+    except ValueError as exc:
         return [
             QuarantinedRecord.of(
                 STREAM_COMPLIANCE,

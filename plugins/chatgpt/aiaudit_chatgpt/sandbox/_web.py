@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 from aiohttp import web
+
+from aiaudit_chatgpt.sandbox.poison import dumps
 
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JSON_CONTENT_TYPE",
     "STALL_DOWNLOAD",
+    "STORAGE_PREFIX",
     "TRUNCATE_DOWNLOAD",
     "ApiError",
     "Publication",
@@ -36,6 +38,9 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE: Final = "application/json"
+
+STORAGE_PREFIX: Final = "/compliance-exports"
+"""The path of the signed Logs Platform downloads on the storage origin."""
 
 TRUNCATE_DOWNLOAD: Final = web.RequestKey("aiaudit.truncate_download", str)
 """Request key: the fault injector asks the download handler to cut its body.
@@ -87,7 +92,7 @@ def json_response(
 ) -> web.Response:
     """A JSON answer encoded with orjson (the sandbox serves big pages fast)."""
     return web.Response(
-        body=orjson.dumps(data),
+        body=dumps(data),
         status=status,
         content_type=JSON_CONTENT_TYPE,
         headers=headers,

@@ -93,6 +93,8 @@ class SandboxState:
     Attributes:
         requests: Requests received, by route name.
         publication: When events held back as late appear (``late``).
+        poisoned_ids: The events of the records served spoiled
+            (``poisoned``): log id to native id.
     """
 
     org: Organization
@@ -105,6 +107,9 @@ class SandboxState:
     requests: dict[str, int] = attrs.Factory(dict)
     storage_base: str = ""
     publication: Publication = attrs.Factory(lambda: Publication(0.0))
+    poisoned_ids: dict[str, str] = attrs.Factory(dict)
+    """Under ``poisoned``: the log id of each spoiled record's event and
+    the native id of the record."""
 
 
 def _error_middleware() -> Any:
@@ -270,6 +275,10 @@ def build_api_app(state: SandboxState) -> web.Application:
             faults=state.faults,
         )
     )
+    if state.faults is not None and state.faults.profile == "redirect":
+        # Every redirect stays on this origin under the ``redirect`` profile,
+        # the Logs Platform's signed downloads included.
+        app.add_routes(storage_routes(state.compliance))
     return app
 
 

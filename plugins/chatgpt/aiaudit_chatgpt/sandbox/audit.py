@@ -27,10 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 
 from aiaudit_chatgpt.sandbox._web import Publication
 from aiaudit_chatgpt.sandbox.org import Organization, stable_token
+from aiaudit_chatgpt.sandbox.poison import dumps, poison_admin
 
 
 if TYPE_CHECKING:
@@ -255,6 +255,8 @@ class AuditLogData:
         self._project_codes = {p.id: p.index for p in org.projects}
         self.publication = Publication(0.0)
         self.hidden: frozenset[int] = frozenset()
+        self.poisoned: dict[int, str] = {}
+        """Events served spoiled, by position, with the spoil (``poisoned``)."""
         """Positions held back until :attr:`publication` says (``late``)."""
 
     def __len__(self) -> int:
@@ -355,7 +357,20 @@ class AuditLogData:
         payload = self._payload(kind, index, digest)
         if payload is not None:
             record[kind.name] = payload
+        poison = self.poisoned.get(index)
+        if poison is not None:
+            poison_admin(record, poison)
         return record
+
+    def poison_candidates(self) -> list[int]:
+        """Organization events whose actor is a session (which has a user
+        id, an email and an IP address to spoil), oldest first."""
+        users = self._users
+        return [
+            i
+            for i in range(len(self.times))
+            if 0 <= self.actors[i] < users and self.types[i] not in _TENANT_CODES
+        ]
 
     def records(self, indices: Iterable[int]) -> list[dict[str, Any]]:
         return [self.record(i) for i in indices]
@@ -649,7 +664,7 @@ class AuditLogData:
         count = 0
         with open(path, "wb") as out:  # noqa: PTH123 - a plain path string is fine
             for record in self.iter_records():
-                out.write(orjson.dumps(record))
+                out.write(dumps(record))
                 out.write(b"\n")
                 count += 1
         return count

@@ -66,11 +66,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote
 
 import attrs
-import orjson
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import (
     STALL_DOWNLOAD,
+    STORAGE_PREFIX,
     TRUNCATE_DOWNLOAD,
     ApiError,
     Publication,
@@ -82,6 +82,7 @@ from aiaudit_chatgpt.sandbox._web import (
 from aiaudit_chatgpt.sandbox.faults import MAX_STALL_SECONDS, FaultInjector
 from aiaudit_chatgpt.sandbox.faults import stall as wait_for_hangup
 from aiaudit_chatgpt.sandbox.org import MODELS, stable_token
+from aiaudit_chatgpt.sandbox.poison import dumps, poison_gpt, poison_sign_in
 
 
 if TYPE_CHECKING:
@@ -138,8 +139,11 @@ AUDIT_EVENT_TYPES: Final = (
 
 LOGS_LIMIT_DEFAULT: Final = 100
 LOGS_LIMIT_MAX: Final = 100
-STORAGE_PREFIX: Final = "/compliance-exports"
 WORKSPACE_PATH: Final = "/v1/compliance/workspaces/{workspace_id}"
+OVERSIZED_LINE_BYTES: Final = 5 * 1024 * 1024
+"""The default length of the ``oversized`` profile's line."""
+_PLACEHOLDER: Final = "@@aiaudit-oversized@@"
+_STREAM_CHUNK: Final = 64 * 1024
 
 _US: Final = 1_000_000
 _HOUR_US: Final = 3_600 * _US
@@ -936,6 +940,14 @@ class ComplianceData:
         """Files the listing holds back until :attr:`publication` says."""
         self.hidden_gpts: frozenset[str] = frozenset()
         """GPTs the listing holds back until :attr:`publication` says."""
+        self.poisoned_lines: dict[str, dict[int, str]] = {}
+        """File id to the lines (from 0) served spoiled, with the spoil."""
+        self.poisoned_gpts: dict[str, str] = {}
+        self.oversized: tuple[str, int] | None = None
+        """The file id and line (from 0) served as one huge line (``oversized``)."""
+        self.oversized_bytes = OVERSIZED_LINE_BYTES
+        """How long that line is, in bytes (without its newline)."""
+        """GPT id to the spoil it is served with (``poisoned``)."""
         admins = max(1, len(org.users) // 40)
         self._admins = tuple(
             u.index for u in org.users if u.role == "owner" or u.index < 2 + admins
@@ -1124,21 +1136,76 @@ class ComplianceData:
         """The records of one file, in timestamp order; KeyError if unknown."""
         source, bucket = self._by_id[file_id]
         render = source.render
-        for index in source.bucket_range(bucket):
-            yield render(index)
+        spoiled = self.poisoned_lines.get(file_id)
+        for position, index in enumerate(source.bucket_range(bucket)):
+            record = render(index)
+            if spoiled is not None and position in spoiled:
+                poison_sign_in(record, spoiled[position])
+            if self.oversized == (file_id, position):
+                head, tail = self._oversized_parts(record)
+                record["message"]["content"]["value"] = "x" * self._filler(head, tail)
+            yield record
+
+    def choose_oversized(self) -> str:
+        """Pick the line the ``oversized`` profile serves huge: the middle
+        line of the first conversation file with three; its file id."""
+        for log_file in self.iter_log_files([CONVERSATION_MESSAGE]):
+            if log_file.records >= 3:  # noqa: PLR2004 - a line on either side
+                self.oversized = (log_file.id, 1)
+                return log_file.id
+        raise ValueError("no conversation file holds three messages")
+
+    def _oversized_parts(self, record: dict[str, Any]) -> tuple[bytes, bytes]:
+        """The JSON text of *record* before and after its message text."""
+        record["message"]["content"]["value"] = _PLACEHOLDER
+        head, _, tail = dumps(record).partition(_PLACEHOLDER.encode())
+        return head, tail
+
+    def _filler(self, head: bytes, tail: bytes) -> int:
+        return max(0, self.oversized_bytes - len(head) - len(tail))
+
+    def sign_in_files(self) -> list[str]:
+        """The ids of the sign-in (``AUTH_LOG``) files holding records, in
+        listing order: where the ``poisoned`` profile spoils lines."""
+        return [f.id for f in self.iter_log_files([AUTH_LOG]) if f.records]
 
     def file_size(self, file_id: str) -> int:
         """The byte length of a file's JSONL body, computed once per file."""
         size = self._file_sizes.get(file_id)
         if size is None:
-            size = sum(len(line) for line in self.iter_file_lines(file_id))
+            size = sum(len(piece) for piece in self.iter_file_chunks(file_id))
             self._file_sizes[file_id] = size
         return size
 
     def iter_file_lines(self, file_id: str) -> Iterator[bytes]:
         """The JSONL lines of one file, as the storage origin serves them."""
         for record in self.iter_file_records(file_id):
-            yield orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            yield dumps(record, newline=True)
+
+    def iter_file_chunks(self, file_id: str) -> Iterator[bytes]:
+        """The body of one file in pieces, as the storage origin sends it.
+
+        Lines, except the ``oversized`` profile's huge one, which comes in
+        pieces of 64 KiB and is never held whole: a test of a client's
+        memory measures the client, not this server in the same process.
+        """
+        if self.oversized is None or self.oversized[0] != file_id:
+            yield from self.iter_file_lines(file_id)
+            return
+        source, bucket = self._by_id[file_id]
+        for position, index in enumerate(source.bucket_range(bucket)):
+            record = source.render(index)
+            if position != self.oversized[1]:
+                yield dumps(record, newline=True)
+                continue
+            head, tail = self._oversized_parts(record)
+            yield head
+            left = self._filler(head, tail)
+            while left > 0:
+                piece = min(left, _STREAM_CHUNK)
+                yield b"x" * piece
+                left -= piece
+            yield tail + b"\n"
 
     # -- legacy objects -----------------------------------------------------
 
@@ -1186,7 +1253,7 @@ class ComplianceData:
             "files": _generic_list(files),
             "tools": _generic_list(tools),
         }
-        return {
+        served = {
             "object": "compliance.workspace.gpt",
             "id": gpt.id,
             "created_at": float(gpt.created_at),
@@ -1198,6 +1265,10 @@ class ComplianceData:
             ),
             "latest_config": _generic_list([config]),
         }
+        poison = self.poisoned_gpts.get(gpt.id)
+        if poison is not None:
+            poison_gpt(served, poison)
+        return served
 
     def project(self, project: Project) -> dict[str, Any]:
         owner = self.org.users[project.owner]
@@ -1286,6 +1357,12 @@ class ComplianceData:
     def listed_files(self) -> frozenset[str]:
         """The files the listing holds back right now."""
         return frozenset() if self.publication.published() else self.hidden_files
+
+    def add_gpts(self, gpts: Iterable[CustomGPT]) -> None:
+        """Serve *gpts* too (the ``poisoned`` profile's), after generation,
+        so the rest of the data is what the same seed gives without them."""
+        self._gpts_by_id = sorted([*self._gpts_by_id, *gpts], key=lambda g: g.id)
+        self._gpt_ids = [g.id for g in self._gpts_by_id]
 
     def gpts_page(
         self, after: str | None, limit: int
@@ -1504,9 +1581,6 @@ def _storage_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/xml")
 
 
-_STREAM_CHUNK: Final = 64 * 1024
-
-
 def storage_routes(data: ComplianceData) -> list[web.RouteDef]:
     """The routes of the object-storage origin the downloads redirect to.
 
@@ -1582,7 +1656,7 @@ async def _send_file(
     budget = size // 2 if truncate else size
     chunk: list[bytes] = []
     buffered = 0
-    for line in data.iter_file_lines(log_id):
+    for line in data.iter_file_chunks(log_id):
         chunk.append(line)
         buffered += len(line)
         if buffered >= min(_STREAM_CHUNK, budget):

@@ -52,6 +52,21 @@ Profiles (each disturbs about ``rate`` of the requests it may touch):
     A mode: a share (the rate; all at 1.0) of the events of the last
     publication lag of the history are held back until the sandbox has
     served for ``publish_delay`` seconds (see ``docs/sandbox.md``).
+``redirect``
+    An API request is answered with a 307 to the same origin: the same
+    path and query plus a ``signature`` parameter, as a gateway handing
+    out a pre-signed URL does. The redirected request is served (as the
+    key that was redirected) only if it carries no credential at all (no
+    ``Authorization``, ``OpenAI-Organization`` or ``OpenAI-Project``
+    header, no key in any header) and a valid signature; else it is a 400
+    "only one auth mechanism allowed". The Logs Platform's download
+    redirect then points at the same host and port too. ``observed``
+    counts the redirected requests and those that carried a credential.
+``poisoned``, ``oversized``
+    Modes that change the data (see ``docs/sandbox.md``): a few records
+    no store takes as they are (a lone surrogate, a NUL, a user id of
+    6,000 characters), or one Logs Platform line of
+    ``SandboxOptions``-sized bulk.
 
 Every decision is a pure function of the seed and a request counter, so a
 run is reproducible. And every fault is bounded: a client that retries the
@@ -66,14 +81,22 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import hmac
+import json
 import socket
 import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import hdrs, web
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from aiaudit_chatgpt.sandbox._web import STALL_DOWNLOAD, TRUNCATE_DOWNLOAD, ApiError
+from aiaudit_chatgpt.sandbox._web import (
+    STALL_DOWNLOAD,
+    STORAGE_PREFIX,
+    TRUNCATE_DOWNLOAD,
+    ApiError,
+)
 
 
 if TYPE_CHECKING:
@@ -82,10 +105,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_PROFILES",
+    "CHECKED_PROFILES",
+    "CREDENTIAL_HEADERS",
     "FAULTS",
     "MAX_STALL_SECONDS",
     "MODES",
     "PROFILES",
+    "SIGNATURE_PARAM",
     "STOPPING_PROFILES",
     "STORAGE_FAULTS",
     "FaultInjector",
@@ -105,7 +131,7 @@ FAULTS: Final = (
 )
 """The single faults; ``mixed`` draws among them in this order."""
 
-MODES: Final = ("listing_after_exclusive", "late")
+MODES: Final = ("listing_after_exclusive", "late", "poisoned", "oversized")
 """Profiles that change what the data looks like, not single requests."""
 
 PROFILES: Final = (*FAULTS, "mixed", "stall", "listing_after_exclusive")
@@ -117,8 +143,25 @@ STOPPING_PROFILES: Final = ("stuck_cursor", "late")
 advances must stop its stream with a ``SchemaError``, and events published
 late come only to a later read. Tests hold clients to them on those terms."""
 
-ALL_PROFILES: Final = (*PROFILES, *STOPPING_PROFILES)
+CHECKED_PROFILES: Final = ("redirect", "poisoned", "oversized")
+"""Profiles with tests of their own: a read under ``redirect`` equals a
+clean one; under ``poisoned`` and ``oversized`` some records are to be
+quarantined, so the ground truth is not the clean one."""
+
+ALL_PROFILES: Final = (*PROFILES, *STOPPING_PROFILES, *CHECKED_PROFILES)
 """Every profile name :class:`FaultInjector` accepts."""
+
+SIGNATURE_PARAM: Final = "signature"
+"""The query parameter of a ``redirect`` profile's signed URL."""
+
+CREDENTIAL_HEADERS: Final = (
+    "Authorization",
+    "OpenAI-Organization",
+    "OpenAI-Project",
+    "X-Api-Key",
+    "Api-Key",
+)
+"""Headers that carry a credential; a signed URL refuses a request with any."""
 
 MAX_STALL_SECONDS: Final = 60.0
 """The longest a stalled download waits for its client to give up."""
@@ -254,6 +297,14 @@ class FaultInjector:
             collections.OrderedDict()
         )
         self._stalled: set[str] = set()
+        self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
+        """Redirected requests received, and those carrying a credential."""
+        self.credentials: frozenset[str] = frozenset()
+        """The keys the sandbox accepts: none may come with a signed URL."""
+        self._signing_key = hashlib.blake2b(
+            f"{seed}:redirect-signing".encode(), digest_size=32
+        ).digest()
+        self._principals: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return (
@@ -315,9 +366,10 @@ class FaultInjector:
             self._storms[key] = self.storm_length
         if fault == "reset":
             _remember(self._repeat, identity, fault)
-        elif fault not in {"duplicates", "stuck_cursor", "stall"}:
+        elif fault not in {"duplicates", "stuck_cursor", "stall", "redirect"}:
             # A duplicate record is not a failure: there is nothing to retry.
-            # A stuck cursor is stuck for good; a stall is once per file.
+            # A stuck cursor is stuck for good; a stall is once per file; a
+            # redirect is followed, not retried.
             _remember(self._spared, identity, fault)
         return number, fault
 
@@ -334,6 +386,8 @@ class FaultInjector:
         async def inject_faults(
             request: web.Request, handler: Handler
         ) -> web.StreamResponse:
+            if self.profile == "redirect" and _is_hop(request):
+                return await self._serve_hop(request, handler)
             if not storage and not request.path.startswith(_API_PREFIX):
                 return await handler(request)
             number, fault = self._decide(request, storage=storage)
@@ -376,6 +430,75 @@ class FaultInjector:
             return web.Response(status=499)
         return self._refuse(fault, number, request, storage=storage)
 
+    # -- redirects to signed URLs (the ``redirect`` profile) ------------------
+
+    def _redirect(self, request: web.Request) -> web.StreamResponse:
+        """A 307 to the same path and query, signed for the request's key.
+
+        The signature names the key by a digest, never the key itself: the
+        URL ends up in logs, as a real pre-signed URL does.
+        """
+        authorization = request.headers.get(hdrs.AUTHORIZATION, "")
+        principal = hashlib.blake2b(
+            authorization.encode("utf-8", "surrogateescape"),
+            key=self._signing_key,
+            digest_size=9,
+        ).hexdigest()
+        self._principals[principal] = authorization
+        mac = self._url_mac(principal, request.path, list(request.query.items()))
+        target = request.rel_url.update_query({SIGNATURE_PARAM: f"{principal}.{mac}"})
+        return web.Response(status=307, headers={hdrs.LOCATION: str(target)})
+
+    def _credentialed(self, request: web.Request) -> bool:
+        if any(name in request.headers for name in CREDENTIAL_HEADERS):
+            return True
+        values = request.headers.values()
+        return any(key in value for value in values for key in self.credentials)
+
+    async def _serve_hop(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """A redirected request: served as the key it was signed for, only
+        without any credential of its own and with a valid signature.
+
+        A signed download on the same origin (no ``signature``, its own
+        ``X-Signature``) is a hop too: counted and refused a credential
+        here, its signature checked by the download handler.
+        """
+        self.observed["redirect_hops"] += 1
+        if self._credentialed(request):
+            self.observed["credentialed_hops"] += 1
+            return ApiError(
+                400,
+                "Only one auth mechanism allowed; only the signature query "
+                "parameter or the Authorization header should be specified.",
+                param=SIGNATURE_PARAM,
+            ).response()
+        if SIGNATURE_PARAM not in request.query:
+            return await handler(request)
+        principal, _, mac = request.query[SIGNATURE_PARAM].partition(".")
+        query = [(k, v) for k, v in request.query.items() if k != SIGNATURE_PARAM]
+        expected = self._url_mac(principal, request.path, query)
+        authorization = self._principals.get(principal)
+        if authorization is None or not hmac.compare_digest(
+            mac.encode("utf-8", "surrogateescape"), expected.encode()
+        ):
+            return ApiError(
+                400, "Invalid value for 'signature'.", param=SIGNATURE_PARAM
+            ).response()
+        headers = {k: v for k, v in request.headers.items() if k != hdrs.AUTHORIZATION}
+        if authorization:
+            headers[hdrs.AUTHORIZATION] = authorization
+        signed = request.clone(
+            headers=CIMultiDictProxy(CIMultiDict(headers)),
+            rel_url=request.rel_url.with_query(query),
+        )
+        return await handler(signed)
+
+    def _url_mac(self, principal: str, path: str, query: list[tuple[str, str]]) -> str:
+        message = json.dumps([principal, path, query]).encode()
+        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()[:32]
+
     def _refuse(
         self, fault: str, number: int, request: web.Request, *, storage: bool
     ) -> web.StreamResponse:
@@ -386,6 +509,8 @@ class FaultInjector:
             return self._server_error(number, storage=storage)
         if fault == "reset":
             return _drop_connection(request)
+        if fault == "redirect":
+            return self._redirect(request)
         return web.Response(body=_HTML_PAGE, content_type="text/html", charset="utf-8")
 
     def _too_many_requests(self) -> web.Response:
@@ -487,6 +612,14 @@ class FaultInjector:
             return data
         self.injected["duplicates"] += 1
         return [audit.record(boundary), *data]
+
+
+def _is_hop(request: web.Request) -> bool:
+    """Whether *request* followed a ``redirect`` profile's 307: an API URL
+    signed with :data:`SIGNATURE_PARAM`, or a signed download of this origin."""
+    if request.path.startswith(_API_PREFIX):
+        return SIGNATURE_PARAM in request.query
+    return request.path.startswith(STORAGE_PREFIX)
 
 
 def _drop_connection(request: web.Request) -> web.StreamResponse:

@@ -33,6 +33,7 @@ from aiaudit_chatgpt.sandbox.audit import AuditLogData
 from aiaudit_chatgpt.sandbox.compliance import ComplianceData
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, stable_token
+from aiaudit_chatgpt.sandbox.poison import GPT_POISONS, POISONS, spread
 from aiaudit_chatgpt.sandbox.usage import UsageData
 from connector_core.paging import matches
 from connector_core.sandbox import RunningSandbox, SandboxOptions
@@ -46,6 +47,18 @@ if TYPE_CHECKING:
 
 
 __all__ = ["ChatGPTSandbox", "SandboxProvider", "build_state", "write_ground_truth"]
+
+
+CONFORMANCE_FAULTS: Final = {
+    "rate_limit": "rate_limit",
+    "server_error": "server_error",
+    "malformed": "truncated",
+    "redirect": "redirect",
+    "stuck_cursor": "stuck_cursor",
+    "poisoned": "poisoned",
+    "late": "late",
+}
+"""The profile the conformance suite uses for each of its fault kinds."""
 
 
 def _history_end(options: SandboxOptions) -> datetime:
@@ -154,11 +167,83 @@ def build_state(options: SandboxOptions) -> SandboxState:
         faults=faults,
         limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
     )
+    if faults is not None:
+        faults.credentials = frozenset(
+            {keys.admin, keys.admin_no_audit, keys.compliance}
+        )
     if options.faults == "listing_after_exclusive":
         state.compliance.after_exclusive = True
     if options.faults == "late":
         _hold_back(state, options)
+    if options.faults == "poisoned":
+        _poison(state)
+    if options.faults == "oversized":
+        state.compliance.choose_oversized()
     return state
+
+
+def _poison(state: SandboxState) -> None:
+    """The ``poisoned`` profile: spoil a few records of the audit log and
+    the Logs Platform in place, and add a few spoiled GPTs (see
+    :mod:`aiaudit_chatgpt.sandbox.poison`).
+
+    Each spoiled record keeps its id, so its events keep their log ids: the
+    ids are taken from the record as it is served unspoiled, normalized as
+    the connector does, and kept with the record's native id in
+    ``state.poisoned_ids``, those within the history (a read of it meets
+    them).
+    """
+    from aiaudit_chatgpt.normalize import Normalizer  # noqa: PLC0415
+
+    org, audit, compliance = state.org, state.audit, state.compliance
+    normalizer = Normalizer(organization_id=org.org_id, workspace_id=org.workspace_id)
+    found: dict[str, str] = {}
+
+    def note(
+        result: AIAuditLog | list[AIAuditLog] | QuarantinedRecord, native: str
+    ) -> None:
+        logs = result if isinstance(result, list) else [result]
+        for entry in logs:
+            # An event outside the history (a GPT created before it) is
+            # not one a read of the history gives.
+            if not isinstance(entry, QuarantinedRecord) and (
+                org.start <= entry.timestamp < org.end
+            ):
+                found[entry.id] = native
+
+    chosen = spread(audit.poison_candidates(), len(POISONS))
+    for index, poison in zip(chosen, POISONS, strict=False):
+        record = audit.record(index)
+        note(normalizer.admin_audit_log(record), record["id"])
+        audit.poisoned[index] = poison
+    files = spread(list(range(len(compliance.sign_in_files()))), len(POISONS))
+    names = compliance.sign_in_files()
+    for number, poison in zip(files, POISONS, strict=False):
+        file_id = names[number]
+        record = next(compliance.iter_file_records(file_id))
+        note(normalizer.compliance_record(record, log_id=file_id), record["event_id"])
+        compliance.poisoned_lines[file_id] = {0: poison}
+    # The GPTs are few (two in a small history), so the spoiled ones are
+    # added, created within the history, rather than picked.
+    step = (org.end - org.start) / (len(GPT_POISONS) + 1)
+    for number, poison in enumerate(GPT_POISONS):
+        created = int((org.start + step * (number + 1)).timestamp())
+        gpt = CustomGPT(
+            index=len(org.gpts) + number,
+            id=f"g-{stable_token(org.seed, 'gpt-poisoned', number, length=20)}",
+            name=f"Poisoned {number}",
+            description="Served with a value no store takes as it is.",
+            owner=number % len(org.users),
+            created_at=created,
+            updated_at=created,
+            instructions="Be concise.",
+            tools=(),
+            sharing="workspace",
+        )
+        compliance.add_gpts([gpt])
+        note(normalizer.custom_gpt(compliance.gpt(gpt)), gpt.id)
+        compliance.poisoned_gpts[gpt.id] = poison
+    state.poisoned_ids = found
 
 
 def write_ground_truth(state: SandboxState, directory: Path) -> dict[str, int]:
@@ -232,6 +317,10 @@ class ChatGPTSandbox:
         self._runners.append(api)
         await web.TCPSite(api, self.options.host, self.options.port).start()
         self.api_url = _site_url(api, self.options.host)
+        if self.options.faults == "redirect":
+            # Signed downloads on the same host and port: every hop of this
+            # profile is a same-origin redirect.
+            self.state.storage_base = self.api_url
 
     async def _stop(self) -> None:
         while self._runners:
@@ -332,6 +421,17 @@ class ChatGPTSandbox:
                 # What the conformance suite needs beyond the config: a key
                 # that authenticates but lacks permissions, and what it lacks.
                 "conformance": {
+                    "faults": dict(CONFORMANCE_FAULTS),
+                    **(
+                        {"poisoned_ids": dict(self.state.poisoned_ids)}
+                        if self.state.poisoned_ids
+                        else {}
+                    ),
+                    **(
+                        {"observed": self.state.faults.observed}
+                        if self.state.faults is not None
+                        else {}
+                    ),
                     "restricted_config": {
                         **self.connector_config(),
                         "api_key": self.keys.admin_no_audit,
