@@ -24,6 +24,7 @@ from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery
 from connector_core.paging import matches
 from connector_core.sandbox import SandboxOptions
+from connector_core.secrets import Secret
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
 from connector_core.streams import QuarantinedRecord
@@ -268,6 +269,44 @@ async def test_a_stalled_download_is_resumed_after_its_last_line(registry, sessi
         await asyncio.sleep(0.2)  # the stalled handlers notice the hang-ups
         stalls = sandbox.state.faults.injected["stall"]
     assert stalls >= 1
+    assert len(ids) == len(set(ids))
+    assert truth <= set(ids)
+
+
+async def test_a_drip_fed_download_is_cut_and_resumed(registry, session):
+    """A storage host that sends a byte every few seconds keeps every
+    per-read timeout happy; only a minimum rate notices. The download is cut
+    there, and the reader resumes it after its last line: nothing lost,
+    nothing doubled, in seconds rather than the hours the drip would take."""
+    query = AIAuditLogQuery(start_date=END - timedelta(hours=3), end_date=END)
+    async with serving(registry, session, "drip") as (sandbox, _):
+        sandbox.state.faults.drip_seconds = 0.1
+        config = sandbox.connector_config()
+        normalizer = Normalizer(
+            organization_id=config["organization_id"],
+            workspace_id=config["workspace_id"],
+        )
+        http = HTTPTransport(
+            config["compliance_base_url"],
+            api_key=Secret(config["compliance_api_key"]),
+            stream_min_bytes=256,
+            stream_window=0.5,
+        )
+        async with http:
+            reading = read_compliance_logs(
+                http,
+                normalizer,
+                native=native_filter(None),
+                workspace_id=config["workspace_id"],
+                checkpoint=None,
+                query=query,
+            )
+            batches = await asyncio.wait_for(_drain(reading), timeout=60)
+        ids = [log.id for batch in batches for log in batch.logs]
+        truth = stream_truth(sandbox, FILES, query)
+        await asyncio.sleep(0.2)  # the dripping handlers notice the hang-ups
+        drips = sandbox.state.faults.injected["drip"]
+    assert drips >= 1
     assert len(ids) == len(set(ids))
     assert truth <= set(ids)
 

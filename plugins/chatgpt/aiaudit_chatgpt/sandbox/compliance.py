@@ -1635,6 +1635,21 @@ def _refuse_download(
     return None
 
 
+async def _drip(
+    request: web.Request, response: web.StreamResponse, rest: bytes, interval: float
+) -> None:
+    """Send *rest* a byte every *interval* seconds, each in time for a
+    per-read timeout, until the client hangs up or has it all."""
+    for offset in range(len(rest)):
+        if not await wait_for_hangup(request, interval):
+            return
+        try:
+            await response.write(rest[offset : offset + 1])
+        except ConnectionError:
+            return
+    await response.write_eof()
+
+
 async def _send_file(
     request: web.Request, data: ComplianceData, log_id: str, name: str
 ) -> web.StreamResponse:
@@ -1645,7 +1660,8 @@ async def _send_file(
     for exactly that cut through ``TRUNCATE_DOWNLOAD``.
     """
     size = data.file_size(log_id)
-    stall = request.get(STALL_DOWNLOAD) is not None
+    slowed = request.get(STALL_DOWNLOAD)
+    stall = slowed is not None
     truncate = stall or request.get(TRUNCATE_DOWNLOAD) is not None
     response = web.StreamResponse(
         headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -1667,6 +1683,11 @@ async def _send_file(
             buffered = 0
             if budget == 0:
                 break
+    if slowed is not None and slowed.startswith("drip:"):
+        rest = b"".join(data.iter_file_chunks(log_id))[size // 2 :]
+        await _drip(request, response, rest, float(slowed.removeprefix("drip:")))
+        request[STALL_DOWNLOAD] = "done"
+        return response
     if stall:
         # Half the file is out; nothing more until the client gives up.
         await wait_for_hangup(request, MAX_STALL_SECONDS)

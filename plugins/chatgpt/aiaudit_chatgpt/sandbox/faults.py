@@ -44,6 +44,13 @@ Profiles (each disturbs about ``rate`` of the requests it may touch):
     A download sends half of its file, then nothing more until the client
     hangs up (at most :data:`MAX_STALL_SECONDS`). Each file stalls at most
     once, so a client that resumes it gets the rest.
+``drip``
+    A download sends half of its file, then one byte every
+    ``drip_seconds`` (2 s), each byte in time for any per-read timeout, so
+    only a client that holds a download to a minimum rate (or a total
+    deadline) notices; one that waits long enough gets the whole file. Each
+    file drips at most once, so a client that gives up and resumes gets the
+    rest at full speed.
 ``listing_after_exclusive``
     A mode, not a per-request fault (the rate is ignored): the Logs Platform
     listing serves only files ending strictly after ``after``, where the
@@ -143,10 +150,12 @@ STOPPING_PROFILES: Final = ("stuck_cursor", "late")
 advances must stop its stream with a ``SchemaError``, and events published
 late come only to a later read. Tests hold clients to them on those terms."""
 
-CHECKED_PROFILES: Final = ("redirect", "poisoned", "oversized")
+CHECKED_PROFILES: Final = ("redirect", "poisoned", "oversized", "drip")
 """Profiles with tests of their own: a read under ``redirect`` equals a
 clean one; under ``poisoned`` and ``oversized`` some records are to be
-quarantined, so the ground truth is not the clean one."""
+quarantined, so the ground truth is not the clean one; under ``drip`` a
+read equals a clean one only with a minimum download rate short enough
+for a test (the default waits a minute per file)."""
 
 ALL_PROFILES: Final = (*PROFILES, *STOPPING_PROFILES, *CHECKED_PROFILES)
 """Every profile name :class:`FaultInjector` accepts."""
@@ -167,7 +176,7 @@ MAX_STALL_SECONDS: Final = 60.0
 """The longest a stalled download waits for its client to give up."""
 
 STORAGE_FAULTS: Final = frozenset(
-    {"reset", "server_error", "slow", "truncated", "stall"}
+    {"reset", "server_error", "slow", "truncated", "stall", "drip"}
 )
 """What an object store serving signed downloads can plausibly do wrong.
 
@@ -285,6 +294,8 @@ class FaultInjector:
         self.rate = rate
         self.seed = seed
         self.slow_seconds = slow_seconds
+        self.drip_seconds = 2.0
+        """Seconds between the bytes of a dripping download (``drip``)."""
         self.storm_length = storm_length
         self.retry_after = retry_after
         self.injected: collections.Counter[str] = collections.Counter()
@@ -366,7 +377,7 @@ class FaultInjector:
             self._storms[key] = self.storm_length
         if fault == "reset":
             _remember(self._repeat, identity, fault)
-        elif fault not in {"duplicates", "stuck_cursor", "stall", "redirect"}:
+        elif fault not in {"duplicates", "stuck_cursor", "stall", "drip", "redirect"}:
             # A duplicate record is not a failure: there is nothing to retry.
             # A stuck cursor is stuck for good; a stall is once per file; a
             # redirect is followed, not retried.
@@ -411,14 +422,16 @@ class FaultInjector:
             # duplicate_boundary() or stuck(), which count the fault.
             request[_FAULT_KEY] = fault
             return await handler(request)
-        if fault == "stall":
+        if fault in {"stall", "drip"}:
             name = request.match_info.get("name", request.path)
             if name not in self._stalled:
                 self._stalled.add(name)
-                request[STALL_DOWNLOAD] = "asked"
+                request[STALL_DOWNLOAD] = (
+                    "asked" if fault == "stall" else f"drip:{self.drip_seconds}"
+                )
             response = await handler(request)
             if request.get(STALL_DOWNLOAD) == "done":
-                self.injected["stall"] += 1
+                self.injected[fault] += 1
             return response
         if fault == "truncated":
             return await self._truncate(request, handler, storage=storage)
