@@ -49,18 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatGPTSandbox", "SandboxProvider", "build_state", "write_ground_truth"]
 
 
-CONFORMANCE_FAULTS: Final = {
-    "rate_limit": "rate_limit",
-    "server_error": "server_error",
-    "malformed": "truncated",
-    "redirect": "redirect",
-    "stuck_cursor": "stuck_cursor",
-    "poisoned": "poisoned",
-    "late": "late",
-}
-"""The profile the conformance suite uses for each of its fault kinds."""
-
-
 def _history_end(options: SandboxOptions) -> datetime:
     if options.end is not None:
         return options.end.astimezone(UTC)
@@ -420,8 +408,9 @@ class ChatGPTSandbox:
                 "environment": self.environment(),
                 # What the conformance suite needs beyond the config: a key
                 # that authenticates but lacks permissions, and what it lacks.
+                # Its fault profiles carry the suite's default names, so it
+                # names none.
                 "conformance": {
-                    "faults": dict(CONFORMANCE_FAULTS),
                     **(
                         {"poisoned_ids": dict(self.state.poisoned_ids)}
                         if self.state.poisoned_ids
