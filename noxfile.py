@@ -91,8 +91,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def chaos(session: nox.Session) -> None:
-    """The long reliability runs: bigger chaos syncs with real backoff,
-    20 SIGKILLs of a running sync, the bad-input corpus, the secrets scan.
+    """The long reliability runs: bigger chaos syncs (their waits skipped,
+    their time budget kept), the real ``aiaudit sync`` through transient
+    faults with real backoff, 20 SIGKILLs of a running sync, the bad-input
+    corpus, the secrets scan.
 
     Each scenario prints requests, faults injected, retries, events
     expected and stored, duplicates, missing and quarantined (with reasons);

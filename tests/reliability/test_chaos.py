@@ -10,7 +10,10 @@ CI runs short scenarios; ``AIAUDIT_CHAOS=long`` (the ``chaos`` nox session)
 runs bigger ones. Both skip the wall-clock waits between retries (a 429
 storm would otherwise cost a second a fault) but keep the retry logic, the
 timeouts and the Retry-After handling itself, which the transport tests
-cover with an injected clock.
+cover with an injected clock. The retry policy is the default one: limited
+by time (``max_elapsed``), not by a count, and the waits not slept still
+count against that budget, so a scenario stops exactly where a real sync
+would. ``test_transient_faults`` runs the real command with real waits.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ async def _no_wait(seconds: float) -> None:
 
 def _harden(connector, *, timeout: float) -> list:
     """A short client timeout (so slow answers time out) and no waiting
-    between retries; the retry logic itself is the real one."""
+    between retries; the retry logic and policy are the real defaults."""
     transports = [
         t for t in (connector.instance.admin, connector.instance.compliance) if t
     ]
@@ -56,7 +59,8 @@ def _harden(connector, *, timeout: float) -> list:
         transport._timeout = transport._stream_timeout = __import__(
             "aiohttp"
         ).ClientTimeout(total=timeout)
-        transport._policy = RetryPolicy(max_attempts=8)
+        # No attempt count: the scenario rides on the time budget alone.
+        assert transport._policy == RetryPolicy()
         transport._sleep = _no_wait
     return transports
 
