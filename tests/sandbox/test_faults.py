@@ -29,6 +29,7 @@ from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Secret
 from connector_core.http import HTTPTransport, RetryPolicy
 from connector_core.sandbox import SandboxOptions
+from connector_core.testing import ConformanceDetails
 
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
@@ -200,8 +201,9 @@ async def test_storage_gets_only_storage_faults():
     show("storage, mixed:", dict(mixed.injected))
     # Cutting a download takes the storage handler's cooperation (it knows
     # the full length); this stand-in handler does not, the real one does.
-    # (A stall is a storage fault of its own profile; mixed does not draw it.)
-    assert set(mixed.injected) == STORAGE_FAULTS - {"truncated", "stall"}
+    # (Stalls and drips are storage faults of their own profiles; mixed
+    # draws neither.)
+    assert set(mixed.injected) == STORAGE_FAULTS - {"truncated", "stall", "drip"}
 
 
 async def test_a_retried_request_is_not_faulted_again():
@@ -552,9 +554,10 @@ async def test_redirect_sends_every_api_request_to_a_signed_url_on_the_same_orig
         observed = sandbox.state.faults.observed
         assert observed["redirect_hops"] >= 13
         assert observed["credentialed_hops"] == 7
-        conformance = sandbox.describe().details["conformance"]
-        assert conformance["faults"]["redirect"] == "redirect"
-        assert conformance["observed"] is observed
+        details = sandbox.describe().details
+        # The profile the suite will ask for (the default name: none given).
+        assert ConformanceDetails.from_details(details).faults["redirect"] == "redirect"
+        assert details["conformance"]["observed"] is observed
 
 
 async def test_the_transport_reads_everything_through_redirects():
@@ -629,8 +632,9 @@ async def test_poisoned_serves_the_spoils_on_the_wire_and_lists_them():
             listing = await response.read()
         assert b"\\ud800" in listing
         assert len(orjson_free_loads(listing)["data"]) == len(state.org.gpts) + 4
-        conformance = sandbox.describe().details["conformance"]
-        assert conformance["faults"]["poisoned"] == "poisoned"
+        details = sandbox.describe().details
+        conformance = details["conformance"]
+        assert ConformanceDetails.from_details(details).faults["poisoned"] == "poisoned"
         assert conformance["poisoned_ids"] == state.poisoned_ids
         assert len(set(state.poisoned_ids.values())) == 14
         assert "poisoned_ids" not in clean.describe().details["conformance"]
