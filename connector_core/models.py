@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Final, TypeAlias
 import attrs
 from attrs import validators as v
 
+from connector_core._casing import camel_key
 from connector_core.secrets import Secret
 
 
@@ -412,8 +413,9 @@ class AIAuditLogResultMetadata:
 
     The host's type is open (``[key: string]: any``); ``extra`` holds those
     additional keys so connectors can report platform details without a schema
-    change. In the host's JSON shape they sit beside the named keys, so they
-    may not reuse those names.
+    change. In the host's JSON shape they sit beside the named keys, under
+    their camelCase spelling, so that spelling may not be a named key's:
+    ``query_time`` would land on ``queryTime``.
     """
 
     RESERVED_EXTRA_KEYS: ClassVar[frozenset[str]] = frozenset(
@@ -430,7 +432,10 @@ class AIAuditLogResultMetadata:
     def _check_extra(
         self, _attribute: "attrs.Attribute[Any]", value: Mapping[str, Any]
     ) -> None:
-        clashes = sorted(k for k in value if k in self.RESERVED_EXTRA_KEYS)
+        # str(): a non-string key (a caller's mistake) is no clash to report.
+        clashes = sorted(
+            k for k in value if camel_key(str(k)) in self.RESERVED_EXTRA_KEYS
+        )
         if clashes:
             raise ValueError(
                 f"extra metadata keys {clashes} clash with named metadata fields"

@@ -22,6 +22,18 @@ In the camel style an optional field (one defaulting to ``None``) is left out
 when it is ``None``, matching the shared types' ``field?: T``; and the open
 ``AIAuditLogResult.metadata`` object carries ``AIAuditLogResultMetadata.extra``
 as top-level keys beside the named ones.
+
+The camel style goes all the way down where the shared types declare an
+object with named fields: ``AIAuditLog.metadata`` (``AIActivityMetadata``:
+``conversationId``, ``files[].fileId``...) and the extra keys of the result
+metadata are renamed recursively, through nested mappings and lists, by the
+exact key map of :mod:`connector_core._casing`. Where they declare a
+``Record<string, ...>`` the keys are data and stay as they are: ``raw`` (the
+platform's record, evidence), ``events_by_type`` (action names),
+``platform_filters``, ``details`` of ``AuditLogEntry`` and the ``metadata``
+of ``ConnectionResult``, ``PermissionCheck`` and ``AutomationEvent``. So does
+``AIAuditLog.metadata["details"]``, the platform's own payload for the event
+copied from ``raw``.
 """
 
 from __future__ import annotations
@@ -40,16 +52,19 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.orjson import make_converter
 from cattrs.v import format_exception
 
+from connector_core._casing import camel_key, snake_key
 from connector_core.exceptions import REDACTED, SchemaError
-from connector_core.models import AIAuditLogResultMetadata
+from connector_core.models import AIAuditLog, AIAuditLogResultMetadata
 from connector_core.secrets import Secret
 
 
 __all__ = [
     "Style",
+    "camel_key",
     "converter_for",
     "dumps",
     "loads",
+    "snake_key",
     "structure",
     "to_camel",
     "unstructure",
@@ -62,6 +77,13 @@ Style = Literal["snake", "camel"]
 # Shared-type names that are not the mechanical camelCase of our field names.
 _CAMEL_EXCEPTIONS: Final[Mapping[tuple[type[Any], str], str]] = {
     (AIAuditLogResultMetadata, "query_time_ms"): "queryTime",
+}
+
+# Open mappings whose keys are field names, renamed in the camel style, each
+# with the top-level keys whose values are kept as received. (The result
+# metadata's extra keys are renamed too, by _register_camel_metadata.)
+_CAMEL_KEYED: Final[Mapping[tuple[type[Any], str], frozenset[str]]] = {
+    (AIAuditLog, "metadata"): frozenset({"details"}),
 }
 
 
@@ -192,25 +214,101 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and attrs.has(tp) and tp is not Secret
 
 
+# --------------------------------------------------------------------------
+# Free-form mappings renamed in the camel style
+# --------------------------------------------------------------------------
+
+
+def _camel_keys_out(
+    value: Any, converter: cattrs.Converter, verbatim: frozenset[str] = frozenset()
+) -> Any:
+    """Unstructure *value*, renaming the keys of its plain mappings.
+
+    Walks the Python value rather than renaming the unstructured result: a
+    model object inside metadata is already in the camel shape once the
+    converter has written it, and renaming its keys again would swap them
+    back to snake_case.
+    """
+    if isinstance(value, Mapping):
+        return {
+            (camel_key(key) if isinstance(key, str) else key): (
+                converter.unstructure(item)
+                if key in verbatim
+                else _camel_keys_out(item, converter)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_camel_keys_out(item, converter) for item in value]
+    return converter.unstructure(value)
+
+
+def _snake_keys_in(value: Any, verbatim: frozenset[str] = frozenset()) -> Any:
+    """Rename the keys of camel-form JSON back, the inverse of the above."""
+    if isinstance(value, Mapping):
+        renamed: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = snake_key(key) if isinstance(key, str) else key
+            renamed[name] = item if name in verbatim else _snake_keys_in(item)
+        return renamed
+    if isinstance(value, list):
+        return [_snake_keys_in(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_snake_keys_in(item) for item in value)
+    return value
+
+
+def _camel_keyed_hooks(
+    field: attrs.Attribute[Any], verbatim: frozenset[str], converter: cattrs.Converter
+) -> dict[str, Any]:
+    structure_mapping = converter.get_structure_hook(field.type)
+
+    def unstruct_hook(value: Any) -> Any:
+        return _camel_keys_out(value, converter, verbatim)
+
+    def struct_hook(value: Any, target: Any) -> Any:
+        # Whatever is not a mapping reaches the converter's own hook as is,
+        # which names the problem.
+        renamed = (
+            _snake_keys_in(value, verbatim) if isinstance(value, Mapping) else value
+        )
+        return structure_mapping(renamed, target)
+
+    return {"unstruct_hook": unstruct_hook, "struct_hook": struct_hook}
+
+
 def _field_overrides(
-    cls: type[Any], style: Style, *, omit: frozenset[str] = frozenset()
+    cls: type[Any],
+    style: Style,
+    converter: cattrs.Converter,
+    *,
+    omit: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for field in attrs.fields(cls):
         if field.name in omit:
             overrides[field.name] = override(omit=True)
             continue
+        verbatim = _CAMEL_KEYED.get((cls, field.name))
+        hooks = (
+            _camel_keyed_hooks(field, verbatim, converter)
+            if style == "camel" and verbatim is not None
+            else {}
+        )
         overrides[field.name] = override(
             rename=_key_for(cls, field, style),
             # `field?: T` in the shared types: absent, not null.
             omit_if_default=style == "camel" and field.default is None,
+            **hooks,
         )
     return overrides
 
 
 def _unstructure_factory(style: Style) -> Callable[[Any, cattrs.Converter], Any]:
     def factory(cls: Any, converter: cattrs.Converter) -> Any:
-        return make_dict_unstructure_fn(cls, converter, **_field_overrides(cls, style))
+        return make_dict_unstructure_fn(
+            cls, converter, **_field_overrides(cls, style, converter)
+        )
 
     return factory
 
@@ -264,16 +362,22 @@ def _rename_notes(error: BaseException, keys: Mapping[str, str]) -> None:
 
 def _structure_factory(style: Style) -> Callable[[Any, cattrs.Converter], Any]:
     def factory(cls: Any, converter: cattrs.Converter) -> Any:
-        fn = make_dict_structure_fn(cls, converter, **_field_overrides(cls, style))
+        fn = make_dict_structure_fn(
+            cls, converter, **_field_overrides(cls, style, converter)
+        )
         return _guard_structure(cls, fn, style)
 
     return factory
 
 
 def _register_camel_metadata(converter: cattrs.Converter) -> None:
-    """Merge ``extra`` into, and split it out of, the open metadata object."""
+    """Merge ``extra`` into, and split it out of, the open metadata object.
+
+    Its keys are renamed like the activity metadata's: the host reads them
+    beside ``queryTime`` as fields of the same object.
+    """
     cls = AIAuditLogResultMetadata
-    overrides = _field_overrides(cls, "camel", omit=frozenset({"extra"}))
+    overrides = _field_overrides(cls, "camel", converter, omit=frozenset({"extra"}))
     named = frozenset(
         _key_for(cls, field, "camel")
         for field in attrs.fields(cls)
@@ -285,13 +389,16 @@ def _register_camel_metadata(converter: cattrs.Converter) -> None:
     )
 
     def unstructure_metadata(value: AIAuditLogResultMetadata) -> dict[str, Any]:
-        # The model refuses extras named like the fields, so nothing is lost.
-        extra: dict[str, Any] = converter.unstructure(value.extra, Mapping[str, Any])
+        # The model refuses extras whose camel spelling is a field's, so
+        # nothing is lost.
+        extra: dict[str, Any] = _camel_keys_out(value.extra, converter)
         return {**base_unstructure(value), **extra}
 
     def structure_metadata(data: Mapping[str, Any], target: Any) -> Any:
         known = {key: data[key] for key in named if key in data}
-        known["extra"] = {k: val for k, val in data.items() if k not in named}
+        known["extra"] = _snake_keys_in(
+            {k: val for k, val in data.items() if k not in named}
+        )
         return base_structure(known, target)
 
     converter.register_unstructure_hook(cls, unstructure_metadata)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import inspect
+import re
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -16,9 +17,11 @@ from connector_core.exceptions import REDACTED, ConnectorError, SchemaError
 from connector_core.secrets import Secret
 from connector_core.serialization import (
     Style,
+    camel_key,
     converter_for,
     dumps,
     loads,
+    snake_key,
     structure,
     to_camel,
     unstructure,
@@ -70,7 +73,20 @@ AUDIT_LOG = m.AIAuditLog(
     organization_id="org-acme",
     activity_type=m.AIActivityType.LOGIN,
     action="user.login",
-    metadata={"projectId": "proj_1", "tokensUsed": 1200, "scopes": ["a", "b"]},
+    metadata={
+        "project_id": "proj_1",
+        "tokens_used": 1200,
+        "scopes": ["a", "b"],
+        "files": [
+            {
+                "file_id": "file-abc123",
+                "file_name": "q4-forecast.xlsx",
+                "uploaded_at": "2025-01-31T23:59:59Z",
+                "is_sensitive": None,
+            }
+        ],
+        "details": {"error_code": None, "changes_requested": {"role_name": "owner"}},
+    },
     ip_address="203.0.113.7",
     user_agent="Mozilla/5.0",
     location=LOCATION,
@@ -110,7 +126,7 @@ RESULT_METADATA = m.AIAuditLogResultMetadata(
     platform="chatgpt",
     warnings=("page truncated at 100 entries",),
     detected_platforms=(DETECTED,),
-    extra={"requestId": "req_123", "apiVersion": "2025-01"},
+    extra={"request_id": "req_123", "api_version": "2025-01"},
 )
 RESULT = m.AIAuditLogResult(
     logs=(AUDIT_LOG, SERVICE_ACCOUNT_LOG),
@@ -375,8 +391,8 @@ def test_snake_style_uses_field_names():
     data = unstructure(AUDIT_LOG)
     assert list(data) == [f.name for f in attrs.fields(m.AIAuditLog)]
     assert unstructure(RESULT_METADATA)["extra"] == {
-        "requestId": "req_123",
-        "apiVersion": "2025-01",
+        "request_id": "req_123",
+        "api_version": "2025-01",
     }
 
 
@@ -396,7 +412,24 @@ def test_audit_log_camel_shape():
         "organizationId": "org-acme",
         "activityType": "login",
         "action": "user.login",
-        "metadata": {"projectId": "proj_1", "tokensUsed": 1200, "scopes": ["a", "b"]},
+        "metadata": {
+            "projectId": "proj_1",
+            "tokensUsed": 1200,
+            "scopes": ["a", "b"],
+            "files": [
+                {
+                    "fileId": "file-abc123",
+                    "fileName": "q4-forecast.xlsx",
+                    "uploadedAt": "2025-01-31T23:59:59Z",
+                    "isSensitive": None,
+                }
+            ],
+            # The platform's own payload, as received (like `raw`).
+            "details": {
+                "error_code": None,
+                "changes_requested": {"role_name": "owner"},
+            },
+        },
         "ipAddress": "203.0.113.7",
         "userAgent": "Mozilla/5.0",
         "location": {
@@ -460,19 +493,35 @@ def test_camel_metadata_unknown_keys_become_extra():
         "queryTime": 12,
         "platform": "chatgpt",
         "warnings": [],
-        "newHostField": {"nested": True},
+        "newHostField": {"isNested": True},
     }
     metadata = structure(data, m.AIAuditLogResultMetadata, style="camel")
     assert metadata.query_time_ms == 12.0
-    assert metadata.extra == {"newHostField": {"nested": True}}
+    assert metadata.extra == {"new_host_field": {"is_nested": True}}
     assert metadata.detected_platforms == ()
+    assert unstructure(metadata, style="camel") == {**data, "detectedPlatforms": []}
 
 
-def test_metadata_extra_may_not_shadow_named_keys():
-    with pytest.raises(ValueError, match="queryTime"):
-        m.AIAuditLogResultMetadata(
-            query_time_ms=1, platform="chatgpt", extra={"queryTime": 5}
-        )
+@pytest.mark.parametrize(
+    "key", ["query_time", "detected_platforms", "platform", "warnings"]
+)
+def test_metadata_extra_may_not_shadow_named_keys(key):
+    # In the camel form extras sit beside the named keys, under their camel
+    # spelling: `query_time` would land on `queryTime`.
+    with pytest.raises(ValueError, match=key):
+        m.AIAuditLogResultMetadata(query_time_ms=1, platform="chatgpt", extra={key: 5})
+
+
+def test_metadata_extra_in_the_other_style_does_not_shadow():
+    # `queryTime` is written `query_time` (the key map swaps the styles), so it
+    # sits beside `queryTime` without clashing, and comes back as it was.
+    metadata = m.AIAuditLogResultMetadata(
+        query_time_ms=1, platform="chatgpt", extra={"queryTime": 5}
+    )
+    data = unstructure(metadata, style="camel")
+    assert data["queryTime"] == 1
+    assert data["query_time"] == 5
+    assert structure(data, m.AIAuditLogResultMetadata, style="camel") == metadata
 
 
 def test_reserved_extra_keys_are_the_camel_field_names():
@@ -570,6 +619,140 @@ def test_other_camel_shapes():
 )
 def test_to_camel(name, camel):
     assert to_camel(name) == camel
+
+
+# --------------------------------------------------------------------------
+# camelCase all the way down: free-form keys
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("snake", "camel"),
+    [
+        ("conversation_id", "conversationId"),
+        ("file_id", "fileId"),
+        ("uploaded_at", "uploadedAt"),
+        ("is_sensitive", "isSensitive"),
+        ("a_b_c", "aBC"),
+        ("gpt4o_model", "gpt4oModel"),
+        ("x_y2", "xY2"),
+    ],
+)
+def test_free_form_keys_map_both_ways(snake, camel):
+    assert camel_key(snake) == camel
+    assert snake_key(camel) == snake
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "model",
+        "files",
+        "id",
+        "_private",
+        "__dunder__",
+        "a__b",
+        "trailing_",
+        "user.login",
+        "file_2",
+        "max_requests_per_1_minute",
+        "Upper_case",
+        "UpperCamel",
+        "ALL_CAPS",
+        "kebab-case",
+        "with space",
+        "é_t",
+        "",
+    ],
+)
+def test_keys_that_would_not_survive_are_left_alone(key):
+    assert camel_key(key) == key
+    assert snake_key(key) == key
+
+
+def test_a_key_already_in_the_target_style_is_swapped_not_merged():
+    # Two keys that differ only in style stay two keys in either shape.
+    assert camel_key("projectId") == "project_id"
+    assert snake_key("project_id") == "projectId"
+    log = attrs.evolve(AUDIT_LOG, metadata={"project_id": 1, "projectId": 2})
+    data = unstructure(log, style="camel")
+    assert data["metadata"] == {"projectId": 1, "project_id": 2}
+    assert structure(data, m.AIAuditLog, style="camel") == log
+
+
+_SNAKE_KEYS = st.from_regex(
+    r"[a-z][a-z0-9]{0,4}(_[a-z][a-z0-9]{0,4}){1,3}", fullmatch=True
+)
+_CAMEL_KEYS = st.from_regex(
+    r"[a-z][a-z0-9]{0,4}([A-Z][a-z0-9]{0,4}){1,3}", fullmatch=True
+)
+_ANY_KEYS = _SNAKE_KEYS | _CAMEL_KEYS | st.text(max_size=12)
+
+
+@given(key=_ANY_KEYS)
+def test_the_key_map_is_exact_both_ways(key):
+    assert snake_key(camel_key(key)) == key
+    assert camel_key(snake_key(key)) == key
+    if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z][a-z0-9]*)+", key):
+        assert "_" not in camel_key(key)
+
+
+def test_metadata_models_inside_metadata_keep_their_camel_keys():
+    # A model object inside free-form metadata is already in the camel shape;
+    # its keys must not be mapped a second time.
+    log = attrs.evolve(AUDIT_LOG, metadata={"files": [FILE_REFERENCE]})
+    data = unstructure(log, style="camel")
+    assert data["metadata"]["files"][0]["fileId"] == "file-abc123"
+    assert data["metadata"]["files"][0]["uploadedAt"] == "2025-01-31T23:59:59Z"
+
+
+def test_data_maps_stay_verbatim_in_the_camel_form():
+    """Maps whose keys are values (or evidence) are never renamed."""
+    analytics = attrs.evolve(
+        ANALYTICS, events_by_type={"user.login": 3, "file_upload": 1}
+    )
+    assert unstructure(analytics, style="camel")["eventsByType"] == {
+        "user.login": 3,
+        "file_upload": 1,
+    }
+    assert unstructure(AUDIT_LOG, style="camel")["raw"] == AUDIT_LOG.raw
+    assert unstructure(QUERY, style="camel")["platformFilters"] == {
+        "project_ids": ["proj_1"]
+    }
+    surfaces = {"surfaces": {"audit_logs": "ok", "usage_costs": "ok"}}
+    for instance in (
+        attrs.evolve(CONNECTION, metadata=surfaces),
+        attrs.evolve(PERMISSIONS, metadata=surfaces),
+        attrs.evolve(AUTOMATION, metadata=surfaces),
+    ):
+        assert unstructure(instance, style="camel")["metadata"] == surfaces
+    entry = attrs.evolve(ENTRY, details={"old_value": 1})
+    assert unstructure(entry, style="camel")["details"] == {"old_value": 1}
+
+
+_nested = st.recursive(
+    st.none() | st.booleans() | st.text(max_size=8) | st.integers(-(10**6), 10**6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(_ANY_KEYS, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_metadata = st.dictionaries(_ANY_KEYS | st.just("details"), _nested, max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(metadata=_metadata, extra=st.dictionaries(_ANY_KEYS, _nested, max_size=4))
+def test_nested_metadata_round_trips_in_the_camel_form(metadata, extra):
+    log = attrs.evolve(AUDIT_LOG, metadata=metadata)
+    data = unstructure(log, style="camel")
+    assert structure(data, m.AIAuditLog, style="camel") == log
+    assert loads(dumps(log, style="camel"), m.AIAuditLog, style="camel") == log
+
+    reserved = {"query_time", "detected_platforms", "platform", "warnings"}
+    extra = {k: v for k, v in extra.items() if k not in reserved}
+    result_metadata = attrs.evolve(RESULT_METADATA, extra=extra)
+    data = unstructure(result_metadata, style="camel")
+    assert structure(data, m.AIAuditLogResultMetadata, style="camel") == result_metadata
 
 
 def test_camel_structures_shared_types_json():
