@@ -88,7 +88,8 @@ def logs_command(
     camel: bool,
     as_json: bool,
 ) -> None:
-    """Print stored events, oldest first, in the format asked for."""
+    """Print stored events, oldest first (or newest first), in the format
+    asked for."""
     from connector_core.export.formats import write_logs  # noqa: PLC0415 - lazy
 
     check_range(since, until)
