@@ -89,8 +89,9 @@ def demo_command(
     Every installed platform whose plugin ships a sandbox is served on
     loopback and synced, or only the PLATFORMs named; then comes a usage
     table per platform and one HTML report over all of them. Uses its own
-    store (see the last lines of output) unless --store is given, so it
-    never mixes demo data into real data. Exits 1 if a stream failed.
+    store (see the last lines of output) unless one is given (--store,
+    AIAUDIT_STORE, DATABASE_URL), so it never mixes demo data into real
+    data. Exits 1 if a stream failed.
     """
     chosen = sandbox_platforms(ctx.registry, platforms)
     if ctx.store_url is None:
