@@ -16,7 +16,7 @@ import click
 import structlog
 
 from connector_core.cli._common import (
-    STORE_ENV,
+    STORE_HELP,
     Context,
     configure_logging,
     resolve_store_url,
@@ -53,8 +53,7 @@ def build_cli(registry: Registry) -> click.Group:
         "--store",
         "store_url",
         metavar="URL",
-        help=f"sqlite:///path or postgresql://... (default: ${STORE_ENV}, "
-        "$DATABASE_URL, else a SQLite file in your data folder).",
+        help=STORE_HELP + " Also accepted after the command.",
     )
     @click.version_option(package_name="aiaudit", prog_name="aiaudit")
     @click.pass_context

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import click
@@ -31,16 +32,26 @@ if TYPE_CHECKING:
 __all__ = [
     "DATETIME",
     "STORE_ENV",
+    "STORE_HELP",
+    "UNTIL",
     "Context",
+    "check_range",
     "configure_logging",
     "emit_json",
     "json_option",
     "pass_context",
+    "range_checked",
     "resolve_store_url",
+    "store_option",
 ]
 
 STORE_ENV: Final = "AIAUDIT_STORE"
 """The store URL, when ``--store`` is not given; ``DATABASE_URL`` also works."""
+
+STORE_HELP: Final = (
+    f"sqlite:///path or postgresql://... (default: ${STORE_ENV}, "
+    "$DATABASE_URL, else a SQLite file in your data folder)."
+)
 
 _PASSWORD_IN_OPTION: Final = (
     "--store must not hold a password (any local user can read a command "
@@ -108,6 +119,12 @@ class _DateTime(_ParamType):
     """A moment: ``2025-01-31``, an ISO time (UTC unless it says), or a
     time ago: ``30d``, ``12h``, ``90m``, ``2w``; returned in UTC.
 
+    A date alone is the start of that day (UTC), or, for the end of a range
+    (*end_of_day*), its end: ``--since D --until D`` is the whole day D, as
+    a person means it. The end is the day's last microsecond, the finest
+    moment an event has, since every range's end is inclusive; so an event
+    at the next midnight is not in it.
+
     Only moments from :data:`EARLIEST` on are accepted: an audit event has
     none before 1970, and the default range of days before a moment then
     stays inside the calendar. A moment past year 9999 once in UTC (a time
@@ -117,6 +134,9 @@ class _DateTime(_ParamType):
 
     name = "datetime"
 
+    def __init__(self, *, end_of_day: bool = False) -> None:
+        self.end_of_day = end_of_day
+
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> datetime:
@@ -124,7 +144,7 @@ class _DateTime(_ParamType):
             return value
         text = str(value).strip()
         try:
-            moment = _parse_moment(text)
+            moment = _parse_moment(text, end_of_day=self.end_of_day)
         except ValueError:
             self.fail(
                 f"{text!r} is not a date (2025-01-31), an ISO time "
@@ -144,8 +164,9 @@ class _DateTime(_ParamType):
         return moment
 
 
-def _parse_moment(text: str) -> datetime:
-    """*text* as an aware UTC moment.
+def _parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
+    """*text* as an aware UTC moment; a date alone is the first moment of
+    that day, or with *end_of_day* its last.
 
     Raises:
         ValueError: It is not a date, an ISO time or a time ago.
@@ -156,9 +177,13 @@ def _parse_moment(text: str) -> datetime:
         amount, unit = int(relative.group(1)), _UNITS[relative.group(2)]
         # timedelta itself refuses more than 999,999,999 days.
         return datetime.now(UTC) - timedelta(**{unit: amount})
-    if len(text) == len("2025-01-31"):
+    try:
+        # Any date ISO 8601 writes (2025-01-31, 20250131, 2025-W05-5).
         day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time.max if end_of_day else time.min, UTC)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
@@ -169,6 +194,47 @@ EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """The earliest moment a date option accepts."""
 
 DATETIME = _DateTime()
+"""A moment; a date alone is the start of its day."""
+
+UNTIL = _DateTime(end_of_day=True)
+"""The end of a range; a date alone is the end of its day."""
+
+
+def check_range(
+    since: datetime | None, until: datetime | None, *, until_is_now: bool = False
+) -> None:
+    """Refuse a range that ends before it starts; *until_is_now* when the
+    command put the present there for want of an ``--until``.
+
+    Raises:
+        click.ClickException: A usage error (exit status 2) of one line.
+    """
+    if since is not None and until is not None and since > until:
+        end = "now" if until_is_now else "--until"
+        raise _OneLineUsageError(
+            f"--since ({_shown(since)}) is after {end} ({_shown(until)}): "
+            "give the earlier moment to --since"
+        )
+
+
+def _shown(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def range_checked(function: Any) -> Any:
+    """Refuse an inverted ``--since``/``--until`` before the command runs.
+
+    For commands that pass both on as they are: the check happens before
+    anything is read or fetched, as a usage error, whatever the command
+    does with the range afterwards.
+    """
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check_range(kwargs.get("since"), kwargs.get("until"))
+        return function(*args, **kwargs)
+
+    return checked
 
 
 def emit_json(data: Any) -> None:
@@ -180,6 +246,31 @@ def json_option(function: Any) -> Any:
     """The ``--json`` flag every command has."""
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON for machines."
+    )(function)
+
+
+def _take_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    url = resolve_store_url(value, {})  # refuses a password, as before the command
+    context = ctx.find_object(Context)
+    if context is not None:
+        context.use_store(url)
+
+
+def store_option(function: Any) -> Any:
+    """``--store`` after the command's name, as before it: the same option.
+
+    Given after, it wins over one given before: the last word on a command
+    line is what a person edits. The command receives nothing; the context
+    holds the URL.
+    """
+    return click.option(
+        "--store",
+        metavar="URL",
+        expose_value=False,
+        callback=_take_store,
+        help=STORE_HELP,
     )(function)
 
 
@@ -219,10 +310,26 @@ class Context:
         self._store = open_store(self.store_url, read_only=read_only)
         return self._store
 
+    def use_store(self, url: str | None) -> None:
+        """Use the store at *url* from now on (``--store`` after a command)."""
+        self.close()
+        self.store_url = url
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def no_such_connection(self, name: str, hint: str = "") -> ConfigurationError:
+        """The error of a connection name the store does not know, with the
+        names it does (*hint* says what to do instead)."""
+        # Read-only: the store open already serves, or one that exists.
+        store = self.open_store(read_only=True)
+        known = ", ".join(c.name for c in store.list_connections())
+        return ConfigurationError(
+            f"no connection named {name!r} (saved: {known or 'none'})"
+            + (f"; {hint}" if hint else "")
+        )
 
     def saved_or_environment(self, name: str) -> SavedConnection:
         """The saved connection *name*, or, when *name* is a platform with
@@ -237,11 +344,10 @@ class Context:
             # Atomic create-if-absent: syncs started at once for a platform
             # never saved all save it, and all get the one saved.
             return self.store.ensure_connection(connection)
-        known = ", ".join(c.name for c in self.store.list_connections()) or "none"
-        raise ConfigurationError(
-            f"no connection named {name!r} (saved: {known}); add one with "
-            "'aiaudit connections add', or name a platform to use its "
-            "environment variables"
+        raise self.no_such_connection(
+            name,
+            "add one with 'aiaudit connections add', or name a platform to "
+            "use its environment variables",
         )
 
     def connector_for(self, connection: SavedConnection) -> Connector:

@@ -1,32 +1,43 @@
 """``aiaudit demo``: the whole product in one command, offline.
 
-It starts a platform's sandbox in-process, saves a connection to it, syncs
-a month of activity into a store, prints the usage report and writes the
-HTML one. Nothing leaves the machine, and nothing needs an account.
+For each installed platform with a sandbox (or those named), it starts the
+sandbox in-process, saves a connection to it and syncs a month of activity
+into a store; then it prints each platform's usage report and writes one
+HTML report over all. Nothing leaves the machine, and nothing needs an
+account.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import click
 
-from connector_core.cli._common import Context, emit_json, json_option, pass_context
-from connector_core.cli._plugins import only_sandbox_platform
+from connector_core.cli._common import (
+    Context,
+    emit_json,
+    json_option,
+    pass_context,
+    store_option,
+)
+from connector_core.cli._plugins import sandbox_platforms
 from connector_core.cli._reading import write_usage
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
-from connector_core.exceptions import ConfigurationError
-from connector_core.models import AIDateRange
+from connector_core.models import AIDateRange, UsageAnalytics
 from connector_core.sandbox import SandboxOptions
 from connector_core.serialization import unstructure
 from connector_core.store import default_store_url
+from connector_core.store._schema import url_passwords
 from connector_core.store.base import SavedConnection
-from connector_core.sync import sync_connection
+from connector_core.sync import SyncReport, sync_connection
 
 
 if TYPE_CHECKING:
@@ -34,10 +45,22 @@ if TYPE_CHECKING:
 
 
 DEMO_CONNECTION: Final = "demo"
+"""What the demo's connections are called, each with its platform after a
+dash: ``demo-chatgpt``."""
+
+
+@attrs.frozen(kw_only=True)
+class _Demo:
+    """One platform's part of the demo."""
+
+    platform: str
+    connection: str
+    sync: SyncReport
+    analytics: UsageAnalytics
 
 
 @click.command("demo")
-@click.argument("platform", required=False)
+@click.argument("platforms", nargs=-1, metavar="[PLATFORM]...")
 @click.option("--events", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
@@ -49,63 +72,94 @@ DEMO_CONNECTION: Final = "demo"
     help="Where to write the HTML report.",
 )
 @json_option
+@store_option
 @pass_context
 def demo_command(
     ctx: Context,
     *,
-    platform: str | None,
+    platforms: tuple[str, ...],
     events: int,
     days: int,
     seed: int,
     report: str,
     as_json: bool,
 ) -> None:
-    """Sync a month from the built-in sandbox, then report on usage.
+    """Sync a month from the built-in sandboxes, then report on usage.
 
-    Uses its own store (see the last lines of output) unless --store is
-    given, so it never mixes demo data into real data.
+    Every installed platform whose plugin ships a sandbox is served on
+    loopback and synced, or only the PLATFORMs named; then comes a usage
+    table per platform and one HTML report over all of them. Uses its own
+    store (see the last lines of output) unless one is given (--store,
+    AIAUDIT_STORE, DATABASE_URL), so it never mixes demo data into real
+    data. Exits 1 if a stream failed.
     """
-    registry = ctx.registry
-    platform = platform or only_sandbox_platform(registry)
-    provider = registry.sandbox(platform)
-    if provider is None:
-        raise ConfigurationError(f"the {platform} plugin ships no sandbox")
+    chosen = sandbox_platforms(ctx.registry, platforms)
     if ctx.store_url is None:
         # Its own file in the data folder, apart from the user's real store.
-        ctx.store_url = default_store_url("demo.db")
+        ctx.use_store(default_store_url("demo.db"))
     options = SandboxOptions(seed=seed, events=events, days=days)
-    summary = asyncio.run(_demo(ctx, provider.start(options), platform, days))
-    analytics = summary.pop("analytics")
+    demos = [
+        asyncio.run(_demo(ctx, provider.start(options), platform, days))
+        for platform, provider in chosen
+    ]
+    _write_report(report, [demo.analytics for demo in demos])
     if as_json:
-        emit_json(summary | {"usage": unstructure(analytics)})
-        _write_report(report, analytics)
-        return
-    click.echo(summary["sync_text"])
-    click.echo("")
-    write_usage(analytics, "table", None)
-    _write_report(report, analytics)
-    click.echo("")
-    click.echo(f"HTML report: {Path(report).resolve()}")
-    click.echo(f"store: {ctx.store.url}")
-    click.echo(f"try: aiaudit --store {ctx.store.url} logs --limit 20")
+        emit_json(
+            {
+                "store": ctx.store.url,
+                "report": str(Path(report).resolve()),
+                "platforms": [
+                    {
+                        "platform": demo.platform,
+                        "connection": demo.connection,
+                        "sync": demo.sync.as_dict(),
+                        "usage": unstructure(demo.analytics),
+                    }
+                    for demo in demos
+                ],
+            }
+        )
+    else:
+        for demo in demos:
+            click.echo(_summary(demo.sync))
+        for demo in demos:
+            click.echo("")
+            write_usage(demo.analytics, "table", None)
+        click.echo("")
+        click.echo(f"HTML report: {Path(report).resolve()}")
+        click.echo(f"store: {ctx.store.url}")
+        for hint in _hints(ctx.store.url, demos):
+            click.echo(f"try: {hint}")
+    if not all(demo.sync.ok for demo in demos):
+        sys.exit(1)
 
 
-def _write_report(report: str, analytics: Any) -> None:
+def _hints(url: str, demos: list[_Demo]) -> list[str]:
+    """Commands to look further, ready to paste: the latest events, and
+    each platform's usage over what the demo synced (``usage`` alone would
+    ask which platform, with several)."""
+    # A URL with a password shows it masked, which --store would refuse:
+    # then it came from a variable, which the command reads again.
+    store = "" if url_passwords(url) else f" --store {shlex.quote(url)}"
+    hints = [f"aiaudit logs{store} --newest-first --limit 20"]
+    hints.extend(
+        f"aiaudit usage{store} --connection {demo.connection} "
+        f"--since {demo.sync.since:%Y-%m-%d}"
+        for demo in demos
+    )
+    return hints
+
+
+def _write_report(report: str, analytics: list[UsageAnalytics]) -> None:
     # Every user's email and IP: owner-only (see export.files).
     from connector_core.export.files import write_private_text  # noqa: PLC0415
-
-    write_private_text(report, _render(analytics))
-
-
-def _render(analytics: Any) -> str:
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
-    return render_html_report(analytics, title="AI usage report (demo data)")
+    page = render_html_report(analytics, title="AI usage report (demo data)")
+    write_private_text(report, page)
 
 
-async def _demo(
-    ctx: Context, starting: Any, platform: str, days: int
-) -> dict[str, Any]:
+async def _demo(ctx: Context, starting: Any, platform: str, days: int) -> _Demo:
     async with starting as running:
         connection = _demo_connection(ctx, running)
         progress = _ProgressLine()
@@ -130,12 +184,12 @@ async def _demo(
     analytics = await asyncio.to_thread(
         ctx.store.usage_analytics, period, platform=platform, connection=connection.name
     )
-    return {
-        "sync": report.as_dict(),
-        "sync_text": _summary(report),
-        "analytics": analytics,
-        "store": ctx.store.url,
-    }
+    return _Demo(
+        platform=platform,
+        connection=connection.name,
+        sync=report,
+        analytics=analytics,
+    )
 
 
 def _history_start(running: RunningSandbox) -> datetime | None:
@@ -150,7 +204,8 @@ def _history_start(running: RunningSandbox) -> datetime | None:
 
 
 def _demo_connection(ctx: Context, running: RunningSandbox) -> SavedConnection:
-    """Save the demo connection with its keys as variable references.
+    """Save the platform's demo connection with its keys as variable
+    references.
 
     The sandbox's keys live in this process's environment only; the store
     keeps the variable names, as it does for real connections.
@@ -159,13 +214,14 @@ def _demo_connection(ctx: Context, running: RunningSandbox) -> SavedConnection:
     config: dict[str, Any] = {}
     for field, value in running.config.items():
         if field in spec.secret_fields:
-            variable = f"AIAUDIT_DEMO_{field.upper()}"
+            # The platform in the name: two platforms' api_key stay apart.
+            variable = f"AIAUDIT_DEMO_{running.platform}_{field}".upper()
             os.environ[variable] = str(value)
             config[field] = {ENV_REFERENCE: variable}
         else:
             config[field] = value
     connection = SavedConnection(
-        name=DEMO_CONNECTION,
+        name=f"{DEMO_CONNECTION}-{running.platform}",
         platform=running.platform,
         config=config,
         created_at=datetime.now(UTC),

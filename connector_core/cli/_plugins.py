@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,16 @@ import click
 import orjson
 
 from connector_core.cli._common import Context, emit_json, json_option, pass_context
+from connector_core.connections import _environment_of
 from connector_core.exceptions import ConfigurationError
 from connector_core.sandbox import SandboxOptions
+from connector_core.secrets import Secret
 
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
+    from connector_core.connector import ConnectorSpec
     from connector_core.registry import PluginInfo, Registry
     from connector_core.sandbox import SandboxProvider
 
@@ -90,6 +94,34 @@ def only_sandbox_platform(registry: Registry) -> str:
     )
 
 
+def sandbox_platforms(
+    registry: Registry, names: Sequence[str] = ()
+) -> list[tuple[str, SandboxProvider]]:
+    """The platforms *names* (each once), or every one with a sandbox, and
+    their sandboxes.
+
+    Raises:
+        ConfigurationError: A platform named is unknown or ships no
+            sandbox, or none is named and no plugin ships one.
+    """
+    if not names:
+        every = [
+            (platform, provider)
+            for platform in registry.platforms
+            if (provider := registry.sandbox(platform)) is not None
+        ]
+        if not every:
+            raise ConfigurationError("no installed plugin ships a sandbox")
+        return every
+    chosen = []
+    for platform in dict.fromkeys(names):
+        provider = registry.sandbox(platform)
+        if provider is None:
+            raise ConfigurationError(f"the {platform} plugin ships no sandbox")
+        chosen.append((platform, provider))
+    return chosen
+
+
 @click.command("sandbox")
 @click.argument("platform", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
@@ -157,8 +189,10 @@ def sandbox_command(
 ) -> None:
     """Serve a platform's sandbox API on loopback until interrupted.
 
-    Prints the base URLs and the keys to use; point a connector (or the
-    platform's official SDK) at them.
+    Prints the base URLs and the keys to use, and the same as environment
+    variables (export lines to paste into another shell, where 'aiaudit
+    sync PLATFORM' then reads the sandbox); point a connector, or the
+    platform's official SDK, at them.
     """
     registry = ctx.registry
     platform = platform or only_sandbox_platform(registry)
@@ -177,13 +211,40 @@ def sandbox_command(
         ground_truth_dir=ground_truth,
     )
     try:
-        asyncio.run(_serve(provider, options, as_json=as_json))
+        asyncio.run(_serve(registry.spec(platform), provider, options, as_json=as_json))
     except KeyboardInterrupt:
         click.echo("sandbox stopped", err=True)
 
 
+def sandbox_environment(
+    spec: ConnectorSpec, config: Mapping[str, Any]
+) -> dict[str, str]:
+    """The environment variables that configure a connector as *config*
+    does: what a person pastes into another shell to use a sandbox.
+
+    Each field is named by the first variable the plugin's configuration
+    class reads it from (its ``environment`` declaration); a field it reads
+    from none is left out, as is a class that reads no environment.
+    """
+    try:
+        declared = _environment_of(spec)
+    except ConfigurationError:
+        return {}
+    environment = {}
+    for field, value in config.items():
+        variables = declared.get(field)
+        if variables and value is not None:
+            text = value.reveal() if isinstance(value, Secret) else str(value)
+            environment[variables[0]] = text
+    return environment
+
+
 async def _serve(
-    provider: SandboxProvider, options: SandboxOptions, *, as_json: bool
+    spec: ConnectorSpec,
+    provider: SandboxProvider,
+    options: SandboxOptions,
+    *,
+    as_json: bool,
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -191,11 +252,13 @@ async def _serve(
         except ValueError as exc:
             # The plugin refuses an option (an unknown fault profile, say).
             raise ConfigurationError(str(exc)) from exc
+        environment = sandbox_environment(spec, running.config)
         if as_json:
             description = {
                 "platform": running.platform,
                 "urls": dict(running.urls),
                 "config": dict(running.config),
+                "environment": environment,
                 "details": dict(running.details),
             }
             click.echo(orjson.dumps(description, default=str).decode())
@@ -206,6 +269,13 @@ async def _serve(
             click.echo("connector configuration:")
             for key, value in running.config.items():
                 click.echo(f"  {key}: {value}")
+            if environment:
+                click.echo(
+                    f"to use it from another shell ('aiaudit sync {running.platform}'),"
+                    " paste:"
+                )
+                for name, value in environment.items():
+                    click.echo(f"export {name}={shlex.quote(value)}")
             click.echo("Press Ctrl-C to stop.")
         sys.stdout.flush()
         await asyncio.Event().wait()

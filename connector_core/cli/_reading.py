@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from connector_core.cli._common import DATETIME, Context, pass_context
+from connector_core.cli._common import (
+    DATETIME,
+    UNTIL,
+    Context,
+    check_range,
+    pass_context,
+    store_option,
+)
 from connector_core.exceptions import ConfigurationError
 from connector_core.export.formats import ANALYTICS_FORMATS, LOG_FORMATS
 from connector_core.models import AIDateRange
@@ -20,6 +27,7 @@ from connector_core.store.base import LogFilter
 
 if TYPE_CHECKING:
     from connector_core.models import UsageAnalytics
+    from connector_core.store.base import SavedConnection
 
 
 USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
@@ -29,12 +37,31 @@ USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
 @click.option("--connection", help="Only this connection's events.")
 @click.option("--platform", help="Only this platform's events.")
 @click.option("--since", type=DATETIME, help="From this moment (2025-01-31, 7d, ...).")
-@click.option("--until", type=DATETIME, help="Up to this moment.")
-@click.option("--user", "users", multiple=True, help="By this user id or email.")
 @click.option(
-    "--action", "actions", multiple=True, help="With this action (user.login, ...)."
+    "--until",
+    type=UNTIL,
+    help="Up to this moment, included; a date alone means the end of that day (UTC).",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    help="By this user id, or email in any case; repeat for several.",
+)
+@click.option(
+    "--action",
+    "actions",
+    multiple=True,
+    metavar="PATTERN",
+    help="With this action (user.login), or any action a glob matches: "
+    "* any characters, ? one (user.*, file.*); repeat for several.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option(
+    "--newest-first",
+    is_flag=True,
+    help="The newest events first (with --limit: the latest ones).",
+)
 @click.option(
     "--format",
     "output_format",
@@ -44,6 +71,7 @@ USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
 )
 @click.option("--camel", is_flag=True, help="JSON in the host's camelCase shape.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
+@store_option
 @pass_context
 def logs_command(
     ctx: Context,
@@ -55,13 +83,19 @@ def logs_command(
     users: tuple[str, ...],
     actions: tuple[str, ...],
     limit: int | None,
+    newest_first: bool,
     output_format: str,
     camel: bool,
     as_json: bool,
 ) -> None:
-    """Print stored events, oldest first, in the format asked for."""
+    """Print stored events, oldest first (or newest first), in the format
+    asked for."""
     from connector_core.export.formats import write_logs  # noqa: PLC0415 - lazy
 
+    check_range(since, until)
+    store = ctx.open_store(read_only=True)
+    if connection is not None:
+        _check_connection(ctx, connection)
     where = LogFilter(
         connection=connection,
         platform=platform,
@@ -70,22 +104,45 @@ def logs_command(
         user_ids=users,
         actions=actions,
         limit=limit,
+        newest_first=newest_first,
     )
     write_logs(
-        ctx.open_store(read_only=True).iter_logs(where),
+        store.iter_logs(where),
         sys.stdout,
         format="jsonl" if as_json else output_format,
         style="camel" if camel else "snake",
     )
 
 
+def _check_connection(ctx: Context, name: str) -> SavedConnection | None:
+    """The saved connection *name*; ``None`` for one removed whose events
+    the store still holds.
+
+    Raises:
+        ConfigurationError: The store knows no such connection: most often
+            a typo, which an empty answer would hide.
+    """
+    store = ctx.open_store(read_only=True)
+    saved = store.get_connection(name)
+    if (
+        saved is None
+        and next(store.iter_logs(LogFilter(connection=name, limit=1)), None) is None
+    ):
+        raise ctx.no_such_connection(name)
+    return saved
+
+
 def _platform_of(ctx: Context, connection: str | None, platform: str | None) -> str:
+    saved = None if connection is None else _check_connection(ctx, connection)
     if platform:
         return platform
     if connection:
-        saved = ctx.open_store(read_only=True).get_connection(connection)
         if saved is None:
-            raise ConfigurationError(f"no connection named {connection!r}")
+            # Removed, its events kept: theirs is the platform.
+            [event] = ctx.open_store(read_only=True).iter_logs(
+                LogFilter(connection=connection, limit=1)
+            )
+            return event.platform
         return saved.platform
     platforms = {c.platform for c in ctx.open_store(read_only=True).list_connections()}
     if len(platforms) == 1:
@@ -106,9 +163,8 @@ def usage_report(
 ) -> UsageAnalytics:
     """The store's usage analytics for the options of ``aiaudit usage``."""
     end = until or datetime.now(UTC)
+    check_range(since, end, until_is_now=until is None)
     start = since or end - timedelta(days=30)
-    if start > end:
-        raise ConfigurationError("--since is after --until")
     return ctx.open_store(read_only=True).usage_analytics(
         AIDateRange(start=start, end=end),
         platform=_platform_of(ctx, connection, platform),
@@ -119,8 +175,15 @@ def usage_report(
 @click.command("usage")
 @click.option("--connection", help="Only this connection.")
 @click.option("--platform", help="Only this platform.")
-@click.option("--since", type=DATETIME, help="From this moment (default: 30 days ago).")
-@click.option("--until", type=DATETIME, help="Up to this moment (default: now).")
+@click.option(
+    "--since", type=DATETIME, help="From this moment (default: 30 days before --until)."
+)
+@click.option(
+    "--until",
+    type=UNTIL,
+    help="Up to this moment, included (default: now); a date alone means the "
+    "end of that day (UTC).",
+)
 @click.option(
     "--format",
     "output_format",
@@ -134,6 +197,7 @@ def usage_report(
     help="Write the report to this file instead of printing it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@store_option
 @pass_context
 def usage_command(
     ctx: Context,
@@ -148,8 +212,8 @@ def usage_command(
 ) -> None:
     """Usage analytics computed in the store: who uses it, how much, when.
 
-    ``--format html`` writes a self-contained report with charts (viewable
-    offline); give ``--output report.html``.
+    With --format html it is a self-contained report with charts, viewable
+    offline: give --output report.html too.
     """
     if output is not None:
         # Before the store is read: a report computed only to be refused

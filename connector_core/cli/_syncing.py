@@ -12,10 +12,13 @@ import click
 
 from connector_core.cli._common import (
     DATETIME,
+    UNTIL,
     Context,
     emit_json,
     json_option,
     pass_context,
+    range_checked,
+    store_option,
 )
 from connector_core.connections import (
     connection_from_environment,
@@ -74,6 +77,7 @@ def connections_group() -> None:
 )
 @click.option("--replace", is_flag=True, help="Overwrite a connection of that name.")
 @json_option
+@store_option
 @pass_context
 def connections_add(
     ctx: Context,
@@ -111,6 +115,7 @@ def connections_add(
 
 @connections_group.command("list")
 @json_option
+@store_option
 @pass_context
 def connections_list(ctx: Context, *, as_json: bool) -> None:
     """List the saved connections."""
@@ -131,6 +136,7 @@ def connections_list(ctx: Context, *, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--purge", is_flag=True, help="Also delete its events and checkpoints.")
 @json_option
+@store_option
 @pass_context
 def connections_remove(ctx: Context, *, name: str, purge: bool, as_json: bool) -> None:
     """Forget the connection NAME."""
@@ -155,6 +161,7 @@ def checkpoints_group() -> None:
 @click.argument("streams", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Reset every stream.")
 @json_option
+@store_option
 @pass_context
 def checkpoints_reset(
     ctx: Context,
@@ -205,6 +212,7 @@ def _targets(ctx: Context, names: tuple[str, ...]) -> list[SavedConnection]:
 @click.command("check")
 @click.argument("names", nargs=-1)
 @json_option
+@store_option
 @pass_context
 def check_command(ctx: Context, *, names: tuple[str, ...], as_json: bool) -> None:
     """Check credentials and permissions, with a verdict per surface.
@@ -334,13 +342,16 @@ def _summary(report: SyncReport) -> str:
 )
 @click.option(
     "--until",
-    type=DATETIME,
-    help="End of the range (default: now; a future one is clamped to now).",
+    type=UNTIL,
+    help="End of the range (default: now; a future one is clamped to now); "
+    "a date alone means the end of that day (UTC).",
 )
 @click.option(
     "--wait", is_flag=True, help="Wait for another process syncing the same connection."
 )
 @json_option
+@store_option
+@range_checked
 @pass_context
 def sync_command(
     ctx: Context,

@@ -47,6 +47,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import string
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -133,6 +134,9 @@ class Dialect:
             ``WITHOUT ROWID``), for the partial sums, which are only ever
             read by ranges of that key.
         table_exists: See below.
+        glob: How a column is matched against a pattern, case-sensitively:
+            ``GLOB`` (SQLite's), or ``LIKE`` where there is no GLOB and
+            LIKE is case-sensitive (PostgreSQL; SQLite's LIKE is not).
     """
 
     name: str
@@ -143,12 +147,38 @@ class Dialect:
     table_exists: str = ""
     """A query of one row, one column, true when the table named by its one
     parameter exists where the store's tables are."""
+    glob: Literal["GLOB", "LIKE"] = "GLOB"
 
     def sql(self, statement: str) -> str:
         """*statement* with this dialect's placeholders."""
         if self.placeholder == "?":
             return statement
         return statement.replace("?", self.placeholder)
+
+    def match_glob(self, column: str, pattern: str) -> tuple[str, str]:
+        """The condition that *column* matches the glob *pattern* (``*`` any
+        run of characters, ``?`` one, everything else itself), and its one
+        parameter.
+
+        Both operators have more wildcards than a glob (GLOB's ``[...]``,
+        LIKE's ``%`` and ``_``); those are escaped, so an action such as
+        ``file_upload`` matches itself and not ``fileXupload``.
+        """
+        # As column_text keeps text: a NUL (which PostgreSQL cannot take)
+        # is stored as U+FFFD, a lone surrogate as U+FFFD too.
+        pattern = (
+            pattern.encode(errors="surrogatepass")
+            .decode(errors="replace")
+            .replace("\x00", "\ufffd")
+        )
+        if self.glob == "GLOB":
+            return f"{column} GLOB ?", pattern.replace("[", "[[]")
+        like = "".join(_LIKE.get(char, char) for char in pattern)
+        return f"{column} LIKE ? ESCAPE '\\'", like
+
+
+_LIKE: Final = {"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%", "?": "_"}
+"""A glob's characters in a LIKE pattern escaped by a backslash."""
 
 
 @attrs.frozen(kw_only=True)
@@ -1331,26 +1361,33 @@ class SQLStore(Store):
     # -- reading ------------------------------------------------------------
 
     def iter_logs(self, where: LogFilter) -> Iterator[AIAuditLog]:
-        """Matching events, oldest first, then by id (then connection).
+        """Matching events, oldest first, then by id (then connection); the
+        reverse order with ``where.newest_first``.
 
         Keyset pagination: each chunk is one query resuming after the last
         row of the previous one, so memory is one chunk whatever the total,
         no cursor stays open between chunks (the store can be written while
-        a reader pauses), and each query starts where an index points.
+        a reader pauses), and each query starts where an index points (read
+        backwards for the newest first).
         """
-        conditions, params = _log_conditions(where)
+        conditions, params = _log_conditions(where, self.dialect)
         remaining = where.limit
         after: tuple[Any, ...] = ()
+        beyond, order = (
+            ("<", " ORDER BY ts_us DESC, id DESC, connection DESC")
+            if where.newest_first
+            else (">", " ORDER BY ts_us, id, connection")
+        )
         while remaining is None or remaining > 0:
             size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
             page = (
-                [*conditions, "(ts_us, id, connection) > (?, ?, ?)"]
+                [*conditions, f"(ts_us, id, connection) {beyond} (?, ?, ?)"]
                 if after
                 else conditions
             )
             rows = self._query(
                 "SELECT ts_us, id, connection, document FROM events"  # noqa: S608 -- conditions are constants
-                f"{_where(page)} ORDER BY ts_us, id, connection LIMIT ?",
+                f"{_where(page)}{order} LIMIT ?",
                 (*params, *after, size),
             )
             for *_, document in rows:
@@ -1363,7 +1400,7 @@ class SQLStore(Store):
 
     def count_logs(self, where: LogFilter) -> int:
         """How many events match (at most ``where.limit``)."""
-        conditions, params = _log_conditions(where)
+        conditions, params = _log_conditions(where, self.dialect)
         rows = self._query(
             f"SELECT COUNT(*) FROM events{_where(conditions)}",  # noqa: S608 -- conditions are constants
             params,
@@ -1713,7 +1750,7 @@ def _where(conditions: Sequence[str]) -> str:
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-def _log_conditions(where: LogFilter) -> tuple[list[str], list[Any]]:
+def _log_conditions(where: LogFilter, dialect: Dialect) -> tuple[list[str], list[Any]]:
     if where.limit is not None and where.limit < 0:
         raise ValueError(f"limit must be 0 or more, got {where.limit}")
     conditions: list[str] = []
@@ -1732,15 +1769,49 @@ def _log_conditions(where: LogFilter) -> tuple[list[str], list[Any]]:
         params.append(to_us(where.end))
     if where.user_ids:
         marks = ", ".join("?" * len(where.user_ids))
-        conditions.append(f"(user_id IN ({marks}) OR user_email IN ({marks}))")
+        # LOWER folds A to Z only, in both databases (SQLite's built-in
+        # function; PostgreSQL's under the columns' "C" collation): the
+        # values are folded alike here, so both stores find the same events.
+        conditions.append(f"(user_id IN ({marks}) OR LOWER(user_email) IN ({marks}))")
         # As the columns hold them (see column_text).
         user_ids = [column_text(user) for user in where.user_ids]
         params.extend(user_ids)
-        params.extend(user_ids)
+        params.extend(
+            user.translate(_ASCII_LOWER) if isinstance(user, str) else user
+            for user in user_ids
+        )
     if where.actions:
-        conditions.append(f"action IN ({', '.join('?' * len(where.actions))})")
-        params.extend(column_text(action) for action in where.actions)
+        condition, values = _action_condition(where.actions, dialect)
+        conditions.append(condition)
+        params.extend(values)
     return conditions, params
+
+
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+_GLOB_WILDCARDS: Final = frozenset("*?")
+
+
+def _action_condition(
+    actions: Sequence[str], dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """One condition matching any of *actions*, exact names or globs.
+
+    Exact names stay an ``IN`` of the values as the column holds them (see
+    column_text); each glob is one more alternative.
+    """
+    exact = [a for a in actions if _GLOB_WILDCARDS.isdisjoint(a)]
+    alternatives: list[str] = []
+    params: list[Any] = []
+    if exact:
+        alternatives.append(f"action IN ({', '.join('?' * len(exact))})")
+        params.extend(column_text(action) for action in exact)
+    for pattern in actions:
+        if not _GLOB_WILDCARDS.isdisjoint(pattern):
+            condition, value = dialect.match_glob("action", pattern)
+            alternatives.append(condition)
+            params.append(value)
+    return f"({' OR '.join(alternatives)})", params
 
 
 def _connection(row: Sequence[Any]) -> SavedConnection:

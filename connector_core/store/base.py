@@ -88,9 +88,17 @@ class LogFilter:
         connection: One connection's events.
         platform: One platform's events.
         start, end: The time range, both ends inclusive.
-        user_ids: Events by these users (ids or emails both match).
-        actions: Events with these normalized actions.
+        user_ids: Events by these users. A user id matches exactly (it is
+            the platform's key); an email matches whatever the case of its
+            letters A to Z, since people type them as they please and
+            platforms report them as they were entered.
+        actions: Events with these normalized actions, each exact or a
+            glob: ``*`` stands for any run of characters, ``?`` for one
+            (``file.*``); every other character, ``%``, ``_``, ``[`` or a
+            backslash too, is itself. Case matters, as for an exact action.
         limit: At most this many events.
+        newest_first: Read from the newest event back, so that with *limit*
+            the latest events are the ones read.
     """
 
     connection: str | None = None
@@ -100,6 +108,7 @@ class LogFilter:
     user_ids: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     limit: int | None = None
+    newest_first: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -210,8 +219,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def iter_logs(self, where: LogFilter) -> Iterator[AIAuditLog]:
-        """Matching events, oldest first (then by id), read in chunks so
-        memory stays bounded whatever the number of rows."""
+        """Matching events, oldest first (then by id), or the reverse with
+        ``where.newest_first``, read in chunks so memory stays bounded
+        whatever the number of rows."""
 
     @abc.abstractmethod
     def count_logs(self, where: LogFilter) -> int:

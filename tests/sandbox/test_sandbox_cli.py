@@ -10,6 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
 
@@ -69,3 +71,87 @@ def test_unknown_fault_profile_is_one_clear_line():
     assert stderr.startswith("error: ")
     assert "gremlins" in stderr
     assert "Traceback" not in stderr
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _readme_variables() -> set[str]:
+    """The variables the README's "Using it" exports."""
+    text = (REPO / "README.md").read_text()
+    using = text.partition("## Using it")[2].partition("\n## ")[0]
+    return {
+        line.split()[1].partition("=")[0]
+        for line in using.splitlines()
+        if line.startswith("export ")
+    }
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [
+        (
+            "chatgpt",
+            {
+                "OPENAI_ADMIN_KEY",
+                "OPENAI_BASE_URL",
+                "CHATGPT_COMPLIANCE_API_KEY",
+                "CHATGPT_WORKSPACE_ID",
+                "CHATGPT_COMPLIANCE_BASE_URL",
+            },
+        ),
+        ("example", {"EXAMPLE_API_KEY", "EXAMPLE_CUSTOMER_ID", "EXAMPLE_BASE_URL"}),
+    ],
+)
+def test_the_text_output_has_export_lines_to_paste(tmp_path, platform, expected):
+    """What the sandbox prints is pasted into another shell as it is; then
+    ``aiaudit sync PLATFORM`` reads the sandbox."""
+    process = start(platform, "--events", "200", "--seed", "5")
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl-C"):
+                break
+        exports = [line for line in lines if line.startswith("export ")]
+        assert exports, lines
+        script = "\n".join([*exports, "env -0"])
+        shell = subprocess.run(
+            ["/bin/sh", "-c", script],
+            capture_output=True,
+            text=True,
+            env={"PATH": os.environ["PATH"]},
+            check=True,
+        )
+        pasted = dict(
+            entry.partition("=")[::2] for entry in shell.stdout.split("\0") if entry
+        )
+        names = {line.split()[1].partition("=")[0] for line in exports}
+        assert expected <= names
+        if platform == "chatgpt":
+            assert _readme_variables() <= names
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_", "EXAMPLE_"))
+        }
+        synced = subprocess.run(
+            [
+                str(AIAUDIT),
+                "sync",
+                platform,
+                "--json",
+                "--store",
+                f"sqlite:///{tmp_path / 's.db'}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env | {name: pasted[name] for name in names},
+            timeout=300,
+            check=False,
+        )
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)[0]["inserted"] > 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)

@@ -102,3 +102,105 @@ def test_reading_a_store_nothing_was_synced_into_says_so(tmp_path):
     assert result.returncode == 1
     assert "nothing was synced there yet" in result.stderr
     assert not path.exists()
+
+
+# --------------------------------------------------------------------------
+# --store after the command's name
+# --------------------------------------------------------------------------
+
+STORE_COMMANDS = [
+    ("connections", "add", "x", "--platform", "chatgpt", "--from-env"),
+    ("connections", "list"),
+    ("connections", "remove", "x"),
+    ("check", "x"),
+    ("sync", "x"),
+    ("checkpoints", "reset", "x", "--all"),
+    ("logs",),
+    ("usage", "--platform", "chatgpt"),
+    ("demo", "chatgpt", "--events", "20", "--days", "1"),
+]
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS, ids=" ".join)
+def test_every_command_with_a_store_takes_store_after_its_name(tmp_path, command):
+    # A store in a folder that does not exist: the error names it, so the
+    # command used the URL given after its name.
+    missing = tmp_path / "no-such-folder" / "a.db"
+    result = aiaudit(
+        *command,
+        "--store",
+        f"sqlite:///{missing}",
+        env={"OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef"},
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert str(missing.parent) in line
+    assert not missing.parent.exists()
+
+
+def test_a_store_after_the_command_wins(tmp_path):
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    for url, name in ((first, "in-a"), (second, "in-b")):
+        added = aiaudit(
+            "connections",
+            "add",
+            name,
+            "--platform",
+            "chatgpt",
+            "--secret",
+            "api_key=OPENAI_ADMIN_KEY",
+            "--store",
+            url,
+            env={"OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef"},
+        )
+        assert added.returncode == 0, added.stderr
+    listed = aiaudit("--store", first, "connections", "list", "--store", second)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("in-b  [chatgpt]")
+    from_variable = aiaudit(
+        "connections", "list", "--store", second, env={"AIAUDIT_STORE": first}
+    )
+    assert from_variable.stdout.startswith("in-b  [chatgpt]")
+
+
+def test_a_password_in_store_after_the_command_is_refused():
+    url = "postgresql://auditor:Hunter2pw@127.0.0.1:9/db"
+    result = aiaudit("logs", "--store", url)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "Hunter2" not in result.stderr + result.stdout
+    assert "AIAUDIT_STORE" in line
+
+
+@pytest.mark.parametrize("command", [("logs",), ("usage", "--platform", "chatgpt")])
+def test_reading_a_missing_store_creates_nothing(tmp_path, command):
+    """Read-only: a mistyped store is an error, never a new empty store."""
+    for path, message in (
+        (tmp_path / "never.db", "nothing was synced there yet"),
+        (tmp_path / "no-such-folder" / "never.db", "does not exist"),
+    ):
+        result = aiaudit(*command, "--store", f"sqlite:///{path}")
+        assert result.returncode == 1, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert message in line
+        assert not path.exists()
+        assert not path.parent.exists() or path.parent == tmp_path
+
+
+@pytest.mark.parametrize("command", [("logs",), ("usage", "--platform", "chatgpt")])
+def test_reading_a_database_without_the_schema_creates_nothing(
+    postgres_server, postgres_schema, command
+):
+    import psycopg  # noqa: PLC0415
+
+    url = f"{postgres_server}?schema={postgres_schema}"
+    result = aiaudit(*command, "--store", url)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "holds no aiaudit schema" in line
+    with psycopg.connect(postgres_server) as connection:
+        found = connection.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (postgres_schema,)
+        ).fetchone()
+    assert found == (0,)

@@ -481,7 +481,8 @@ def test_a_future_until_is_clamped_to_now(sandbox_process, store_url, tmp_path):
 
     far = run("sync", "chatgpt", "--until", "9999-12-31", timeout=60)
     assert far.returncode == 0, far.stderr
-    assert "9999-12-31 00:00 UTC is in the future: synced up to now" in far.stdout
+    # A date alone is the end of that day.
+    assert "9999-12-31 23:59 UTC is in the future: synced up to now" in far.stdout
 
 
 def _umask_022() -> None:
@@ -547,3 +548,25 @@ def test_the_demo_report_is_owner_only(tmp_path):
     assert result.returncode == 0, result.stderr
     report = tmp_path / "aiaudit-report.html"
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
+
+
+def test_a_date_until_syncs_that_whole_day(run, sandbox_process):
+    start, _ = sandbox_process["details"]["history"]
+    day = (datetime.fromisoformat(start) + timedelta(days=1)).date().isoformat()
+    sync = run("sync", "chatgpt", "--since", day, "--until", day, "--json")
+    assert sync.returncode == 0, sync.stderr
+    [report] = json.loads(sync.stdout)
+    assert report["since"] == f"{day}T00:00:00+00:00"
+    assert report["until"] == f"{day}T23:59:59.999999+00:00"
+    assert report["inserted"] > 0
+    logs = run("logs", "--since", day, "--until", day, "--json")
+    assert logs.returncode == 0, logs.stderr
+    times = [json.loads(line)["timestamp"] for line in logs.stdout.splitlines()]
+    # The day's events (a stream may add some of other days: the GPTs).
+    everything = run("logs", "--json").stdout.splitlines()
+    assert times == [
+        time
+        for time in (json.loads(line)["timestamp"] for line in everything)
+        if time.startswith(day)
+    ]
+    assert max(times) >= f"{day}T12:00"
