@@ -36,6 +36,7 @@ __all__ = [
     "connection_from_environment",
     "connection_from_options",
     "describe",
+    "environment_of",
     "resolve_config",
 ]
 
@@ -45,8 +46,12 @@ ENV_REFERENCE: Final = "env"
 """The key of a secret reference: ``{"env": "VARIABLE"}``."""
 
 
-def _environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
-    """Which variables feed which field, as the config class declares it."""
+def environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
+    """Which variables feed which field, as the config class declares it.
+
+    Public so that every reader of the declaration (connections, the sandbox's
+    paste-ready output) shares one interpretation of it.
+    """
     declared = getattr(spec.config_class, "environment", None)
     if not isinstance(declared, Mapping):
         raise ConfigurationError(
@@ -75,7 +80,7 @@ def connection_from_environment(
     check_url_credentials(
         {
             variable: environ.get(variable, "")
-            for field, variables in _environment_of(spec).items()
+            for field, variables in environment_of(spec).items()
             if field not in spec.secret_fields
             for variable in variables
         },
@@ -83,7 +88,7 @@ def connection_from_environment(
     )
     spec.config_from_env(environ)  # raises with a clear message if invalid
     saved: dict[str, Any] = {}
-    for field, variables in _environment_of(spec).items():
+    for field, variables in environment_of(spec).items():
         for variable in variables:
             value = environ.get(variable, "").strip()
             if not value:

@@ -12,7 +12,7 @@ import click
 import orjson
 
 from connector_core.cli._common import Context, emit_json, json_option, pass_context
-from connector_core.connections import _environment_of
+from connector_core.connections import environment_of
 from connector_core.exceptions import ConfigurationError
 from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
@@ -227,7 +227,7 @@ def sandbox_environment(
     from none is left out, as is a class that reads no environment.
     """
     try:
-        declared = _environment_of(spec)
+        declared = environment_of(spec)
     except ConfigurationError:
         return {}
     environment = {}
