@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import attrs
 import pluggy
-import structlog
 
 from connector_core import _defaults
+from connector_core._logging import get_logger
 from connector_core.exceptions import (
     ConfigurationError,
     ConnectorError,
@@ -70,7 +70,7 @@ __all__ = [
     "mask_url_credentials",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
