@@ -122,7 +122,10 @@ def test_a_host_with_stdlib_logging_gets_the_events_under_module_names(tmp_path)
     )
     lines = stdout.splitlines()
     http = [line for line in lines if line.startswith("connector_core.http|")]
-    assert any("|DEBUG|_send|http.request method='GET' url=" in ln for ln in http)
+    assert any(
+        "|DEBUG|" in ln and "|http.request method='GET' url=" in ln for ln in http
+    )
+    assert not any("|_log|" in ln or "|debug|" in ln for ln in lines)  # caller named
     assert any("|DEBUG|" in ln and "http.response " in ln for ln in http)
     calls = [ln for ln in lines if ln.startswith("connector_core.connector|DEBUG|")]
     assert len([ln for ln in calls if "operation='authenticate'" in ln]) == 5
