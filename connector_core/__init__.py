@@ -19,12 +19,17 @@ Plugin authors need little more than this module::
         register(MyConnector)
 
 Hosts use :class:`Registry` to find platforms and create connectors.
+
+Library code logs through :func:`get_logger` (``log = get_logger(__name__)``),
+never ``structlog.get_logger``: it stays silent unless the host application
+configures ``logging`` or structlog (see ``docs/hosting.md``).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import version as _version
 
+from connector_core._logging import LibraryLogger, get_logger
 from connector_core.connector import (
     OPERATIONS,
     REQUIRED_OPERATIONS,
@@ -45,12 +50,14 @@ __all__ = [
     "Connector",
     "ConnectorSpec",
     "FanOutResult",
+    "LibraryLogger",
     "PluginInfo",
     "Registry",
     "RunningSandbox",
     "SandboxOptions",
     "SandboxProvider",
     "Secret",
+    "get_logger",
     "hookimpl",
     "hookspec",
 ]

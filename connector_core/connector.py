@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import attrs
 import pluggy
-import structlog
 
 from connector_core import _defaults
+from connector_core._logging import get_logger
 from connector_core.exceptions import (
     ConfigurationError,
     ConnectorError,
@@ -70,7 +70,7 @@ __all__ = [
     "mask_url_credentials",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -346,23 +346,43 @@ def _check_operations(connector_class: type[Any], *, plugin: str) -> tuple[str, 
     return operations
 
 
+class _Instance:
+    """One plugin connector object, the plugin manager in front of it, and
+    how many operations (and ``async with`` blocks) are using it."""
+
+    __slots__ = ("closed", "instance", "pm", "users")
+
+    def __init__(self, instance: Any, pm: pluggy.PluginManager) -> None:
+        self.instance = instance
+        self.pm = pm
+        self.users = 0
+        self.closed = False
+
+
 class Connector:
     """A configured connector instance, as a host uses it.
 
     Every method forwards to the instance's hook implementation, or to the
     core default when the instance has none, and checks what comes back.
-    Use it as an async context manager, or call :meth:`aclose`, so the
-    instance can close its HTTP session.
+
+    Inside ``async with connector:`` every call shares the plugin's
+    resources (its HTTP session and pooled connections) until the block
+    exits. Outside one, each call opens what it needs and releases it when
+    it returns (a stream: when it ends or is closed), so a handle a host
+    keeps without a context, or drives with ``asyncio.run`` call after call,
+    leaves no session open and belongs to no event loop. Releasing is the
+    plugin's ``aclose`` hook, which is final for its object: the handle
+    builds a fresh plugin object from the same configuration for the next
+    call, so state a plugin keeps between calls lasts only within a block.
 
     Attributes:
         name: The connection name (a platform may be connected many times).
         platform: The platform name.
         spec: The registered class description.
         config: The configuration instance (secrets masked in its repr).
-        instance: The plugin's connector object.
     """
 
-    __slots__ = ("_closed", "_log", "_pm", "config", "instance", "name", "spec")
+    __slots__ = ("_contexts", "_current", "_log", "_session", "config", "name", "spec")
 
     def __init__(
         self,
@@ -375,19 +395,51 @@ class Connector:
         self.spec = spec
         self.config = config
         self.name = name or spec.platform
+        self._session = session
+        self._contexts: list[_Instance] = []
+        # Built now, so a class that cannot be built fails in create().
+        self._current = self._build()
+        self._log = log.bind(platform=spec.platform, connection=self.name)
+
+    def _build(self) -> _Instance:
+        spec = self.spec
         try:
-            self.instance = spec.connector_class(config, session=session)
+            instance = spec.connector_class(self.config, session=self._session)
         except ConnectorError:
             raise
         except Exception as exc:
             raise PluginError(
                 spec.plugin, f"{spec.connector_class.__qualname__}() failed: {exc}"
             ) from exc
-        self._pm = _new_manager()
-        self._pm.register(_defaults, name="aiaudit.defaults")
-        self._pm.register(self.instance, name=f"{spec.platform}:{self.name}")
-        self._closed = False
-        self._log = log.bind(platform=spec.platform, connection=self.name)
+        pm = _new_manager()
+        pm.register(_defaults, name="aiaudit.defaults")
+        pm.register(instance, name=f"{spec.platform}:{self.name}")
+        return _Instance(instance, pm)
+
+    def _acquire(self) -> _Instance:
+        current = self._current
+        if current.closed:
+            current = self._current = self._build()
+        current.users += 1
+        return current
+
+    async def _release(self, held: _Instance) -> None:
+        held.users -= 1
+        if held.users <= 0 and not held.closed:
+            await self._close(held)
+
+    async def _close(self, held: _Instance) -> None:
+        # Marked first: a call starting while the plugin closes gets a new
+        # object instead of one whose sessions are going away.
+        held.closed = True
+        for awaitable in held.pm.hook.aclose(connector=self):
+            if awaitable is not None:
+                await awaitable
+
+    @property
+    def instance(self) -> Any:
+        """The plugin's connector object: the one in use, else the last one."""
+        return self._current.instance
 
     @property
     def platform(self) -> str:
@@ -401,24 +453,28 @@ class Connector:
         return operation in self.spec.operations
 
     async def _call(self, operation: str, expected: type[T], **kwargs: Any) -> T:
-        caller = getattr(self._pm.hook, operation)
-        started = time.perf_counter()
-        awaitable = caller(connector=self, **kwargs)
-        if awaitable is None:
-            raise NotSupportedError(self.platform, operation)
-        result = await awaitable
-        if not isinstance(result, expected):
-            raise PluginError(
-                self.spec.plugin,
-                f"{operation} returned {type(result).__name__}, "
-                f"expected {expected.__name__}",
+        held = self._acquire()
+        try:
+            caller = getattr(held.pm.hook, operation)
+            started = time.perf_counter()
+            awaitable = caller(connector=self, **kwargs)
+            if awaitable is None:
+                raise NotSupportedError(self.platform, operation)
+            result = await awaitable
+            if not isinstance(result, expected):
+                raise PluginError(
+                    self.spec.plugin,
+                    f"{operation} returned {type(result).__name__}, "
+                    f"expected {expected.__name__}",
+                )
+            self._log.debug(
+                "connector.call",
+                operation=operation,
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-        self._log.debug(
-            "connector.call",
-            operation=operation,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
-        return result
+            return result
+        finally:
+            await self._release(held)
 
     async def authenticate(
         self, credentials: OAuthCredentials | None = None
@@ -440,11 +496,15 @@ class Connector:
         Leaving the loop early, or cancelling the task, closes the plugin's
         generator at once, so its open response and session are released.
         """
-        iterator = self._pm.hook.stream_ai_audit_logs(connector=self, query=query)
-        checked = self._checked(iterator, "stream_ai_audit_logs", AIAuditLog)
-        async with contextlib.aclosing(checked) as logs:
-            async for log in logs:
-                yield log
+        held = self._acquire()
+        try:
+            iterator = held.pm.hook.stream_ai_audit_logs(connector=self, query=query)
+            checked = self._checked(iterator, "stream_ai_audit_logs", AIAuditLog)
+            async with contextlib.aclosing(checked) as logs:
+                async for log in logs:
+                    yield log
+        finally:
+            await self._release(held)
 
     async def list_streams(self) -> list[StreamInfo]:
         """The feeds this connector reads, each checkpointed on its own."""
@@ -458,13 +518,17 @@ class Connector:
         query: AIAuditLogQuery,
     ) -> AsyncGenerator[StreamBatch, None]:
         """Read one stream from *checkpoint* on, batch by batch (see the hook)."""
-        iterator = self._pm.hook.read_stream(
-            connector=self, stream=stream, checkpoint=checkpoint, query=query
-        )
-        checked = self._checked(iterator, "read_stream", StreamBatch)
-        async with contextlib.aclosing(checked) as batches:
-            async for batch in batches:
-                yield batch
+        held = self._acquire()
+        try:
+            iterator = held.pm.hook.read_stream(
+                connector=self, stream=stream, checkpoint=checkpoint, query=query
+            )
+            checked = self._checked(iterator, "read_stream", StreamBatch)
+            async with contextlib.aclosing(checked) as batches:
+                async for batch in batches:
+                    yield batch
+        finally:
+            await self._release(held)
 
     async def _checked(
         self, iterator: AsyncIterator[Any] | None, operation: str, expected: type[T]
@@ -530,19 +594,29 @@ class Connector:
         return _checked_items(self.spec.plugin, "get_audit_logs", found, AuditLogEntry)
 
     async def aclose(self) -> None:
-        """Let the instance release its resources; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for awaitable in self._pm.hook.aclose(connector=self):
-            if awaitable is not None:
-                await awaitable
+        """Let the plugin release what it holds now; safe to call twice.
+
+        Outside ``async with`` there is nothing to call it for (each call
+        releases its own resources); it closes the plugin object even while
+        a call is using it, as a host shutting down wants. The handle stays
+        usable: a later call starts afresh.
+        """
+        current = self._current
+        if not current.closed:
+            await self._close(current)
 
     async def __aenter__(self) -> Self:
+        self._contexts.append(self._acquire())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        held = self._contexts.pop()
+        if self._contexts:
+            await self._release(held)
+        else:
+            # The outermost block closes, whatever is still open: a stream
+            # left suspended inside it must not keep the session alive.
+            await self.aclose()
 
 
 def _checked_items(

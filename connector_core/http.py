@@ -69,10 +69,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeAlias, TypeVar
 import aiohttp
 import attrs
 import orjson
-import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from connector_core._logging import get_logger
 from connector_core._retry import DEFAULT_RETRY_STATUSES, RetryPolicy
 from connector_core._retry import parse_retry_after as _parse_retry_after
 from connector_core.exceptions import (
@@ -108,7 +108,7 @@ __all__ = [
     "retry_policy_override",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ParamScalar: TypeAlias = str | int | float | bool | None
 ParamValue: TypeAlias = ParamScalar | list[ParamScalar] | tuple[ParamScalar, ...]

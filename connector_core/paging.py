@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
-import structlog
 
+from connector_core._logging import get_logger
 from connector_core.exceptions import ConfigurationError
 from connector_core.models import AIAuditLogResult, AIAuditLogResultMetadata
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PAGE_SIZE", "iter_logs", "matches", "read_page"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_PAGE_SIZE: Final = 100
 _CURSOR_VERSION: Final = 1

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 import pluggy
-import structlog
 
 from connector_core import hookspecs
+from connector_core._logging import get_logger
 from connector_core.connector import OPERATIONS, Connector, ConnectorSpec
 from connector_core.exceptions import ConnectorError, PluginError, UnknownPlatformError
 
@@ -49,7 +49,7 @@ __all__ = [
     "Registry",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ENV_PLUGINS = "AIAUDIT_PLUGINS"
 ENV_TRACE = "AIAUDIT_TRACE_PLUGINS"

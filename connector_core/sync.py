@@ -44,8 +44,8 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
-import structlog
 
+from connector_core._logging import get_logger
 from connector_core.exceptions import (
     CheckpointError,
     ConfigurationError,
@@ -73,7 +73,7 @@ __all__ = [
     "sync_connection",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_HISTORY: Final = timedelta(days=30)
 """How far back a stream with no checkpoint starts, unless told: the

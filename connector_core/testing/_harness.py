@@ -19,14 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import attrs
 import pytest
-import structlog
 
 from connector_core.exceptions import UnknownPlatformError
 from connector_core.models import AIAuditLog, AIAuditLogQuery, AIDateRange
@@ -196,7 +194,6 @@ class Harness:
                 "aiaudit_sandbox hook (see docs/connector-authors.md)"
             )
         with (
-            _quiet_logging(),
             asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner,
             track_sessions() as sessions,
             SandboxThread(provider, options) as sandbox,
@@ -430,26 +427,6 @@ class Harness:
                     f"returned after it: {listed(lost)}"
                 )
         return problems
-
-
-@contextlib.contextmanager
-def _quiet_logging() -> Iterator[None]:
-    """Show the connector's info and warnings, not its debug chatter.
-
-    Unconfigured, structlog prints every debug event, which buries a
-    failure's output and slows a run; a project that configured structlog
-    keeps its own settings. (The secrets test opens debug up again, to look.)
-    """
-    if structlog.is_configured():
-        yield
-        return
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
-    )
-    try:
-        yield
-    finally:
-        structlog.reset_defaults()
 
 
 async def _close_all(sessions: list[aiohttp.ClientSession]) -> None:

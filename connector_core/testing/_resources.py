@@ -127,10 +127,15 @@ def capture_logs() -> Iterator[CapturedLogs]:
 
     structlog's processors are replaced in place (bound loggers keep a
     reference to the list) and its level is opened to debug; the root
-    stdlib logger gets a debug handler. Everything is restored on exit.
+    stdlib logger gets a debug handler. Everything is restored on exit,
+    structlog's unconfigured state included: while structlog is not
+    configured the library logs through the standard library (see
+    :mod:`connector_core._logging`), and a capture must not leave a
+    configuration behind that would send it to standard output.
     """
     captured = CapturedLogs()
     thread = threading.get_ident()
+    was_configured = structlog.is_configured()
 
     def record(
         logger: object, method: str, event: MutableMapping[str, Any]
@@ -163,6 +168,8 @@ def capture_logs() -> Iterator[CapturedLogs]:
         structlog.configure(
             processors=processors, wrapper_class=config["wrapper_class"]
         )
+        if not was_configured:
+            structlog.reset_defaults()
 
 
 @contextlib.contextmanager

@@ -25,8 +25,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import structlog
-from connector_core import hookimpl
+from connector_core import get_logger, hookimpl
 from connector_core.cursors import CursorGuard
 from connector_core.exceptions import (
     AuthenticationError,
@@ -73,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ERROR_CODE", "WINDOW", "ExampleConnector"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 WINDOW: Final = timedelta(days=1)
 """The time a checkpoint covers: a day is cheap to read again after a crash,

@@ -18,8 +18,6 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import structlog
-
 from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig
 from aiaudit_chatgpt.normalize import (
     STREAM_ADMIN,
@@ -38,7 +36,7 @@ from aiaudit_chatgpt.sources import (
     read_compliance_logs,
     read_custom_gpts,
 )
-from connector_core import hookimpl
+from connector_core import get_logger, hookimpl
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (
     AuthenticationError,
@@ -72,7 +70,7 @@ __all__ = ["PERMISSIONS", "STREAM_TENANT", "ChatGPTEnterpriseConnector"]
 
 STREAM_TENANT: Final = "admin_tenant_audit_logs"
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PERMISSIONS: Final = {
     "admin": "api.organization.read",

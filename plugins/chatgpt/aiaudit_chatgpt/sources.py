@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
-import structlog
 
 from aiaudit_chatgpt.normalize import (
     STREAM_COMPLIANCE,
@@ -54,6 +53,7 @@ from aiaudit_chatgpt.normalize import (
     Normalizer,
     is_tenant_scoped,
 )
+from connector_core import get_logger
 from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
 from connector_core.exceptions import CheckpointError, SchemaError, TransportError
 from connector_core.http import HTTPTransport, OversizedLine
@@ -85,7 +85,7 @@ __all__ = [
     "unreadable_checkpoint",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PAGE_SIZE: Final = 100
 """The audit log's maximum page size: the fewest requests per event."""
