@@ -27,10 +27,37 @@ store complete however irregularly it is synced:
   reader that resumes from the checkpoint ignores the start anyway. The
   contract for readers: with a checkpoint, resume from it and ignore
   ``query.start_date``; without one, start at ``query.start_date``.
-  ``since`` therefore only places streams never synced.
 * ``until`` never reaches past the present: a later one is clamped to now
   (the report keeps both). A checkpoint written at a future moment would
   make the next sync skip everything published in between.
+
+Backfills. The store records from when each stream's events are complete
+(its :class:`~connector_core.store.base.Coverage`: the start its first read
+was given). An explicit ``since`` earlier than that also reads the missing
+older range ``[since, covered from]``, before the stream resumes from its
+checkpoint as usual; one within it reads nothing old. A default ``since``
+never backfills: it slides with the clock, and a sync must not start
+reading weeks of history because a day passed. How, by the stream's kind:
+
+* A windowed or file stream is read over that bounded range alone, from no
+  checkpoint, through the same batches, quarantine and transactions. Its
+  checkpoints are the backfill's own, stored with its events in the
+  backfill's record, never in the stream's checkpoint, which therefore
+  neither moves back nor skips ahead; a backfill killed at any instant is
+  resumed from its own checkpoint by the next sync that asks for one. Once
+  it is read, the coverage starts at ``since`` (unless the range ends within
+  the stream's ``publication_lag`` of now: events of it may still appear,
+  and a later backfill reads it again).
+* A snapshot is a listing read whole every time: it is read again from
+  ``since`` with no checkpoint, which is the backfill and the incremental
+  read in one, and its new checkpoint replaces the old (the reader's
+  contract: a read from no checkpoint delivers everything from its start).
+
+The core does not know how much history a platform keeps: a bounded
+backfill that reads nothing says so in a warning (the range is recorded as
+read, so the next sync does not try again); a backfill that fails stops
+with the stream's error, while the stream still syncs incrementally, and is
+retried only by a sync asking for it again.
 """
 
 from __future__ import annotations
@@ -40,6 +67,7 @@ import contextlib
 import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -52,6 +80,8 @@ from connector_core.exceptions import (
     ConnectorError,
 )
 from connector_core.models import AIAuditLogQuery
+from connector_core.store.base import Backfill, Coverage
+from connector_core.streams import StreamKind
 
 
 if TYPE_CHECKING:
@@ -59,7 +89,7 @@ if TYPE_CHECKING:
 
     from connector_core.connector import Connector
     from connector_core.store.base import Store, WriteResult
-    from connector_core.streams import StreamBatch
+    from connector_core.streams import StreamBatch, StreamInfo
 
 
 __all__ = [
@@ -67,6 +97,7 @@ __all__ = [
     "MAX_MERGED_EVENTS",
     "READ_AHEAD_EVENTS",
     "RESUME_START",
+    "BackfillReport",
     "StreamReport",
     "SyncProgress",
     "SyncReport",
@@ -116,6 +147,56 @@ class SyncProgress(Protocol):
 
 
 @attrs.define
+class BackfillReport:
+    """What reading one stream's older range did, within its stream's
+    counters.
+
+    Attributes:
+        start, end: The older range asked for, both ends inclusive: from
+            ``since`` to where the stream's coverage began (or to the end of
+            the sync, when that came first).
+        covered_from: Where the stream's coverage began before this sync;
+            ``None`` when nothing was known.
+        estimated: ``covered_from`` was estimated from the stream's oldest
+            stored event (the store kept no record of it).
+        whole: The stream is a snapshot, read again whole from ``since``
+            (the incremental read included).
+        resumed: A backfill an earlier sync left unfinished was resumed
+            (from its own checkpoint).
+        complete: Every range asked for was read to its end; the coverage
+            now starts at ``start`` unless the sync's end came first.
+        read, inserted, duplicates, quarantined: As in
+            :class:`StreamReport`, for the backfill alone.
+        warning: Something the user should know (it read nothing: the
+            platform may no longer keep events that old).
+        error: Why it stopped early; the stream still synced
+            incrementally, and the next sync asking for it resumes it.
+    """
+
+    start: datetime
+    end: datetime
+    covered_from: datetime | None = None
+    estimated: bool = False
+    whole: bool = False
+    resumed: bool = False
+    complete: bool = False
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    warning: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        data = attrs.asdict(self)
+        for name in ("start", "end", "covered_from"):
+            moment = data[name]
+            data[name] = None if moment is None else moment.isoformat()
+        return data
+
+
+@attrs.define
 class StreamReport:
     """What syncing one stream did.
 
@@ -130,6 +211,12 @@ class StreamReport:
         seconds: Time spent on the stream.
         resumed: Whether it resumed from a stored checkpoint (else it
             started at ``since``).
+        backfill: What reading its older range did, when ``since`` reached
+            earlier than the stream had covered; its counters are included
+            in the stream's.
+        covered_from: From when the stream's stored events are complete,
+            after this sync; ``None`` when unknown, or not looked up (a
+            stream resumed with no ``since`` given).
         error: Why the stream stopped early, if it did.
     """
 
@@ -143,7 +230,18 @@ class StreamReport:
     checkpoints: int = 0
     seconds: float = 0.0
     resumed: bool = False
+    backfill: BackfillReport | None = None
+    covered_from: datetime | None = None
     error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        data = attrs.asdict(self, recurse=False)
+        data["backfill"] = None if self.backfill is None else self.backfill.as_dict()
+        data["covered_from"] = (
+            None if self.covered_from is None else self.covered_from.isoformat()
+        )
+        return data
 
     def add(self, batch: StreamBatch, result: WriteResult) -> None:
         """Count *batch*, stored by one ``write_batch`` with *result*."""
@@ -167,7 +265,8 @@ class SyncReport:
     """What a sync of one connection did, stream by stream.
 
     Attributes:
-        since: Where streams without a checkpoint started.
+        since: Where streams without a checkpoint started, and where the
+            backfills of the others did (when it was given).
         until: The end of the range read: the one asked for, or now when
             that was in the future.
         requested_until: The end asked for, when one was.
@@ -208,7 +307,15 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return all(s.error is None for s in self.streams)
+        return all(
+            s.error is None and (s.backfill is None or s.backfill.error is None)
+            for s in self.streams
+        )
+
+    @property
+    def backfilled(self) -> list[StreamReport]:
+        """The streams whose older range this sync read."""
+        return [s for s in self.streams if s.backfill is not None]
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary, for ``--json`` and hosts."""
@@ -227,7 +334,7 @@ class SyncReport:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "ok": self.ok,
-            "streams": [attrs.asdict(s) for s in self.streams],
+            "streams": [s.as_dict() for s in self.streams],
         }
 
 
@@ -276,7 +383,9 @@ async def sync_connection(
         :data:`DEFAULT_HISTORY` before *until*. A stream with a checkpoint
         resumes from it whatever *since* says (its reader is given a query
         starting at :data:`RESUME_START`), so a late sync reads the whole
-        gap since the last one.
+        gap since the last one. Given, and earlier than a stream has
+        covered, it also backfills the older range (see the module
+        docstring); the default never does.
     :param until: The end of the range; now by default, and now when it is
         in the future (the report keeps the one asked for), so no
         checkpoint ever promises a moment that has not happened yet.
@@ -288,7 +397,8 @@ async def sync_connection(
     from the store or the reader) fails alone, with the command that
     clears it in its error; the other streams sync.
     """
-    start, end = _window(since, until, datetime.now(UTC))
+    now = datetime.now(UTC)
+    start, end = _window(since, until, now)
     report = SyncReport(
         connection=connection,
         platform=connector.platform,
@@ -312,6 +422,32 @@ async def sync_connection(
                     store.checkpoint, connection, info.name
                 )
                 stream.resumed = checkpoint is not None
+                if checkpoint is None:
+                    # Recorded before reading: only trusted once the read
+                    # has committed a checkpoint, which then covers from
+                    # here; a read killed before any reads afresh again.
+                    await asyncio.to_thread(
+                        store.save_coverage,
+                        connection,
+                        info.name,
+                        Coverage(start=start),
+                    )
+                    stream.covered_from = start
+                elif since is not None:
+                    plan = _Backfill(
+                        connector,
+                        store,
+                        info,
+                        stream,
+                        since=start,
+                        end=end,
+                        now=now,
+                        progress=progress,
+                    )
+                    if await plan.run():
+                        # A snapshot read again whole from since: that was
+                        # the incremental read too.
+                        continue
                 await _drain(
                     connector,
                     store,
@@ -354,6 +490,227 @@ async def sync_connection(
     return report
 
 
+class _Backfill:
+    """Reading the older range an explicit ``since`` asks of one stream that
+    has a checkpoint (see the module docstring).
+
+    The engine holds the connection's lock, so the coverage read here is
+    the one every write below replaces. Coverage is only ever recorded
+    after the events it claims are committed, or before they are read for
+    a range nothing is trusted for yet, so a crash at any instant leaves it
+    claiming no more than was read: at worst an older range is read again,
+    and its events are recognised by their ids.
+    """
+
+    def __init__(
+        self,
+        connector: Connector,
+        store: Store,
+        info: StreamInfo,
+        report: StreamReport,
+        *,
+        since: datetime,
+        end: datetime,
+        now: datetime,
+        progress: SyncProgress | None,
+    ) -> None:
+        self.connector = connector
+        self.store = store
+        self.info = info
+        self.report = report
+        self.since = since
+        self.end = end
+        self.now = now
+        self.progress = progress
+        self.unsettled = False
+
+    async def run(self) -> bool:
+        """Backfill what ``since`` asks, if anything; whether the stream was
+        read again whole (a snapshot), its incremental read with it.
+
+        Raises:
+            CheckpointError: The stored coverage cannot be read.
+            ConnectorError: A snapshot's read failed (that was the
+                stream's incremental read too); a bounded backfill's failure
+                is its report's error instead.
+        """
+        connection, stream = self.report.connection, self.report.stream
+        coverage = await asyncio.to_thread(self.store.coverage, connection, stream)
+        self.report.covered_from = coverage.start
+        # Nothing known to be covered: the whole range up to now is read
+        # (checkpoints never reach past the moment they were written).
+        covered = self.now if coverage.start is None else min(coverage.start, self.now)
+        if self.since >= covered:
+            return False  # within what is covered: nothing old to read
+        backfill = BackfillReport(
+            start=self.since,
+            end=min(covered, self.end),
+            covered_from=coverage.start,
+            estimated=coverage.estimated,
+            whole=self.info.kind is StreamKind.SNAPSHOT,
+        )
+        self.report.backfill = backfill
+        counted = (self.report.read, self.report.inserted, self.report.duplicates)
+        quarantined = self.report.quarantined
+        try:
+            if backfill.whole:
+                await self._snapshot()
+                return True
+            await self._bounded(backfill, coverage, covered)
+        except ConnectorError as exc:
+            if backfill.whole:
+                raise
+            backfill.error = (
+                f"backfill from {backfill.start.isoformat()} stopped: {exc}; the "
+                "stream synced on from its checkpoint, and the next sync given "
+                "an earlier --since than the stream covers resumes the backfill"
+            )
+            log.warning(
+                "sync.backfill_failed",
+                connection=connection,
+                stream=stream,
+                error=str(exc),
+            )
+        finally:
+            backfill.read = self.report.read - counted[0]
+            backfill.inserted = self.report.inserted - counted[1]
+            backfill.duplicates = self.report.duplicates - counted[2]
+            backfill.quarantined = self.report.quarantined - quarantined
+        if backfill.complete and not backfill.read and not backfill.quarantined:
+            empty = (
+                f"read no event from {backfill.start:%Y-%m-%d %H:%M} to "
+                f"{backfill.end:%Y-%m-%d %H:%M} UTC: nothing happened then, or "
+                "the platform no longer keeps events that old (what it no "
+                "longer serves cannot be backfilled)"
+            )
+            backfill.warning = "; ".join(filter(None, (empty, backfill.warning)))
+            log.warning(
+                "sync.backfill_empty",
+                connection=connection,
+                stream=stream,
+                start=backfill.start.isoformat(),
+                end=backfill.end.isoformat(),
+            )
+        return False
+
+    async def _snapshot(self) -> None:
+        """Read the snapshot again from ``since`` as never synced: its new
+        checkpoint (committed with its last batch) replaces the old one, and
+        the coverage is recorded once it is."""
+        query = AIAuditLogQuery(start_date=self.since, end_date=self.end)
+        await _drain(
+            self.connector,
+            self.store,
+            self.report,
+            checkpoint=None,
+            query=query,
+            progress=self.progress,
+        )
+        await self._save(Coverage(start=self.since))
+        self.report.covered_from = self.since
+        assert self.report.backfill is not None  # noqa: S101 -- set by run
+        self.report.backfill.complete = True
+
+    async def _bounded(
+        self, backfill: BackfillReport, coverage: Coverage, covered: datetime
+    ) -> None:
+        """Finish a backfill left under way, then read what is still
+        missing, each over its bounded range; the coverage moves back to a
+        range's start once it is read, if the range reaches the coverage.
+
+        A backfill left with no checkpoint has nothing to resume from: it
+        is replaced by what this sync asks, so one the platform refused at
+        its start (history it no longer keeps) never stands in the way of
+        a later ``since``.
+        """
+        done = coverage.backfill
+        if done is not None and done.checkpoint is None:
+            done = None
+        if done is not None:
+            backfill.resumed = True
+            backfill.start = min(backfill.start, done.start)
+            backfill.end = max(backfill.end, done.end)
+            covered = await self._read(done, covered)
+        top = min(covered, self.end)
+        if self.since < covered and not (
+            done is not None and done.start <= self.since and top <= done.end
+        ):
+            task = Backfill(start=self.since, end=top)
+            # Recorded before the first event is read, so a crash resumes
+            # it; and an estimated coverage is fixed here, before the
+            # backfill's own events would make the next estimate older.
+            await self._save(Coverage(start=covered, backfill=task))
+            covered = await self._read(task, covered)
+        backfill.complete = True
+        if self.unsettled:
+            backfill.warning = (
+                f"the range ends less than {_duration(self.info.publication_lag)} "
+                "ago, within the time the platform may still publish events "
+                "of it: a backfill after that reads it again"
+            )
+        elif top < covered:
+            backfill.warning = (
+                f"--until {self.end:%Y-%m-%d %H:%M} UTC is before what the stream "
+                f"covers (from {covered:%Y-%m-%d %H:%M} UTC): the events between "
+                "are read by a backfill whose --until reaches that"
+            )
+
+    async def _read(self, task: Backfill, covered: datetime) -> datetime:
+        """Read *task*'s range from its checkpoint, and record the
+        coverage it leaves; that coverage's start.
+
+        A backfill checkpoint the reader cannot read (a plugin that changed
+        its shape) costs a read of the range from its start, not a stream
+        stuck until a reset.
+        """
+        try:
+            await self._drain(task)
+        except CheckpointError as exc:
+            if task.checkpoint is None:
+                raise
+            log.warning(
+                "sync.backfill_checkpoint_unreadable",
+                connection=self.report.connection,
+                stream=self.report.stream,
+                error=str(exc),
+            )
+            task = attrs.evolve(task, checkpoint=None)
+            await self._save(Coverage(start=covered, backfill=task))
+            await self._drain(task)
+        if task.end >= covered:
+            if self.now - self.info.publication_lag < task.end < self.now:
+                # Events of its last stretch may still be published, and
+                # the stream's own reads re-read only the stretch before
+                # their checkpoint: read, but not yet covered. (A range
+                # reaching now is the stretch the stream's read of this
+                # sync re-reads next time.)
+                self.unsettled = True
+            else:
+                covered = min(covered, task.start)
+        await self._save(Coverage(start=covered))
+        self.report.covered_from = covered
+        return covered
+
+    async def _drain(self, task: Backfill) -> None:
+        await _drain(
+            self.connector,
+            self.store,
+            self.report,
+            checkpoint=task.checkpoint,
+            query=AIAuditLogQuery(start_date=task.start, end_date=task.end),
+            progress=self.progress,
+            backfill=True,
+        )
+
+    async def _save(self, coverage: Coverage) -> None:
+        await asyncio.to_thread(
+            self.store.save_coverage,
+            self.report.connection,
+            self.report.stream,
+            coverage,
+        )
+
+
 async def _drain(
     connector: Connector,
     store: Store,
@@ -362,13 +719,16 @@ async def _drain(
     checkpoint: Mapping[str, Any] | None,
     query: AIAuditLogQuery,
     progress: SyncProgress | None,
+    backfill: bool = False,
 ) -> None:
     """Read one stream and store it, fetching ahead while the database writes.
 
     The reader puts batches in a :class:`_ReadAhead`; the writer stores them
     in order, all those waiting at once (see :data:`MAX_MERGED_EVENTS`). If
     either fails, the other is cancelled and the error propagates: what was
-    committed stays committed, and the next sync resumes there.
+    committed stays committed, and the next sync resumes there. With
+    *backfill*, the batches are the stream's backfill's, and so are their
+    checkpoints.
     """
     pending = _ReadAhead(READ_AHEAD_EVENTS)
 
@@ -399,7 +759,7 @@ async def _drain(
                 if batch.logs or batch.quarantined or batch.checkpoint is not None
             ]
             if group:
-                await _store(store, report, group, progress)
+                await _store(store, report, group, progress, backfill=backfill)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -416,6 +776,8 @@ async def _store(
     report: StreamReport,
     group: Sequence[StreamBatch],
     progress: SyncProgress | None,
+    *,
+    backfill: bool = False,
 ) -> None:
     """Store the batches of *group*, in order, in one transaction.
 
@@ -430,10 +792,13 @@ async def _store(
     be serialized, say) are committed, and its error is the one raised. (A
     failure that does not recur, a dropped connection say, costs a retry.)
     """
+    # Called as before backfills existed unless backfilling, so a store
+    # wrapped by a host (or a test) keeps working.
+    write = partial(store.write_batch, backfill=True) if backfill else store.write_batch
     if len(group) > 1:
         try:
             result = await asyncio.to_thread(
-                store.write_batch,
+                write,
                 report.connection,
                 report.stream,
                 list(chain.from_iterable(batch.logs for batch in group)),
@@ -458,7 +823,7 @@ async def _store(
             return
     for batch in group:
         result = await asyncio.to_thread(
-            store.write_batch,
+            write,
             report.connection,
             report.stream,
             batch.logs,
@@ -512,6 +877,16 @@ class _ReadAhead:
         # Only the end marker stays ahead of nothing taken; it is left in
         # place, so every later call sees the end too.
         return taken or None
+
+
+def _duration(span: timedelta) -> str:
+    """*span* for people: ``1 day``, ``36 hours``, ``15 minutes``."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _weight(batch: StreamBatch | None) -> int:

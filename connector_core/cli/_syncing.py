@@ -176,8 +176,9 @@ def checkpoints_reset(
     The next sync reads those streams again from --since (30 days by
     default; give an earlier --since to cover a longer gap since the last
     good sync). Events already stored are recognised by their ids, so
-    nothing is doubled. This is how a checkpoint a sync reports unreadable
-    is cleared.
+    nothing is doubled. What the streams covered is forgotten too, and so
+    is a backfill under way: they cover from that --since on. This is how
+    a checkpoint a sync reports unreadable is cleared.
     """
     if bool(streams) == every:
         raise click.UsageError("name the streams to reset, or pass --all")
@@ -318,10 +319,8 @@ def _summary(report: SyncReport) -> str:
         )
     resumed = [s.stream for s in report.streams if s.resumed]
     if resumed:
-        lines.append(
-            f"  resumed from their checkpoints: {', '.join(resumed)} "
-            "(--since places only streams never synced)"
-        )
+        lines.append(f"  resumed from their checkpoints: {', '.join(resumed)}")
+    lines.extend(_backfill_lines(report))
     for row in rows:
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
@@ -331,6 +330,32 @@ def _summary(report: SyncReport) -> str:
     return "\n".join(lines)
 
 
+def _backfill_lines(report: SyncReport) -> list[str]:
+    """A line per stream whose older range was read (its counts are in the
+    table's too), and any warning or error of it."""
+    lines = []
+    for stream in report.backfilled:
+        backfill = stream.backfill
+        assert backfill is not None  # noqa: S101 -- what backfilled means
+        span = f"{backfill.start:%Y-%m-%d %H:%M} .. {backfill.end:%Y-%m-%d %H:%M} UTC"
+        if backfill.whole:
+            what = (
+                f"read again whole from {backfill.start:%Y-%m-%d %H:%M} UTC "
+                "(a snapshot)"
+            )
+        else:
+            what = f"{span}{' (resumed)' if backfill.resumed else ''}"
+        lines.append(
+            f"  backfilled {stream.stream}: {what}, {backfill.read:,} read, "
+            f"{backfill.inserted:,} new"
+        )
+        if backfill.warning:
+            lines.append(f"    warning: {backfill.warning}")
+        if backfill.error:
+            lines.append(f"    stopped: {backfill.error}")
+    return lines
+
+
 @click.command("sync")
 @click.argument("names", nargs=-1)
 @click.option(
@@ -338,7 +363,9 @@ def _summary(report: SyncReport) -> str:
     type=DATETIME,
     help="Start of streams never synced (default: 30 days before --until). "
     "A stream with a checkpoint resumes from it whatever --since says; "
-    "'aiaudit checkpoints reset' makes it start at --since again.",
+    "given, and earlier than what a stream has covered, it also backfills "
+    "the older range, once. 'aiaudit checkpoints reset' makes a stream start "
+    "at --since again.",
 )
 @click.option(
     "--until",
@@ -367,7 +394,8 @@ def sync_command(
     NAMES are saved connections, or platforms (their environment variables);
     all saved connections by default. Each stream resumes from its last
     checkpoint, however long ago (the gap is read whole); running it again
-    with nothing new writes nothing.
+    with nothing new writes nothing. A --since earlier than what a stream
+    has covered backfills the older range first; the summary says so.
     """
     reports = []
     for connection in _targets(ctx, names):

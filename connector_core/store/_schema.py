@@ -22,6 +22,12 @@ Tables:
     analytics need, so those never parse JSON.
 ``checkpoints``
     Each stream's checkpoint, as JSON text.
+``coverage``
+    From when each stream's stored events are complete (the start its
+    first sync read from, moved earlier by each finished backfill), and a
+    backfill under way: its range and its own checkpoint. Added by
+    migration 2; a stream synced before it has no row, and its coverage is
+    estimated from its oldest stored event.
 ``quarantine``
     Records that could not be normalized, de-duplicated per connection by a
     hash of their stream and text.
@@ -85,6 +91,8 @@ from connector_core.models import (
 from connector_core.secrets import Secret
 from connector_core.serialization import converter_for, loads
 from connector_core.store.base import (
+    Backfill,
+    Coverage,
     LogFilter,
     SavedConnection,
     Store,
@@ -102,6 +110,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
+    "READABLE_VERSION",
     "Bulk",
     "Dialect",
     "Migration",
@@ -315,9 +324,34 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             ){clustered}""",
         ),
     ),
+    Migration(
+        version=2,
+        description="coverage: where each stream's stored events start, backfills",
+        statements=(
+            # Times in microseconds since the epoch, as events.ts_us: exact,
+            # and compared as numbers. The backfill columns are all NULL
+            # when none is under way.
+            """CREATE TABLE coverage (
+                connection {text} NOT NULL,
+                stream {text} NOT NULL,
+                covered_from_us BIGINT NOT NULL,
+                backfill_start_us BIGINT,
+                backfill_end_us BIGINT,
+                backfill_checkpoint TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (connection, stream)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version
+
+READABLE_VERSION: Final = 1
+"""The oldest schema a store opened read-only is read with. Migration 2
+added only what syncing uses (``coverage``), so ``logs`` and ``usage`` still
+read a store no sync has migrated yet; a migration that changes what they
+read raises this."""
 
 
 def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
@@ -361,10 +395,10 @@ def check_schema(session: Session, dialect: Dialect, url: str) -> None:
             "(a store opened for reading is never created)"
         )
     _refuse_newer(current, url)
-    if current < LATEST_VERSION:
+    if current < READABLE_VERSION:
         raise StoreError(
             f"store {url} has schema version {current}, older than this version "
-            f"of aiaudit reads ({LATEST_VERSION}); open it once for writing "
+            f"of aiaudit reads ({READABLE_VERSION}); open it once for writing "
             "(aiaudit sync) to bring it up to date"
         )
 
@@ -928,9 +962,20 @@ _CHECKPOINT_UPSERT: Final = (
     " ON CONFLICT (connection, stream) DO UPDATE"
     " SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at"
 )
+_COVERAGE_UPSERT: Final = (
+    "INSERT INTO coverage (connection, stream, covered_from_us, backfill_start_us,"
+    " backfill_end_us, backfill_checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (connection, stream) DO UPDATE"
+    " SET covered_from_us = excluded.covered_from_us,"
+    " backfill_start_us = excluded.backfill_start_us,"
+    " backfill_end_us = excluded.backfill_end_us,"
+    " backfill_checkpoint = excluded.backfill_checkpoint,"
+    " updated_at = excluded.updated_at"
+)
 _PURGED: Final = (
     "events",
     "checkpoints",
+    "coverage",
     "quarantine",
     "usage_days",
     "usage_hours",
@@ -1118,29 +1163,16 @@ class SQLStore(Store):
         )
         if not rows:
             return None
-        try:
-            value = orjson.loads(rows[0][0])
-        except orjson.JSONDecodeError as exc:
-            raise CheckpointError(stream, f"not JSON ({exc.msg})") from None
-        if not isinstance(value, dict):
-            kind = (
-                "null"
-                if value is None
-                else "array"
-                if isinstance(value, list)
-                else "string"
-                if isinstance(value, str)
-                else "boolean"
-                if isinstance(value, bool)
-                else "number"
-            )
-            raise CheckpointError(stream, f"a JSON {kind}, not an object")
-        return value
+        return _checkpoint_object(stream, rows[0][0])
 
     def reset_checkpoints(
         self, connection: str, streams: Sequence[str] | None = None
     ) -> list[str]:
-        """Delete the checkpoints of *streams* (every stream with ``None``)."""
+        """Delete the checkpoints of *streams* (every stream with ``None``),
+        with their coverage: the next read starts afresh at ``--since``,
+        and covers from there, whatever the stream covered before (a reset
+        is what a broken checkpoint gets, and the gap up to ``--since`` is
+        then the user's to choose)."""
         with self._mutex, self._session("write") as session:
             found = [
                 stream
@@ -1160,7 +1192,85 @@ class SQLStore(Store):
                     ),
                     (connection, stream),
                 )
+            if streams is None:
+                session.execute(
+                    self._sql("DELETE FROM coverage WHERE connection = ?"),
+                    (connection,),
+                )
+            for stream in streams or ():
+                session.execute(
+                    self._sql(
+                        "DELETE FROM coverage WHERE connection = ? AND stream = ?"
+                    ),
+                    (connection, stream),
+                )
         return found
+
+    def coverage(self, connection: str, stream: str) -> Coverage:
+        """From when the stream's stored events are complete (see
+        :class:`Coverage`); a backfill checkpoint that is not a JSON object
+        is a :class:`CheckpointError` for that stream alone."""
+        with self._mutex, self._session("snapshot") as session:
+            rows = session.query(
+                self._sql(
+                    "SELECT covered_from_us, backfill_start_us, backfill_end_us,"
+                    " backfill_checkpoint FROM coverage"
+                    " WHERE connection = ? AND stream = ?"
+                ),
+                (connection, stream),
+            )
+            if not rows:
+                # Kept by no version before migration 2: the oldest stored
+                # event is the latest the stream's reading can have begun.
+                # One index range scan, stopped at the first row.
+                oldest = session.query(
+                    self._sql(
+                        "SELECT ts_us FROM events WHERE connection = ? AND stream = ?"
+                        " ORDER BY ts_us LIMIT 1"
+                    ),
+                    (connection, stream),
+                )
+                return Coverage(
+                    start=from_us(oldest[0][0]) if oldest else None, estimated=True
+                )
+        covered, start, end, checkpoint = rows[0]
+        backfill = None
+        if start is not None and end is not None:
+            backfill = Backfill(
+                start=from_us(start),
+                end=from_us(end),
+                checkpoint=None
+                if checkpoint is None
+                else _checkpoint_object(stream, checkpoint),
+            )
+        return Coverage(start=from_us(covered), backfill=backfill)
+
+    def save_coverage(self, connection: str, stream: str, coverage: Coverage) -> None:
+        """Record *coverage* and its backfill, replacing what was recorded.
+
+        Raises:
+            StoreError: Its start is not known, or the backfill checkpoint is
+                not JSON.
+        """
+        if coverage.start is None:
+            raise StoreError(f"the coverage of {connection!r}/{stream!r} needs a start")
+        backfill = coverage.backfill
+        params = (
+            connection,
+            stream,
+            to_us(coverage.start),
+            None if backfill is None else to_us(backfill.start),
+            None if backfill is None else to_us(backfill.end),
+            None
+            if backfill is None or backfill.checkpoint is None
+            else _strict_json(
+                _plain(backfill.checkpoint),
+                f"the backfill checkpoint of {connection!r}/{stream!r}",
+            ),
+            _iso(_now()),
+        )
+        with self._mutex, self._session("write") as session:
+            session.execute(self._sql(_COVERAGE_UPSERT), params)
 
     def write_batch(
         self,
@@ -1169,14 +1279,16 @@ class SQLStore(Store):
         logs: Sequence[AIAuditLog],
         quarantined: Sequence[QuarantinedRecord] = (),
         checkpoint: Mapping[str, Any] | None = None,
+        *,
+        backfill: bool = False,
     ) -> WriteResult:
         """Store a batch and, when given, the stream's checkpoint, atomically.
 
         Rows are built before the transaction opens, so the database is held
         only for the statements. Inside it: the events not stored yet, the
         partial sums of exactly those, the quarantined records and the
-        checkpoint; anything failing (a database error, an exception from a
-        hook) rolls every part back.
+        checkpoint (with *backfill*, the backfill's); anything failing (a
+        database error, an exception from a hook) rolls every part back.
         """
         now = _iso(_now())
         rows: list[tuple[Any, ...]] = []
@@ -1200,7 +1312,11 @@ class SQLStore(Store):
             )
             self._add_usage(session, connection, new)
             stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
-            if checkpoint is not None:
+            if backfill:
+                self._save_backfill_checkpoint(
+                    session, connection, stream, checkpoint, now
+                )
+            elif checkpoint is not None:
                 self._save_checkpoint(session, connection, stream, checkpoint, now)
         return WriteResult(
             inserted=len(new),
@@ -1357,6 +1473,44 @@ class SQLStore(Store):
             _plain(checkpoint), f"the checkpoint of {connection!r}/{stream!r}"
         )
         session.execute(self._sql(_CHECKPOINT_UPSERT), (connection, stream, text, now))
+
+    def _save_backfill_checkpoint(
+        self,
+        session: Session,
+        connection: str,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        now: str,
+    ) -> None:
+        """Save the checkpoint of the backfill under way, if there is one to
+        save; with none under way, the batch is refused (a backfill's events
+        without its record would be resumed from nowhere)."""
+        text = (
+            None
+            if checkpoint is None
+            else _strict_json(
+                _plain(checkpoint),
+                f"the backfill checkpoint of {connection!r}/{stream!r}",
+            )
+        )
+        statement = (
+            "UPDATE coverage SET updated_at = ?"
+            if text is None
+            else "UPDATE coverage SET backfill_checkpoint = ?, updated_at = ?"
+        )
+        changed = session.execute(
+            self._sql(
+                statement + " WHERE connection = ? AND stream = ?"
+                " AND backfill_start_us IS NOT NULL"
+            ),
+            (now, connection, stream)
+            if text is None
+            else (text, now, connection, stream),
+        )
+        if not changed:
+            raise StoreError(
+                f"no backfill of {connection!r}/{stream!r} is under way in {self.url}"
+            )
 
     # -- reading ------------------------------------------------------------
 
@@ -1744,6 +1898,32 @@ def _first_of_each_id(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     for row in rows:
         unique.setdefault(row[_ID], row)
     return sorted(unique.values(), key=itemgetter(_ID))
+
+
+def _checkpoint_object(stream: str, text: str) -> Mapping[str, Any]:
+    """The stored checkpoint *text* of *stream*, which must be a JSON object.
+
+    Raises:
+        CheckpointError: It is not JSON, or not an object.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise CheckpointError(stream, f"not JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        kind = (
+            "null"
+            if value is None
+            else "array"
+            if isinstance(value, list)
+            else "string"
+            if isinstance(value, str)
+            else "boolean"
+            if isinstance(value, bool)
+            else "number"
+        )
+        raise CheckpointError(stream, f"a JSON {kind}, not an object")
+    return value
 
 
 def _where(conditions: Sequence[str]) -> str:

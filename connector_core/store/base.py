@@ -20,6 +20,10 @@ Guarantees every implementation gives, and the tests check on both:
 * :meth:`Store.lock` lets one process at a time sync a connection; the lock
   dies with its process (a PostgreSQL advisory lock with its session, an OS
   file lock with its file descriptor), so a crash never leaves it stuck.
+* :meth:`Store.coverage` says from when each stream's stored events are
+  complete, so a sync asked for an earlier ``--since`` reads only the older
+  range it lacks; a backfill's checkpoint commits with its events, in the
+  backfill's own record, never in the stream's checkpoint.
 * :meth:`Store.usage_analytics` computes the figures in the database, by the
   definitions of :mod:`connector_core.analytics`, and agrees with
   :class:`~connector_core.analytics.UsageAccumulator` on the same events.
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "Backfill",
+    "Coverage",
     "LogFilter",
     "SavedConnection",
     "Store",
@@ -69,6 +75,47 @@ class SavedConnection:
     platform: str
     config: Mapping[str, Any]
     created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Backfill:
+    """A read of a stream's older range that a sync began and has not
+    finished yet.
+
+    Attributes:
+        start, end: The range it reads, both ends inclusive.
+        checkpoint: The reader's checkpoint within that range, committed
+            with the events before it; ``None`` until it yields one. Kept
+            apart from the stream's own checkpoint, which a backfill never
+            moves.
+    """
+
+    start: datetime
+    end: datetime
+    checkpoint: Mapping[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Coverage:
+    """From when a stream's stored events are complete, up to its checkpoint.
+
+    Platform-neutral on purpose: a checkpoint is the plugin's own (a time, a
+    file, a set of ids), so the core cannot tell from it where the stream's
+    reading began; this record can.
+
+    Attributes:
+        start: Every event of the stream from this moment to its checkpoint
+            has been read; ``None`` when nothing is known.
+        estimated: No record was kept (the store was written by a version
+            that did not keep one): ``start`` is the time of the stream's
+            oldest stored event. Its first sync began at or before it, so
+            the estimate never claims a moment that was not read.
+        backfill: A backfill under way, to resume.
+    """
+
+    start: datetime | None
+    estimated: bool = False
+    backfill: Backfill | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -199,9 +246,26 @@ class Store(abc.ABC):
     def reset_checkpoints(
         self, connection: str, streams: Sequence[str] | None = None
     ) -> list[str]:
-        """Forget the checkpoints of *streams* (all with ``None``); the
-        streams whose checkpoint was removed. Their next sync starts at
-        ``--since`` again; the events already stored stay and dedupe."""
+        """Forget the checkpoints of *streams* (all with ``None``), with
+        their coverage and any backfill under way; the streams whose
+        checkpoint was removed. Their next sync starts at ``--since``
+        again; the events already stored stay and dedupe."""
+
+    @abc.abstractmethod
+    def coverage(self, connection: str, stream: str) -> Coverage:
+        """From when the stream's stored events are complete, and any
+        backfill under way; estimated from the oldest stored event when no
+        record was kept (see :class:`Coverage`).
+
+        Raises:
+            CheckpointError: The backfill's stored checkpoint is not a JSON
+                object.
+        """
+
+    @abc.abstractmethod
+    def save_coverage(self, connection: str, stream: str, coverage: Coverage) -> None:
+        """Record *coverage* (its ``start`` must be known) and the backfill
+        it names, replacing what was recorded; ``estimated`` is not kept."""
 
     @abc.abstractmethod
     def write_batch(
@@ -211,9 +275,20 @@ class Store(abc.ABC):
         logs: Sequence[AIAuditLog],
         quarantined: Sequence[QuarantinedRecord] = (),
         checkpoint: Mapping[str, Any] | None = None,
+        *,
+        backfill: bool = False,
     ) -> WriteResult:
         """Store a batch and, when given, the stream's new checkpoint, in one
-        transaction."""
+        transaction.
+
+        With *backfill*, the batch belongs to the stream's backfill under
+        way (see :meth:`save_coverage`): the checkpoint is that backfill's,
+        and the stream's own checkpoint is left as it is.
+
+        Raises:
+            StoreError: With *backfill*, no backfill is under way; nothing
+                is written.
+        """
 
     # -- reading ------------------------------------------------------------
 
