@@ -21,6 +21,7 @@ import attrs
 import pytest
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
+from connector_core.exceptions import CheckpointError
 from connector_core.models import AIAuditLogQuery
 from connector_core.paging import DEFAULT_PAGE_SIZE
 from connector_core.sandbox import SandboxOptions
@@ -208,3 +209,30 @@ async def test_every_stream_pages_exactly(connector, requests):
     audit = requests.paths("/organization/audit_logs")
     assert len(full) > admin_logs > 4_900
     assert len(audit) <= math.ceil(admin_logs / 10) + len(windows(requests)) + 4
+
+
+GOOD_INSIDE = {"window": [1_740_000_000, 1_740_086_400], "after": "x", "served": 0}
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        {**GOOD_INSIDE, "window": [1_740_086_400, 1_740_000_000]},
+        {**GOOD_INSIDE, "window": "today"},
+        {**GOOD_INSIDE, "window": [1_740_000_000, True]},
+        {**GOOD_INSIDE, "after": 17},
+        {**GOOD_INSIDE, "after": ""},
+        {**GOOD_INSIDE, "served": -1},
+        {**GOOD_INSIDE, "stretch": "!!"},
+        {**GOOD_INSIDE, "page": 5},
+    ],
+)
+async def test_a_malformed_position_inside_a_window_is_a_clear_error(admin, checkpoint):
+    """A checkpoint inside a window travels in a host's page cursor: one
+    that does not read back is a CheckpointError naming the stream."""
+    with pytest.raises(CheckpointError) as raised:
+        async for _ in admin.read_stream(
+            "admin_audit_logs", checkpoint, attrs.evolve(MONTH, limit=10)
+        ):
+            pass
+    assert raised.value.stream == "admin_audit_logs"
