@@ -188,8 +188,17 @@ class AIPlatformConnector:
         by a batch. ``query`` bounds the time range and carries normalized
         actions in ``event_types`` to push down to the platform's filters;
         a stream none of whose actions is asked for returns at once, without
-        a request. Reading the same stretch twice yields the same batches,
-        which is what makes the core's page cursors exact.
+        a request. Reading the same stretch twice yields the same logs in the
+        same order, which is what makes the core's page cursors exact.
+
+        ``query.limit``, when set, is a hint from the core's pages: how many
+        logs the page still needs from *checkpoint*. A page resumes from its
+        cursor's checkpoint, so a reader that can resume inside a stretch
+        may ask its platform for about that many, checkpoint after each
+        platform page and fetch nothing ahead: the page then costs about one
+        request, not a re-read of the stretch. Ignoring it is correct, only
+        dearer. ``None`` (the sync engine, the plain stream): read to the
+        end, for throughput.
 
         :param stream: A name from :meth:`list_streams`.
         :param checkpoint: A checkpoint this stream yielded before, or
@@ -197,8 +206,8 @@ class AIPlatformConnector:
             resume from it and ignore ``query.start_date`` (the sync engine
             passes 1970-01-01 then); one the reader cannot read raises
             :class:`~connector_core.exceptions.CheckpointError`.
-        :param query: Time range and filters; ``limit`` and ``cursor`` are
-            ignored.
+        :param query: Time range and filters; ``limit`` is the page hint
+            above, ``cursor`` is ignored.
         """
 
     @hookspec(firstresult=True)
@@ -211,7 +220,10 @@ class AIPlatformConnector:
         ``next_cursor`` this connector returned; the page that follows starts
         exactly where the previous one ended. The core default walks the
         streams in order with a cursor of (stream, checkpoint, offset), so a
-        connector needs this only to use a platform's own paging.
+        connector needs this only to use a platform's own paging. A page of
+        the default that fills exactly at a checkpoint ends there with
+        ``has_more`` true, without reading on: when the logs end there too,
+        the next page is empty.
 
         :param query: Time range, filters, page size and cursor.
         :returns: An :class:`~connector_core.models.AIAuditLogResult`.

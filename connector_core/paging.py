@@ -13,6 +13,18 @@ last one returned: no log is repeated or lost between pages, whatever the
 platform's own paging looks like, and a cursor survives a restart of the
 process. Cursors are opaque to hosts and bound to their query: one used with
 another query is refused rather than silently misread.
+
+What a page costs. Every page re-reads from its cursor's checkpoint, so a
+stream checkpointed only at the end of a long time window would re-read the
+window for every small page. The reader is therefore told, in
+``query.limit``, how many logs the page still needs from the checkpoint (the
+ones it skips included); a reader that sizes its platform requests to that
+and checkpoints after each can serve a page with about one request. And a
+page that fills exactly at a checkpoint ends there, with ``has_more`` true,
+instead of reading on to see whether another log follows: that look would
+cost a request per page, which the next page makes again. So when the logs
+end exactly where a full page does, the page after it is empty (``has_more``
+false). Readers that ignore the hint page exactly as before.
 """
 
 from __future__ import annotations
@@ -139,9 +151,12 @@ async def iter_logs(
     Quarantined records are reported as a warning event; a host that must
     keep them reads the streams itself (the sync engine does).
     """
+    # No hint: the reader reads for throughput (``limit`` is the host's
+    # page size, which means nothing to a stream read to its end).
+    reading = attrs.evolve(query, limit=None, cursor=None)
     for info in await connector.list_streams():
         async with contextlib.aclosing(
-            connector.read_stream(info.name, None, query)
+            connector.read_stream(info.name, None, reading)
         ) as batches:
             async for batch in batches:
                 if batch.quarantined:
@@ -166,6 +181,11 @@ async def read_page(connector: Connector, query: AIAuditLogQuery) -> AIAuditLogR
     warnings: list[str] = []
     following: _Position | None = None
     for index in range(start.stream, len(streams)):
+        if len(page) == limit:
+            # Full at the end of a stream: the next page starts with the
+            # next stream, unread (see the module's "What a page costs").
+            following = _Position(stream=index)
+            break
         resume = start if index == start.stream else _Position(stream=index)
         following = await _fill(
             connector,
@@ -177,8 +197,9 @@ async def read_page(connector: Connector, query: AIAuditLogQuery) -> AIAuditLogR
             warnings=warnings,
         )
         if following is not None:
-            following = attrs.evolve(following, returned=start.returned + len(page))
             break
+    if following is not None:
+        following = attrs.evolve(following, returned=start.returned + len(page))
     return AIAuditLogResult(
         logs=tuple(page),
         total_count=start.returned + len(page),
@@ -204,13 +225,17 @@ async def _fill(
 ) -> _Position | None:
     """Add one stream's matching logs to *page*, from *resume* on.
 
-    Returns where the next page starts when a further match shows the page
-    is full, else ``None`` (the stream is exhausted).
+    Returns where the next page starts when the page is full (a further
+    match shows it, or it filled exactly at a checkpoint), else ``None``
+    (the stream is exhausted).
     """
     checkpoint, skip = resume.checkpoint, resume.skip
     since = 0  # logs of this stream read since `checkpoint`
+    # The hint: the logs this page still needs from the checkpoint, counting
+    # those it skips to get back to where the last page ended.
+    hinted = attrs.evolve(query, limit=skip + limit - len(page), cursor=None)
     async with contextlib.aclosing(
-        connector.read_stream(name, checkpoint, query)
+        connector.read_stream(name, checkpoint, hinted)
     ) as batches:
         async for batch in batches:
             if batch.quarantined:
@@ -233,4 +258,9 @@ async def _fill(
                 checkpoint = dict(batch.checkpoint)
                 skip = max(0, skip - since)
                 since = 0
+                if len(page) == limit:
+                    # Full, and at a checkpoint: the next page starts here.
+                    # Reading on to see whether a log follows would cost a
+                    # request the next page makes again.
+                    return _Position(stream=resume.stream, checkpoint=checkpoint)
     return None

@@ -18,6 +18,15 @@ checkpoint, and events read again after a crash are recognised by their id.
 Records that cannot be normalized are never dropped and never crash a read:
 they travel in ``quarantined`` with the reason.
 
+The page hint. The core's pages resume from a checkpoint each, and tell the
+reader in ``query.limit`` how many logs the page still needs from it
+(``None``: read to the end, as the sync engine does). A reader that can
+resume inside a stretch sizes its platform requests to the hint and
+checkpoints after each, and a page costs about one request; one that ignores
+the hint pages exactly all the same, re-reading from its last checkpoint.
+Where checkpoints fall may change with the hint; the logs and their order
+may not.
+
 The query and the checkpoint. With a checkpoint, a reader resumes from it
 and ignores ``query.start_date``: the sync engine passes its stored
 checkpoint however old it is, with a start of 1970-01-01 (a stream synced

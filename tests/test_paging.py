@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from datetime import timedelta
+from typing import ClassVar
 
 import attrs
 import pytest
 import toy
 from structlog.testing import capture_logs
 
-from connector_core import Registry
+from connector_core import Registry, hookimpl
 from connector_core.exceptions import ConfigurationError
 from connector_core.models import AIAuditLogQuery
-from connector_core.streams import QuarantinedRecord
+from connector_core.streams import QuarantinedRecord, StreamBatch
 
 
 QUERY = AIAuditLogQuery(start_date=toy.START, end_date=toy.START + timedelta(days=30))
@@ -112,3 +115,119 @@ def test_quarantined_records_are_cut_but_marked():
     assert record.truncated
     assert len(record.raw) == 64 * 1024
     assert QuarantinedRecord.of("s", "bad utf-8", b"\xff\xfe{").raw == "\ufffd\ufffd{"
+
+
+class _Recording(toy.ToyConnector):
+    """The toy, which ignores the page hint, with a record of the queries
+    its reads got and of the batches they were asked for."""
+
+    platform: ClassVar[str] = "recording"
+
+    def __init__(self, config, *, session=None) -> None:
+        super().__init__(config, session=session)
+        self.hints: list[int | None] = []
+        self.pulled = 0
+
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        self.hints.append(query.limit)
+        async for batch in super().read_stream(stream, checkpoint, query):
+            self.pulled += 1
+            yield batch
+
+
+class _Paged(toy.ToyConnector):
+    """A platform that pages oldest first by offset, a position a read can
+    resume at: its reader honours the hint, one checkpoint per request."""
+
+    platform: ClassVar[str] = "paged"
+    most: ClassVar[int] = 100  # the platform's largest page
+
+    def __init__(self, config, *, session=None) -> None:
+        super().__init__(config, session=session)
+        self.requests = 0
+
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        split = len(self.logs) * 2 // 3
+        logs = self.logs[:split] if stream == "events" else self.logs[split:]
+        at = checkpoint["next"] if checkpoint else 0
+        size = min(query.limit or self.most, self.most)
+        while at < len(logs):
+            self.requests += 1  # one request: a page of `size`
+            page = logs[at : at + size]
+            at += len(page)
+            yield StreamBatch(logs=tuple(page), checkpoint={"next": at})
+
+
+@hookimpl
+def aiaudit_register_connectors(register):
+    register(_Recording)
+    register(_Paged)
+
+
+def _create(platform: str, events: int = 40):
+    registry = Registry.load(
+        entry_points=False, plugins=[("paging", sys.modules[__name__])], environ={}
+    )
+    return registry.create(platform, {"token": "good", "events": events})
+
+
+async def test_a_reader_is_told_what_a_page_still_needs():
+    async with _create("recording") as conn:
+        first = await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=10))
+        # Ten logs; the cursor is two logs past the checkpoint at eight.
+        assert conn.instance.hints == [10]
+        conn.instance.hints.clear()
+        second = await conn.get_ai_audit_logs(
+            attrs.evolve(QUERY, limit=10, cursor=first.next_cursor)
+        )
+        assert conn.instance.hints == [12]
+        assert [log.id for log in second.logs] == [
+            log.id for log in conn.instance.logs[10:20]
+        ]
+        conn.instance.hints.clear()
+        # A plain stream reads to the end, whatever limit the host's query has.
+        streamed = conn.stream_ai_audit_logs(attrs.evolve(QUERY, limit=5))
+        assert len([entry async for entry in streamed]) == 40
+        assert conn.instance.hints == [None, None]
+
+
+async def test_a_page_full_at_a_checkpoint_ends_there():
+    """Eight logs fill the page exactly at the toy's checkpoint: the page
+    ends there, without asking the reader for the batch after it, and the
+    next page resumes at that checkpoint."""
+    async with _create("recording") as conn:
+        first = await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=8))
+        assert first.has_more
+        assert conn.instance.pulled == 2  # two batches of four, no look ahead
+        conn.instance.reads.clear()
+        await conn.get_ai_audit_logs(
+            attrs.evolve(QUERY, limit=8, cursor=first.next_cursor)
+        )
+        assert conn.instance.reads[0] == ("events", {"next": 8})
+
+
+async def test_logs_that_end_with_a_full_page_are_followed_by_an_empty_one():
+    async with _create("recording") as conn:
+        pages = await page_all(conn, attrs.evolve(QUERY, limit=40))
+    assert [len(page.logs) for page in pages] == [40, 0]
+    assert [page.has_more for page in pages] == [True, False]
+    assert pages[-1].total_count == 40
+    assert pages[-1].next_cursor is None
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 26, 100])
+async def test_a_reader_that_honours_the_hint_costs_a_request_a_page(limit):
+    query = attrs.evolve(QUERY, end_date=toy.START + timedelta(days=70))
+    async with _create("paged", events=300) as conn:
+        everything = [log async for log in conn.stream_ai_audit_logs(query)]
+        conn.instance.requests = 0
+        pages = await page_all(conn, attrs.evolve(query, limit=limit))
+        requests = conn.instance.requests
+    assert [log.id for page in pages for log in page.logs] == [
+        log.id for log in everything
+    ]
+    assert len(everything) == 300
+    # A page each, and one more where a page spans the two streams.
+    assert requests <= math.ceil(300 / limit) + 1
