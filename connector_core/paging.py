@@ -25,6 +25,20 @@ instead of reading on to see whether another log follows: that look would
 cost a request per page, which the next page makes again. So when the logs
 end exactly where a full page does, the page after it is empty (``has_more``
 false). Readers that ignore the hint page exactly as before.
+
+A page also stops *inside* a read: the reader has more, but the page is
+full. Inside ``async with connector:`` that read is not closed but parked
+on the handle (:class:`~connector_core.connector.ParkedReads`), with the
+rest of its batch and its position, under the ``next_cursor`` the page
+returns; the page asked for with that cursor on that handle continues it,
+yielding what a read again from the checkpoint would, without reading the
+stretch again. So a stream checkpointed only after a whole file or
+snapshot costs, paged, what one read of it costs. The cursor stays exact
+without it: on another handle, in another process, outside a block (where
+nothing is parked, as nothing may stay open between calls), after the
+read was dropped (a handle parks a few, each for a few minutes) or when a
+host asks for the same page twice (the second takes the read again),
+the page reads from the checkpoint as above.
 """
 
 from __future__ import annotations
