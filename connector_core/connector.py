@@ -14,12 +14,14 @@ not a confusing ``AttributeError`` three calls later in the host.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 import attrs
 import pluggy
@@ -65,6 +67,8 @@ __all__ = [
     "REQUIRED_OPERATIONS",
     "Connector",
     "ConnectorSpec",
+    "Parkable",
+    "ParkedReads",
     "check_url_credentials",
     "has_url_credentials",
     "mask_url_credentials",
@@ -359,6 +363,98 @@ class _Instance:
         self.closed = False
 
 
+class Parkable(Protocol):
+    """What a handle can hold between calls: something it can close."""
+
+    async def aclose(self) -> None: ...
+
+
+@attrs.define
+class _Spot:
+    item: Parkable
+    loop: asyncio.AbstractEventLoop
+    since: float
+
+
+class ParkedReads:
+    """Reads a page stopped at, held open for the page that continues them.
+
+    Keyed by the cursor the page returned. Bounded: at most :attr:`size`
+    (the least recently parked goes first) and none idle longer than
+    :attr:`timeout` seconds, so a host that drops its cursors holds neither
+    memory nor a platform response for long. Expiry is checked when a read
+    is parked or taken, and every read is closed with the handle.
+
+    A read is closed on the event loop it was opened on: one parked on
+    another loop is never resumed, and when it must go while that loop is
+    not running it is left to asyncio, which closes an abandoned generator
+    on its own loop (or, the loop closed, already has).
+    """
+
+    size: int = 4
+    timeout: float = 300.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._spots: OrderedDict[str, _Spot] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._spots)
+
+    async def put(self, key: str, item: Parkable) -> None:
+        spots = self._spots
+        gone = [spot for k, spot in self._expired()]
+        replaced = spots.pop(key, None)
+        if replaced is not None:
+            gone.append(replaced)
+        spots[key] = _Spot(item, asyncio.get_running_loop(), self.clock())
+        while len(spots) > self.size:
+            gone.append(spots.popitem(last=False)[1])
+        await _close_all(gone)
+
+    async def take(self, key: str) -> Parkable | None:
+        """The read parked at *key*, no longer parked (so a second caller
+        with the same key reads afresh), or ``None``."""
+        await _close_all([spot for k, spot in self._expired()])
+        spot = self._spots.get(key)
+        if spot is None or spot.loop is not asyncio.get_running_loop():
+            return None
+        del self._spots[key]
+        return spot.item
+
+    async def aclose(self) -> None:
+        spots = list(self._spots.values())
+        self._spots.clear()
+        await _close_all(spots)
+
+    def _expired(self) -> list[tuple[str, _Spot]]:
+        oldest = self.clock() - self.timeout
+        expired = [(k, spot) for k, spot in self._spots.items() if spot.since < oldest]
+        for key, _ in expired:
+            del self._spots[key]
+        return expired
+
+
+async def _close_all(spots: list[_Spot]) -> None:
+    """Close each parked read on its own loop (see :class:`ParkedReads`).
+
+    A read that fails to close is reported, not raised: it is closed by
+    the time the error comes out, and the call that evicted it must not
+    lose its page over it.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for spot in spots:
+        if spot.loop is not running:
+            continue
+        try:
+            await spot.item.aclose()
+        except Exception as exc:  # noqa: BLE001 - reported; the read is closed
+            log.warning("connector.parked_read_close_failed", error=type(exc).__name__)
+
+
 class Connector:
     """A configured connector instance, as a host uses it.
 
@@ -375,6 +471,11 @@ class Connector:
     builds a fresh plugin object from the same configuration for the next
     call, so state a plugin keeps between calls lasts only within a block.
 
+    Inside a block the handle also keeps, in :attr:`parked`, the reads a
+    page of ``get_ai_audit_logs`` stopped at, so the next page continues
+    them instead of reading again from a checkpoint (see
+    :mod:`connector_core.paging`); they are closed with the block.
+
     Attributes:
         name: The connection name (a platform may be connected many times).
         platform: The platform name.
@@ -382,7 +483,16 @@ class Connector:
         config: The configuration instance (secrets masked in its repr).
     """
 
-    __slots__ = ("_contexts", "_current", "_log", "_session", "config", "name", "spec")
+    __slots__ = (
+        "_contexts",
+        "_current",
+        "_log",
+        "_session",
+        "config",
+        "name",
+        "parked",
+        "spec",
+    )
 
     def __init__(
         self,
@@ -397,6 +507,7 @@ class Connector:
         self.name = name or spec.platform
         self._session = session
         self._contexts: list[_Instance] = []
+        self.parked = ParkedReads()
         # Built now, so a class that cannot be built fails in create().
         self._current = self._build()
         self._log = log.bind(platform=spec.platform, connection=self.name)
@@ -435,6 +546,13 @@ class Connector:
         for awaitable in held.pm.hook.aclose(connector=self):
             if awaitable is not None:
                 await awaitable
+
+    @property
+    def in_block(self) -> bool:
+        """Whether an ``async with`` block is open: only then may a call
+        leave something open for the next one (outside, each call releases
+        what it opened)."""
+        return bool(self._contexts)
 
     @property
     def instance(self) -> Any:
@@ -601,9 +719,13 @@ class Connector:
         a call is using it, as a host shutting down wants. The handle stays
         usable: a later call starts afresh.
         """
-        current = self._current
-        if not current.closed:
-            await self._close(current)
+        # Parked reads first: they use the plugin object about to close.
+        try:
+            await self.parked.aclose()
+        finally:
+            current = self._current
+            if not current.closed:
+                await self._close(current)
 
     async def __aenter__(self) -> Self:
         self._contexts.append(self._acquire())

@@ -25,6 +25,20 @@ instead of reading on to see whether another log follows: that look would
 cost a request per page, which the next page makes again. So when the logs
 end exactly where a full page does, the page after it is empty (``has_more``
 false). Readers that ignore the hint page exactly as before.
+
+A page also stops *inside* a read: the reader has more, but the page is
+full. Inside ``async with connector:`` that read is not closed but parked
+on the handle (:class:`~connector_core.connector.ParkedReads`), with the
+rest of its batch and its position, under the ``next_cursor`` the page
+returns; the page asked for with that cursor on that handle continues it,
+yielding what a read again from the checkpoint would, without reading the
+stretch again. So a stream checkpointed only after a whole file or
+snapshot costs, paged, what one read of it costs. The cursor stays exact
+without it: on another handle, in another process, outside a block (where
+nothing is parked, as nothing may stay open between calls), after the
+read was dropped (a handle parks a few, each for a few minutes) or when a
+host asks for the same page twice (the second takes the read again),
+the page reads from the checkpoint as above.
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ import binascii
 import contextlib
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -43,14 +57,13 @@ import orjson
 from connector_core._logging import get_logger
 from connector_core.exceptions import ConfigurationError
 from connector_core.models import AIAuditLogResult, AIAuditLogResultMetadata
+from connector_core.streams import StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
     from connector_core.connector import Connector
     from connector_core.models import AIAuditLog, AIAuditLogQuery
-    from connector_core.streams import QuarantinedRecord
+    from connector_core.streams import QuarantinedRecord, StreamInfo
 
 
 __all__ = ["DEFAULT_PAGE_SIZE", "iter_logs", "matches", "read_page"]
@@ -177,34 +190,49 @@ async def read_page(connector: Connector, query: AIAuditLogQuery) -> AIAuditLogR
     limit = query.limit or DEFAULT_PAGE_SIZE
     start = _Position.decode(query.cursor, query) if query.cursor else _Position()
     streams = await connector.list_streams()
+    resumed = await _take(connector, query.cursor, start, streams)
     page: list[AIAuditLog] = []
     warnings: list[str] = []
     following: _Position | None = None
-    for index in range(start.stream, len(streams)):
-        if len(page) == limit:
-            # Full at the end of a stream: the next page starts with the
-            # next stream, unread (see the module's "What a page costs").
-            following = _Position(stream=index)
-            break
-        resume = start if index == start.stream else _Position(stream=index)
-        following = await _fill(
-            connector,
-            streams[index].name,
-            resume,
-            query,
-            page=page,
-            limit=limit,
-            warnings=warnings,
-        )
+    next_cursor: str | None = None
+    read: _Read | None = None
+    try:
+        for index in range(start.stream, len(streams)):
+            if len(page) == limit:
+                # Full at the end of a stream: the next page starts with the
+                # next stream, unread (see the module's "What a page costs").
+                following = _Position(stream=index)
+                break
+            if resumed is not None:
+                read, resumed = resumed, None
+            else:
+                resume = start if index == start.stream else _Position(stream=index)
+                read = _open(
+                    connector, streams[index].name, resume, query=query, limit=limit
+                )
+            following = await _fill(
+                read, query, page=page, limit=limit, warnings=warnings
+            )
+            if following is not None:
+                break
+            await read.aclose()
+            read = None
         if following is not None:
-            break
-    if following is not None:
-        following = attrs.evolve(following, returned=start.returned + len(page))
+            following = attrs.evolve(following, returned=start.returned + len(page))
+            next_cursor = following.encode(query)
+            if read is not None and connector.in_block:
+                # The page stopped inside a read: the next one continues it.
+                await connector.parked.put(next_cursor, read)
+                read = None
+    finally:
+        for unused in (resumed, read):
+            if unused is not None:
+                await unused.aclose()
     return AIAuditLogResult(
         logs=tuple(page),
         total_count=start.returned + len(page),
         has_more=following is not None,
-        next_cursor=following.encode(query) if following is not None else None,
+        next_cursor=next_cursor,
         metadata=AIAuditLogResultMetadata(
             query_time_ms=round((time.perf_counter() - started) * 1000, 3),
             platform=connector.platform,
@@ -213,54 +241,117 @@ async def read_page(connector: Connector, query: AIAuditLogQuery) -> AIAuditLogR
     )
 
 
-async def _fill(
+@attrs.define(eq=False)
+class _Read:
+    """One stream's read as a page left it: the reader, where it stands
+    (the checkpoint, the logs read since it and how many of those earlier
+    pages returned) and the rest of the batch it was in."""
+
+    stream: int
+    name: str
+    batches: AsyncGenerator[StreamBatch, None]
+    checkpoint: Mapping[str, Any] | None
+    skip: int
+    since: int = 0
+    batch: StreamBatch | None = None
+    at: int = 0
+
+    async def aclose(self) -> None:
+        await self.batches.aclose()
+
+
+def _open(
     connector: Connector,
     name: str,
     resume: _Position,
+    *,
+    query: AIAuditLogQuery,
+    limit: int,
+) -> _Read:
+    """A read of stream *name* from *resume*, for a page of *limit*."""
+    # The hint: the logs this page needs from the checkpoint, counting those
+    # it skips to get back to where the last page ended. (A read parked and
+    # continued by later pages keeps its first hint: the same size again.)
+    hinted = attrs.evolve(query, limit=resume.skip + limit, cursor=None)
+    return _Read(
+        stream=resume.stream,
+        name=name,
+        batches=connector.read_stream(name, resume.checkpoint, hinted),
+        checkpoint=resume.checkpoint,
+        skip=resume.skip,
+    )
+
+
+async def _take(
+    connector: Connector,
+    cursor: str | None,
+    start: _Position,
+    streams: list[StreamInfo],
+) -> _Read | None:
+    """The read the page that issued *cursor* left parked on *connector*,
+    if it is there still and reads the stream the cursor names."""
+    if cursor is None:
+        return None
+    parked = await connector.parked.take(cursor)
+    if parked is None:
+        return None
+    if (
+        isinstance(parked, _Read)
+        and parked.stream == start.stream < len(streams)
+        and parked.name == streams[start.stream].name
+    ):
+        return parked
+    await parked.aclose()
+    return None
+
+
+async def _fill(
+    read: _Read,
     query: AIAuditLogQuery,
     *,
     page: list[AIAuditLog],
     limit: int,
     warnings: list[str],
 ) -> _Position | None:
-    """Add one stream's matching logs to *page*, from *resume* on.
+    """Add the matching logs of *read* to *page*, from where it stands.
 
     Returns where the next page starts when the page is full (a further
     match shows it, or it filled exactly at a checkpoint), else ``None``
-    (the stream is exhausted).
+    (the stream is exhausted). *read* is left exactly there, so the next
+    page can continue it as if it had read again from that position.
     """
-    checkpoint, skip = resume.checkpoint, resume.skip
-    since = 0  # logs of this stream read since `checkpoint`
-    # The hint: the logs this page still needs from the checkpoint, counting
-    # those it skips to get back to where the last page ended.
-    hinted = attrs.evolve(query, limit=skip + limit - len(page), cursor=None)
-    async with contextlib.aclosing(
-        connector.read_stream(name, checkpoint, hinted)
-    ) as batches:
-        async for batch in batches:
+    while True:
+        batch = read.batch
+        if batch is None:
+            batch = await anext(read.batches, None)
+            if batch is None:
+                return None
             if batch.quarantined:
-                _report(name, batch.quarantined)
+                _report(read.name, batch.quarantined)
                 warnings.append(
-                    f"{len(batch.quarantined)} record(s) of {name} quarantined: "
-                    f"{batch.quarantined[0].reason}"
+                    f"{len(batch.quarantined)} record(s) of {read.name} "
+                    f"quarantined: {batch.quarantined[0].reason}"
                 )
-            for entry in batch.logs:
-                since += 1
-                if since <= skip or not matches(query, entry):
-                    continue
+            read.batch, read.at = batch, 0
+        logs = batch.logs
+        while read.at < len(logs):
+            entry = logs[read.at]
+            if read.since >= read.skip and matches(query, entry):
                 if len(page) == limit:
                     # A further match: the next page starts right before it.
                     return _Position(
-                        stream=resume.stream, checkpoint=checkpoint, skip=since - 1
+                        stream=read.stream, checkpoint=read.checkpoint, skip=read.since
                     )
                 page.append(entry)
-            if batch.checkpoint is not None:
-                checkpoint = dict(batch.checkpoint)
-                skip = max(0, skip - since)
-                since = 0
-                if len(page) == limit:
-                    # Full, and at a checkpoint: the next page starts here.
-                    # Reading on to see whether a log follows would cost a
-                    # request the next page makes again.
-                    return _Position(stream=resume.stream, checkpoint=checkpoint)
-    return None
+            read.since += 1
+            read.at += 1
+        read.batch = None
+        if batch.checkpoint is not None:
+            read.checkpoint = dict(batch.checkpoint)
+            read.skip = max(0, read.skip - read.since)
+            read.since = 0
+            if len(page) == limit:
+                # Full, and at a checkpoint: the next page starts here.
+                # Reading on to see whether a log follows would cost a
+                # request the next page makes again.
+                return _Position(stream=read.stream, checkpoint=read.checkpoint)

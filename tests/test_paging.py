@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 from datetime import timedelta
@@ -58,12 +59,15 @@ async def test_a_filter_is_applied_across_streams(connector):
 
 
 async def test_a_page_resumes_from_the_streams_checkpoint(connector):
+    """On a handle that did not read the page before (another process, say),
+    a page reads again from the checkpoint its cursor names."""
     first = await connector.get_ai_audit_logs(attrs.evolve(QUERY, limit=10))
-    connector.instance.reads.clear()
-    await connector.get_ai_audit_logs(
-        attrs.evolve(QUERY, limit=10, cursor=first.next_cursor)
-    )
-    stream, checkpoint = connector.instance.reads[0]
+    registry = Registry.load(entry_points=False, plugins=[("toy", toy)], environ={})
+    async with registry.create("toy", {"token": "good", "events": 40}) as other:
+        await other.get_ai_audit_logs(
+            attrs.evolve(QUERY, limit=10, cursor=first.next_cursor)
+        )
+        stream, checkpoint = other.instance.reads[0]
     assert stream == "events"
     assert checkpoint == {"next": 8}  # not a read from the start
 
@@ -160,10 +164,53 @@ class _Paged(toy.ToyConnector):
             yield StreamBatch(logs=tuple(page), checkpoint={"next": at})
 
 
+class _Coarse(toy.ToyConnector):
+    """A platform served a whole file or snapshot at a time: a stream's
+    only checkpoint is at its end, so a page re-read from a checkpoint
+    re-reads the stream. Reads are counted on the class, as a handle
+    outside ``async with`` builds a plugin object per call."""
+
+    platform: ClassVar[str] = "coarse"
+    opened: ClassVar[list[str]] = []
+    closed: ClassVar[list[str]] = []
+    fail_at: ClassVar[int | None] = None  # the log a read fails at
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.opened.clear()
+        cls.closed.clear()
+        cls.fail_at = None
+
+    @classmethod
+    def open_reads(cls) -> int:
+        return len(cls.opened) - len(cls.closed)
+
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        type(self).opened.append(stream)
+        split = len(self.logs) * 2 // 3
+        offset = 0 if stream == "events" else split
+        logs = self.logs[:split] if stream == "events" else self.logs[split:]
+        try:
+            if checkpoint:
+                return  # at the end
+            for at in range(0, len(logs), 3):
+                await asyncio.sleep(0)  # another task may run between batches
+                if self.fail_at is not None and offset + at + 3 > self.fail_at:
+                    raise RuntimeError(f"the platform failed at {self.fail_at}")
+                yield StreamBatch(
+                    logs=tuple(logs[at : at + 3]),
+                    checkpoint={"done": True} if at + 3 >= len(logs) else None,
+                )
+        finally:
+            type(self).closed.append(stream)
+
+
 @hookimpl
 def aiaudit_register_connectors(register):
     register(_Recording)
     register(_Paged)
+    register(_Coarse)
 
 
 def _create(platform: str, events: int = 40):
@@ -178,7 +225,8 @@ async def test_a_reader_is_told_what_a_page_still_needs():
         first = await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=10))
         # Ten logs; the cursor is two logs past the checkpoint at eight.
         assert conn.instance.hints == [10]
-        conn.instance.hints.clear()
+    # On a handle that did not read the first page (this one parked it).
+    async with _create("recording") as conn:
         second = await conn.get_ai_audit_logs(
             attrs.evolve(QUERY, limit=10, cursor=first.next_cursor)
         )
@@ -201,7 +249,7 @@ async def test_a_page_full_at_a_checkpoint_ends_there():
         first = await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=8))
         assert first.has_more
         assert conn.instance.pulled == 2  # two batches of four, no look ahead
-        conn.instance.reads.clear()
+    async with _create("recording") as conn:  # one that did not park the read
         await conn.get_ai_audit_logs(
             attrs.evolve(QUERY, limit=8, cursor=first.next_cursor)
         )
@@ -231,3 +279,196 @@ async def test_a_reader_that_honours_the_hint_costs_a_request_a_page(limit):
     assert len(everything) == 300
     # A page each, and one more where a page spans the two streams.
     assert requests <= math.ceil(300 / limit) + 1
+
+
+@pytest.fixture
+def coarse():
+    _Coarse.reset()
+    yield _Coarse
+    _Coarse.reset()
+
+
+def _ids(pages):
+    return [log.id for page in pages for log in page.logs]
+
+
+def _same(one, other) -> bool:
+    return (one.logs, one.has_more, one.next_cursor, one.total_count) == (
+        other.logs,
+        other.has_more,
+        other.next_cursor,
+        other.total_count,
+    )
+
+
+@pytest.mark.parametrize("limit", [1, 4, 7, 13, 40])
+async def test_paging_inside_a_block_reads_each_stream_once(coarse, limit):
+    """The read a full page stops is parked on the handle and the next page
+    continues it: a stream checkpointed only at its end is read once, not
+    once a page."""
+    async with _create("coarse") as conn:
+        everything = [log.id async for log in conn.stream_ai_audit_logs(QUERY)]
+        coarse.reset()
+        pages = await page_all(conn, attrs.evolve(QUERY, limit=limit))
+        assert coarse.opened == ["events", "extras"]
+    assert _ids(pages) == everything
+    assert len(everything) == 40
+    assert all(len(page.logs) == limit for page in pages[:-1])
+    assert pages[-1].total_count == 40
+    assert coarse.open_reads() == 0
+
+
+@pytest.mark.parametrize("limit", [1, 7, 40])
+async def test_paging_outside_a_block_re_reads_to_the_same_pages(coarse, limit):
+    async with _create("coarse") as conn:
+        parked = await page_all(conn, attrs.evolve(QUERY, limit=limit))
+    coarse.reset()
+    conn = _create("coarse")
+    pages = await page_all(conn, attrs.evolve(QUERY, limit=limit))
+    assert len(coarse.opened) == len(pages) + 1  # a read a page, and one more
+    assert coarse.open_reads() == 0
+    assert [(p.logs, p.next_cursor, p.total_count) for p in pages] == [
+        (p.logs, p.next_cursor, p.total_count) for p in parked
+    ]
+
+
+async def test_a_cursor_used_twice_gives_the_same_page(coarse):
+    query = attrs.evolve(QUERY, limit=5)
+    async with _create("coarse") as conn:
+        first = await conn.get_ai_audit_logs(query)
+        cursor = attrs.evolve(query, cursor=first.next_cursor)
+        again = await conn.get_ai_audit_logs(cursor)  # the parked read
+        opened = len(coarse.opened)
+        retried = await conn.get_ai_audit_logs(cursor)  # re-read
+        assert len(coarse.opened) == opened + 1
+        then = await conn.get_ai_audit_logs(
+            attrs.evolve(query, cursor=retried.next_cursor)
+        )
+    assert _same(again, retried)
+    assert [log.id for log in then.logs] == [f"evt-{i:05d}" for i in range(10, 15)]
+    assert coarse.open_reads() == 0
+
+
+async def test_a_page_resumed_on_another_handle_equals_the_parked_one(coarse):
+    query = attrs.evolve(QUERY, limit=6)
+    async with _create("coarse") as conn:
+        first = await conn.get_ai_audit_logs(query)
+        cursor = attrs.evolve(query, cursor=first.next_cursor)
+        parked = await conn.get_ai_audit_logs(cursor)
+    async with _create("coarse") as other:
+        resumed = await other.get_ai_audit_logs(cursor)
+    assert _same(parked, resumed)
+    assert [log.id for log in resumed.logs] == [f"evt-{i:05d}" for i in range(6, 12)]
+
+
+async def test_the_same_cursor_twice_at_once_runs_no_read_from_two_tasks(coarse):
+    """A host retrying a page while the first try still runs: one takes
+    the parked read, the other re-reads; both get the page."""
+    query = attrs.evolve(QUERY, limit=5)
+    async with _create("coarse") as conn:
+        first = await conn.get_ai_audit_logs(query)
+        cursor = attrs.evolve(query, cursor=first.next_cursor)
+        one, other = await asyncio.gather(
+            conn.get_ai_audit_logs(cursor), conn.get_ai_audit_logs(cursor)
+        )
+        assert coarse.opened == ["events", "events"]
+        assert coarse.open_reads() == 1  # one parked read at the next cursor
+    assert _same(one, other)
+    assert coarse.open_reads() == 0
+
+
+async def test_the_oldest_parked_read_is_closed_past_the_bound(coarse):
+    async with _create("coarse") as conn:
+        firsts = [
+            await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=limit))
+            for limit in (1, 2, 3, 4)
+        ]
+        assert coarse.open_reads() == 4
+        assert coarse.closed == []
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=5))
+        assert coarse.open_reads() == 4
+        assert coarse.closed == ["events"]
+        # The evicted cursor still reads its page, the long way.
+        opened = len(coarse.opened)
+        second = await conn.get_ai_audit_logs(
+            attrs.evolve(QUERY, limit=1, cursor=firsts[0].next_cursor)
+        )
+        assert len(coarse.opened) == opened + 1
+        assert [log.id for log in second.logs] == ["evt-00001"]
+    assert coarse.open_reads() == 0
+
+
+async def test_a_parked_read_idle_past_the_timeout_is_closed(coarse):
+    now = [1_000.0]
+    async with _create("coarse") as conn:
+        conn.parked.clock = lambda: now[0]
+        first = await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=5))
+        now[0] += conn.parked.timeout - 1
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=7))
+        assert coarse.open_reads() == 2
+        now[0] += 2  # the first read is idle past the timeout, not the second
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=9))
+        assert coarse.open_reads() == 2
+        assert len(coarse.closed) == 1
+        opened = len(coarse.opened)
+        second = await conn.get_ai_audit_logs(
+            attrs.evolve(QUERY, limit=5, cursor=first.next_cursor)
+        )
+        assert len(coarse.opened) == opened + 1  # expired: read again
+        assert [log.id for log in second.logs] == [f"evt-{i:05d}" for i in range(5, 10)]
+    assert coarse.open_reads() == 0
+
+
+async def test_closing_the_handle_closes_its_parked_reads(coarse):
+    conn = _create("coarse")
+    async with conn:
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=5))
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=6))
+        assert coarse.open_reads() == 2
+        await conn.aclose()
+        assert coarse.open_reads() == 0
+        await conn.get_ai_audit_logs(attrs.evolve(QUERY, limit=7))
+        assert coarse.open_reads() == 1
+    assert coarse.open_reads() == 0
+    assert coarse.closed == ["events"] * 3
+
+
+async def test_a_parked_read_that_fails_fails_the_page(coarse):
+    query = attrs.evolve(QUERY, limit=5)
+    coarse.fail_at = 8
+    async with _create("coarse") as conn:
+        first = await conn.get_ai_audit_logs(query)
+        cursor = attrs.evolve(query, cursor=first.next_cursor)
+        with pytest.raises(RuntimeError, match="failed at 8"):
+            await conn.get_ai_audit_logs(cursor)
+        assert coarse.open_reads() == 0
+        with pytest.raises(RuntimeError, match="failed at 8"):
+            await conn.get_ai_audit_logs(cursor)  # the re-read fails alike
+    assert [log.id for log in first.logs] == [f"evt-{i:05d}" for i in range(5)]
+    assert coarse.open_reads() == 0
+
+
+def test_a_read_parked_on_another_event_loop_is_not_resumed(coarse):
+    """A block entered on one loop and a page asked on another: the page is
+    re-read; the parked read is closed on its own loop when the block
+    exits, and nothing warns."""
+    query = attrs.evolve(QUERY, limit=5)
+    conn = _create("coarse")
+    home = asyncio.new_event_loop()
+    try:
+        home.run_until_complete(conn.__aenter__())
+        first = home.run_until_complete(conn.get_ai_audit_logs(query))
+        cursor = attrs.evolve(query, cursor=first.next_cursor)
+        elsewhere = asyncio.run(conn.get_ai_audit_logs(cursor))
+        assert coarse.opened == ["events", "events"]
+        assert [log.id for log in elsewhere.logs] == [
+            f"evt-{i:05d}" for i in range(5, 10)
+        ]
+        resumed = home.run_until_complete(conn.get_ai_audit_logs(cursor))
+        assert coarse.opened == ["events", "events"]  # the parked read
+        assert _same(resumed, elsewhere)
+        home.run_until_complete(conn.__aexit__(None, None, None))
+        assert coarse.open_reads() == 0
+    finally:
+        home.run_until_complete(home.shutdown_asyncgens())
+        home.close()

@@ -236,3 +236,32 @@ async def test_a_malformed_position_inside_a_window_is_a_clear_error(admin, chec
         ):
             pass
     assert raised.value.stream == "admin_audit_logs"
+
+
+@pytest.mark.parametrize("limit", [10, 100])
+async def test_every_stream_costs_about_a_request_a_page(connector, requests, limit):
+    """Both APIs configured. The Logs Platform's files and the GPT snapshot
+    checkpoint only after a whole file or listing: inside ``async with``
+    the next page continues the read the last one stopped, so paging them
+    costs what one read of them does, not a re-read a page, and the audit
+    log still about a request a page."""
+    full = [log.id async for log in connector.stream_ai_audit_logs(MONTH)]
+    requests.urls.clear()
+    coarse = 0
+    for stream in ("compliance_logs", "custom_gpts"):
+        async for batch in connector.read_stream(stream, None, MONTH):
+            coarse += len(batch.logs)
+    once = len(requests.urls)  # what reading the coarse streams costs
+    streams = len(await connector.list_streams())
+    requests.urls.clear()
+    pages = await page_all(connector, MONTH, limit)
+    assert [log.id for page in pages for log in page.logs] == full
+    assert all(len(page.logs) == limit for page in pages[:-1])
+    assert len(full) > coarse > 3_000
+    opened = windows(requests)
+    most = math.ceil(len(full) / limit) + len(opened) + once + streams + SLACK
+    assert len(requests.urls) <= most, (
+        f"{len(requests.urls)} requests for {len(full)} logs in {len(pages)} "
+        f"pages of {limit} ({len(opened)} windows, {once} to read the files "
+        f"and GPTs once): at most {most} expected"
+    )
