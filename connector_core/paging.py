@@ -38,7 +38,9 @@ without it: on another handle, in another process, outside a block (where
 nothing is parked, as nothing may stay open between calls), after the
 read was dropped (a handle parks a few, each for a few minutes) or when a
 host asks for the same page twice (the second takes the read again),
-the page reads from the checkpoint as above.
+the page reads from the checkpoint as above; so does a page whose parked
+read fails when continued (a server that dropped an idle download), before
+any error reaches the host.
 """
 
 from __future__ import annotations
@@ -187,10 +189,34 @@ async def read_page(connector: Connector, query: AIAuditLogQuery) -> AIAuditLogR
     which no platform API reports up front.
     """
     started = time.perf_counter()
-    limit = query.limit or DEFAULT_PAGE_SIZE
     start = _Position.decode(query.cursor, query) if query.cursor else _Position()
     streams = await connector.list_streams()
     resumed = await _take(connector, query.cursor, start, streams)
+    if resumed is not None:
+        try:
+            return await _page(connector, query, start, streams, resumed, started)
+        except Exception as exc:  # noqa: BLE001 -- the re-read below raises what is real
+            # A parked read may have gone stale while it waited (the server
+            # dropped an idle download, a token expired). The cursor is exact
+            # without it, so the page is read again from the checkpoint: an
+            # error the platform really has then surfaces from that read.
+            log.debug(
+                "paging.parked_read_failed",
+                stream=resumed.name,
+                error=type(exc).__name__,
+            )
+    return await _page(connector, query, start, streams, None, started)
+
+
+async def _page(  # noqa: PLR0917 -- private; read_page's state, passed once
+    connector: Connector,
+    query: AIAuditLogQuery,
+    start: _Position,
+    streams: list[StreamInfo],
+    resumed: _Read | None,
+    started: float,
+) -> AIAuditLogResult:
+    limit = query.limit or DEFAULT_PAGE_SIZE
     page: list[AIAuditLog] = []
     warnings: list[str] = []
     following: _Position | None = None

@@ -174,12 +174,14 @@ class _Coarse(toy.ToyConnector):
     opened: ClassVar[list[str]] = []
     closed: ClassVar[list[str]] = []
     fail_at: ClassVar[int | None] = None  # the log a read fails at
+    stale_at: ClassVar[int | None] = None  # the log the first read fails at
 
     @classmethod
     def reset(cls) -> None:
         cls.opened.clear()
         cls.closed.clear()
         cls.fail_at = None
+        cls.stale_at = None
 
     @classmethod
     def open_reads(cls) -> int:
@@ -198,6 +200,9 @@ class _Coarse(toy.ToyConnector):
                 await asyncio.sleep(0)  # another task may run between batches
                 if self.fail_at is not None and offset + at + 3 > self.fail_at:
                     raise RuntimeError(f"the platform failed at {self.fail_at}")
+                stale = self.stale_at is not None and len(self.opened) == 1
+                if stale and offset + at + 3 > self.stale_at:  # type: ignore[operator]
+                    raise ConnectionResetError("the idle download was dropped")
                 yield StreamBatch(
                     logs=tuple(logs[at : at + 3]),
                     checkpoint={"done": True} if at + 3 >= len(logs) else None,
@@ -445,6 +450,21 @@ async def test_a_parked_read_that_fails_fails_the_page(coarse):
         with pytest.raises(RuntimeError, match="failed at 8"):
             await conn.get_ai_audit_logs(cursor)  # the re-read fails alike
     assert [log.id for log in first.logs] == [f"evt-{i:05d}" for i in range(5)]
+    assert coarse.open_reads() == 0
+
+
+async def test_a_parked_read_gone_stale_is_read_again_from_the_cursor(coarse):
+    """A server that drops a download while it waits between pages costs a
+    re-read of the page, not the page."""
+    query = attrs.evolve(QUERY, limit=5)
+    coarse.stale_at = 8
+    async with _create("coarse") as conn:
+        first = await conn.get_ai_audit_logs(query)
+        second = await conn.get_ai_audit_logs(
+            attrs.evolve(query, cursor=first.next_cursor)
+        )
+        assert coarse.opened == ["events", "events"]  # the parked, then a re-read
+    assert [log.id for log in second.logs] == [f"evt-{i:05d}" for i in range(5, 10)]
     assert coarse.open_reads() == 0
 
 
