@@ -5,25 +5,11 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from chatgpt_history import DAYS, END
+from reading import RequestLog
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
 from connector_core.sandbox import SandboxOptions
-
-
-class RequestLog:
-    """Every request the connector sends, recorded by an aiohttp trace."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.trace = aiohttp.TraceConfig()
-        self.trace.on_request_start.append(self._started)
-
-    async def _started(self, session, context, params) -> None:
-        self.urls.append(str(params.url))
-
-    def paths(self, fragment: str) -> list[str]:
-        return [url for url in self.urls if fragment in url]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 import pytest
 from chatgpt_history import END, WHOLE
+from reading import every_page
 
 from aiaudit_chatgpt.normalize import Normalizer
 from connector_core.models import AIAuditLogQuery, AIDateRange, OAuthCredentials
@@ -22,15 +23,7 @@ def ground_truth(sandbox, query=WHOLE):
 
 
 async def read_all(connector, query=WHOLE, limit=100):
-    pages, cursor = [], None
-    while True:
-        page = await connector.get_ai_audit_logs(
-            attrs.evolve(query, limit=limit, cursor=cursor)
-        )
-        pages.append(page)
-        if not page.has_more:
-            return pages
-        cursor = page.next_cursor
+    return await every_page(connector, query, limit)
 
 
 # -- the plan's tests ----------------------------------------------------------

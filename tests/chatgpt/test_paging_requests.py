@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import attrs
 import pytest
+from reading import RequestLog, every_page
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core.exceptions import CheckpointError
@@ -66,34 +67,6 @@ async def admin(registry, sandbox, session):
         yield conn
 
 
-async def page_all(connector, query, limit):
-    pages, cursor = [], None
-    while True:
-        page = await connector.get_ai_audit_logs(
-            attrs.evolve(query, limit=limit, cursor=cursor)
-        )
-        pages.append(page)
-        if not page.has_more:
-            return pages
-        assert page.next_cursor
-        cursor = page.next_cursor
-
-
-class Requests:
-    """Every URL a session requests, recorded by an aiohttp trace."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.trace = aiohttp.TraceConfig()
-        self.trace.on_request_start.append(self._started)
-
-    async def _started(self, session, context, params) -> None:
-        self.urls.append(str(params.url))
-
-    def paths(self, fragment: str) -> list[str]:
-        return [url for url in self.urls if fragment in url]
-
-
 def windows(requests) -> set[tuple[str, ...]]:
     """The audit-log time windows the requests read (each listed once)."""
     opened = set()
@@ -115,7 +88,7 @@ async def check_paging(connector, requests, query, limit):
     full = [log.id async for log in connector.stream_ai_audit_logs(query)]
     streams = len(await connector.list_streams())
     requests.urls.clear()
-    pages = await page_all(connector, query, limit)
+    pages = await every_page(connector, query, limit)
     paged = [log.id for page in pages for log in page.logs]
     assert paged == full, "the pages are one full read: every log once, in order"
     size = limit or DEFAULT_PAGE_SIZE
@@ -139,7 +112,7 @@ async def test_paging_a_month_costs_a_request_a_page(admin, requests, limit):
 
 async def test_pages_of_one_cost_a_request_each(registry):
     options = SandboxOptions(seed=7, events=400, days=7, end=END)
-    requests = Requests()
+    requests = RequestLog()
     async with (
         ChatGPTSandbox.run(options) as sandbox,
         aiohttp.ClientSession(trace_configs=[requests.trace]) as session,
@@ -188,7 +161,7 @@ async def test_pages_stay_exact_when_the_server_re_serves_the_boundary(
         config = admin_only(sandbox.connector_config())
         async with registry.create("chatgpt", config, session=session) as conn:
             full = [log.id async for log in conn.stream_ai_audit_logs(WEEK)]
-            pages = await page_all(conn, WEEK, 10)
+            pages = await every_page(conn, WEEK, 10)
     paged = [log.id for page in pages for log in page.logs]
     assert len(set(full)) == len(full) > 1_000
     assert paged == full
@@ -204,7 +177,7 @@ async def test_every_stream_pages_exactly(connector, requests):
         async for batch in connector.read_stream(stream, None, MONTH):
             admin_logs += len(batch.logs)
     requests.urls.clear()
-    pages = await page_all(connector, MONTH, 10)
+    pages = await every_page(connector, MONTH, 10)
     assert [log.id for page in pages for log in page.logs] == full
     audit = requests.paths("/organization/audit_logs")
     assert len(full) > admin_logs > 4_900
@@ -254,7 +227,7 @@ async def test_every_stream_costs_about_a_request_a_page(connector, requests, li
     once = len(requests.urls)  # what reading the coarse streams costs
     streams = len(await connector.list_streams())
     requests.urls.clear()
-    pages = await page_all(connector, MONTH, limit)
+    pages = await every_page(connector, MONTH, limit)
     assert [log.id for page in pages for log in page.logs] == full
     assert all(len(page.logs) == limit for page in pages[:-1])
     assert len(full) > coarse > 3_000
