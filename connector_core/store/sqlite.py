@@ -20,6 +20,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -171,14 +172,38 @@ class SQLiteStore(SQLStore):
                 self._create_private(self.path)
             connection = self._open(target)
         try:
-            if self.path is not None and not self.read_only:
-                connection.execute("PRAGMA journal_mode = WAL")
-            for pragma in _PRAGMAS:
-                connection.execute(pragma)
+            self._set_up(connection)
         except sqlite3.Error as exc:
             connection.close()
             raise StoreError(f"cannot open SQLite store {self.url}: {exc}") from None
         return connection
+
+    def _set_up(self, connection: sqlite3.Connection) -> None:
+        """Switch to WAL and apply the pragmas, waiting out other openers.
+
+        SQLite answers "database is locked" at once, without its busy
+        handler, to a connection that asks for WAL while another process is
+        switching the new file to WAL or running the WAL's recovery. Several
+        processes opening a store for the first time at one moment (workers
+        started together) hit that window; the open waits and tries again
+        for as long as a busy writer would be waited for.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                if self.path is not None and not self.read_only:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                for pragma in _PRAGMAS:
+                    connection.execute(pragma)
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            else:
+                return
 
     def _open(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
         try:
