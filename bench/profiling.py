@@ -95,6 +95,18 @@ IDLE = "(idle: waiting for the network, the disk or work)"
 TRUST_ENV = "HTTP: proxy and .netrc look-ups"
 THREAD_HOPS = frozenset({"BaseEventLoop.run_in_executor", "to_thread"})
 VALIDATION = "normalize: wire validation (cattrs structure)"
+NORMALIZER_FILES = tuple(
+    f"aiaudit_chatgpt/{name}.py"
+    for name in (
+        "normalize",
+        "event_map",
+        "fields",
+        "wire",
+        "admin_audit_log",
+        "compliance_log",
+        "custom_gpt",
+    )
+)
 HTTP = "HTTP: aiohttp and the transport"
 
 RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
@@ -129,8 +141,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (
         VALIDATION,
         lambda f: (
-            f.file.endswith("aiaudit_chatgpt/normalize.py")
-            and "structure" in f.function
+            f.file.endswith("aiaudit_chatgpt/wire.py") and "structure" in f.function
         ),
     ),
     (VALIDATION, lambda f: "cattrs generated structure aiaudit_chatgpt" in f.file),
@@ -140,7 +151,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     ),
     (
         "normalize: mapping to our vocabulary",
-        lambda f: f.file.endswith("aiaudit_chatgpt/normalize.py"),
+        lambda f: f.file.endswith(NORMALIZER_FILES),
     ),
     (
         "connector: windows, de-duplication, batches",

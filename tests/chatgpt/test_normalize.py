@@ -22,18 +22,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiaudit_chatgpt import normalize
-from aiaudit_chatgpt.normalize import (
+from aiaudit_chatgpt.event_map import (
     STREAM_ADMIN,
     STREAM_COMPLIANCE,
     STREAM_GPTS,
-    UNEXPECTED,
     UNIFIED_ACTIONS,
     NativeFilter,
-    Normalizer,
     actions_of,
     is_tenant_scoped,
     native_filter,
 )
+from aiaudit_chatgpt.normalize import UNEXPECTED, Normalizer
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
 from aiaudit_chatgpt.sandbox.compliance import ComplianceData
 from aiaudit_chatgpt.sandbox.org import Organization

@@ -8,8 +8,9 @@ be configured alone; the connector then lists only the streams it can read
 and says in its permission check what it cannot see.
 
 Normalization (native types to our vocabulary) lives in
-:mod:`aiaudit_chatgpt.normalize` and its table ``event_map.toml``; the
-incremental readers in :mod:`aiaudit_chatgpt.sources`.
+:mod:`aiaudit_chatgpt.normalize`, its table ``event_map.toml`` in
+:mod:`aiaudit_chatgpt.event_map`; the incremental readers in
+:mod:`aiaudit_chatgpt.sources`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig
-from aiaudit_chatgpt.normalize import (
+from aiaudit_chatgpt.event_map import (
     STREAM_ADMIN,
     STREAM_COMPLIANCE,
     STREAM_GPTS,
-    Normalizer,
     actions_of,
     native_filter,
 )
+from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sources import (
     ADMIN_PUBLICATION_LAG,
     FILES_PUBLICATION_LAG,

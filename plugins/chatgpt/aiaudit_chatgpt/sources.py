@@ -50,12 +50,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 import attrs
 import orjson
 
-from aiaudit_chatgpt.normalize import (
+from aiaudit_chatgpt.event_map import (
     STREAM_COMPLIANCE,
     NativeFilter,
-    Normalizer,
     is_tenant_scoped,
 )
+from aiaudit_chatgpt.normalize import Normalizer
 from connector_core import get_logger
 from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
 from connector_core.exceptions import CheckpointError, SchemaError, TransportError

@@ -1,0 +1,145 @@
+"""Reading single fields of a native record, and refusing the record over one.
+
+Every normalizer reads the same kinds of field (times in two notations,
+optional text, nested lists) and refuses a record the same way: by raising
+:class:`RefusedError`, which the :class:`~aiaudit_chatgpt.normalize.Normalizer`
+turns into a quarantine entry with a reason a person can act on. Keeping
+these readers in one place keeps those reasons worded alike whatever feed the
+record came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Final
+
+
+__all__ = [
+    "SYSTEM_USER",
+    "UNKNOWN_ORG",
+    "RefusedError",
+    "error_evidence",
+    "got",
+    "iso_time",
+    "items",
+    "require_object",
+    "short",
+    "text",
+    "unix_time",
+]
+
+# Above 10**11 a Unix time in seconds is past the year 5000; a millisecond
+# time of today (1.7e12) is far above it, a second time (1.7e9) far below.
+_MAX_UNIX_SECONDS: Final = 10**11
+_MAX_UNIX_MILLISECONDS: Final = 10**14
+_MAX_REPR: Final = 80
+UNKNOWN_ORG: Final = "unknown"
+SYSTEM_USER: Final = "system"
+
+
+def short(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an integer with more digits than Python will print
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= _MAX_REPR else f"{text[: _MAX_REPR - 3]}..."
+
+
+def got(value: object) -> str:
+    return f"got {type(value).__name__} {short(value)}"
+
+
+class RefusedError(Exception):
+    """A record that cannot be normalized; becomes a quarantine entry."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        native_id: str | None = None,
+        native_type: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.native_id = native_id
+        self.native_type = native_type
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def require_object(raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RefusedError(f"record is {_kind(raw)}, not a JSON object")
+    return raw
+
+
+def text(value: object) -> str | None:
+    """A non-empty string, or None: for optional, informational fields."""
+    return value if isinstance(value, str) and value else None
+
+
+def unix_time(value: float, field: str) -> dt.datetime:
+    """A Unix time in seconds as aware UTC, refusing other units and junk."""
+    # Only floats can be inf or NaN, and math.isfinite overflows on huge ints.
+    if not isinstance(value, int) and not math.isfinite(value):
+        raise RefusedError(f"{field} is {value!r}; expected Unix seconds")
+    if value < 0:
+        raise RefusedError(
+            f"{field} is negative ({short(value)}); expected Unix seconds"
+        )
+    if value > _MAX_UNIX_SECONDS:
+        shown = short(
+            int(value) if isinstance(value, int) or value.is_integer() else value
+        )
+        if value <= _MAX_UNIX_MILLISECONDS:
+            raise RefusedError(
+                f"{field} looks like milliseconds ({shown}); expected Unix seconds"
+            )
+        raise RefusedError(f"{field} ({shown}) is far beyond any Unix time in seconds")
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def iso_time(value: str, field: str) -> dt.datetime:
+    """An ISO 8601 time with an offset (``Z`` or ``+hh:mm``) as aware UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise RefusedError(f"{field} {short(value)} is not an ISO 8601 time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise RefusedError(
+            f"{field} {short(value)} has no UTC offset; the time zone is unknowable"
+        )
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise RefusedError(f"{field} {short(value)} is out of range in UTC") from None
+
+
+def items(value: object) -> list[Any]:
+    """The items of a nested list: a ``GenericList`` object or a bare array."""
+    if isinstance(value, dict):
+        value = value.get("data")
+    return value if isinstance(value, list) else []
+
+
+def error_evidence(details: object) -> tuple[str, ...]:
+    if not isinstance(details, dict):
+        return ()
+    return tuple(
+        f"{key}: {details[key]}"
+        for key in ("error_code", "error_message", "failure_reason")
+        if isinstance(details.get(key), str)
+    )
