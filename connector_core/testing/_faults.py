@@ -332,6 +332,12 @@ async def _connector(
             yield connector
 
 
+async def _read_all(harness: Harness, config: Mapping[str, Any]) -> list[StreamOutcome]:
+    """Every stream read from the start by a connector of its own."""
+    async with _connector(harness, config) as connector:
+        return await _read_streams(harness, connector)
+
+
 def first_error(streams: list[StreamOutcome]) -> str | None:
     """The first stream error of a read, described; ``None`` if none."""
     for stream in streams:
@@ -349,12 +355,7 @@ def _clean_ids(harness: Harness) -> tuple[frozenset[str] | None, str | None]:
     with fault_sandbox(harness, None) as clean:
         if clean.details.expected_ids is not None:
             return clean.details.expected_ids, None
-
-        async def read() -> list[StreamOutcome]:
-            async with _connector(harness, clean.config) as connector:
-                return await _read_streams(harness, connector)
-
-        streams = harness.run(read())
+        streams = harness.run(_read_all(harness, clean.config))
     error = first_error(streams)
     if error is not None:
         return None, f"the clean read to compare with failed: {error}"
@@ -391,12 +392,7 @@ def read_under_redirects(harness: Harness, profile: str) -> RedirectOutcome:
     """
     outcome = RedirectOutcome(profile=profile)
     with fault_sandbox(harness, profile) as sandbox:
-
-        async def read() -> list[StreamOutcome]:
-            async with _connector(harness, sandbox.config) as connector:
-                return await _read_streams(harness, connector)
-
-        streams = harness.run(read())
+        streams = harness.run(_read_all(harness, sandbox.config))
         outcome.error = first_error(streams)
         outcome.ids = [i for stream in streams for i in stream.ids]
         outcome.expected = sandbox.details.expected_ids
@@ -607,12 +603,7 @@ def read_poisoned(harness: Harness, profile: str) -> PoisonOutcome:
     ):
         outcome.poisoned = dict(sandbox.details.poisoned_ids)
         outcome.expected = sandbox.details.expected_ids
-
-        async def read() -> list[StreamOutcome]:
-            async with _connector(harness, sandbox.config) as connector:
-                return await _read_streams(harness, connector)
-
-        streams = harness.run(read())
+        streams = harness.run(_read_all(harness, sandbox.config))
         outcome.error = first_error(streams)
         outcome.ids = [i for stream in streams for i in stream.ids]
         outcome.quarantined = [r for stream in streams for r in stream.quarantined]
