@@ -52,7 +52,7 @@ from aiaudit_chatgpt.normalize import Normalizer
 from connector_core.cli import configure_logging
 from connector_core.models import AIAuditLog
 from connector_core.store import open_store
-from connector_core.store._schema import document_text
+from connector_core.store._document import document_text
 
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
         "store: event rows (document: cattrs unstructure + orjson)",
         lambda f: f.function == "event_row" or "unstructure connector_core" in f.file,
     ),
-    ("store: other", lambda f: f.file.endswith("store/_schema.py")),
+    ("store: other", lambda f: "connector_core/store/_" in f.file),
     (
         VALIDATION,
         lambda f: (

@@ -80,7 +80,7 @@ def resolve_store_url(option: str | None, environ: Mapping[str, str]) -> str | N
             its environment.
     """
     if option is not None:
-        from connector_core.store._schema import url_passwords  # noqa: PLC0415 - lazy
+        from connector_core.store._urls import url_passwords  # noqa: PLC0415 - lazy
 
         if url_passwords(option):
             raise _OneLineUsageError(_PASSWORD_IN_OPTION)

@@ -35,7 +35,7 @@ from connector_core.models import AIDateRange, UsageAnalytics
 from connector_core.sandbox import SandboxOptions
 from connector_core.serialization import unstructure
 from connector_core.store import default_store_url
-from connector_core.store._schema import url_passwords
+from connector_core.store._urls import url_passwords
 from connector_core.store.base import SavedConnection
 from connector_core.sync import SyncReport, sync_connection
 

@@ -26,7 +26,7 @@ from typing import Final
 import platformdirs
 
 from connector_core.exceptions import ConfigurationError
-from connector_core.store._schema import mask_url
+from connector_core.store._urls import mask_url
 from connector_core.store.base import (
     LogFilter,
     SavedConnection,

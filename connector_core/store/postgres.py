@@ -41,19 +41,16 @@ from connector_core.exceptions import (
     StoreError,
     redact,
 )
-from connector_core.store._schema import (
-    EVENTS,
-    Dialect,
-    SQLStore,
-    mask_url,
-    url_passwords,
-)
+from connector_core.store._document import EVENTS
+from connector_core.store._driver import Dialect
+from connector_core.store._sql import SQLStore
+from connector_core.store._urls import mask_url, url_passwords
 
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from connector_core.store._schema import Bulk, Session, SessionMode
+    from connector_core.store._driver import Bulk, Session, SessionMode
 
 
 __all__ = ["PostgresStore", "split_postgres_url"]

@@ -31,13 +31,15 @@ from connector_core.exceptions import (
     ConnectionBusyError,
     StoreError,
 )
-from connector_core.store._schema import Dialect, SQLStore, mask_url
+from connector_core.store._driver import Dialect
+from connector_core.store._sql import SQLStore
+from connector_core.store._urls import mask_url
 
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from connector_core.store._schema import Session, SessionMode
+    from connector_core.store._driver import Session, SessionMode
 
 
 __all__ = ["SQLiteStore", "parse_sqlite_url"]

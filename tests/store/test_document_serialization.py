@@ -45,7 +45,7 @@ from connector_core.models import (
 from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
 from connector_core.serialization import dumps
-from connector_core.store._schema import EVENT_COLUMNS, document_text, event_row
+from connector_core.store._document import EVENT_COLUMNS, document_text, event_row
 
 
 DOCUMENT = [name for name, _ in EVENT_COLUMNS].index("document")

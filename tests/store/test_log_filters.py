@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from test_store import T0, all_logs, make_log
 
-from connector_core.store import LogFilter, _schema
+from connector_core.store import LogFilter, _sql
 
 
 ACTIONS = (
@@ -104,7 +104,7 @@ def test_an_email_matches_in_any_case(store):
 
 def test_newest_first(store, monkeypatch):
     # Pages split inside a timestamp and across connections.
-    monkeypatch.setattr(_schema, "READ_CHUNK", 7)
+    monkeypatch.setattr(_sql, "READ_CHUNK", 7)
     logs = [make_log(i, at=T0 + dt.timedelta(seconds=i // 5)) for i in range(40)]
     for connection in ("c1", "c2"):
         store.write_batch(connection, "audit", logs)

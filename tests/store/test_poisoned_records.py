@@ -219,9 +219,9 @@ def test_a_value_the_database_refuses_is_quarantined(store, backend, monkeypatch
     6000-character id is more than a PostgreSQL index row takes; that one
     event is quarantined, with the database's reason, and the rest of its
     batch stored (SQLite indexes it as it is)."""
-    from connector_core.store import _schema  # noqa: PLC0415
+    from connector_core.store import _values  # noqa: PLC0415
 
-    monkeypatch.setattr(_schema, "COLUMN_MAX_BYTES", 10**6)
+    monkeypatch.setattr(_values, "COLUMN_MAX_BYTES", 10**6)
     poisoned = event(999, id=LONG)
     batch = [event(1), poisoned, event(2)]
     result = store.write_batch("c1", "audit", batch, checkpoint={"after": 1})

@@ -46,6 +46,7 @@ from connector_core.store import (
     LogFilter,
     SavedConnection,
     _schema,
+    _sql,
     default_store_url,
     mask_url,
     open_store,
@@ -590,7 +591,7 @@ def test_a_negative_limit_is_an_error(store):
 
 
 def test_reading_pages_through_ties_in_order(store, monkeypatch):
-    monkeypatch.setattr(_schema, "READ_CHUNK", 7)
+    monkeypatch.setattr(_sql, "READ_CHUNK", 7)
     # Many events per timestamp, in two connections with the same ids: the
     # pages must split inside a timestamp and inside an id.
     logs = [make_log(i, at=T0 + dt.timedelta(seconds=i // 20)) for i in range(60)]
@@ -607,7 +608,7 @@ def test_reading_pages_through_ties_in_order(store, monkeypatch):
 
 def test_reading_while_writing(store, monkeypatch):
     # No cursor stays open between pages: writing between them is fine.
-    monkeypatch.setattr(_schema, "READ_CHUNK", 2)
+    monkeypatch.setattr(_sql, "READ_CHUNK", 2)
     store.write_batch(
         "c1", "audit", [make_log(i, at=T0 + dt.timedelta(seconds=i)) for i in range(6)]
     )

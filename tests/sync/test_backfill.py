@@ -21,7 +21,7 @@ from connector_core import Registry
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
 from connector_core.store import open_store
-from connector_core.store._schema import from_us
+from connector_core.store._values import from_us
 from connector_core.store.base import Coverage, LogFilter
 from connector_core.sync import sync_connection
 
