@@ -96,6 +96,20 @@ TRUST_ENV = "HTTP: proxy and .netrc look-ups"
 THREAD_HOPS = frozenset({"BaseEventLoop.run_in_executor", "to_thread"})
 VALIDATION = "normalize: wire validation (cattrs structure)"
 HTTP = "HTTP: aiohttp and the transport"
+TRANSPORT_FILES = tuple(
+    f"connector_core/{name}.py"
+    for name in (
+        "http",
+        "_bodies",
+        "_failures",
+        "_headers",
+        "_lines",
+        "_proxies",
+        "_rate_budget",
+        "_urls",
+    )
+)
+"""The transport's modules: http.py and the private modules it is made of."""
 
 RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (
@@ -149,7 +163,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
         ),
     ),
     (HTTP, lambda f: f.file.startswith(("aiohttp/", "yarl/", "multidict/"))),
-    (HTTP, lambda f: f.file.endswith("connector_core/http.py")),
+    (HTTP, lambda f: f.file.endswith(TRANSPORT_FILES)),
     (
         "sync engine: queue, thread hand-off",
         lambda f: (
