@@ -108,6 +108,20 @@ NORMALIZER_FILES = tuple(
     )
 )
 HTTP = "HTTP: aiohttp and the transport"
+TRANSPORT_FILES = tuple(
+    f"connector_core/{name}.py"
+    for name in (
+        "http",
+        "_bodies",
+        "_failures",
+        "_headers",
+        "_lines",
+        "_proxies",
+        "_rate_budget",
+        "_urls",
+    )
+)
+"""The transport's modules: http.py and the private modules it is made of."""
 
 RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (
@@ -160,7 +174,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
         ),
     ),
     (HTTP, lambda f: f.file.startswith(("aiohttp/", "yarl/", "multidict/"))),
-    (HTTP, lambda f: f.file.endswith("connector_core/http.py")),
+    (HTTP, lambda f: f.file.endswith(TRANSPORT_FILES)),
     (
         "sync engine: queue, thread hand-off",
         lambda f: (

@@ -29,7 +29,7 @@ from multidict import CIMultiDict
 from structlog.testing import capture_logs
 from yarl import URL
 
-import connector_core.http
+import connector_core._proxies
 from connector_core._retry import parse_retry_after
 from connector_core.exceptions import (
     AuthenticationError,
@@ -716,13 +716,13 @@ async def test_an_owned_session_goes_through_the_environment_proxy(
 async def test_the_proxy_is_looked_up_once_per_origin(monkeypatch, proxy_server):
     monkeypatch.setenv("HTTP_PROXY", str(proxy_server.url))
     lookups: list[str] = []
-    real = connector_core.http._environment_proxy
+    real = connector_core._proxies._environment_proxy
 
     def counting(url: URL) -> object:
         lookups.append(f"{url.scheme}://{url.host}")
         return real(url)
 
-    monkeypatch.setattr(connector_core.http, "_environment_proxy", counting)
+    monkeypatch.setattr(connector_core._proxies, "_environment_proxy", counting)
     async with HTTPTransport("http://api.example.test/v1") as http:
         for path in ("/a", "/b", "/c", "http://files.example.test/f"):
             await http.get_json(path)
@@ -1055,11 +1055,18 @@ async def test_a_stream_broken_after_lines_were_handed_out_is_not_restarted(slee
         aiohttp.ClientSession() as s,
         HTTPTransport(str(server.make_url("/v1")), session=s, sleep=sleeps) as http,
     ):
-        with pytest.raises(TransportError, match="after 2 lines") as info:
+        with (
+            capture_logs() as logs,
+            pytest.raises(TransportError, match="after 2 lines") as info,
+        ):
             await read_all(http)
+        logs_url = str(server.make_url("/v1/logs"))
 
     assert lines == [b"one", b"two"]
+    assert "not restarted" in str(info.value)
     assert isinstance(info.value.__cause__, aiohttp.ClientError)
+    broken = [e for e in logs if e["event"] == "http.stream_broken"]
+    assert [(e["lines"], e["url"]) for e in broken] == [(2, logs_url)]
     assert http.requests_made == 1
     assert sleeps.delays == []
 

@@ -171,10 +171,10 @@ def test_max_body_and_max_line_must_be_positive():
 
 
 def test_the_splitter_never_holds_much_more_than_the_cap():
-    from connector_core.http import _LineSplitter  # noqa: PLC0415
+    from connector_core._lines import LineSplitter  # noqa: PLC0415
 
     cap = 1024 * 1024
-    splitter = _LineSplitter(max_line=cap)
+    splitter = LineSplitter(max_line=cap)
     chunk = b"x" * 65536
     lines: list[bytes] = []
     tracemalloc.start()
@@ -201,9 +201,9 @@ def test_the_splitter_never_holds_much_more_than_the_cap():
 
 
 def test_a_long_line_inside_one_chunk_is_cut_the_same_way():
-    from connector_core.http import _LineSplitter  # noqa: PLC0415
+    from connector_core._lines import LineSplitter  # noqa: PLC0415
 
-    splitter = _LineSplitter(max_line=10)
+    splitter = LineSplitter(max_line=10)
     lines = splitter.feed(b"short\n" + b"y" * 11 + b"\nok\n" + b"z" * 30)
     tail = splitter.finish()
 
