@@ -107,6 +107,16 @@ NORMALIZER_FILES = tuple(
         "custom_gpt",
     )
 )
+READER_FILES = tuple(
+    f"aiaudit_chatgpt/{name}.py"
+    for name in (
+        "admin_reader",
+        "files_reader",
+        "gpts_reader",
+        "listings",
+        "checkpoints",
+    )
+)
 HTTP = "HTTP: aiohttp and the transport"
 
 RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
@@ -155,9 +165,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     ),
     (
         "connector: windows, de-duplication, batches",
-        lambda f: f.file.endswith(
-            ("aiaudit_chatgpt/sources.py", "connector_core/connector.py")
-        ),
+        lambda f: f.file.endswith((*READER_FILES, "connector_core/connector.py")),
     ),
     (HTTP, lambda f: f.file.startswith(("aiohttp/", "yarl/", "multidict/"))),
     (HTTP, lambda f: f.file.endswith("connector_core/http.py")),
