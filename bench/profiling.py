@@ -107,6 +107,16 @@ NORMALIZER_FILES = tuple(
         "custom_gpt",
     )
 )
+READER_FILES = tuple(
+    f"aiaudit_chatgpt/{name}.py"
+    for name in (
+        "admin_reader",
+        "files_reader",
+        "gpts_reader",
+        "listings",
+        "checkpoints",
+    )
+)
 HTTP = "HTTP: aiohttp and the transport"
 TRANSPORT_FILES = tuple(
     f"connector_core/{name}.py"
@@ -169,9 +179,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     ),
     (
         "connector: windows, de-duplication, batches",
-        lambda f: f.file.endswith(
-            ("aiaudit_chatgpt/sources.py", "connector_core/connector.py")
-        ),
+        lambda f: f.file.endswith((*READER_FILES, "connector_core/connector.py")),
     ),
     (HTTP, lambda f: f.file.startswith(("aiohttp/", "yarl/", "multidict/"))),
     (HTTP, lambda f: f.file.endswith(TRANSPORT_FILES)),

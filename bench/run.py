@@ -49,7 +49,7 @@ from _harness import (
     sandbox_process,
 )
 
-from aiaudit_chatgpt.sources import PAGE_SIZE
+from aiaudit_chatgpt.admin_reader import PAGE_SIZE
 from connector_core.cli import configure_logging
 from connector_core.models import AIAuditLogQuery, AIDateRange
 from connector_core.registry import Registry

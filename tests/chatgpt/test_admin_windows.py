@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
-from aiaudit_chatgpt.sources import (
+from aiaudit_chatgpt.admin_reader import (
     ADMIN_PUBLICATION_LAG,
     MAX_WINDOW,
     MIN_WINDOW,
@@ -24,6 +23,7 @@ from aiaudit_chatgpt.sources import (
     WINDOW,
     next_window,
 )
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
 

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from aiaudit_chatgpt.files_reader import _read_file
 from aiaudit_chatgpt.normalize import Normalizer
-from aiaudit_chatgpt.sources import _read_file
 from connector_core.exceptions import ConnectorError
 from connector_core.http import HTTPTransport, RetryPolicy
 

@@ -17,9 +17,10 @@ from aiohttp.test_utils import TestServer
 from chatgpt_history import DAYS, END, WHOLE
 
 from aiaudit_chatgpt.event_map import native_filter
+from aiaudit_chatgpt.files_reader import read_compliance_logs
+from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
-from aiaudit_chatgpt.sources import list_all, read_compliance_logs
 from connector_core.exceptions import CheckpointError, SchemaError
 from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery

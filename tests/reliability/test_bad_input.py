@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from aiaudit_chatgpt.files_reader import _parse_line
 from aiaudit_chatgpt.normalize import Normalizer
-from aiaudit_chatgpt.sources import _parse_line
 from connector_core import Registry
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter

@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
+from aiaudit_chatgpt.admin_reader import ADMIN_PUBLICATION_LAG
+from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG
 from aiaudit_chatgpt.sandbox.audit import AuditQuery
 from aiaudit_chatgpt.sandbox.compliance import GENERATED_EVENT_TYPES
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
-from aiaudit_chatgpt.sources import ADMIN_PUBLICATION_LAG, FILES_PUBLICATION_LAG
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
 

@@ -19,6 +19,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from aiaudit_chatgpt.admin_reader import ADMIN_PUBLICATION_LAG, read_admin_audit_logs
 from aiaudit_chatgpt.config import ChatGPTComplianceAPIConfig
 from aiaudit_chatgpt.event_map import (
     STREAM_ADMIN,
@@ -27,16 +28,10 @@ from aiaudit_chatgpt.event_map import (
     actions_of,
     native_filter,
 )
+from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG, read_compliance_logs
+from aiaudit_chatgpt.gpts_reader import list_gpts, read_custom_gpts
+from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
-from aiaudit_chatgpt.sources import (
-    ADMIN_PUBLICATION_LAG,
-    FILES_PUBLICATION_LAG,
-    list_all,
-    list_gpts,
-    read_admin_audit_logs,
-    read_compliance_logs,
-    read_custom_gpts,
-)
 from connector_core import get_logger, hookimpl
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (

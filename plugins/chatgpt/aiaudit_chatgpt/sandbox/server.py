@@ -92,10 +92,8 @@ def _hold_back(state: SandboxState, options: SandboxOptions) -> None:
     """
     # The connector's reader declares the lags; importing it here keeps the
     # sandbox's "late" exactly as late as the reader promises to handle.
-    from aiaudit_chatgpt.sources import (  # noqa: PLC0415
-        ADMIN_PUBLICATION_LAG,
-        FILES_PUBLICATION_LAG,
-    )
+    from aiaudit_chatgpt.admin_reader import ADMIN_PUBLICATION_LAG  # noqa: PLC0415
+    from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG  # noqa: PLC0415
 
     org, rate, seed = state.org, options.fault_rate, options.seed
     state.publication.delay = options.publish_delay

@@ -1,0 +1,518 @@
+"""The Admin API's audit log, read in ascending time windows.
+
+``admin_audit_logs`` (and ``admin_tenant_audit_logs``, the tenant-scoped
+events the API serves only on request): the organization's audit log. The API serves
+it newest first, so it is read in ascending time windows, each drained page
+by page before its end becomes the checkpoint. Windows are sized from the
+density the previous one showed, so each holds about
+:data:`TARGET_WINDOW_EVENTS` events: a window costs one partial page, and
+a hundred full pages per partial one keep the requests within about 1% of
+the fewest possible. Each window, and each read resumed from a
+checkpoint, re-reads the last :data:`ADMIN_PUBLICATION_LAG` before the
+previous end, to catch events the API publishes late; the ids already
+delivered there travel in the checkpoint, so nothing is doubled and a read
+resumed from a checkpoint yields exactly what the uninterrupted read would
+have. A read for a page of the core (``query.limit`` set, the logs the
+page needs) asks for about that many per request and checkpoints inside
+the window after every page of the API, at the API's ``after`` cursor, so
+a page costs about a request instead of a re-read of its window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Container, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
+
+import attrs
+
+from aiaudit_chatgpt.checkpoints import as_mapping, seen_ids, unreadable_checkpoint
+from aiaudit_chatgpt.event_map import NativeFilter, is_tenant_scoped
+from aiaudit_chatgpt.listings import page_items, split_results
+from aiaudit_chatgpt.normalize import Normalizer
+from connector_core.cursors import CursorGuard, SeenIds
+from connector_core.http import HTTPTransport
+from connector_core.streams import StreamBatch
+
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+    from datetime import datetime
+
+    from connector_core.models import AIAuditLogQuery
+
+
+__all__ = [
+    "ADMIN_PUBLICATION_LAG",
+    "MAX_WINDOW",
+    "MIN_WINDOW",
+    "PAGE_SIZE",
+    "TARGET_WINDOW_EVENTS",
+    "WINDOW",
+    "next_window",
+    "read_admin_audit_logs",
+]
+
+PAGE_SIZE: Final = 100
+"""The audit log's maximum page size: the fewest requests per event."""
+
+WINDOW: Final = 86_400
+"""Seconds of the first window, before any density is known: a day."""
+
+TENANT_WINDOW: Final = 7 * 86_400
+"""The first tenant-scoped window: those events are rare, so a week."""
+
+TARGET_WINDOW_EVENTS: Final = 10_000
+"""Events a window aims to hold. Each window ends with a partial page, so
+100 full pages per window keep the requests within 1% of ``ceil(N / 100)``;
+and a checkpoint every 10,000 events is what a crashed sync redoes at most."""
+
+MIN_WINDOW: Final = 3_600
+"""The narrowest window: an hour, far wider than
+:data:`ADMIN_PUBLICATION_LAG`, so a window always advances however dense the
+log gets."""
+
+MAX_WINDOW: Final = 31 * 86_400
+"""The widest window, so a long quiet stretch still yields checkpoints."""
+
+ADMIN_PUBLICATION_LAG: Final = timedelta(minutes=15)
+"""How late an audit event may appear after its ``effective_at``.
+
+OpenAI documents no lag. Audit pipelines publish within seconds to minutes;
+a quarter of an hour covers that with room, costs one re-read of a quarter
+hour per window (a partial page), and keeps the checkpoint's ids (about 11
+characters each) to the events of a quarter hour. See ``docs/chatgpt.md``."""
+
+
+def _epoch(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
+
+
+async def read_admin_audit_logs(
+    http: HTTPTransport,
+    normalizer: Normalizer,
+    *,
+    native: NativeFilter,
+    checkpoint: Mapping[str, Any] | None,
+    query: AIAuditLogQuery,
+    tenant: bool = False,
+    stream: str = "admin_audit_logs",
+    lag: timedelta = ADMIN_PUBLICATION_LAG,
+) -> AsyncGenerator[StreamBatch, None]:
+    """Read ``/organization/audit_logs`` in ascending windows from *checkpoint*.
+
+    With a checkpoint the read resumes there, *lag* before its end, whatever
+    the query's start; without one it starts at the query's start.
+    With *tenant*, read the tenant-scoped events instead: the API serves them
+    only with ``tenant_only=true`` and never mixed with organization events,
+    so they are a stream of their own, in wider windows (they are rare).
+
+    ``query.limit`` is the core's hint for a page: the logs it still needs.
+    With it, each request asks for about that many, nothing is fetched
+    ahead of what the page needs, and every page of the API ends with a
+    checkpoint inside the window (:class:`_InWindow`), so the next page
+    resumes at the API's own cursor: a page of ten costs a request, not a
+    re-read of its window. Without it (a sync, a plain stream), pages of
+    :data:`PAGE_SIZE`, the next one fetched ahead, and a checkpoint only at
+    each window's end: the fewest requests, and the fewest checkpoints to
+    store.
+    """
+    base = _admin_params(native, query, tenant=tenant)
+    if base is None:
+        return
+    stretch = max(1, math.ceil(lag.total_seconds()))
+    width = TENANT_WINDOW if tenant else WINDOW
+    end = _epoch(query.end_date) + 1  # the query's end second is inclusive
+    budget = _Budget(query.limit)
+    seen = SeenIds()
+    inside: _InWindow | None = None
+    if checkpoint and "window" in as_mapping(stream, checkpoint):
+        inside = _InWindow.read(stream, checkpoint)
+        low = inside.low
+        end = max(end, inside.high)
+    elif checkpoint:
+        until, seen, stored_width = _admin_checkpoint(stream, checkpoint)
+        low = until - stretch
+        # Never move a checkpoint back: a query ending before it still
+        # re-reads the trailing stretch, for the events published late.
+        end = max(end, until)
+        if stored_width is not None:
+            # The next window's width travels in the checkpoint, so a read
+            # resumed there cuts the same windows, and yields the same
+            # records in the same order, as the read that wrote it (page
+            # cursors count records from a checkpoint).
+            width = max(MIN_WINDOW, min(MAX_WINDOW, stored_width))
+    else:
+        low = _epoch(query.start_date)
+    while low < end:
+        if inside is not None:
+            reader = inside.resume(
+                http=http,
+                normalizer=normalizer,
+                base=base,
+                stretch=stretch,
+                stream=stream,
+                budget=budget,
+            )
+            inside = None
+        else:
+            high = min(low + width, end)
+            if end - high < width // 4:
+                # A sliver left over would cost a window, and a partial page,
+                # of its own: read it with this one.
+                high = end
+            reader = _Window(
+                http, normalizer, base, low, high, seen, stretch, stream, budget
+            )
+        # Closed here, not by the garbage collector, so a read stopped early
+        # cancels the window's page in flight before it returns.
+        async with contextlib.aclosing(reader.batches()) as batches:
+            async for batch in batches:
+                yield batch
+        seen = reader.in_stretch
+        width = next_window(reader.high - reader.low, reader.served)
+        yield StreamBatch(
+            checkpoint={"until": reader.high, "seen": seen.encode(), "width": width}
+        )
+        low = reader.high - stretch if reader.high < end else end
+
+
+def _admin_params(
+    native: NativeFilter, query: AIAuditLogQuery, *, tenant: bool
+) -> list[tuple[str, Any]] | None:
+    """The filters every page asks with (its size apart); ``None`` when none
+    can match."""
+    types = native.admin_event_types
+    if types is not None:
+        types = frozenset(t for t in types if is_tenant_scoped(t) == tenant)
+        if not types:
+            return None
+    base: list[tuple[str, Any]] = []
+    if tenant:
+        base.append(("tenant_only", True))
+    if types:
+        base.append(("event_types[]", sorted(types)))
+    if query.user_ids:
+        base.append(("actor_ids[]", sorted(query.user_ids)))
+    return base
+
+
+def _admin_checkpoint(
+    stream: str, checkpoint: Mapping[str, Any]
+) -> tuple[int, SeenIds, int | None]:
+    """``until``, the ids seen before it and the next width, checked."""
+    checkpoint = as_mapping(stream, checkpoint)
+    until = checkpoint.get("until")
+    if not _is_int(until):
+        raise unreadable_checkpoint(stream, "'until' is not a Unix time")
+    width = checkpoint.get("width")
+    if width is not None and not _is_int(width):
+        raise unreadable_checkpoint(stream, "'width' is not a number of seconds")
+    return until, seen_ids(stream, checkpoint), width
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def next_window(width: int, served: int) -> int:
+    """The width, in seconds, of the window after one of *width* that held *served*.
+
+    Activity drifts slowly (a weekly rhythm, an organization's growth), so the
+    last window's density is a good guess for the next: aim at
+    :data:`TARGET_WINDOW_EVENTS`, within :data:`MIN_WINDOW` and
+    :data:`MAX_WINDOW`. A guess that is off by a factor of a few only moves
+    the partial-page overhead between 0.3% and 3% of the requests.
+    """
+    if served <= 0:
+        return MAX_WINDOW
+    return max(MIN_WINDOW, min(MAX_WINDOW, width * TARGET_WINDOW_EVENTS // served))
+
+
+@attrs.define
+class _Budget:
+    """How many logs the read's consumer asked for, and how many it has had.
+
+    Attributes:
+        want: ``query.limit``, the core's hint for a page (the logs it still
+            needs from the checkpoint), or ``None`` for a read to the end.
+        delivered: Logs yielded so far, over every window of the read.
+    """
+
+    want: int | None
+    delivered: int = 0
+
+    @property
+    def hinted(self) -> bool:
+        return self.want is not None
+
+    def size(self, pending: int = 0) -> int:
+        """The page size to ask for, *pending* records not yet counted.
+
+        What the page still needs, at most :data:`PAGE_SIZE`. A consumer
+        that reads on past its hint (some logs did not match its filters)
+        gets pages of the hint's size again.
+        """
+        if self.want is None:
+            return PAGE_SIZE
+        left = self.want - self.delivered - pending
+        return min(PAGE_SIZE, left if left > 0 else self.want)
+
+    def wants_more(self, pending: int) -> bool:
+        """Whether the consumer will ask for more after *pending* records:
+        only then is a page fetched ahead (a request it would not use costs
+        as much as one it does)."""
+        return self.want is None or self.delivered + pending < self.want
+
+
+@attrs.define
+class _InWindow:
+    """A position inside a window, as a checkpoint: where a page of the core
+    ends when the read is hinted.
+
+    It holds all a read resumed there needs to go on exactly as the read
+    that wrote it would have: the window, the API's ``after`` cursor, the
+    ids the previous window delivered in its trailing stretch (still to be
+    skipped at this window's start, which is read last), the ids of this
+    window's own trailing stretch delivered so far (for the next window),
+    the ids of the last page (a server that re-serves the boundary record
+    is answered the same way), and the records served so far (which size
+    the next window). A checkpoint weighs about 11 characters per id.
+    """
+
+    low: int
+    high: int
+    after: str
+    seen: SeenIds
+    in_stretch: SeenIds
+    page: SeenIds
+    served: int
+
+    def encode(self, seen: str) -> dict[str, Any]:
+        """The checkpoint; *seen* is :attr:`seen` already encoded (it stays
+        the same over the window)."""
+        return {
+            "window": [self.low, self.high],
+            "after": self.after,
+            "seen": seen,
+            "stretch": self.in_stretch.encode(),
+            "page": self.page.encode(),
+            "served": self.served,
+        }
+
+    @classmethod
+    def read(cls, stream: str, checkpoint: Mapping[str, Any]) -> _InWindow:
+        window = checkpoint.get("window")
+        if not (
+            isinstance(window, list)
+            and len(window) == 2  # noqa: PLR2004 - a window's two ends
+            and _is_int(window[0])
+            and _is_int(window[1])
+            and window[0] < window[1]
+        ):
+            raise unreadable_checkpoint(
+                stream, "'window' is not two Unix times in ascending order"
+            )
+        after = checkpoint.get("after")
+        if not isinstance(after, str) or not after:
+            raise unreadable_checkpoint(stream, "'after' is not an audit log id")
+        served = checkpoint.get("served")
+        if not _is_int(served) or served < 0:
+            raise unreadable_checkpoint(stream, "'served' is not a count")
+        return cls(
+            low=window[0],
+            high=window[1],
+            after=after,
+            seen=seen_ids(stream, checkpoint),
+            in_stretch=seen_ids(stream, checkpoint, "stretch"),
+            page=seen_ids(stream, checkpoint, "page"),
+            served=served,
+        )
+
+    def resume(
+        self,
+        *,
+        http: HTTPTransport,
+        normalizer: Normalizer,
+        base: list[tuple[str, Any]],
+        stretch: int,
+        stream: str,
+        budget: _Budget,
+    ) -> _Window:
+        """The window, to be read on from this position."""
+        return _Window(
+            http,
+            normalizer,
+            base,
+            self.low,
+            self.high,
+            self.seen,
+            stretch,
+            stream,
+            budget,
+            after=self.after,
+            previous=self.page,
+            in_stretch=self.in_stretch,
+            served=self.served,
+        )
+
+
+@attrs.define
+class _Window:
+    """One window of the audit log, drained newest first, page by page.
+
+    Attributes:
+        seen: Ids the previous window delivered in its trailing stretch,
+            which is where this one starts: they are skipped.
+        stretch: Seconds of the publication lag; the next window re-reads
+            the last *stretch* seconds of this one.
+        budget: The read's page sizes, and whether it checkpoints each page.
+        after: The API cursor the window resumes at (``None``: its newest
+            record), and *previous* the ids of the page before it.
+        in_stretch: Ids of the events in the last *stretch* seconds of the
+            window; the next window re-reads those seconds and skips them.
+        served: Records the API served for the window (re-served ones
+            included): its density, which sizes the next window.
+    """
+
+    http: HTTPTransport
+    normalizer: Normalizer
+    base: list[tuple[str, Any]]
+    low: int
+    high: int
+    seen: SeenIds
+    stretch: int
+    stream: str
+    budget: _Budget
+    after: str | None = None
+    previous: Container[str] = frozenset()
+    in_stretch: SeenIds = attrs.Factory(SeenIds)
+    served: int = 0
+
+    async def batches(self) -> AsyncGenerator[StreamBatch, None]:
+        """Yield the window's pages, normalized, one batch per page.
+
+        The next page is requested before this one is normalized: the
+        cursor is known as soon as the page is decoded, so the server's work
+        and the wire overlap the normalizing, which is about half of a
+        page's cost on the client. Only one page is ever ahead, so memory
+        stays bounded by two pages, and a consumer that stops early cancels
+        the request in flight; a hinted read fetches ahead only what its
+        consumer is sure to ask for. A ``last_id`` the window already
+        followed stops the read (:class:`~connector_core.cursors.CursorGuard`).
+        """
+        params = [
+            *self.base,
+            ("effective_at[gte]", self.low),
+            ("effective_at[lt]", self.high),
+        ]
+        guard = CursorGuard(f"{self.stream}: audit_logs listing", "last_id")
+        if self.after is not None:
+            # Resumed inside the window: a server that hands this cursor
+            # back is caught at once, as the uninterrupted read would be.
+            guard.advance(self.after)
+        seen = self.seen.encode() if self.budget.hinted else ""
+        ahead: asyncio.Task[Any] | None = None
+        previous = self.previous
+        try:
+            page: Any = await self._fetch(params, self.after, self.budget.size())
+            while True:
+                items, has_more, last_id = page_items(page, "audit_logs")
+                more = has_more and last_id is not None
+                if more:
+                    assert last_id is not None  # noqa: S101 - for the type checker
+                    guard.advance(last_id)
+                    if self.budget.wants_more(len(items)):
+                        size = self.budget.size(len(items))
+                        ahead = asyncio.ensure_future(
+                            self._fetch(params, last_id, size)
+                        )
+                        # Let the request go out before the CPU-bound
+                        # normalizing.
+                        await asyncio.sleep(0)
+                self.served += len(items)
+                batch, previous = self._normalize(items, previous)
+                if more and self.budget.hinted:
+                    assert last_id is not None  # noqa: S101 - for the type checker
+                    here = _InWindow(
+                        self.low,
+                        self.high,
+                        last_id,
+                        self.seen,
+                        self.in_stretch,
+                        SeenIds(previous),
+                        self.served,
+                    )
+                    batch = attrs.evolve(
+                        batch or StreamBatch(), checkpoint=here.encode(seen)
+                    )
+                if batch is not None:
+                    self.budget.delivered += len(batch.logs)
+                    yield batch
+                if not more:
+                    return
+                if ahead is None:
+                    # Asked for more than the hint: on demand, no sooner.
+                    ahead = asyncio.ensure_future(
+                        self._fetch(params, last_id, self.budget.size())
+                    )
+                page, ahead = await ahead, None
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    def _fetch(
+        self, params: list[tuple[str, Any]], after: str | None, size: int
+    ) -> Any:
+        return self.http.get_json(
+            "/organization/audit_logs",
+            params=[("limit", size), *params] + ([("after", after)] if after else []),
+        )
+
+    def _normalize(
+        self, items: list[Any], previous: Container[str]
+    ) -> tuple[StreamBatch | None, frozenset[str]]:
+        """One page's batch, and the ids of its records for the next page.
+
+        A record the previous page ended with (a boundary served twice) or
+        one the previous window already delivered is skipped. The ids the
+        previous window delivered all lie in its trailing stretch, where
+        this window starts, so only records there are looked up.
+        """
+        seen = self.seen
+        seen_before = self.low + self.stretch if seen else self.low
+        edge = self.high - self.stretch
+        ids: list[str] = []
+        fresh = []
+        for record in items:
+            rid = _record_id(record)
+            if rid is not None:
+                ids.append(rid)
+                at = record.get("effective_at")
+                if isinstance(at, int):
+                    # Skipped ones count too: in a window shorter than two
+                    # stretches, an id the last window delivered can sit in
+                    # this one's stretch, and the next window must skip it.
+                    if at >= edge:
+                        self.in_stretch.add(rid)
+                    if at < seen_before and rid in seen:
+                        continue
+                if rid in previous:
+                    continue
+            fresh.append(record)
+        logs, bad = split_results([self.normalizer.admin_audit_log(r) for r in fresh])
+        batch = StreamBatch(logs=logs, quarantined=bad) if logs or bad else None
+        return batch, frozenset(ids)
+
+
+def _record_id(record: object) -> str | None:
+    if isinstance(record, dict):
+        rid = record.get("id")
+        if isinstance(rid, str):
+            return rid
+    return None
