@@ -132,6 +132,11 @@ TRANSPORT_FILES = tuple(
     )
 )
 """The transport's modules: http.py and the private modules it is made of."""
+SYNC_ENGINE_FILES = tuple(
+    f"connector_core/{name}.py"
+    for name in ("sync", "_backfill", "_drain", "_sync_reports")
+)
+"""The sync engine's modules: sync.py and the private modules it is made of."""
 
 RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (
@@ -185,9 +190,7 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (HTTP, lambda f: f.file.endswith(TRANSPORT_FILES)),
     (
         "sync engine: queue, thread hand-off",
-        lambda f: (
-            f.file.endswith("connector_core/sync.py") or f.function in THREAD_HOPS
-        ),
+        lambda f: f.file.endswith(SYNC_ENGINE_FILES) or f.function in THREAD_HOPS,
     ),
 )
 """Components, each with what a frame of it looks like; the innermost frame

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from connector_core import sync
+from connector_core import _drain
 from connector_core.exceptions import StoreError
 from connector_core.models import AIActivityType, AIAuditLog
 from connector_core.store.base import LogFilter, WriteResult
@@ -232,7 +232,7 @@ async def _sync(feed, store):
 
 async def test_merged_writes_store_what_one_by_one_writes_store(store, monkeypatch):
     batches = make_batches()
-    monkeypatch.setattr(sync, "MAX_MERGED_EVENTS", 40)
+    monkeypatch.setattr(_drain, "MAX_MERGED_EVENTS", 40)
     slow = SlowStore(store, batches, seconds=0.02)
 
     report = await _sync(Feed(batches), slow)
@@ -298,7 +298,7 @@ async def test_a_bad_event_in_a_merged_write_fails_where_it_did(store, monkeypat
         logs=(*batches[bad_at].logs, bad), checkpoint=batches[bad_at].checkpoint
     )
     slow = SlowStore(store, batches, seconds=0.02)
-    monkeypatch.setattr(sync, "MAX_MERGED_EVENTS", 200)
+    monkeypatch.setattr(_drain, "MAX_MERGED_EVENTS", 200)
 
     report = await _sync(Feed(batches), slow)
     with pytest.raises(StoreError, match="evt-09999") as raised:
@@ -315,7 +315,7 @@ async def test_a_bad_event_in_a_merged_write_fails_where_it_did(store, monkeypat
 
 async def test_a_resumed_sync_after_merged_writes_adds_nothing(store, monkeypatch):
     batches = make_batches()
-    monkeypatch.setattr(sync, "MAX_MERGED_EVENTS", 25)
+    monkeypatch.setattr(_drain, "MAX_MERGED_EVENTS", 25)
     await _sync(Feed(batches), SlowStore(store, batches, seconds=0.01))
     before = contents(store, CONNECTION)
     again = await _sync(Feed(batches), store)
@@ -328,8 +328,8 @@ async def test_the_reader_stays_within_the_read_ahead(store, monkeypatch):
     the read-ahead's events (plus the batch it is handing over) beyond what
     is stored or being stored."""
     batches = [StreamBatch(logs=(make_log(i),)) for i in range(120)]
-    monkeypatch.setattr(sync, "READ_AHEAD_EVENTS", 10)
-    monkeypatch.setattr(sync, "MAX_MERGED_EVENTS", 10)
+    monkeypatch.setattr(_drain, "READ_AHEAD_EVENTS", 10)
+    monkeypatch.setattr(_drain, "MAX_MERGED_EVENTS", 10)
     feed = Feed(batches)
     ahead: list[int] = []
 
@@ -351,7 +351,7 @@ async def test_the_reader_stays_within_the_read_ahead(store, monkeypatch):
 
 
 async def test_the_read_ahead_is_bounded_by_events_and_keeps_order():
-    pending = sync._ReadAhead(5)
+    pending = _drain.ReadAhead(5)
     small = [StreamBatch(logs=(make_log(i),)) for i in range(3)]
     big = StreamBatch(logs=tuple(make_log(i) for i in range(10, 17)))
     checkpoint_only = StreamBatch(checkpoint={"at": 1})
