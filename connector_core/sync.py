@@ -111,9 +111,9 @@ __all__ = [
 log = get_logger(__name__)
 
 DEFAULT_HISTORY: Final = timedelta(days=30)
-"""How far back a stream with no checkpoint starts, unless told: the
-Compliance Logs Platform keeps 30 days, and a first sync should not silently
-claim more history than the platform keeps."""
+"""How far back a stream with no checkpoint starts, unless told: a month is
+what audit APIs commonly keep, and a first sync should not silently claim
+more history than a platform keeps (``--since`` asks for more)."""
 
 RESUME_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """The start of the query a stream with a checkpoint is read with.
