@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import subprocess
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -29,6 +31,7 @@ from connector_core.cli._reading import display_names
 from connector_core.export import to_ocsf, validate_ocsf
 from connector_core.export.formats import write_logs
 from connector_core.models import AIActivityType, AIAuditLog
+from connector_core.serialization import camel_key, snake_key
 from connector_core.store import open_store
 from connector_core.store.base import SavedConnection
 
@@ -275,3 +278,15 @@ def test_the_cli_names_an_installed_plugin_as_its_connector_class(tmp_path):
     assert result.returncode == 0, result.stderr
     event = json.loads(result.stdout)
     assert event["service"] == {"name": "Example Reports"}
+
+
+def test_the_docs_list_every_neutral_key_and_no_other():
+    doc = (Path(__file__).parents[2] / "docs" / "models.md").read_text()
+    section = doc.split("## Metadata conventions", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    listed = {
+        key for line in table for key in re.findall(r"`([a-z_]+)`", line.split("|")[1])
+    }
+    assert listed == keys.NEUTRAL_KEYS
+    for key in keys.NEUTRAL_KEYS:  # each takes the camel shape and comes back
+        assert snake_key(camel_key(key)) == key
