@@ -47,7 +47,7 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
     assert "AI usage: Example Reports" in out  # its display_name
     # One HTML report over both, a section each.
     page = (tmp_path / "aiaudit-report.html").read_text()
-    assert re.search(r"ChatGPT: [\d,]+ events", page)
+    assert re.search(r"ChatGPT Enterprise: [\d,]+ events", page)
     assert re.search(r"Example Reports: [\d,]+ events", page)
 
     opened = open_store(store, read_only=True)
