@@ -28,7 +28,7 @@ from connector_core.cli._common import (
     store_option,
 )
 from connector_core.cli._plugins import sandbox_platforms
-from connector_core.cli._reading import write_usage
+from connector_core.cli._reading import display_names, write_usage
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
 from connector_core.models import AIDateRange, UsageAnalytics
@@ -41,6 +41,8 @@ from connector_core.sync import SyncReport, sync_connection
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from connector_core.sandbox import RunningSandbox
 
 
@@ -102,7 +104,8 @@ def demo_command(
         asyncio.run(_demo(ctx, provider.start(options), platform, days))
         for platform, provider in chosen
     ]
-    _write_report(report, [demo.analytics for demo in demos])
+    names = display_names(ctx.registry)
+    _write_report(report, [demo.analytics for demo in demos], names)
     if as_json:
         emit_json(
             {
@@ -124,7 +127,7 @@ def demo_command(
             click.echo(_summary(demo.sync))
         for demo in demos:
             click.echo("")
-            write_usage(demo.analytics, "table", None)
+            write_usage(demo.analytics, "table", None, names=names)
         click.echo("")
         click.echo(f"HTML report: {Path(report).resolve()}")
         click.echo(f"store: {ctx.store.url}")
@@ -150,12 +153,16 @@ def _hints(url: str, demos: list[_Demo]) -> list[str]:
     return hints
 
 
-def _write_report(report: str, analytics: list[UsageAnalytics]) -> None:
+def _write_report(
+    report: str, analytics: list[UsageAnalytics], names: Mapping[str, str]
+) -> None:
     # Every user's email and IP: owner-only (see export.files).
     from connector_core.export.files import write_private_text  # noqa: PLC0415
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
-    page = render_html_report(analytics, title="AI usage report (demo data)")
+    page = render_html_report(
+        analytics, title="AI usage report (demo data)", display_names=names
+    )
     write_private_text(report, page)
 
 

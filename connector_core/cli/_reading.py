@@ -26,11 +26,25 @@ from connector_core.store.base import LogFilter
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from connector_core.models import UsageAnalytics
+    from connector_core.registry import Registry
     from connector_core.store.base import SavedConnection
 
 
 USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
+
+
+def display_names(registry: Registry) -> Mapping[str, str]:
+    """Each loaded platform's ``display_name``, for the exports to name it.
+
+    The exports take the names as an argument rather than loading plugins
+    themselves, so a library caller decides where names come from.
+    """
+    return {
+        platform: spec.display_name for platform, spec in registry.platforms.items()
+    }
 
 
 @click.command("logs")
@@ -111,6 +125,7 @@ def logs_command(
         sys.stdout,
         format="jsonl" if as_json else output_format,
         style="camel" if camel else "snake",
+        display_names=display_names(ctx.registry),
     )
 
 
@@ -223,13 +238,23 @@ def usage_command(
     analytics = usage_report(
         ctx, connection=connection, platform=platform, since=since, until=until
     )
-    write_usage(analytics, "json" if as_json else output_format, output)
+    write_usage(
+        analytics,
+        "json" if as_json else output_format,
+        output,
+        names=display_names(ctx.registry),
+    )
 
 
 def write_usage(
-    analytics: UsageAnalytics, output_format: str, output: str | None
+    analytics: UsageAnalytics,
+    output_format: str,
+    output: str | None,
+    *,
+    names: Mapping[str, str],
 ) -> None:
-    """Print or write *analytics* as a table, JSON or an HTML report."""
+    """Print or write *analytics* as a table, JSON or an HTML report;
+    *names* are the platforms' display names (see :func:`display_names`)."""
     from connector_core.export.files import (  # noqa: PLC0415
         private_file,
         write_private_text,
@@ -238,7 +263,7 @@ def write_usage(
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
     if output_format == "html":
-        page = render_html_report(analytics)
+        page = render_html_report(analytics, display_names=names)
         if output is None:
             click.echo(page)
         else:
@@ -247,10 +272,12 @@ def write_usage(
             click.echo(f"wrote {output}", err=True)
         return
     if output is None:
-        write_analytics(analytics, sys.stdout, format=output_format)
+        write_analytics(
+            analytics, sys.stdout, format=output_format, display_names=names
+        )
     else:
         with private_file(output) as out:
-            write_analytics(analytics, out, format=output_format)
+            write_analytics(analytics, out, format=output_format, display_names=names)
 
 
 def _check_writable_folder(output: str) -> None:

@@ -148,10 +148,17 @@ def _dump(data: Any) -> str:
 # Log writers
 # --------------------------------------------------------------------------
 
-_LogWriter = Callable[[Iterator[AIAuditLog], "TextIO", Style], int]
+_LogWriter = Callable[
+    [Iterator[AIAuditLog], "TextIO", Style, Mapping[str, str] | None], int
+]
 
 
-def _write_table(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
+def _write_table(
+    logs: Iterator[AIAuditLog],
+    out: TextIO,
+    style: Style,
+    display_names: Mapping[str, str] | None,
+) -> int:
     header = [_cell(name, width) for name, width in _TABLE_COLUMNS]
     out.write("  ".join([*header, "IP"]).rstrip() + "\n")
     count = 0
@@ -172,7 +179,12 @@ def _write_table(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
     return count
 
 
-def _write_json(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
+def _write_json(
+    logs: Iterator[AIAuditLog],
+    out: TextIO,
+    style: Style,
+    display_names: Mapping[str, str] | None,
+) -> int:
     count = 0
     out.write("[")
     for log in logs:
@@ -183,7 +195,12 @@ def _write_json(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
     return count
 
 
-def _write_jsonl(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
+def _write_jsonl(
+    logs: Iterator[AIAuditLog],
+    out: TextIO,
+    style: Style,
+    display_names: Mapping[str, str] | None,
+) -> int:
     count = 0
     for log in logs:
         out.write(_dump(unstructure(log, style=style)) + "\n")
@@ -191,11 +208,16 @@ def _write_jsonl(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
     return count
 
 
-def _write_ocsf(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
+def _write_ocsf(
+    logs: Iterator[AIAuditLog],
+    out: TextIO,
+    style: Style,
+    display_names: Mapping[str, str] | None,
+) -> int:
     # OCSF has its own (snake_case) attribute names; the style does not apply.
     count = 0
     for log in logs:
-        out.write(_dump(to_ocsf(log)) + "\n")
+        out.write(_dump(to_ocsf(log, display_names=display_names)) + "\n")
         count += 1
     return count
 
@@ -227,7 +249,12 @@ def _csv_row(log: AIAuditLog) -> list[str]:
     return [_defuse(cell) for cell in cells]
 
 
-def _write_csv(logs: Iterator[AIAuditLog], out: TextIO, style: Style) -> int:
+def _write_csv(
+    logs: Iterator[AIAuditLog],
+    out: TextIO,
+    style: Style,
+    display_names: Mapping[str, str] | None,
+) -> int:
     # "\n" rather than the RFC's "\r\n": the stream is usually a text-mode
     # stdout, which would turn "\r\n" into "\r\r\n" on Windows.
     writer = csv.writer(out, lineterminator="\n")
@@ -262,6 +289,7 @@ def write_logs(
     *,
     format: str,  # noqa: A002 -- the CLI option's name
     style: str = "snake",
+    display_names: Mapping[str, str] | None = None,
 ) -> int:
     """Write *logs* to *out* in *format* and return how many were written.
 
@@ -269,6 +297,9 @@ def write_logs(
     array), ``jsonl`` (one object a line), ``csv`` (see :data:`CSV_COLUMNS`)
     and ``ocsf`` (one OCSF event a line). *style* picks the key style of
     ``json`` and ``jsonl`` (``camel`` for hosts using the shared types).
+    *display_names* (platform → the connector's ``display_name``) names
+    the platforms in ``ocsf``; see
+    :func:`~connector_core.export.ocsf.platform_display_name`.
 
     The format and style are checked before the first log is read, so a
     typo never consumes (and loses) part of a stream.
@@ -281,7 +312,7 @@ def write_logs(
         raise ValueError(
             f"unknown log format {format!r}; expected one of: {', '.join(LOG_FORMATS)}"
         )
-    return writer(iter(logs), out, _check_style(style))
+    return writer(iter(logs), out, _check_style(style), display_names)
 
 
 # --------------------------------------------------------------------------
@@ -320,10 +351,12 @@ def _compact_number(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _analytics_lines(analytics: UsageAnalytics) -> Iterator[str]:
+def _analytics_lines(
+    analytics: UsageAnalytics, display_names: Mapping[str, str] | None
+) -> Iterator[str]:
     period = analytics.period
     total = analytics.total_events
-    yield f"AI usage: {platform_display_name(analytics.platform)}"
+    yield f"AI usage: {platform_display_name(analytics.platform, display_names)}"
     yield f"Period: {_utc(period.start)} to {_utc(period.end)}"
     yield ""
     yield f"  Events        {total:>12,}"
@@ -406,13 +439,15 @@ def write_analytics(
     *,
     format: str,  # noqa: A002 -- the CLI option's name
     style: str = "snake",
+    display_names: Mapping[str, str] | None = None,
 ) -> None:
     """Write *analytics* as a readable text report (``table``) or ``json``.
 
     The text report has the totals, top users, events by type (the 15 most
     frequent, the rest summed), the daily breakdown with a sparkline (quiet
     days filled in as zeros) and model usage. ``json`` is the analytics as
-    data, in *style*.
+    data, in *style*. *display_names* names the platform in the text
+    report, as in :func:`write_logs`.
 
     Raises:
         ValueError: unknown *format* or *style*.
@@ -422,7 +457,10 @@ def write_analytics(
         data = unstructure(analytics, style=checked)
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif format == "table":
-        out.writelines(_printable(line) + "\n" for line in _analytics_lines(analytics))
+        out.writelines(
+            _printable(line) + "\n"
+            for line in _analytics_lines(analytics, display_names)
+        )
     else:
         raise ValueError(
             f"unknown analytics format {format!r}; expected one of: "

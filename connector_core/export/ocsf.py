@@ -36,6 +36,7 @@ from typing import Any, Final, TypeGuard
 
 import attrs
 
+from connector_core import metadata_keys as keys
 from connector_core.models import AIActivityType, AIAuditLog, RiskSeverity
 from connector_core.serialization import unstructure
 
@@ -93,14 +94,6 @@ _SEVERITY_NAMES: Final[Mapping[int, str]] = {
     5: "Critical",
 }
 
-_DISPLAY_NAMES: Final[Mapping[str, str]] = {
-    "chatgpt": "ChatGPT",
-    "claude": "Claude",
-    "gemini": "Gemini",
-    "perplexity": "Perplexity",
-    "copilot": "Copilot",
-}
-
 # metadata.actor_type -> OCSF user type (type_id, caption).
 _USER_TYPES: Final[Mapping[str, tuple[int, str]]] = {
     "user": (1, "User"),
@@ -113,13 +106,22 @@ _USER_TYPE_OTHER: Final = 99
 _REGULAR_FILE: Final = 1
 
 
-def platform_display_name(platform: str) -> str:
-    """The name people know a platform by (``chatgpt`` → ``ChatGPT``).
+def platform_display_name(
+    platform: str, display_names: Mapping[str, str] | None = None
+) -> str:
+    """The name people know a platform by, for output people read.
 
-    Used where the output is read by people or names a service; unknown
-    plugin platforms get their identifier title-cased.
+    The names belong to the plugins (each connector class's
+    ``display_name``), so the caller that holds the registry passes them in
+    *display_names*; a platform it does not name, or a caller without a
+    registry, gets its identifier title-cased (``my_platform`` → ``My
+    Platform``) rather than an error.
     """
-    return _DISPLAY_NAMES.get(platform, platform.replace("_", " ").title())
+    if display_names is not None:
+        name = display_names.get(platform)
+        if isinstance(name, str) and name.strip():
+            return name
+    return platform.replace("_", " ").title()
 
 
 @functools.cache
@@ -498,10 +500,6 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _details(log: AIAuditLog) -> Mapping[str, Any]:
-    return _mapping(log.metadata.get("details"))
-
-
 def _first_text(*candidates: object) -> str | None:
     for candidate in candidates:
         text = _text(candidate)
@@ -516,7 +514,7 @@ def _epoch_ms(moment: dt.datetime) -> int:
 
 
 def _actor_user(log: AIAuditLog) -> dict[str, Any]:
-    actor_type = _text(log.metadata.get("actor_type"))
+    actor_type = _text(log.metadata.get(keys.ACTOR_TYPE))
     type_id, type_name = None, None
     if actor_type is not None:
         # Another kind of actor (a bot) is "Other", named as the source names it.
@@ -527,34 +525,25 @@ def _actor_user(log: AIAuditLog) -> dict[str, Any]:
         type_id=type_id,
         type=type_name,
         # An API key acting for someone is their credential, in OCSF's terms.
-        credential_uid=_text(log.metadata.get("api_key_id")),
+        credential_uid=_text(log.metadata.get(keys.API_KEY_ID)),
     )
 
 
 def _target_user(log: AIAuditLog) -> dict[str, Any] | None:
     """The user a user-management event is about, when the metadata names one.
 
-    Admin records carry the user's id as the resource id; an invitation
-    names only the invited address, which then also serves as the user
-    name (OCSF wants a name or id for every user).
+    A user acted on is the event's resource as well, so its id serves when
+    no target is named; an invitation names only the invited address, which
+    then also serves as the user name (OCSF wants a name or id for every
+    user).
     """
     metadata = log.metadata
-    details = _details(log)
-    data = _mapping(details.get("data"))
-    resource_is_user = metadata.get("resource_type") == "user"
+    resource_is_user = metadata.get(keys.RESOURCE_TYPE) == "user"
     uid = _first_text(
-        metadata.get("target_user_id"),
-        metadata.get("resource_id") if resource_is_user else None,
-        details.get("user_id"),
-        details.get("target_user_id"),
+        metadata.get(keys.TARGET_USER_ID),
+        metadata.get(keys.RESOURCE_ID) if resource_is_user else None,
     )
-    email = _first_text(
-        metadata.get("target_user_email"),
-        details.get("target_user_email"),
-        details.get("user_email"),
-        details.get("email"),
-        data.get("email"),
-    )
+    email = _text(metadata.get(keys.TARGET_USER_EMAIL))
     if uid is None and email is None:
         return None
     return _compact(uid=uid, email_addr=email, name=email if uid is None else None)
@@ -587,61 +576,37 @@ def _severity_id(log: AIAuditLog) -> int:
     )
 
 
-def _original_time(log: AIAuditLog) -> str | None:
-    # The time exactly as the platform wrote it, for forensics; the keys are
-    # where the ChatGPT records keep it (admin, compliance, GPT snapshot).
-    for key in ("effective_at", "timestamp", "created_at", "time"):
-        value = log.raw.get(key)
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
 def _entity(log: AIAuditLog) -> dict[str, Any]:
     metadata = log.metadata
-    details = _details(log)
-    data = _mapping(details.get("data"))
-    changes = _mapping(details.get("changes_requested"))
     segments = log.action.removeprefix(_TENANT_PREFIX).split(".")
     noun = "_".join(segments[:-1]) or segments[0]
-    entity_type = _text(metadata.get("resource_type")) or noun
-    uid = _text(metadata.get("resource_id"))
+    entity_type = _text(metadata.get(keys.RESOURCE_TYPE)) or noun
+    uid = _text(metadata.get(keys.RESOURCE_ID))
     if uid is None and entity_type in {"organization", "settings"}:
         # Organization-wide settings belong to the organization itself.
         uid = _text(log.organization_id)
-    name = _first_text(
-        details.get("name"),
-        details.get("role_name"),
-        data.get("name"),
-        data.get("title"),
-        changes.get("name"),
-        changes.get("title"),
-        metadata.get("project_name") if entity_type == "project" else None,
-    )
+    name = _text(metadata.get(keys.RESOURCE_NAME))
     if uid is None and name is None:
         name = entity_type
     return _compact(uid=uid, name=name, type=entity_type)
 
 
 def _group(log: AIAuditLog) -> dict[str, Any]:
-    details = _details(log)
-    name = _first_text(
-        details.get("group_name"),
-        _mapping(details.get("data")).get("group_name"),
-        _mapping(details.get("changes_requested")).get("group_name"),
+    metadata = log.metadata
+    return _compact(
+        uid=_first_text(metadata.get(keys.GROUP_ID), metadata.get(keys.RESOURCE_ID)),
+        name=_text(metadata.get(keys.GROUP_NAME)),
     )
-    uid = _first_text(details.get("group_id"), log.metadata.get("resource_id"))
-    return _compact(uid=uid, name=name)
 
 
 def _file(log: AIAuditLog) -> dict[str, Any]:
     """The file of a file event: the first of ``metadata.files``, else ids.
 
-    A file event is about one file (the ChatGPT connector emits one log per
-    file); any further files stay in ``unmapped.metadata.files``.
+    A file event is about one file (a connector emits one log per file);
+    any further files stay in ``unmapped.metadata.files``.
     """
     metadata = log.metadata
-    files = metadata.get("files")
+    files = metadata.get(keys.FILES)
     first: Mapping[str, Any] = {}
     if isinstance(files, list | tuple) and files:
         first = _mapping(unstructure(files[0]))
@@ -650,14 +615,14 @@ def _file(log: AIAuditLog) -> dict[str, Any]:
     return _compact(
         name=_first_text(
             first.get("file_name"),
-            metadata.get("file_name"),
+            metadata.get(keys.FILE_NAME),
             first.get("file_id"),
-            metadata.get("file_id"),
+            metadata.get(keys.FILE_ID),
         )
         or "unknown",
         type_id=_REGULAR_FILE,
         type="Regular File",
-        uid=_first_text(first.get("file_id"), metadata.get("file_id")),
+        uid=_first_text(first.get("file_id"), metadata.get(keys.FILE_ID)),
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,
         ext=extension if extension and extension != "unknown" else None,
     )
@@ -666,21 +631,22 @@ def _file(log: AIAuditLog) -> dict[str, Any]:
 def _resources(log: AIAuditLog) -> list[dict[str, Any]] | None:
     # What an API call touched, named the way the metadata names it.
     metadata = log.metadata
+    assistant_type = _text(metadata.get(keys.ASSISTANT_TYPE)) or "assistant"
     found: list[dict[str, Any]] = []
     for kind, uid_key, name_key in (
-        ("conversation", "conversation_id", "conversation_title"),
-        ("gpt", "gpt_id", "gpt_name"),
-        ("project", "project_id", "project_name"),
+        ("conversation", keys.CONVERSATION_ID, keys.CONVERSATION_TITLE),
+        (assistant_type, keys.ASSISTANT_ID, keys.ASSISTANT_NAME),
+        ("project", keys.PROJECT_ID, keys.PROJECT_NAME),
     ):
         uid = _text(metadata.get(uid_key))
         if uid is not None:
             found.append(
                 _compact(uid=uid, type=kind, name=_text(metadata.get(name_key)))
             )
-    resource_id = _text(metadata.get("resource_id"))
+    resource_id = _text(metadata.get(keys.RESOURCE_ID))
     if resource_id is not None:
         found.append(
-            _compact(uid=resource_id, type=_text(metadata.get("resource_type")))
+            _compact(uid=resource_id, type=_text(metadata.get(keys.RESOURCE_TYPE)))
         )
     return found or None
 
@@ -710,22 +676,29 @@ def to_ocsf(
     *,
     product_name: str = "aiaudit",
     product_version: str | None = None,
+    display_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return *log* as one OCSF event (a JSON-ready dict).
 
     ``product_name``/``product_version`` describe the software that reported
     the event (this framework, or a host embedding it); the platform the
-    event happened on is ``metadata.log_name`` and ``service``/``api``.
+    event happened on is ``metadata.log_name`` and ``service``/``api``,
+    named from *display_names* (platform → the connector's
+    ``display_name``; see :func:`platform_display_name`).
+
+    Only model fields and the neutral metadata keys of
+    :mod:`connector_core.metadata_keys` are read: a log lacking a key (one
+    stored by an earlier version) exports with that attribute left out.
     """
     route = _route(log)
     cls = route.cls
     activity_name = cls.activities.get(route.activity_id, log.action)
     severity_id = _severity_id(log)
-    display = platform_display_name(log.platform)
+    display = platform_display_name(log.platform, display_names)
     actor_user = _actor_user(log)
     src_endpoint = _src_endpoint(log)
     http_request = _compact(user_agent=log.user_agent) or None
-    details = _details(log)
+    metadata = log.metadata
 
     event: dict[str, Any] = {
         "class_uid": cls.uid,
@@ -751,7 +724,7 @@ def to_ocsf(
                 version=product_version or aiaudit_version(),
             ),
             uid=log.id,
-            original_time=_original_time(log),
+            original_time=_text(metadata.get(keys.ORIGINAL_TIME)),
             log_name=log.platform,
             event_code=log.native_type,
             tenant_uid=_text(log.organization_id),
@@ -763,17 +736,15 @@ def to_ocsf(
     if route.status_id == _FAILURE:
         event.update(
             _compact(
-                status_code=_text(details.get("error_code")),
-                status_detail=_first_text(
-                    details.get("error_message"), details.get("failure_reason")
-                ),
+                status_code=_text(metadata.get(keys.ERROR_CODE)),
+                status_detail=_text(metadata.get(keys.ERROR_MESSAGE)),
             )
         )
 
     if cls is _AUTHENTICATION:
         event["user"] = dict(actor_user)
         event["service"] = {"name": display}
-        is_mfa = details.get("is_mfa", log.metadata.get("is_mfa"))
+        is_mfa = metadata.get(keys.IS_MFA)
         if isinstance(is_mfa, bool):
             event["is_mfa"] = is_mfa
     elif cls is _USER_MANAGEMENT:

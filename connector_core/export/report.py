@@ -35,7 +35,9 @@ from connector_core.models import (
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    _Names = Mapping[str, str] | None
 
 
 __all__ = ["render_html_report"]
@@ -626,12 +628,14 @@ def _model_card(analytics: UsageAnalytics, ids: _Ids) -> str:
     return _card("Model usage", chart, table, wide=True)
 
 
-def _platform_section(analytics: UsageAnalytics, ids: _Ids, *, heading: bool) -> str:
+def _platform_section(
+    analytics: UsageAnalytics, ids: _Ids, *, heading: bool, names: _Names
+) -> str:
     title = ""
     if heading:
         title = _el(
             "h2",
-            _e(platform_display_name(analytics.platform)),
+            _e(platform_display_name(analytics.platform, names)),
             _el(
                 "span",
                 _e(
@@ -686,11 +690,11 @@ def _kpis(reports: Sequence[UsageAnalytics]) -> str:
     )
 
 
-def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids) -> str:
+def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids, names: _Names) -> str:
     ranked = sorted(reports, key=lambda a: (-a.total_events, a.platform))
     rows = []
     for a in ranked:
-        name = platform_display_name(a.platform)
+        name = platform_display_name(a.platform, names)
         rows.append(
             _Row(
                 label=name,
@@ -709,7 +713,7 @@ def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids) -> str:
         ],
         (
             (
-                _e(platform_display_name(a.platform)),
+                _e(platform_display_name(a.platform, names)),
                 _int(a.total_events),
                 _int(a.active_users),
                 _int(a.total_users),
@@ -727,6 +731,7 @@ def render_html_report(
     *,
     title: str = "AI usage report",
     generated_at: dt.datetime | None = None,
+    display_names: Mapping[str, str] | None = None,
 ) -> str:
     """Return a complete, self-contained HTML page of *analytics*.
 
@@ -737,6 +742,8 @@ def render_html_report(
     collapsible table for people who need the numbers.
 
     *generated_at* (default: now) must be timezone-aware; it is shown in UTC.
+    *display_names* (platform → the connector's ``display_name``) names the
+    platforms; see :func:`~connector_core.export.ocsf.platform_display_name`.
     """
     reports = [analytics] if isinstance(analytics, UsageAnalytics) else list(analytics)
     moment = ensure_utc(generated_at or dt.datetime.now(dt.UTC))
@@ -746,11 +753,16 @@ def render_html_report(
 
     if reports:
         several = len(reports) > 1
-        subtitle = ", ".join(platform_display_name(a.platform) for a in reports)
+        subtitle = ", ".join(
+            platform_display_name(a.platform, display_names) for a in reports
+        )
         body = _kpis(reports)
         if several:
-            body += _platforms_card(reports, ids)
-        body += "".join(_platform_section(a, ids, heading=several) for a in reports)
+            body += _platforms_card(reports, ids, display_names)
+        body += "".join(
+            _platform_section(a, ids, heading=several, names=display_names)
+            for a in reports
+        )
     else:
         subtitle = "No platforms"
         body = _empty("No platform reported usage for this report.")

@@ -372,10 +372,14 @@ def test_sparkline_scales():
     assert sparkline([]) == ""
 
 
+NAMES = {"chatgpt": "ChatGPT", "claude": "Claude"}
+"""The display names a CLI takes from the registry's connector classes."""
+
+
 def test_analytics_text_report():
     analytics = make_analytics()
     out = io.StringIO()
-    write_analytics(analytics, out, format="table")
+    write_analytics(analytics, out, format="table", display_names=NAMES)
     text = out.getvalue()
     assert "AI usage: ChatGPT" in text
     assert f"{analytics.total_events:,}" in text
@@ -388,6 +392,15 @@ def test_analytics_text_report():
     assert "$12.50" in text
     assert "1.2M" in text
     assert re.search(r"[▁▂▃▄▅▆▇█]{10}", text)
+
+
+def test_platform_without_a_display_name_is_title_cased():
+    out = io.StringIO()
+    write_analytics(make_analytics("my_ai"), out, format="table", display_names={})
+    assert out.getvalue().startswith("AI usage: My Ai\n")
+    out = io.StringIO()
+    write_analytics(make_analytics(), out, format="table")
+    assert out.getvalue().startswith("AI usage: Chatgpt\n")
 
 
 def test_analytics_text_report_neutralizes_control_characters():
@@ -523,6 +536,7 @@ def test_report_of_several_platforms():
         [make_analytics(), make_analytics("claude", model_usage=())],
         title="Q1",
         generated_at=GENERATED,
+        display_names=NAMES,
     )
     checker = parse(page)
     # platforms overview + 4 charts for ChatGPT + 3 for Claude (no models)

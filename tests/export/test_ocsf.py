@@ -102,7 +102,11 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             "user.login",
             A.LOGIN,
             native_type="login.succeeded",
-            metadata={"actor_type": "user", "resource_type": "session"},
+            metadata={
+                "actor_type": "user",
+                "resource_type": "session",
+                "original_time": "1735723800",
+            },
             **SESSION,
         ),
         "Authentication",
@@ -117,6 +121,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             native_type="AUTH_LOG:LOGIN_FAILED",
             metadata={
                 "actor_type": "user",
+                "error_message": "invalid_password",
                 "details": {"failure_reason": "invalid_password"},
             },
             risk_indicators=(FAILED_SIGN_IN,),
@@ -178,6 +183,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
                 "actor_type": "user",
                 "resource_type": "project",
                 "resource_id": "proj_1",
+                "resource_name": "Forecasting",
                 "details": {"id": "proj_1", "data": {"name": "Forecasting"}},
             },
         ),
@@ -260,6 +266,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             metadata={
                 "resource_type": "invite",
                 "resource_id": "invite-1",
+                "target_user_email": "new@example.com",
                 "details": {
                     "id": "invite-1",
                     "data": {"email": "new@example.com", "role": "member"},
@@ -296,6 +303,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             metadata={
                 "resource_type": "group",
                 "resource_id": "group-1",
+                "group_name": "Finance",
                 "details": {"id": "group-1", "data": {"group_name": "Finance"}},
             },
         ),
@@ -311,6 +319,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             metadata={
                 "resource_type": "group",
                 "resource_id": "group-1",
+                "target_user_id": "user-bob",
                 "details": {"user_id": "user-bob"},
             },
         ),
@@ -384,7 +393,12 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
             A.INTEGRATION_CREATED,
             id="gpt.created:g-1",
             native_type="compliance.workspace.gpt",
-            metadata={"actor_type": "user", "gpt_id": "g-1", "gpt_name": "Helper"},
+            metadata={
+                "actor_type": "user",
+                "assistant_id": "g-1",
+                "assistant_name": "Helper",
+                "assistant_type": "gpt",
+            },
         ),
         "API Activity",
         6003,
@@ -392,7 +406,7 @@ CASES: dict[str, tuple[AIAuditLog, str, int, int, int]] = {
         1,
     ),
     "gpt sharing narrowed": (
-        log_of("share.revoked", A.SETTINGS_CHANGE, metadata={"gpt_id": "g-1"}),
+        log_of("share.revoked", A.SETTINGS_CHANGE, metadata={"assistant_id": "g-1"}),
         "API Activity",
         6003,
         4,
@@ -469,8 +483,12 @@ def test_version_is_the_reference_schema_release(reference):
     assert version.removesuffix("-dev") == OCSF_VERSION
 
 
+NAMES = {"chatgpt": "ChatGPT", "claude": "Claude"}
+"""The display names a CLI takes from the registry's connector classes."""
+
+
 def test_sign_in_names_the_user_service_and_source():
-    event = to_ocsf(CASES["login"][0])
+    event = to_ocsf(CASES["login"][0], display_names=NAMES)
     assert event["user"] == {
         "uid": "user-ada",
         "email_addr": "ada@example.com",
@@ -504,9 +522,7 @@ def test_failed_sign_in_carries_the_reason_and_severity():
 
 
 def test_mfa_is_reported_only_when_known():
-    log = log_of(
-        "user.login", A.LOGIN, metadata={"details": {"is_mfa": True}}, ip_address="::1"
-    )
+    log = log_of("user.login", A.LOGIN, metadata={"is_mfa": True}, ip_address="::1")
     assert to_ocsf(log)["is_mfa"] is True
 
 
@@ -585,7 +601,7 @@ def test_file_reference_objects_in_metadata_are_read_too():
 
 
 def test_api_activity_names_the_operation_and_resources():
-    event = to_ocsf(CASES["conversation message"][0])
+    event = to_ocsf(CASES["conversation message"][0], display_names=NAMES)
     assert event["api"] == {
         "operation": "conversation.message",
         "service": {"name": "ChatGPT"},
@@ -597,6 +613,10 @@ def test_api_activity_names_the_operation_and_resources():
     assert event["unmapped"]["raw"]["text"] == "hi"
     response = to_ocsf(CASES["model response"][0])
     assert response["unmapped"]["metadata"]["model"] == "gpt-4o"
+    gpt = to_ocsf(CASES["gpt created"][0])
+    assert gpt["resources"] == [{"uid": "g-1", "type": "gpt", "name": "Helper"}]
+    narrowed = to_ocsf(CASES["gpt sharing narrowed"][0])
+    assert narrowed["resources"] == [{"uid": "g-1", "type": "assistant"}]
 
 
 def test_pass_through_keeps_its_own_name_as_activity():
@@ -662,9 +682,13 @@ def test_product_can_name_the_host():
 
 def test_other_platforms_sign_ins_are_authentication(reference):
     log = log_of("session.start", A.LOGIN, platform="claude", ip_address="192.0.2.1")
-    event = to_ocsf(log)
+    event = to_ocsf(log, display_names=NAMES)
     assert (event["class_uid"], event["activity_id"]) == (3002, 1)
     assert event["service"] == {"name": "Claude"}
+    # Without the registry's names, the platform's id stands in.
+    assert to_ocsf(log)["service"] == {"name": "Claude"}
+    other = log_of("session.start", A.LOGIN, platform="my_ai", ip_address="::1")
+    assert to_ocsf(other, display_names=NAMES)["service"] == {"name": "My Ai"}
     assert validate_ocsf(event, reference) == []
 
 
@@ -900,6 +924,17 @@ _METADATA = st.fixed_dictionaries(
         "project_name": _TEXT,
         "model": _TEXT,
         "is_mfa": _JSON,
+        "original_time": _TEXT | _JSON,
+        "resource_name": _TEXT | _JSON,
+        "group_id": _TEXT | _JSON,
+        "group_name": _TEXT | _JSON,
+        "target_user_id": _TEXT | _JSON,
+        "error_code": _TEXT | _JSON,
+        "error_message": _TEXT | _JSON,
+        "assistant_id": _TEXT,
+        "assistant_name": _TEXT | _JSON,
+        "assistant_type": _TEXT | _JSON,
+        "conversation_title": _TEXT | _JSON,
     },
 )
 _LOGS = st.builds(

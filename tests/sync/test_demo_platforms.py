@@ -44,11 +44,11 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
     assert "synced demo-chatgpt [chatgpt]" in out
     assert "synced demo-example [example]" in out
     assert "AI usage: ChatGPT" in out
-    assert "AI usage: Example" in out
+    assert "AI usage: Example Reports" in out  # its display_name
     # One HTML report over both, a section each.
     page = (tmp_path / "aiaudit-report.html").read_text()
-    assert re.search(r"ChatGPT: [\d,]+ events", page)
-    assert re.search(r"Example: [\d,]+ events", page)
+    assert re.search(r"ChatGPT Enterprise: [\d,]+ events", page)
+    assert re.search(r"Example Reports: [\d,]+ events", page)
 
     opened = open_store(store, read_only=True)
     try:

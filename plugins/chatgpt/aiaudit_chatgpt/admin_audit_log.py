@@ -25,6 +25,8 @@ from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
     RefusedError,
     error_evidence,
+    fill_neutral_keys,
+    original_time,
     require_object,
     short,
     text,
@@ -37,6 +39,7 @@ from aiaudit_chatgpt.wire import (
     ApiKey,
     describe,
 )
+from connector_core import metadata_keys as keys
 from connector_core.models import AIAuditLog, Coordinates, GeoLocation
 
 
@@ -71,6 +74,9 @@ def _admin_log_from(
     timestamp = unix_time(wire.effective_at, "effective_at")
     row = TABLE.admin.get(wire.type) or _admin_pass_through(wire.type)
     metadata: dict[str, Any] = {"resource_type": row.resource}
+    when = original_time(record.get("effective_at"))
+    if when is not None:
+        metadata[keys.ORIGINAL_TIME] = when
     user_id, user_email, ip_address, user_agent, location = _admin_actor(
         wire.actor, metadata
     )
@@ -82,6 +88,7 @@ def _admin_log_from(
         metadata["details"] = payload
         if isinstance(payload, dict) and isinstance(payload.get("id"), str):
             metadata["resource_id"] = payload["id"]
+    fill_neutral_keys(metadata, payload, row.action)
     return AIAuditLog(
         id=wire.id,
         platform=PLATFORM,

@@ -27,8 +27,11 @@ from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
     UNKNOWN_ORG,
     RefusedError,
+    assistant_keys,
     error_evidence,
+    fill_neutral_keys,
     iso_time,
+    original_time,
     require_object,
     short,
     text,
@@ -44,6 +47,7 @@ from aiaudit_chatgpt.wire import (
     File,
     describe,
 )
+from connector_core import metadata_keys as keys
 from connector_core.models import AIAuditLog
 
 
@@ -101,6 +105,9 @@ def _compliance_logs_from(
         raise RefusedError("type is empty")
     timestamp = iso_time(wire.timestamp, "timestamp")
     metadata: dict[str, Any] = {"log_id": log_id}
+    when = original_time(wire.timestamp)
+    if when is not None:
+        metadata[keys.ORIGINAL_TIME] = when
     user_id, user_email = _compliance_actor(wire.actor, metadata)
     principal = wire.principal.id if wire.principal is not None else None
     base = _Base(
@@ -206,6 +213,7 @@ def _event_log(
     action = row.action
     if row.widened is not None and row.narrowed is not None:
         action = _sharing_action(row, details)
+    fill_neutral_keys(metadata, details, action)
     ip_address = user_agent = None
     if isinstance(details, dict):
         ip_address = text(details.get("ip_address"))
@@ -254,6 +262,8 @@ def _conversation_logs(
         value = getattr(conversation, key)
         if value is not None:
             metadata[key] = value
+    if conversation.gpt_id is not None:
+        metadata.update(assistant_keys(conversation.gpt_id, conversation.gpt_name))
     if message.author.client_type is not None:
         metadata["client_type"] = message.author.client_type
     logs = []

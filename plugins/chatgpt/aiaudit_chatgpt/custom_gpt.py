@@ -19,8 +19,10 @@ from aiaudit_chatgpt.event_map import PLATFORM, TABLE
 from aiaudit_chatgpt.fields import (
     UNKNOWN_ORG,
     RefusedError,
+    assistant_keys,
     got,
     items,
+    original_time,
     require_object,
     text,
     unix_time,
@@ -32,6 +34,7 @@ from aiaudit_chatgpt.wire import (
     GptConfig,
     describe,
 )
+from connector_core import metadata_keys as keys
 from connector_core.models import (
     AIAuditLog,
     AutomationEvent,
@@ -53,9 +56,10 @@ def gpt_logs(raw: object, workspace_id: str | None) -> list[AIAuditLog]:
     """A GPT object as its events; raises :class:`RefusedError` if it cannot be."""
     gpt = _read_gpt(raw)
     record = gpt.record
-    metadata = {
+    metadata: dict[str, Any] = {
         "gpt_id": gpt.wire.id,
         "gpt_name": gpt.name,
+        **assistant_keys(gpt.wire.id, gpt.name),
         "sharing": gpt.visibility,
         "tools": list(gpt.tools),
     }
@@ -72,7 +76,9 @@ def gpt_logs(raw: object, workspace_id: str | None) -> list[AIAuditLog]:
             organization_id=organization_id,
             activity_type=_GPT_CREATED.activity,
             action=_GPT_CREATED.action,
-            metadata={**metadata, "actor_type": "user"},
+            metadata=_with_time(
+                {**metadata, "actor_type": "user"}, record.get("created_at")
+            ),
             native_type=GPT_NATIVE_TYPE,
             raw=record,
         )
@@ -96,12 +102,28 @@ def gpt_logs(raw: object, workspace_id: str | None) -> list[AIAuditLog]:
                 organization_id=organization_id,
                 activity_type=_GPT_UPDATED.activity,
                 action=_GPT_UPDATED.action,
-                metadata={**metadata, "actor_type": "user", "config_id": config.id},
+                metadata=_with_time(
+                    {**metadata, "actor_type": "user", "config_id": config.id},
+                    _config_created_at(record),
+                ),
                 native_type=_GPT_CONFIG_NATIVE_TYPE,
                 raw=record,
             )
         )
     return logs
+
+
+def _with_time(metadata: dict[str, Any], written: object) -> dict[str, Any]:
+    when = original_time(written)
+    if when is not None:
+        metadata[keys.ORIGINAL_TIME] = when
+    return metadata
+
+
+def _config_created_at(record: dict[str, Any]) -> object:
+    # The update's own time, as written: the latest configuration's.
+    configs = items(record.get("latest_config"))
+    return configs[0].get("created_at") if configs else None
 
 
 def gpt_automation(raw: object, workspace_id: str | None) -> AutomationEvent:

@@ -14,15 +14,20 @@ import datetime as dt
 import math
 from typing import Any, Final
 
+from connector_core import metadata_keys as keys
+
 
 __all__ = [
     "SYSTEM_USER",
     "UNKNOWN_ORG",
     "RefusedError",
+    "assistant_keys",
     "error_evidence",
+    "fill_neutral_keys",
     "got",
     "iso_time",
     "items",
+    "original_time",
     "require_object",
     "short",
     "text",
@@ -143,3 +148,91 @@ def error_evidence(details: object) -> tuple[str, ...]:
         for key in ("error_code", "error_message", "failure_reason")
         if isinstance(details.get(key), str)
     )
+
+
+def original_time(value: object) -> str | None:
+    """A record's time exactly as written, for ``metadata.original_time``.
+
+    Unix seconds stay in their digits (``"1735723800"``) and ISO strings as
+    they are: this is evidence beside the parsed timestamp, not a second
+    reading of it.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value) or None
+
+
+def _first_text(*candidates: object) -> str | None:
+    for candidate in candidates:
+        found = text(candidate)
+        if found is not None:
+            return found
+    return None
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def fill_neutral_keys(metadata: dict[str, Any], details: object, action: str) -> None:
+    """Set the core's neutral metadata keys from an event payload's fields.
+
+    Admin payloads and compliance ``event_details`` name things in a few
+    places (the payload itself, its ``data`` on creation, its
+    ``changes_requested`` on update); the exports read only the neutral keys
+    (:mod:`connector_core.metadata_keys`), so this is where those places
+    are known. *metadata* already holds ``resource_type``/``resource_id``
+    and the project, when the record has them; a key stays unset when no
+    place holds a usable value.
+    """
+    payload = _object(details)
+    data = _object(payload.get("data"))
+    changes = _object(payload.get("changes_requested"))
+    segments = action.removeprefix("tenant.").split(".")
+    resource = text(metadata.get(keys.RESOURCE_TYPE)) or (
+        "_".join(segments[:-1]) or segments[0]
+    )
+    found = {
+        keys.RESOURCE_NAME: _first_text(
+            payload.get("name"),
+            payload.get("role_name"),
+            data.get("name"),
+            data.get("title"),
+            changes.get("name"),
+            changes.get("title"),
+            metadata.get(keys.PROJECT_NAME) if resource == "project" else None,
+        ),
+        keys.GROUP_ID: text(payload.get("group_id")),
+        keys.GROUP_NAME: _first_text(
+            payload.get("group_name"),
+            data.get("group_name"),
+            changes.get("group_name"),
+        ),
+        keys.TARGET_USER_ID: _first_text(
+            metadata.get(keys.RESOURCE_ID) if resource == "user" else None,
+            payload.get("user_id"),
+            payload.get("target_user_id"),
+        ),
+        keys.TARGET_USER_EMAIL: _first_text(
+            payload.get("target_user_email"),
+            payload.get("user_email"),
+            payload.get("email"),
+            data.get("email"),
+        ),
+        keys.ERROR_CODE: text(payload.get("error_code")),
+        keys.ERROR_MESSAGE: _first_text(
+            payload.get("error_message"), payload.get("failure_reason")
+        ),
+    }
+    metadata.update((key, value) for key, value in found.items() if value is not None)
+    is_mfa = payload.get("is_mfa")
+    if isinstance(is_mfa, bool):
+        metadata[keys.IS_MFA] = is_mfa
+
+
+def assistant_keys(gpt_id: str, gpt_name: str | None) -> dict[str, str]:
+    """A custom GPT in the core's neutral assistant keys."""
+    found = {keys.ASSISTANT_ID: gpt_id, keys.ASSISTANT_TYPE: "gpt"}
+    if gpt_name is not None:
+        found[keys.ASSISTANT_NAME] = gpt_name
+    return found
