@@ -170,7 +170,8 @@ RULES: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     (
         VALIDATION,
         lambda f: (
-            f.file.endswith("aiaudit_chatgpt/wire.py") and "structure" in f.function
+            f.file.endswith(("aiaudit_chatgpt/wire.py", "connector_core/wire.py"))
+            and "structure" in f.function
         ),
     ),
     (VALIDATION, lambda f: "cattrs generated structure aiaudit_chatgpt" in f.file),

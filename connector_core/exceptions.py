@@ -5,6 +5,8 @@ to do from the subclass alone: retry later (:class:`RateLimitedError`,
 :class:`ServerError`, :class:`TransportError`), ask a person for new
 credentials (:class:`AuthenticationError`), fix its configuration
 (:class:`ConfigurationError`) or report a connector bug (:class:`SchemaError`).
+One more, :class:`RecordRefusedError`, is raised and caught inside a read, so
+a malformed record is quarantined rather than fatal.
 Plugins raise these, never their own roots, so a host never has to know which
 plugin it is talking to.
 
@@ -41,6 +43,7 @@ __all__ = [
     "PermissionDeniedError",
     "PluginError",
     "RateLimitedError",
+    "RecordRefusedError",
     "SchemaError",
     "ServerError",
     "StoreError",
@@ -182,6 +185,37 @@ class SchemaError(ConnectorError):
     Single malformed *records* are quarantined instead, so one bad record
     never costs the good ones around it.
     """
+
+
+class RecordRefusedError(ConnectorError):
+    """One record cannot be normalized; it is quarantined, never lost.
+
+    A normalizer raises it with a reason a person can act on (``timestamp
+    has no UTC offset``) and whatever identity it could read;
+    :func:`~connector_core.streams.normalize_or_quarantine` turns it into a
+    :class:`~connector_core.streams.QuarantinedRecord` that keeps the raw
+    record, and the read goes on. It never reaches a host: a reader that
+    lets one escape has a bug. Code that learns the record's identity after
+    the refusal was raised (deeper down) may set ``native_id`` and
+    ``native_type`` on it before re-raising.
+
+    Attributes:
+        reason: Why the record was refused, for a person.
+        native_id: The record's id, when it had a readable one.
+        native_type: The record's type, when it had a readable one.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        native_id: str | None = None,
+        native_type: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.native_id = native_id
+        self.native_type = native_type
 
 
 class ConnectorHTTPError(ConnectorError):

@@ -16,7 +16,9 @@ window still being drained); a consumer stores them but keeps the previous
 checkpoint, and events read again after a crash are recognised by their id.
 
 Records that cannot be normalized are never dropped and never crash a read:
-they travel in ``quarantined`` with the reason.
+they travel in ``quarantined`` with the reason. A reader gets that for
+free by normalizing each record through :func:`normalize_or_quarantine` and
+building its batches with :meth:`StreamBatch.from_results`.
 
 The page hint. The core's pages resume from a checkpoint each, and tell the
 reader in ``query.limit`` how many logs the page still needs from it
@@ -47,21 +49,25 @@ reads the annotations at run time.
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
+import orjson
 
+from connector_core.exceptions import RecordRefusedError
 from connector_core.models import AIAuditLog
 
 
 __all__ = [
     "MAX_QUARANTINED_RAW",
+    "UNEXPECTED_FAILURE",
     "QuarantinedRecord",
     "StreamBatch",
     "StreamInfo",
     "StreamKind",
+    "normalize_or_quarantine",
 ]
 
 MAX_QUARANTINED_RAW: Final = 64 * 1024
@@ -171,6 +177,34 @@ class QuarantinedRecord:
             native_type=native_type,
         )
 
+    @classmethod
+    def of_value(
+        cls,
+        stream: str,
+        reason: str,
+        value: object,
+        *,
+        native_id: str | None = None,
+        native_type: str | None = None,
+    ) -> "QuarantinedRecord":
+        """Build one from a parsed record, kept as JSON text.
+
+        A value JSON cannot hold (a huge integer, a lone surrogate) is kept
+        as its repr, and one without a repr by its type's name: evidence
+        of some kind always survives, and building this never raises.
+        """
+        text: str | bytes
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, ValueError, RecursionError):
+            try:
+                text = repr(value)
+            except (ValueError, RecursionError):
+                text = f"<{type(value).__name__} that cannot be shown>"
+        return cls.of(
+            stream, reason, text, native_id=native_id, native_type=native_type
+        )
+
 
 @attrs.frozen(kw_only=True)
 class StreamBatch:
@@ -187,3 +221,78 @@ class StreamBatch:
     logs: tuple[AIAuditLog, ...] = ()
     quarantined: tuple[QuarantinedRecord, ...] = ()
     checkpoint: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_results(
+        cls,
+        results: Iterable["AIAuditLog | Iterable[AIAuditLog] | QuarantinedRecord"],
+        checkpoint: Mapping[str, Any] | None = None,
+    ) -> "StreamBatch":
+        """One batch of normalized *results*, logs and quarantined apart.
+
+        Takes what :func:`normalize_or_quarantine` returns for each record
+        of a slice (a log, a list of logs, or a quarantined record), each
+        kind in its order.
+        """
+        logs: list[AIAuditLog] = []
+        quarantined: list[QuarantinedRecord] = []
+        for result in results:
+            if isinstance(result, AIAuditLog):
+                logs.append(result)
+            elif isinstance(result, QuarantinedRecord):
+                quarantined.append(result)
+            else:
+                logs.extend(result)
+        return cls(
+            logs=tuple(logs), quarantined=tuple(quarantined), checkpoint=checkpoint
+        )
+
+
+UNEXPECTED_FAILURE: Final = "unexpected normalizer failure: "
+"""How the reason of a record quarantined over a bug begins: the
+normalizer failed, not the record."""
+
+T = TypeVar("T")
+
+
+def normalize_or_quarantine(
+    stream: str,
+    raw: object,
+    normalize: Callable[[Any], T],
+    *,
+    where: str | None = None,
+    native_type: str | None = None,
+) -> "T | QuarantinedRecord":
+    """``normalize(raw)``, or *raw* quarantined if it cannot be normalized.
+
+    A normalizer refuses a record by raising
+    :class:`~connector_core.exceptions.RecordRefusedError`; the record is
+    then quarantined with that reason and identity. Any other exception is
+    a bug in the normalizer, not a reason to lose the record or stop the
+    read: the record is quarantined all the same, with a reason that
+    starts with :data:`UNEXPECTED_FAILURE` and names the exception.
+    Interruptions (``KeyboardInterrupt``, cancellation) are not caught.
+
+    Args:
+        stream: The stream the record came from.
+        raw: The record as parsed; quarantined as JSON text.
+        normalize: What turns it into logs (or another model).
+        where: Where in the stream it came from (``log file 123``),
+            added to the reason in parentheses.
+        native_type: The type every record of this feed has, for a
+            quarantined record whose refusal names none.
+    """
+    try:
+        return normalize(raw)
+    except RecordRefusedError as refused:
+        reason = refused.reason
+        native_id = refused.native_id
+        native_type = refused.native_type or native_type
+    except Exception as exc:  # noqa: BLE001 - a read must outlive a bug
+        reason = f"{UNEXPECTED_FAILURE}{exc!r}"
+        native_id = None
+    if where:
+        reason = f"{reason} ({where})"
+    return QuarantinedRecord.of_value(
+        stream, reason, raw, native_id=native_id, native_type=native_type
+    )

@@ -23,7 +23,6 @@ from aiaudit_chatgpt.event_map import (
 )
 from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
-    RefusedError,
     error_evidence,
     fill_neutral_keys,
     original_time,
@@ -37,29 +36,31 @@ from aiaudit_chatgpt.wire import (
     AdminActor,
     AdminRecord,
     ApiKey,
-    describe,
 )
 from connector_core import metadata_keys as keys
+from connector_core.exceptions import RecordRefusedError
 from connector_core.models import AIAuditLog, Coordinates, GeoLocation
+from connector_core.wire import describe_structure_error
 
 
 __all__ = ["admin_log"]
 
 
 def admin_log(raw: object, organization_id: str) -> AIAuditLog:
-    """One audit log item as a log; raises :class:`RefusedError` if it cannot be."""
+    """One audit log item as a log; raises :class:`RecordRefusedError` if it
+    cannot be."""
     record = require_object(raw)
     try:
         wire: AdminRecord = STRUCTURE_ADMIN(record, AdminRecord)
     except cattrs.BaseValidationError as exc:
-        raise RefusedError(
-            f"malformed admin audit log record: {describe(exc)}",
+        raise RecordRefusedError(
+            f"malformed admin audit log record: {describe_structure_error(exc)}",
             native_id=text(record.get("id")),
             native_type=text(record.get("type")),
         ) from None
     try:
         return _admin_log_from(record, wire, organization_id)
-    except RefusedError as refused:
+    except RecordRefusedError as refused:
         refused.native_id, refused.native_type = wire.id or None, wire.type or None
         raise
 
@@ -68,9 +69,9 @@ def _admin_log_from(
     record: dict[str, Any], wire: AdminRecord, organization_id: str
 ) -> AIAuditLog:
     if not wire.id:
-        raise RefusedError("id is empty")
+        raise RecordRefusedError("id is empty")
     if not wire.type:
-        raise RefusedError("type is empty")
+        raise RecordRefusedError("type is empty")
     timestamp = unix_time(wire.effective_at, "effective_at")
     row = TABLE.admin.get(wire.type) or _admin_pass_through(wire.type)
     metadata: dict[str, Any] = {"resource_type": row.resource}
@@ -144,7 +145,9 @@ def _admin_actor(actor: AdminActor | None, metadata: dict[str, Any]) -> _ActorPa
     if actor.type == "session":
         session = actor.session
         if session is None:
-            raise RefusedError("actor.type is 'session' but actor.session is missing")
+            raise RecordRefusedError(
+                "actor.type is 'session' but actor.session is missing"
+            )
         _require_id(session.user.id, "actor.session.user.id")
         metadata["actor_type"] = "user"
         return (
@@ -156,19 +159,19 @@ def _admin_actor(actor: AdminActor | None, metadata: dict[str, Any]) -> _ActorPa
         )
     if actor.type == "api_key":
         return _api_key_actor(actor.api_key, metadata)
-    raise RefusedError(
+    raise RecordRefusedError(
         f"actor.type {short(actor.type)} is neither 'session' nor 'api_key'"
     )
 
 
 def _api_key_actor(key: ApiKey | None, metadata: dict[str, Any]) -> _ActorParts:
     if key is None:
-        raise RefusedError("actor.type is 'api_key' but actor.api_key is missing")
+        raise RecordRefusedError("actor.type is 'api_key' but actor.api_key is missing")
     if key.id:
         metadata["api_key_id"] = key.id
     if key.type == "user":
         if key.user is None:
-            raise RefusedError(
+            raise RecordRefusedError(
                 "actor.api_key.type is 'user' but actor.api_key.user is missing"
             )
         _require_id(key.user.id, "actor.api_key.user.id")
@@ -177,21 +180,21 @@ def _api_key_actor(key: ApiKey | None, metadata: dict[str, Any]) -> _ActorParts:
     if key.type == "service_account":
         account = key.service_account
         if account is None:
-            raise RefusedError(
+            raise RecordRefusedError(
                 "actor.api_key.type is 'service_account' but "
                 "actor.api_key.service_account is missing"
             )
         _require_id(account.id, "actor.api_key.service_account.id")
         metadata["actor_type"] = "service_account"
         return account.id, None, None, None, None
-    raise RefusedError(
+    raise RecordRefusedError(
         f"actor.api_key.type {short(key.type)} is neither 'user' nor 'service_account'"
     )
 
 
 def _require_id(value: str, field: str) -> None:
     if not value:
-        raise RefusedError(f"{field} is empty")
+        raise RecordRefusedError(f"{field} is empty")
 
 
 # --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import attrs
 
 from aiaudit_chatgpt.checkpoints import as_mapping, seen_ids, unreadable_checkpoint
 from aiaudit_chatgpt.event_map import NativeFilter, is_tenant_scoped
-from aiaudit_chatgpt.listings import page_items, split_results
+from aiaudit_chatgpt.listings import page_items
 from aiaudit_chatgpt.normalize import Normalizer
 from connector_core.cursors import CursorGuard, SeenIds
 from connector_core.http import HTTPTransport
@@ -505,9 +505,8 @@ class _Window:
                 if rid in previous:
                     continue
             fresh.append(record)
-        logs, bad = split_results([self.normalizer.admin_audit_log(r) for r in fresh])
-        batch = StreamBatch(logs=logs, quarantined=bad) if logs or bad else None
-        return batch, frozenset(ids)
+        batch = StreamBatch.from_results(map(self.normalizer.admin_audit_log, fresh))
+        return (batch if batch.logs or batch.quarantined else None), frozenset(ids)
 
 
 def _record_id(record: object) -> str | None:

@@ -26,7 +26,6 @@ from aiaudit_chatgpt.event_map import (
 from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
     UNKNOWN_ORG,
-    RefusedError,
     assistant_keys,
     error_evidence,
     fill_neutral_keys,
@@ -45,10 +44,11 @@ from aiaudit_chatgpt.wire import (
     ComplianceRecord,
     ConversationMessage,
     File,
-    describe,
 )
 from connector_core import metadata_keys as keys
+from connector_core.exceptions import RecordRefusedError
 from connector_core.models import AIAuditLog
+from connector_core.wire import describe_structure_error
 
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ _MSG_RESPONSE: Final = TABLE.messages["response"]
 def compliance_logs(
     raw: object, *, log_id: str, workspace_id: str | None
 ) -> list[AIAuditLog]:
-    """One record of export file *log_id* as logs; raises :class:`RefusedError`.
+    """One record of export file *log_id* as logs; raises :class:`RecordRefusedError`.
 
     *workspace_id* stands in for the organization when the record names no
     principal and no workspace of its own.
@@ -76,8 +76,8 @@ def compliance_logs(
         wire: ComplianceRecord = STRUCTURE_COMPLIANCE(record, ComplianceRecord)
     except cattrs.BaseValidationError as exc:
         kind, event = text(record.get("type")), text(record.get("event_type"))
-        raise RefusedError(
-            f"malformed compliance log record: {describe(exc)}",
+        raise RecordRefusedError(
+            f"malformed compliance log record: {describe_structure_error(exc)}",
             native_id=text(record.get("event_id")),
             native_type=f"{kind}:{event}" if kind and event else kind,
         ) from None
@@ -86,7 +86,7 @@ def compliance_logs(
     )
     try:
         return _compliance_logs_from(record, wire, native_type, log_id, workspace_id)
-    except RefusedError as refused:
+    except RecordRefusedError as refused:
         refused.native_id = wire.event_id or None
         refused.native_type = native_type or None
         raise
@@ -100,9 +100,9 @@ def _compliance_logs_from(
     workspace_id: str | None,
 ) -> list[AIAuditLog]:
     if not wire.event_id:
-        raise RefusedError("event_id is empty")
+        raise RecordRefusedError("event_id is empty")
     if not wire.type:
-        raise RefusedError("type is empty")
+        raise RecordRefusedError("type is empty")
     timestamp = iso_time(wire.timestamp, "timestamp")
     metadata: dict[str, Any] = {"log_id": log_id}
     when = original_time(wire.timestamp)
@@ -178,7 +178,7 @@ def _compliance_actor(
         metadata["actor_type"] = "system"
         return SYSTEM_USER, None
     if not actor.user_id:
-        raise RefusedError(
+        raise RecordRefusedError(
             f"actor (type {short(actor.type)}) names no user_id; cannot tell who acted"
         )
     kind = actor.type or "ACCOUNT_USER"
@@ -247,11 +247,13 @@ def _conversation_logs(
     try:
         body: ConversationMessage = STRUCTURE_MESSAGE(record, ConversationMessage)
     except cattrs.BaseValidationError as exc:
-        raise RefusedError(f"malformed conversation message: {describe(exc)}") from None
+        raise RecordRefusedError(
+            f"malformed conversation message: {describe_structure_error(exc)}"
+        ) from None
     message, conversation = body.message, body.conversation
     role = message.author.role or message.author.type
     if not role:
-        raise RefusedError(
+        raise RecordRefusedError(
             "message.author has neither role nor type; "
             "cannot tell a prompt from a response"
         )
@@ -355,7 +357,7 @@ def _file_time(value: object) -> dt.datetime | None:
             return unix_time(value, "created_at")
         if isinstance(value, str):
             return iso_time(value, "created_at")
-    except RefusedError:
+    except RecordRefusedError:
         return None
     return None
 

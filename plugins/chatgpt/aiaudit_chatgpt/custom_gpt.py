@@ -18,7 +18,6 @@ import cattrs
 from aiaudit_chatgpt.event_map import PLATFORM, TABLE
 from aiaudit_chatgpt.fields import (
     UNKNOWN_ORG,
-    RefusedError,
     assistant_keys,
     got,
     items,
@@ -32,9 +31,9 @@ from aiaudit_chatgpt.wire import (
     STRUCTURE_GPT_CONFIG,
     Gpt,
     GptConfig,
-    describe,
 )
 from connector_core import metadata_keys as keys
+from connector_core.exceptions import RecordRefusedError
 from connector_core.models import (
     AIAuditLog,
     AutomationEvent,
@@ -42,6 +41,7 @@ from connector_core.models import (
     AutomationStatus,
     AutomationType,
 )
+from connector_core.wire import describe_structure_error
 
 
 __all__ = ["GPT_NATIVE_TYPE", "gpt_automation", "gpt_logs"]
@@ -53,7 +53,8 @@ _GPT_UPDATED: Final = TABLE.gpts["updated"]
 
 
 def gpt_logs(raw: object, workspace_id: str | None) -> list[AIAuditLog]:
-    """A GPT object as its events; raises :class:`RefusedError` if it cannot be."""
+    """A GPT object as its events; raises :class:`RecordRefusedError` if it
+    cannot be."""
     gpt = _read_gpt(raw)
     record = gpt.record
     metadata: dict[str, Any] = {
@@ -127,7 +128,8 @@ def _config_created_at(record: dict[str, Any]) -> object:
 
 
 def gpt_automation(raw: object, workspace_id: str | None) -> AutomationEvent:
-    """A GPT object as an automation; raises :class:`RefusedError` if it cannot be."""
+    """A GPT object as an automation; raises :class:`RecordRefusedError` if it
+    cannot be."""
     gpt = _read_gpt(raw)
     wire, config = gpt.wire, gpt.config
     metadata: dict[str, Any] = {
@@ -191,34 +193,35 @@ def _read_gpt(raw: object) -> _GptView:
     try:
         wire: Gpt = STRUCTURE_GPT(record, Gpt)
     except cattrs.BaseValidationError as exc:
-        raise RefusedError(
-            f"malformed custom GPT: {describe(exc)}", native_id=native_id
+        raise RecordRefusedError(
+            f"malformed custom GPT: {describe_structure_error(exc)}",
+            native_id=native_id,
         ) from None
     configs = items(wire.latest_config)
     if configs and not isinstance(configs[0], dict):
-        raise RefusedError(
+        raise RecordRefusedError(
             f"latest_config[0]: expected an object, {got(configs[0])}",
             native_id=native_id,
         )
     try:
         config = STRUCTURE_GPT_CONFIG(configs[0], GptConfig) if configs else None
     except cattrs.BaseValidationError as exc:
-        raise RefusedError(
-            f"malformed custom GPT: {describe(exc, 'latest_config[0]')}",
-            native_id=native_id,
+        problems = describe_structure_error(exc, "latest_config[0]")
+        raise RecordRefusedError(
+            f"malformed custom GPT: {problems}", native_id=native_id
         ) from None
     try:
         return _gpt_view(record, wire, config)
-    except RefusedError as refused:
+    except RecordRefusedError as refused:
         refused.native_id = native_id
         raise
 
 
 def _gpt_view(record: dict[str, Any], wire: Gpt, config: GptConfig | None) -> _GptView:
     if not wire.id:
-        raise RefusedError("id is empty")
+        raise RecordRefusedError("id is empty")
     if not wire.owner_id:
-        raise RefusedError("owner_id is empty")
+        raise RecordRefusedError("owner_id is empty")
     created_at = unix_time(wire.created_at, "created_at")
     config_created_at = None
     if config is not None and config.created_at is not None:

@@ -2,10 +2,11 @@
 
 Every normalizer reads the same kinds of field (times in two notations,
 optional text, nested lists) and refuses a record the same way: by raising
-:class:`RefusedError`, which the :class:`~aiaudit_chatgpt.normalize.Normalizer`
-turns into a quarantine entry with a reason a person can act on. Keeping
-these readers in one place keeps those reasons worded alike whatever feed the
-record came from.
+:class:`~connector_core.exceptions.RecordRefusedError`, which the
+:class:`~aiaudit_chatgpt.normalize.Normalizer` turns into a quarantine entry
+(with the core's :func:`~connector_core.streams.normalize_or_quarantine`)
+with a reason a person can act on. Keeping these readers in one place keeps
+those reasons worded alike whatever feed the record came from.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import math
 from typing import Any, Final
 
 from connector_core import metadata_keys as keys
+from connector_core.exceptions import RecordRefusedError
+from connector_core.wire import got
+from connector_core.wire import short_repr as short
 
 
 __all__ = [
     "SYSTEM_USER",
     "UNKNOWN_ORG",
-    "RefusedError",
     "assistant_keys",
     "error_evidence",
     "fill_neutral_keys",
@@ -38,37 +41,8 @@ __all__ = [
 # time of today (1.7e12) is far above it, a second time (1.7e9) far below.
 _MAX_UNIX_SECONDS: Final = 10**11
 _MAX_UNIX_MILLISECONDS: Final = 10**14
-_MAX_REPR: Final = 80
 UNKNOWN_ORG: Final = "unknown"
 SYSTEM_USER: Final = "system"
-
-
-def short(value: object) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an integer with more digits than Python will print
-        return f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= _MAX_REPR else f"{text[: _MAX_REPR - 3]}..."
-
-
-def got(value: object) -> str:
-    return f"got {type(value).__name__} {short(value)}"
-
-
-class RefusedError(Exception):
-    """A record that cannot be normalized; becomes a quarantine entry."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        native_id: str | None = None,
-        native_type: str | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.native_id = native_id
-        self.native_type = native_type
 
 
 def _kind(value: object) -> str:
@@ -87,7 +61,7 @@ def _kind(value: object) -> str:
 
 def require_object(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise RefusedError(f"record is {_kind(raw)}, not a JSON object")
+        raise RecordRefusedError(f"record is {_kind(raw)}, not a JSON object")
     return raw
 
 
@@ -100,9 +74,9 @@ def unix_time(value: float, field: str) -> dt.datetime:
     """A Unix time in seconds as aware UTC, refusing other units and junk."""
     # Only floats can be inf or NaN, and math.isfinite overflows on huge ints.
     if not isinstance(value, int) and not math.isfinite(value):
-        raise RefusedError(f"{field} is {value!r}; expected Unix seconds")
+        raise RecordRefusedError(f"{field} is {value!r}; expected Unix seconds")
     if value < 0:
-        raise RefusedError(
+        raise RecordRefusedError(
             f"{field} is negative ({short(value)}); expected Unix seconds"
         )
     if value > _MAX_UNIX_SECONDS:
@@ -110,10 +84,12 @@ def unix_time(value: float, field: str) -> dt.datetime:
             int(value) if isinstance(value, int) or value.is_integer() else value
         )
         if value <= _MAX_UNIX_MILLISECONDS:
-            raise RefusedError(
+            raise RecordRefusedError(
                 f"{field} looks like milliseconds ({shown}); expected Unix seconds"
             )
-        raise RefusedError(f"{field} ({shown}) is far beyond any Unix time in seconds")
+        raise RecordRefusedError(
+            f"{field} ({shown}) is far beyond any Unix time in seconds"
+        )
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
@@ -122,15 +98,19 @@ def iso_time(value: str, field: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise RefusedError(f"{field} {short(value)} is not an ISO 8601 time") from None
+        raise RecordRefusedError(
+            f"{field} {short(value)} is not an ISO 8601 time"
+        ) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise RefusedError(
+        raise RecordRefusedError(
             f"{field} {short(value)} has no UTC offset; the time zone is unknowable"
         )
     try:
         return moment.astimezone(dt.UTC)
     except OverflowError:
-        raise RefusedError(f"{field} {short(value)} is out of range in UTC") from None
+        raise RecordRefusedError(
+            f"{field} {short(value)} is out of range in UTC"
+        ) from None
 
 
 def items(value: object) -> list[Any]:

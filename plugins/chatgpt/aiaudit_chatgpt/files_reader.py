@@ -28,7 +28,7 @@ from aiaudit_chatgpt.checkpoints import (
     unreadable_checkpoint,
 )
 from aiaudit_chatgpt.event_map import STREAM_COMPLIANCE, NativeFilter
-from aiaudit_chatgpt.listings import LISTING_LIMIT, split_results
+from aiaudit_chatgpt.listings import LISTING_LIMIT
 from connector_core import get_logger
 from connector_core.cursors import SeenIds, TimeCursorGuard
 from connector_core.exceptions import SchemaError, TransportError
@@ -256,9 +256,9 @@ async def _read_file(
                         chunk.extend(_parse_line(normalizer, line, file_id, position))
                     consumed = position
                     if len(chunk) >= FILE_CHUNK:
-                        logs, bad = split_results(chunk)
+                        batch = StreamBatch.from_results(chunk)
                         chunk = []
-                        yield StreamBatch(logs=logs, quarantined=bad)
+                        yield batch
         except (TransportError, SchemaError) as exc:
             # Nothing read in this attempt: the transport has already
             # retried the download's start as its policy allows. Only a
@@ -275,12 +275,10 @@ async def _read_file(
                 error=type(exc).__name__,
             )
             if chunk:
-                logs, bad = split_results(chunk)
-                yield StreamBatch(logs=logs, quarantined=bad)
+                yield StreamBatch.from_results(chunk)
             continue
         if chunk:
-            logs, bad = split_results(chunk)
-            yield StreamBatch(logs=logs, quarantined=bad)
+            yield StreamBatch.from_results(chunk)
         return
 
 

@@ -19,9 +19,9 @@ from aiaudit_chatgpt.checkpoints import (
     seen_ids,
     unreadable_checkpoint,
 )
-from aiaudit_chatgpt.listings import list_all, split_results
+from aiaudit_chatgpt.listings import list_all
 from connector_core.cursors import SeenIds
-from connector_core.streams import QuarantinedRecord, StreamBatch
+from connector_core.streams import StreamBatch
 
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from aiaudit_chatgpt.event_map import NativeFilter
     from aiaudit_chatgpt.normalize import Normalizer
     from connector_core.http import HTTPTransport
-    from connector_core.models import AIAuditLog, AIAuditLogQuery
+    from connector_core.models import AIAuditLogQuery
 
 
 __all__ = ["list_gpts", "read_custom_gpts"]
@@ -72,13 +72,10 @@ async def read_custom_gpts(
         if parsed is None:
             raise unreadable_checkpoint(stream, "'floor' is not an ISO time")
         floor, delivered = parsed, seen_ids(stream, checkpoint)
-    results: list[AIAuditLog | QuarantinedRecord] = []
-    async for gpt in list_gpts(http, workspace_id):
-        produced = normalizer.custom_gpt(gpt)
-        results.extend(
-            [produced] if isinstance(produced, QuarantinedRecord) else produced
-        )
-    logs, bad = split_results(results)
+    everything = StreamBatch.from_results(
+        [normalizer.custom_gpt(gpt) async for gpt in list_gpts(http, workspace_id)]
+    )
+    logs, bad = everything.logs, everything.quarantined
     listed = sorted(
         (e for e in logs if floor <= e.timestamp <= query.end_date),
         key=lambda entry: (entry.timestamp, entry.id),

@@ -3,8 +3,7 @@
 The Admin API and the Compliance API page their listings alike (``data``,
 ``has_more``, ``last_id``); a reader that trusted a page's shape would
 crash, or spin, on a server that breaks it, so each page is checked and each
-cursor guarded here, once. A page's records, once normalized, part into the
-logs and the quarantined records of a batch (:func:`split_results`).
+cursor guarded here, once.
 """
 
 from __future__ import annotations
@@ -13,17 +12,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from connector_core.cursors import CursorGuard
 from connector_core.exceptions import SchemaError
-from connector_core.streams import QuarantinedRecord
 
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from connector_core.http import HTTPTransport
-    from connector_core.models import AIAuditLog
 
 
-__all__ = ["LISTING_LIMIT", "list_all", "page_items", "split_results"]
+__all__ = ["LISTING_LIMIT", "list_all", "page_items"]
 
 LISTING_LIMIT: Final = 100
 
@@ -37,14 +34,6 @@ def page_items(page: object, where: str) -> tuple[list[Any], bool, str | None]:
         raise SchemaError(f"{where}: 'has_more' is missing or not a boolean")
     last_id = page.get("last_id")
     return page["data"], has_more, last_id if isinstance(last_id, str) else None
-
-
-def split_results(
-    results: list[AIAuditLog | QuarantinedRecord],
-) -> tuple[tuple[AIAuditLog, ...], tuple[QuarantinedRecord, ...]]:
-    logs = tuple(r for r in results if not isinstance(r, QuarantinedRecord))
-    bad = tuple(r for r in results if isinstance(r, QuarantinedRecord))
-    return logs, bad
 
 
 async def list_all(http: HTTPTransport, path: str, where: str) -> AsyncIterator[Any]:

@@ -31,9 +31,8 @@ schemas are open.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Final
-
-import orjson
 
 from aiaudit_chatgpt.admin_audit_log import admin_log
 from aiaudit_chatgpt.compliance_log import compliance_logs
@@ -49,12 +48,13 @@ from aiaudit_chatgpt.event_map import (
     is_tenant_scoped,
     native_filter,
 )
-from aiaudit_chatgpt.fields import UNKNOWN_ORG, RefusedError
-from connector_core.streams import QuarantinedRecord
+from aiaudit_chatgpt.fields import UNKNOWN_ORG
+from connector_core.streams import UNEXPECTED_FAILURE, normalize_or_quarantine
 
 
 if TYPE_CHECKING:
     from connector_core.models import AIAuditLog, AutomationEvent
+    from connector_core.streams import QuarantinedRecord
 
 
 __all__ = [
@@ -71,30 +71,8 @@ __all__ = [
     "native_filter",
 ]
 
-UNEXPECTED: Final = "unexpected normalizer failure: "
+UNEXPECTED: Final = UNEXPECTED_FAILURE
 """Prefix of a reason that means a bug here, not a bad record."""
-
-
-def _quarantine(
-    stream: str,
-    reason: str,
-    raw: object,
-    *,
-    native_id: str | None = None,
-    native_type: str | None = None,
-) -> QuarantinedRecord:
-    text: str | bytes
-    try:
-        text = orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS)
-    except (TypeError, ValueError, RecursionError):
-        # Not JSON (huge integers, lone surrogates): the repr is evidence too.
-        try:
-            text = repr(raw)
-        except (ValueError, RecursionError):
-            text = f"<{type(raw).__name__} that cannot be shown>"
-    return QuarantinedRecord.of(
-        stream, reason, text, native_id=native_id, native_type=native_type
-    )
 
 
 class Normalizer:
@@ -119,18 +97,11 @@ class Normalizer:
 
     def admin_audit_log(self, raw: object) -> AIAuditLog | QuarantinedRecord:
         """One ``/v1/organization/audit_logs`` item as a log, or quarantined."""
-        try:
-            return admin_log(raw, self._organization_id)
-        except RefusedError as refused:
-            return _quarantine(
-                STREAM_ADMIN,
-                refused.reason,
-                raw,
-                native_id=refused.native_id,
-                native_type=refused.native_type,
-            )
-        except Exception as exc:  # noqa: BLE001 - a sync must outlive a bug here
-            return _quarantine(STREAM_ADMIN, f"{UNEXPECTED}{exc!r}", raw)
+        return normalize_or_quarantine(
+            STREAM_ADMIN,
+            raw,
+            functools.partial(admin_log, organization_id=self._organization_id),
+        )
 
     # -- Compliance Logs Platform --------------------------------------------
 
@@ -142,20 +113,14 @@ class Normalizer:
         A conversation message can yield several logs (the message, the
         conversation's creation, one per attached file); the others one.
         """
-        try:
-            return compliance_logs(raw, log_id=log_id, workspace_id=self._workspace_id)
-        except RefusedError as refused:
-            return _quarantine(
-                STREAM_COMPLIANCE,
-                f"{refused.reason} (log file {log_id})",
-                raw,
-                native_id=refused.native_id,
-                native_type=refused.native_type,
-            )
-        except Exception as exc:  # noqa: BLE001 - a sync must outlive a bug here
-            return _quarantine(
-                STREAM_COMPLIANCE, f"{UNEXPECTED}{exc!r} (log file {log_id})", raw
-            )
+        return normalize_or_quarantine(
+            STREAM_COMPLIANCE,
+            raw,
+            functools.partial(
+                compliance_logs, log_id=log_id, workspace_id=self._workspace_id
+            ),
+            where=f"log file {log_id}",
+        )
 
     # -- Custom GPTs ---------------------------------------------------------
 
@@ -167,30 +132,18 @@ class Normalizer:
         ``gpt.updated:<gpt id>:<config id>`` when the latest configuration is
         newer than the GPT (a new version gets a new event).
         """
-        try:
-            return gpt_logs(raw, self._workspace_id)
-        except RefusedError as refused:
-            return _quarantine(
-                STREAM_GPTS,
-                refused.reason,
-                raw,
-                native_id=refused.native_id,
-                native_type=GPT_NATIVE_TYPE,
-            )
-        except Exception as exc:  # noqa: BLE001 - a sync must outlive a bug here
-            return _quarantine(STREAM_GPTS, f"{UNEXPECTED}{exc!r}", raw)
+        return normalize_or_quarantine(
+            STREAM_GPTS,
+            raw,
+            functools.partial(gpt_logs, workspace_id=self._workspace_id),
+            native_type=GPT_NATIVE_TYPE,
+        )
 
     def automation(self, raw: object) -> AutomationEvent | QuarantinedRecord:
         """A ``/gpts`` object as an automation of type GPT, for inventory."""
-        try:
-            return gpt_automation(raw, self._workspace_id)
-        except RefusedError as refused:
-            return _quarantine(
-                STREAM_GPTS,
-                refused.reason,
-                raw,
-                native_id=refused.native_id,
-                native_type=GPT_NATIVE_TYPE,
-            )
-        except Exception as exc:  # noqa: BLE001 - a sync must outlive a bug here
-            return _quarantine(STREAM_GPTS, f"{UNEXPECTED}{exc!r}", raw)
+        return normalize_or_quarantine(
+            STREAM_GPTS,
+            raw,
+            functools.partial(gpt_automation, workspace_id=self._workspace_id),
+            native_type=GPT_NATIVE_TYPE,
+        )
