@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from aiaudit_chatgpt.sandbox.audit import AuditQuery
-from aiaudit_chatgpt.sandbox.compliance import GENERATED_EVENT_TYPES
+from aiaudit_chatgpt.sandbox.compliance_records import GENERATED_EVENT_TYPES
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
 from aiaudit_chatgpt.sources import ADMIN_PUBLICATION_LAG, FILES_PUBLICATION_LAG
 from connector_core.models import AIAuditLogQuery
