@@ -14,7 +14,7 @@ import pytest
 
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
-from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
 from aiaudit_chatgpt.sandbox.org import Organization
 from connector_core.models import AIAuditLog, AutomationEvent, FileReference
 from connector_core.serialization import camel_key, snake_key, structure, unstructure

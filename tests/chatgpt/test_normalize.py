@@ -34,7 +34,7 @@ from aiaudit_chatgpt.event_map import (
 )
 from aiaudit_chatgpt.normalize import UNEXPECTED, Normalizer
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
-from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
 from aiaudit_chatgpt.sandbox.org import Organization
 from connector_core.models import (
     AIActivityType,

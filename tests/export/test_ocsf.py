@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
-from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
 from aiaudit_chatgpt.sandbox.org import Organization
 from connector_core.export import OCSF_VERSION, ocsf_class_for, to_ocsf, validate_ocsf
 from connector_core.export.ocsf import UNKNOWN_ENDPOINT

@@ -24,16 +24,16 @@ from openapi_spec import validate
 from yarl import URL
 
 from aiaudit_chatgpt.sandbox._web import ApiError, SandboxKeys
-from aiaudit_chatgpt.sandbox.compliance import (
+from aiaudit_chatgpt.sandbox.compliance_api import compliance_routes
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_records import (
     AUDIT_EVENT_TYPES,
     AUDIT_LOG,
     AUTH_LOG,
     CONVERSATION_MESSAGE,
     GENERATED_EVENT_TYPES,
-    ComplianceData,
-    compliance_routes,
-    storage_routes,
 )
+from aiaudit_chatgpt.sandbox.compliance_storage import storage_routes
 from aiaudit_chatgpt.sandbox.org import MODELS, Organization
 
 

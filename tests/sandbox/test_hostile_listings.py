@@ -18,7 +18,7 @@ import pytest
 from aiaudit_chatgpt.admin_reader import ADMIN_PUBLICATION_LAG
 from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG
 from aiaudit_chatgpt.sandbox.audit import AuditQuery
-from aiaudit_chatgpt.sandbox.compliance import GENERATED_EVENT_TYPES
+from aiaudit_chatgpt.sandbox.compliance_records import GENERATED_EVENT_TYPES
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions

@@ -36,11 +36,9 @@ from aiaudit_chatgpt.sandbox.audit import (
     AuditQuery,
     InvalidCursorError,
 )
-from aiaudit_chatgpt.sandbox.compliance import (
-    ComplianceData,
-    compliance_routes,
-    storage_routes,
-)
+from aiaudit_chatgpt.sandbox.compliance_api import compliance_routes
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_storage import storage_routes
 from aiaudit_chatgpt.sandbox.directory import directory_routes
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import Organization

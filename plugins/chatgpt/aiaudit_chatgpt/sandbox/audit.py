@@ -1,4 +1,6 @@
-"""The organization's audit log, as ``/v1/organization/audit_logs`` serves it.
+"""Over 800 lines: the columns, id cipher and query planner share one row layout.
+
+The organization's audit log, as ``/v1/organization/audit_logs`` serves it.
 
 A million events must page fast and fit in little memory, so nothing here is
 a list of dicts. Each event is a row of compact columns (time, type, actor,

@@ -30,7 +30,7 @@ from aiaudit_chatgpt.sandbox.app import (
     build_storage_app,
 )
 from aiaudit_chatgpt.sandbox.audit import AuditLogData
-from aiaudit_chatgpt.sandbox.compliance import ComplianceData
+from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, stable_token
 from aiaudit_chatgpt.sandbox.poison import GPT_POISONS, POISONS, spread

@@ -1,4 +1,6 @@
-"""The Admin API's usage and costs endpoints, served from generated API traffic.
+"""Over 800 lines: generation, aggregation and paging share the columns and window.
+
+The Admin API's usage and costs endpoints, served from generated API traffic.
 
 Connectors turn ``/organization/usage/completions`` and ``/organization/costs``
 into "who spends what on which model"; to test that end to end the sandbox
