@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 from aiohttp import web
 
 from aiaudit_chatgpt.sandbox._web import SandboxKeys
@@ -33,7 +32,7 @@ from aiaudit_chatgpt.sandbox.audit import AuditLogData
 from aiaudit_chatgpt.sandbox.compliance_data import ComplianceData
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import CustomGPT, Organization, stable_token
-from aiaudit_chatgpt.sandbox.poison import GPT_POISONS, POISONS, spread
+from aiaudit_chatgpt.sandbox.poison import GPT_POISONS, POISONS, dumps, spread
 from aiaudit_chatgpt.sandbox.usage import UsageData
 from connector_core.paging import matches
 from connector_core.sandbox import RunningSandbox, SandboxOptions
@@ -246,16 +245,14 @@ def write_ground_truth(state: SandboxState, directory: Path) -> dict[str, int]:
     with (directory / "compliance_logs.jsonl").open("wb") as out:
         for log_file in state.compliance.iter_log_files():
             for record in state.compliance.iter_file_records(log_file.id):
-                out.write(
-                    orjson.dumps(
-                        {
-                            "log_id": log_file.id,
-                            "event_type": log_file.event_type,
-                            "record": record,
-                        }
-                    )
-                )
-                out.write(b"\n")
+                # A poisoned record holds a lone surrogate: written as the
+                # escape the API serves, never stopping the file part-way.
+                line = {
+                    "log_id": log_file.id,
+                    "event_type": log_file.event_type,
+                    "record": record,
+                }
+                out.write(dumps(line, newline=True))
                 compliance += 1
     return {"audit_logs": audit, "compliance_logs": compliance}
 
