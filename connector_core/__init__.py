@@ -1,22 +1,77 @@
-"""aiaudit's platform-neutral core.
+"""aiaudit's platform-neutral core, and everything a plugin author imports.
 
-Plugin authors need little more than this module::
+A complete connector is a config class, a connector class with three hooks,
+and one plugin hook that registers it (with its sandbox, when it has one).
+This example is run as a test, so it stays true::
 
-    import connector_core as cc
+    >>> from datetime import UTC, datetime
+    >>> from typing import ClassVar
+    >>> import attrs
+    >>> import connector_core as cc
 
-    class MyConnector:
-        platform = "myplatform"
-        display_name = "My Platform"
-        config_class = MyConfig
+    >>> @attrs.frozen(kw_only=True)
+    ... class MyConfig:
+    ...     api_key: cc.Secret
+    ...     base_url: str = "https://api.example.com"
+    ...     # Each field and the variable(s) it is read from, first set wins:
+    ...     # Registry.create_from_env and `aiaudit sync myplatform` use it.
+    ...     environment: ClassVar = {"api_key": "MY_API_KEY", "base_url": "MY_URL"}
 
-        def __init__(self, config, *, session=None): ...
+    >>> class MyConnector:
+    ...     platform = "myplatform"
+    ...     display_name = "My Platform"
+    ...     config_class = MyConfig
+    ...
+    ...     def __init__(self, config, *, session=None):
+    ...         self.config = config
+    ...
+    ...     @cc.hookimpl
+    ...     async def validate_ai_credentials(self):
+    ...         ok = self.config.api_key.reveal().startswith("my-")
+    ...         return cc.AICredentialValidation(
+    ...             is_valid=ok,
+    ...             platform=self.platform,
+    ...             has_required_permissions=ok,
+    ...             last_checked=datetime.now(UTC),
+    ...             errors=() if ok else ("the key was refused",),
+    ...         )
+    ...
+    ...     @cc.hookimpl
+    ...     async def list_streams(self):
+    ...         return [cc.StreamInfo(name="events", kind=cc.StreamKind.WINDOWED)]
+    ...
+    ...     @cc.hookimpl
+    ...     async def read_stream(self, stream, checkpoint, query):
+    ...         yield cc.StreamBatch(logs=(), checkpoint={"until": "now"})
 
-        @cc.hookimpl
-        async def get_ai_audit_logs(self, query): ...
+    >>> @cc.hookimpl
+    ... def aiaudit_register_connectors(register):
+    ...     register(MyConnector)  # or register(MyConnector, sandbox=MySandbox)
 
-    @cc.hookimpl
-    def aiaudit_register_connectors(register):
-        register(MyConnector)
+An installed plugin names its module in the ``aiaudit`` entry-point group;
+a host or a test hands the registry the plugin object instead::
+
+    >>> import types
+    >>> plugin = types.SimpleNamespace(
+    ...     aiaudit_register_connectors=aiaudit_register_connectors
+    ... )
+    >>> registry = cc.Registry.load(
+    ...     entry_points=False, plugins=[("myplugin", plugin)], environ={}
+    ... )
+    >>> [(p.name, p.status) for p in registry.plugins]
+    [('myplugin', 'loaded')]
+    >>> connector = registry.create_from_env(
+    ...     "myplatform", environ={"MY_API_KEY": "my-key-123"}
+    ... )
+    >>> connector.config
+    MyConfig(api_key=Secret('**********'), base_url='https://api.example.com')
+
+``authenticate`` and the other operations have core defaults built from
+the three::
+
+    >>> import asyncio
+    >>> asyncio.run(connector.authenticate()).success
+    True
 
 Hosts use :class:`Registry` to find platforms and create connectors.
 
@@ -36,27 +91,103 @@ from connector_core.connector import (
     Connector,
     ConnectorSpec,
 )
+from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
+from connector_core.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    CheckpointError,
+    ConfigurationError,
+    ConnectorError,
+    ConnectorHTTPError,
+    ConnectorTimeoutError,
+    NotFoundError,
+    NotSupportedError,
+    PermissionDeniedError,
+    PluginError,
+    RateLimitedError,
+    SchemaError,
+    ServerError,
+    TransportError,
+    UnknownPlatformError,
+)
 from connector_core.hookspecs import PROJECT, AIPlatformConnector, hookimpl, hookspec
+from connector_core.http import HTTPTransport
+from connector_core.models import (
+    AIActivityType,
+    AIAuditLog,
+    AIAuditLogQuery,
+    AIAuditLogResult,
+    AICredentialValidation,
+    AIDateRange,
+    AuditLogEntry,
+    AutomationEvent,
+    ConnectionResult,
+    OAuthCredentials,
+    PermissionCheck,
+    UsageAnalytics,
+)
 from connector_core.registry import FanOutResult, PluginInfo, Registry
 from connector_core.sandbox import RunningSandbox, SandboxOptions, SandboxProvider
 from connector_core.secrets import Secret
+from connector_core.streams import (
+    QuarantinedRecord,
+    StreamBatch,
+    StreamInfo,
+    StreamKind,
+)
 
 
 __all__ = [
     "OPERATIONS",
     "PROJECT",
     "REQUIRED_OPERATIONS",
+    "AIActivityType",
+    "AIAuditLog",
+    "AIAuditLogQuery",
+    "AIAuditLogResult",
+    "AICredentialValidation",
+    "AIDateRange",
     "AIPlatformConnector",
+    "AuditLogEntry",
+    "AuthenticationError",
+    "AutomationEvent",
+    "BadRequestError",
+    "CheckpointError",
+    "ConfigurationError",
+    "ConnectionResult",
     "Connector",
+    "ConnectorError",
+    "ConnectorHTTPError",
     "ConnectorSpec",
+    "ConnectorTimeoutError",
+    "CursorGuard",
     "FanOutResult",
+    "HTTPTransport",
     "LibraryLogger",
+    "NotFoundError",
+    "NotSupportedError",
+    "OAuthCredentials",
+    "PermissionCheck",
+    "PermissionDeniedError",
+    "PluginError",
     "PluginInfo",
+    "QuarantinedRecord",
+    "RateLimitedError",
     "Registry",
     "RunningSandbox",
     "SandboxOptions",
     "SandboxProvider",
+    "SchemaError",
     "Secret",
+    "SeenIds",
+    "ServerError",
+    "StreamBatch",
+    "StreamInfo",
+    "StreamKind",
+    "TimeCursorGuard",
+    "TransportError",
+    "UnknownPlatformError",
+    "UsageAnalytics",
     "get_logger",
     "hookimpl",
     "hookspec",

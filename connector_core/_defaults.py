@@ -1,8 +1,9 @@
 """Core defaults for the connector operations that follow from others.
 
 Registered behind every connector instance with ``trylast``, so a connector's
-own implementation always wins and a small connector (the required four
-operations) still answers analytics, permission and generic audit-log calls.
+own implementation always wins and a small connector (the required three
+operations) still answers connection, analytics, permission and generic
+audit-log calls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from connector_core import paging
 from connector_core.analytics import UsageAccumulator
-from connector_core.exceptions import ConfigurationError
+from connector_core.exceptions import ConfigurationError, NotSupportedError
 from connector_core.hookspecs import hookimpl
 from connector_core.models import (
     ActorType,
@@ -21,6 +22,7 @@ from connector_core.models import (
     AIAuditLogQuery,
     AuditLogEntry,
     AuditOutcome,
+    ConnectionResult,
     PermissionCheck,
 )
 
@@ -29,7 +31,35 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from connector_core.connector import Connector
-    from connector_core.models import AIAuditLogResult, AIDateRange, UsageAnalytics
+    from connector_core.models import (
+        AIAuditLogResult,
+        AIDateRange,
+        OAuthCredentials,
+        UsageAnalytics,
+    )
+
+
+@hookimpl(trylast=True)
+async def authenticate(
+    connector: Connector, credentials: OAuthCredentials | None
+) -> ConnectionResult:
+    # Validation checks the configured key only: answering for other
+    # credentials with it would report on the wrong key.
+    if credentials is not None:
+        raise NotSupportedError(
+            connector.platform, "authenticate with credentials handed over"
+        )
+    validation = await connector.validate_ai_credentials()
+    metadata: dict[str, object] = {"derived_from": "validate_ai_credentials"}
+    if validation.missing_permissions:
+        metadata["missing_permissions"] = list(validation.missing_permissions)
+    if validation.is_valid:
+        return ConnectionResult(success=True, metadata=metadata)
+    return ConnectionResult(
+        success=False,
+        error="; ".join(validation.errors) or "the credentials were refused",
+        metadata=metadata,
+    )
 
 
 @hookimpl(trylast=True)

@@ -15,12 +15,12 @@ variables describe, and saves it (references only) so later commands know it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from connector_core import _environment
 from connector_core.connector import check_url_credentials, mask_url_credentials
 from connector_core.exceptions import ConfigurationError
 from connector_core.secrets import Secret
@@ -28,6 +28,8 @@ from connector_core.store.base import SavedConnection
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from connector_core.connector import ConnectorSpec
 
 
@@ -52,17 +54,12 @@ def environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
     Public so that every reader of the declaration (connections, the sandbox's
     paste-ready output) shares one interpretation of it.
     """
-    declared = getattr(spec.config_class, "environment", None)
-    if not isinstance(declared, Mapping):
+    declared = _environment.declared(spec.config_class)
+    if declared is None:
         raise ConfigurationError(
             f"the {spec.platform} connector cannot be configured from the environment"
         )
-    # One variable or several (first set wins); a bare string is one name,
-    # never a sequence of one-letter names.
-    return {
-        field: (names,) if isinstance(names, str) else tuple(names)
-        for field, names in declared.items()
-    }
+    return declared
 
 
 def connection_from_environment(

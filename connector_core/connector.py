@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 import attrs
 import pluggy
 
-from connector_core import _defaults
+from connector_core import _defaults, _environment, _tracing
 from connector_core._logging import get_logger
 from connector_core.exceptions import (
     ConfigurationError,
@@ -94,17 +94,22 @@ OPERATIONS: Final = (
 """Every connector hook, in the order the docs present them."""
 
 REQUIRED_OPERATIONS: Final = frozenset(
-    {"authenticate", "validate_ai_credentials", "list_streams", "read_stream"}
+    {"validate_ai_credentials", "list_streams", "read_stream"}
 )
-"""The operations without a core default; a connector class must have them."""
+"""The operations without a core default; a connector class must have them.
+
+``authenticate`` has one, derived from ``validate_ai_credentials``: checking
+a key and connecting with it are the same question for most platforms."""
 
 _PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _GENERATORS: Final = frozenset({"stream_ai_audit_logs", "read_stream"})
 
 
-def _new_manager() -> pluggy.PluginManager:
+def _new_manager(*, trace: bool = False) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(AIPlatformConnector)
+    if trace:
+        _tracing.monitor(pm)
     return pm
 
 
@@ -160,6 +165,10 @@ class ConnectorSpec:
         config_class = getattr(connector_class, "config_class", None)
         if not (inspect.isclass(config_class) and attrs.has(config_class)):
             raise PluginError(plugin, f"{name}.config_class must be an attrs class")
+        try:
+            _environment.declared(config_class)
+        except ConfigurationError as exc:
+            raise PluginError(plugin, f"{name}.config_class: {exc}") from None
         operations = _check_operations(connector_class, plugin=plugin)
         try:
             inspect.signature(connector_class).bind(None, session=None)
@@ -240,17 +249,26 @@ class ConnectorSpec:
     def config_from_env(self, environ: Mapping[str, str]) -> Any:
         """Build the configuration the environment describes.
 
+        Read from the config class's ``environment`` declaration (each field
+        and the variable or variables it is read from, the first one set
+        winning), so a plugin writes no loading code. A class with a
+        ``from_env(environ)`` classmethod of its own is asked instead, for
+        rules a declaration cannot state.
+
         Raises:
-            ConfigurationError: The class cannot read the environment, or a
-                variable it needs is missing or malformed.
+            ConfigurationError: The class declares no environment, or a
+                variable it needs is missing or malformed; the message names
+                the variable, never a secret's value.
         """
         from_env = getattr(self.config_class, "from_env", None)
-        if from_env is None:
-            raise ConfigurationError(
-                f"the {self.platform} connector cannot be configured from "
-                "the environment"
-            )
-        config = from_env(environ)
+        if from_env is not None:
+            return self.make_config(from_env(environ))
+        config = _environment.load(
+            self.config_class,
+            environ,
+            platform=self.platform,
+            secret_fields=frozenset(self.secret_fields),
+        )
         return self.make_config(config)
 
 
@@ -488,6 +506,7 @@ class Connector:
         "_current",
         "_log",
         "_session",
+        "_trace",
         "config",
         "name",
         "parked",
@@ -501,8 +520,10 @@ class Connector:
         *,
         name: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        trace: bool = False,
     ) -> None:
         self.spec = spec
+        self._trace = trace
         self.config = config
         self.name = name or spec.platform
         self._session = session
@@ -522,7 +543,7 @@ class Connector:
             raise PluginError(
                 spec.plugin, f"{spec.connector_class.__qualname__}() failed: {exc}"
             ) from exc
-        pm = _new_manager()
+        pm = _new_manager(trace=self._trace)
         pm.register(_defaults, name="aiaudit.defaults")
         pm.register(instance, name=f"{spec.platform}:{self.name}")
         return _Instance(instance, pm)

@@ -15,7 +15,8 @@ argument against this specification when the plugin loads: a misspelled
 ``get_ai_audit_log`` is an error at load time, not a silent no-op at run time.
 The core registers default implementations after the connector's own
 (``trylast``), so a connector may leave out the operations that can be derived
-from others (usage analytics, the generic audit-log form, permission checks).
+from others (the connection check, usage analytics, the generic audit-log
+form, permission checks).
 
 A hook implementation may accept any subset of the arguments its
 specification names, in any order; pluggy passes them by name.
@@ -81,7 +82,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def aiaudit_register_connectors(register: Callable[..., None]) -> None:
     """Register the connector classes this plugin provides.
 
-    Call ``register(ConnectorClass)`` once per platform. The class must carry
+    Call ``register(ConnectorClass)`` once per platform, or
+    ``register(ConnectorClass, sandbox=...)`` to contribute the platform's
+    sandbox with it: a :class:`~connector_core.sandbox.SandboxProvider`, or a
+    class or function returning one, called the first time a host asks (so
+    the sandbox's code is imported only then). The class must carry
     the class attributes ``platform`` (a lowercase name such as ``"chatgpt"``),
     ``display_name`` and ``config_class`` (an attrs class; fields typed
     :class:`~connector_core.secrets.Secret` are secrets), and implement the
@@ -99,6 +104,10 @@ def aiaudit_register_connectors(register: Callable[..., None]) -> None:
 def aiaudit_sandbox(platform: str) -> SandboxProvider | None:
     """Return the local sandbox server for *platform*, if this plugin has one.
 
+    The older way to contribute a sandbox, kept for existing plugins: a new
+    one passes ``sandbox=`` to ``register``, which
+    ``Registry.sandbox`` prefers.
+
     A sandbox is a real HTTP server on loopback that behaves like the
     platform's API. The demo, the conformance suite and the benchmarks run
     against it, so nothing in the project needs a paid account or the network.
@@ -109,7 +118,7 @@ def aiaudit_sandbox(platform: str) -> SandboxProvider | None:
     :returns: A :class:`~connector_core.sandbox.SandboxProvider`, or ``None``
         when *platform* is not this plugin's.
 
-    Who implements this: plugins that ship a sandbox (all in-tree ones do).
+    Who implements this: plugins written before ``register(..., sandbox=)``.
     """
 
 
@@ -146,7 +155,11 @@ class AIPlatformConnector:
     def authenticate(
         self, connector: Connector, credentials: OAuthCredentials | None
     ) -> Awaitable[ConnectionResult] | None:
-        """Check that the credentials reach the platform. *Required.*
+        """Check that the credentials reach the platform.
+
+        The core default derives the answer from
+        :meth:`validate_ai_credentials` (for the configured credentials
+        only); implement it to report account ids and held permissions.
 
         Wrong credentials are an answer, not an error: return a result with
         ``success=False`` and ``error`` set. Raise only for failures that say

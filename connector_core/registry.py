@@ -13,7 +13,9 @@ Environment:
     load; set but empty loads none. Unset loads all.
 ``AIAUDIT_TRACE_PLUGINS``
     When ``1``, every hook call is logged at debug level with its arguments'
-    names and the plugins it reached.
+    names and the plugins it reached: the plugin hooks (registering
+    connectors, sandboxes, commands) and the connector hooks of every
+    connector the registry creates.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import asyncio
 import functools
 import importlib.metadata
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import typing
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 import pluggy
 
-from connector_core import hookspecs
+from connector_core import _tracing, hookspecs
 from connector_core._logging import get_logger
 from connector_core.connector import OPERATIONS, Connector, ConnectorSpec
 from connector_core.exceptions import ConnectorError, PluginError, UnknownPlatformError
@@ -38,6 +41,12 @@ if TYPE_CHECKING:
     import aiohttp
 
     from connector_core.sandbox import SandboxProvider
+
+SandboxSource = Any
+"""What ``register(..., sandbox=...)`` takes: a
+:class:`~connector_core.sandbox.SandboxProvider`, or a class or function
+that returns one when called with no arguments (so the sandbox's code is
+imported only when a host asks for it)."""
 
 
 __all__ = [
@@ -114,9 +123,7 @@ class FanOutResult(Generic[T]):
         return self.error is None
 
 
-def _error_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+_error_line = _tracing.error_line
 
 
 def _allow_list(environ: Mapping[str, str]) -> frozenset[str] | None:
@@ -164,10 +171,13 @@ class Registry:
     Build one with :meth:`load`; it never raises for a broken plugin.
     """
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, *, trace: bool = False) -> None:
         self.pm = pm
+        self.trace = trace
         self._plugins: list[PluginInfo] = []
         self._specs: dict[str, ConnectorSpec] = {}
+        self._sandboxes: dict[str, SandboxSource] = {}
+        self._resolved: dict[str, SandboxProvider] = {}
 
     @classmethod
     def load(
@@ -188,9 +198,10 @@ class Registry:
         environ = os.environ if environ is None else environ
         pm = pluggy.PluginManager(hookspecs.PROJECT)
         pm.add_hookspecs(hookspecs)
-        registry = cls(pm)
-        if environ.get(ENV_TRACE) == "1":
-            pm.add_hookcall_monitoring(_trace_before, _trace_after)
+        trace = environ.get(ENV_TRACE) == "1"
+        registry = cls(pm, trace=trace)
+        if trace:
+            _tracing.monitor(pm)
         allowed = _allow_list(environ)
         candidates: list[_Candidate] = []
         if entry_points:
@@ -221,7 +232,7 @@ class Registry:
             self._plugins.append(candidate.info("failed", error=error))
             return
         try:
-            specs = self._register(candidate.name, plugin)
+            specs, sandboxes = self._register(candidate.name, plugin)
         except PluginError as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
@@ -230,6 +241,7 @@ class Registry:
             return
         for spec in specs:
             self._specs[spec.platform] = spec
+        self._sandboxes.update(sandboxes)
         hooks = tuple(
             sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ())
         )
@@ -241,14 +253,52 @@ class Registry:
             )
         )
 
-    def _register(self, name: str, plugin: object) -> list[ConnectorSpec]:
-        """Register *plugin* and collect its connectors, all or nothing."""
+    def _register(
+        self, name: str, plugin: object
+    ) -> tuple[list[ConnectorSpec], dict[str, SandboxSource]]:
+        """Register *plugin* and collect its connectors and their sandboxes,
+        all or nothing."""
         if self.pm.get_plugin(name) is not None:
             raise PluginError(name, "a plugin of this name is already loaded")
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             raise PluginError(name, str(exc)) from exc
+        self._check_hook_names(name, plugin)
+        specs: list[ConnectorSpec] = []
+        sandboxes: dict[str, SandboxSource] = {}
+
+        def register(connector_class: object, *, sandbox: SandboxSource = None) -> None:
+            spec = ConnectorSpec.from_class(connector_class, plugin=name)
+            _check_sandbox(spec, sandbox)
+            taken = self._specs.get(spec.platform)
+            if taken is not None or any(s.platform == spec.platform for s in specs):
+                owner = taken.plugin if taken is not None else name
+                raise PluginError(
+                    name,
+                    f"platform {spec.platform!r} is already provided by plugin "
+                    f"{owner!r}",
+                )
+            specs.append(spec)
+            if sandbox is not None:
+                sandboxes[spec.platform] = sandbox
+
+        for impl in self.pm.hook.aiaudit_register_connectors.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            try:
+                self.call_impl(
+                    "aiaudit_register_connectors", impl, {"register": register}
+                )
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    name, f"aiaudit_register_connectors failed: {_error_line(exc)}"
+                ) from exc
+        return specs, sandboxes
+
+    def _check_hook_names(self, name: str, plugin: object) -> None:
         unknown = sorted(
             caller.name
             for caller in self.pm.get_hookcallers(plugin) or ()
@@ -261,32 +311,14 @@ class Registry:
                 "hooks are aiaudit_register_connectors, aiaudit_sandbox and "
                 "aiaudit_register_commands",
             )
-        specs: list[ConnectorSpec] = []
 
-        def register(connector_class: object) -> None:
-            spec = ConnectorSpec.from_class(connector_class, plugin=name)
-            taken = self._specs.get(spec.platform)
-            if taken is not None or any(s.platform == spec.platform for s in specs):
-                owner = taken.plugin if taken is not None else name
-                raise PluginError(
-                    name,
-                    f"platform {spec.platform!r} is already provided by plugin "
-                    f"{owner!r}",
-                )
-            specs.append(spec)
-
-        for impl in self.pm.hook.aiaudit_register_connectors.get_hookimpls():
-            if impl.plugin is not plugin:
-                continue
-            try:
-                impl.function(*({"register": register}[arg] for arg in impl.argnames))
-            except PluginError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    name, f"aiaudit_register_connectors failed: {_error_line(exc)}"
-                ) from exc
-        return specs
+    def call_impl(
+        self, hook_name: str, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]
+    ) -> Any:
+        """Call one plugin's implementation of a plugin hook, traced like a
+        call through :attr:`pm` (the core calls some hooks one plugin at a
+        time, to know which plugin answered or failed)."""
+        return _tracing.call(hook_name, impl, kwargs, trace=self.trace)
 
     @property
     def plugins(self) -> tuple[PluginInfo, ...]:
@@ -326,7 +358,13 @@ class Registry:
             otherwise.
         """
         spec = self.spec(platform)
-        return Connector(spec, spec.make_config(config), name=name, session=session)
+        return Connector(
+            spec,
+            spec.make_config(config),
+            name=name,
+            session=session,
+            trace=self.trace,
+        )
 
     def create_from_env(
         self,
@@ -339,15 +377,47 @@ class Registry:
         """Create the connector the environment variables describe."""
         spec = self.spec(platform)
         config = spec.config_from_env(os.environ if environ is None else environ)
-        return Connector(spec, config, name=name, session=session)
+        return Connector(spec, config, name=name, session=session, trace=self.trace)
 
     def sandbox(self, platform: str) -> SandboxProvider | None:
-        """The sandbox server a plugin contributes for *platform*, if any."""
-        self.spec(platform)
-        provider: SandboxProvider | None = self.pm.hook.aiaudit_sandbox(
-            platform=platform
-        )
-        return provider
+        """The sandbox server a plugin contributes for *platform*, if any.
+
+        The one registered with the connector (``register(cls,
+        sandbox=...)``) when there is one, made on first use and kept; else
+        what the older ``aiaudit_sandbox`` hook answers.
+
+        Raises:
+            UnknownPlatformError: No loaded plugin provides *platform*.
+            PluginError: The registered sandbox factory failed, or returned
+                something that is not a sandbox provider.
+        """
+        spec = self.spec(platform)
+        if platform in self._resolved:
+            return self._resolved[platform]
+        source = self._sandboxes.get(platform)
+        if source is None:
+            provider: SandboxProvider | None = self.pm.hook.aiaudit_sandbox(
+                platform=platform
+            )
+            return provider
+        if callable(getattr(source, "start", None)) and not isinstance(source, type):
+            made = source
+        else:
+            try:
+                made = source()
+            except Exception as exc:
+                raise PluginError(
+                    spec.plugin,
+                    f"the {platform} sandbox could not be made: {_error_line(exc)}",
+                ) from exc
+            if not callable(getattr(made, "start", None)):
+                raise PluginError(
+                    spec.plugin,
+                    f"the {platform} sandbox factory returned "
+                    f"{type(made).__name__}, not a SandboxProvider",
+                )
+        self._resolved[platform] = made
+        return typing.cast("SandboxProvider", made)
 
     async def fan_out(
         self,
@@ -391,6 +461,18 @@ class Registry:
         return [task.result() for task in tasks]
 
 
+def _check_sandbox(spec: ConnectorSpec, sandbox: SandboxSource) -> None:
+    if sandbox is not None and not (
+        callable(sandbox) or callable(getattr(sandbox, "start", None))
+    ):
+        raise PluginError(
+            spec.plugin,
+            f"register({spec.connector_class.__name__}, sandbox=...) takes "
+            "a SandboxProvider, or a class or function returning one; "
+            f"got {type(sandbox).__name__}",
+        )
+
+
 def _entry_point_candidates() -> list[_Candidate]:
     found: list[_Candidate] = []
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
@@ -420,29 +502,4 @@ def _connector_info(spec: ConnectorSpec) -> ConnectorInfo:
         connector_class=f"{cls.__module__}.{cls.__qualname__}",
         operations=tuple(op for op in OPERATIONS if op in spec.operations),
         secret_fields=spec.secret_fields,
-    )
-
-
-def _trace_before(
-    hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
-) -> None:
-    log.debug(
-        "hook.call",
-        hook=hook_name,
-        arguments=sorted(kwargs),
-        plugins=[impl.plugin_name for impl in hook_impls],
-    )
-
-
-def _trace_after(
-    outcome: pluggy.Result[Any],
-    hook_name: str,
-    hook_impls: Sequence[pluggy.HookImpl],
-    kwargs: Mapping[str, Any],
-) -> None:
-    exc = outcome.exception
-    log.debug(
-        "hook.return",
-        hook=hook_name,
-        error=None if exc is None else _error_line(exc),
     )

@@ -111,11 +111,12 @@ def test_plugins_json_lists_the_in_tree_plugin():
     assert chatgpt["status"] == "loaded"
     assert chatgpt["distribution"] == "aiaudit"
     assert chatgpt["version"]
-    assert chatgpt["hooks"] == ["aiaudit_register_connectors", "aiaudit_sandbox"]
+    assert chatgpt["hooks"] == ["aiaudit_register_connectors"]
     [connector] = chatgpt["connectors"]
     assert connector["platform"] == "chatgpt"
     assert {"authenticate", "list_streams", "read_stream"} <= set(connector["hooks"])
     assert connector["secret_fields"] == ["api_key", "compliance_api_key"]
+    assert connector["sandbox"] == "aiaudit_chatgpt.sandbox.server.SandboxProvider"
 
 
 def test_broken_plugin_beside_a_good_one(site: Path):

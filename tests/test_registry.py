@@ -652,9 +652,16 @@ def test_tracing_logs_hook_calls():
         {
             "event": "hook.call",
             "log_level": "debug",
+            "hook": "aiaudit_register_connectors",
+            "arguments": ["register"],
+            "plugins": ["toy"],
+        },
+        {
+            "event": "hook.call",
+            "log_level": "debug",
             "hook": "aiaudit_sandbox",
             "arguments": ["platform"],
             "plugins": [],
-        }
+        },
     ]
     assert sys.modules["toy"] is toy

@@ -85,7 +85,7 @@ def build_cli(registry: Registry) -> click.Group:
 def _add_plugin_commands(registry: Registry, cli: click.Group) -> None:
     for impl in registry.pm.hook.aiaudit_register_commands.get_hookimpls():
         try:
-            impl.function(*({"cli": cli}[arg] for arg in impl.argnames))
+            registry.call_impl("aiaudit_register_commands", impl, {"cli": cli})
         except Exception as exc:  # noqa: BLE001 - a plugin's commands must not break the CLI
             structlog.get_logger(__name__).warning(
                 "plugin.commands_failed", plugin=impl.plugin_name, error=str(exc)

@@ -13,7 +13,7 @@ import orjson
 
 from connector_core.cli._common import Context, emit_json, json_option, pass_context
 from connector_core.connections import environment_of
-from connector_core.exceptions import ConfigurationError
+from connector_core.exceptions import ConfigurationError, ConnectorError
 from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
 
@@ -26,8 +26,25 @@ if TYPE_CHECKING:
     from connector_core.sandbox import SandboxProvider
 
 
-def plugin_json(info: PluginInfo) -> dict[str, Any]:
+def sandbox_label(registry: Registry, platform: str) -> str | None:
+    """The sandbox provider of *platform* by its class, ``None`` for none,
+    or why it cannot be had: a listing shows a broken sandbox, it does not
+    fail over it."""
+    try:
+        provider = registry.sandbox(platform)
+    except ConnectorError as exc:
+        return f"error: {exc}"
+    if provider is None:
+        return None
+    kind = type(provider)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def plugin_json(
+    info: PluginInfo, sandboxes: Mapping[str, str | None] | None = None
+) -> dict[str, Any]:
     """A plugin as ``aiaudit plugins --json`` lists it."""
+    sandboxes = sandboxes or {}
     return {
         "name": info.name,
         "status": info.status,
@@ -42,6 +59,7 @@ def plugin_json(info: PluginInfo) -> dict[str, Any]:
                 "class": c.connector_class,
                 "hooks": list(c.operations),
                 "secret_fields": list(c.secret_fields),
+                "sandbox": sandboxes.get(c.platform),
             }
             for c in info.connectors
         ],
@@ -49,7 +67,9 @@ def plugin_json(info: PluginInfo) -> dict[str, Any]:
     }
 
 
-def _plugins_table(plugins: Sequence[PluginInfo]) -> str:
+def _plugins_table(
+    plugins: Sequence[PluginInfo], sandboxes: Mapping[str, str | None]
+) -> str:
     if not plugins:
         return "No plugins installed."
     lines = []
@@ -59,11 +79,13 @@ def _plugins_table(plugins: Sequence[PluginInfo]) -> str:
         lines.append(f"{info.name}{version}  [{info.status}]  platforms: {platforms}")
         if info.error:
             lines.append(f"    error: {info.error}")
-        lines.extend(
-            f"    {connector.platform}: {connector.display_name} "
-            f"({', '.join(connector.operations)})"
-            for connector in info.connectors
-        )
+        for connector in info.connectors:
+            lines.append(
+                f"    {connector.platform}: {connector.display_name} "
+                f"({', '.join(connector.operations)})"
+            )
+            sandbox = sandboxes.get(connector.platform) or "none"
+            lines.append(f"      sandbox: {sandbox}")
     return "\n".join(lines)
 
 
@@ -71,16 +93,21 @@ def _plugins_table(plugins: Sequence[PluginInfo]) -> str:
 @json_option
 @pass_context
 def plugins_command(ctx: Context, *, as_json: bool) -> None:
-    """List the installed plugins, the platforms and hooks they provide.
+    """List the installed plugins, the platforms, hooks and sandboxes they
+    provide.
 
     A plugin that failed to load is listed with its error; the command
     still succeeds, so one broken plugin never hides the others.
     """
-    plugins = ctx.registry.plugins
+    registry = ctx.registry
+    plugins = registry.plugins
+    sandboxes = {
+        platform: sandbox_label(registry, platform) for platform in registry.platforms
+    }
     if as_json:
-        emit_json([plugin_json(info) for info in plugins])
+        emit_json([plugin_json(info, sandboxes) for info in plugins])
     else:
-        click.echo(_plugins_table(plugins))
+        click.echo(_plugins_table(plugins, sandboxes))
 
 
 def only_sandbox_platform(registry: Registry) -> str:

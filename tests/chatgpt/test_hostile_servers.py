@@ -21,6 +21,7 @@ from aiaudit_chatgpt.files_reader import read_compliance_logs
 from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.sandbox.server import FUTURE_GPT_CREATED, ChatGPTSandbox
+from connector_core import Registry
 from connector_core.exceptions import CheckpointError, SchemaError
 from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery
@@ -537,11 +538,8 @@ def test_max_record_bytes_is_configurable_and_checked():
     base = {"api_key": "sk-admin-x"}
     assert ChatGPTComplianceAPIConfig(**base).max_record_bytes == DEFAULT_MAX_LINE
     environ = {"OPENAI_ADMIN_KEY": "sk-admin-x"}
-    read = ChatGPTComplianceAPIConfig.from_env(
-        environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "1048576"}
-    )
+    from_env = Registry.load(environ={}).spec("chatgpt").config_from_env
+    read = from_env(environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "1048576"})
     assert read.max_record_bytes == MIB
     with pytest.raises(ConfigurationError, match="AIAUDIT_CHATGPT_MAX_RECORD_BYTES"):
-        ChatGPTComplianceAPIConfig.from_env(
-            environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "10"}
-        )
+        from_env(environ | {"AIAUDIT_CHATGPT_MAX_RECORD_BYTES": "10"})

@@ -133,7 +133,7 @@ def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
         (("sync", "chatgpt", "--since", "yesterday-ish"), None, "is not a date", 2),
         (("logs", "--since", "2025-13-45"), None, "is not a date", 2),
         (("sync", "nobody"), None, "no connection named 'nobody'", 1),
-        (("sync", "chatgpt"), {}, "no ChatGPT credentials in the environment", 1),
+        (("sync", "chatgpt"), {}, "no chatgpt configuration in the environment", 1),
         (
             ("check", "chatgpt"),
             {

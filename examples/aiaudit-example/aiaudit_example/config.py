@@ -9,12 +9,11 @@ finds secrets by that type and lists them in ``aiaudit plugins``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, Self
+from typing import ClassVar, Final
 
 import attrs
 import yarl
-from connector_core.exceptions import ConfigurationError
-from connector_core.secrets import Secret
+from connector_core import Secret
 
 
 __all__ = ["DEFAULT_BASE_URL", "ENVIRONMENT", "ExampleConfig"]
@@ -27,7 +26,10 @@ ENVIRONMENT: Final = {
     "customer_id": "EXAMPLE_CUSTOMER_ID",
     "base_url": "EXAMPLE_BASE_URL",
 }
-"""The variable each field is read from by :meth:`ExampleConfig.from_env`."""
+"""The variable each field is read from. The core builds the configuration
+from this declaration (``Registry.create_from_env``, ``aiaudit sync
+example``), converting and checking each value as the class does; no
+loading code is needed here."""
 
 
 def _secret(value: object) -> Secret:
@@ -77,19 +79,3 @@ class ExampleConfig:
     )
 
     environment: ClassVar[Mapping[str, str]] = ENVIRONMENT
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Self:
-        """Read the configuration from ``EXAMPLE_*`` variables.
-
-        Raises:
-            ConfigurationError: ``EXAMPLE_API_KEY`` is not set.
-        """
-        values: dict[str, Any] = {
-            field: environ[name]
-            for field, name in ENVIRONMENT.items()
-            if environ.get(name, "").strip()
-        }
-        if "api_key" not in values:
-            raise ConfigurationError("set EXAMPLE_API_KEY to read Example Reports")
-        return cls(**values)

@@ -25,26 +25,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from connector_core import get_logger, hookimpl
-from connector_core.cursors import CursorGuard
-from connector_core.exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    NotSupportedError,
-    PermissionDeniedError,
-    SchemaError,
-)
-from connector_core.http import HTTPTransport
-from connector_core.models import (
+from connector_core import (
     AIAuditLog,
     AICredentialValidation,
+    AuthenticationError,
+    ConfigurationError,
     ConnectionResult,
-)
-from connector_core.streams import (
+    CursorGuard,
+    HTTPTransport,
+    NotSupportedError,
+    PermissionDeniedError,
     QuarantinedRecord,
+    SchemaError,
     StreamBatch,
     StreamInfo,
     StreamKind,
+    get_logger,
+    hookimpl,
 )
 
 from aiaudit_example.config import ExampleConfig
@@ -66,8 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
 
     import aiohttp
-    from connector_core.models import AIAuditLogQuery, OAuthCredentials
-    from connector_core.secrets import Secret
+    from connector_core import AIAuditLogQuery, OAuthCredentials, Secret
 
 
 __all__ = ["ERROR_CODE", "WINDOW", "ExampleConnector"]

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
-from connector_core.models import AIActivityType, AIAuditLog
-from connector_core.streams import QuarantinedRecord
+from connector_core import AIActivityType, AIAuditLog, QuarantinedRecord
 
 
 if TYPE_CHECKING:

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 import attrs
 import orjson
 from aiohttp import web
-from connector_core.sandbox import RunningSandbox, SandboxOptions
+from connector_core import RunningSandbox, SandboxOptions
 
 from aiaudit_example.normalize import (
     APPLICATIONS,

@@ -22,17 +22,14 @@ if TYPE_CHECKING:
 __all__ = ["ChatGPTComplianceAPIConfig", "ChatGPTEnterpriseConnector"]
 
 
-@hookimpl
-def aiaudit_register_connectors(register: Callable[..., None]) -> None:
-    register(ChatGPTEnterpriseConnector)
-
-
-@hookimpl
-def aiaudit_sandbox(platform: str) -> SandboxProvider | None:
-    if platform != ChatGPTEnterpriseConnector.platform:
-        return None
+def _sandbox() -> SandboxProvider:
     # Imported on demand: the sandbox generates data and serves HTTP, which a
     # host that only reads real APIs never needs to load.
     from aiaudit_chatgpt.sandbox.server import SandboxProvider  # noqa: PLC0415
 
     return SandboxProvider()
+
+
+@hookimpl
+def aiaudit_register_connectors(register: Callable[..., None]) -> None:
+    register(ChatGPTEnterpriseConnector, sandbox=_sandbox)

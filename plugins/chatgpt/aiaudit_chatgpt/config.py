@@ -11,12 +11,11 @@ configured alone; the connector reports what it cannot see.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final
 
 import attrs
 import yarl
 
-from connector_core.exceptions import ConfigurationError
 from connector_core.http import DEFAULT_MAX_LINE
 from connector_core.secrets import Secret
 
@@ -45,7 +44,10 @@ ENVIRONMENT: Final = {
     "timeout": ("AIAUDIT_CHATGPT_TIMEOUT",),
     "max_record_bytes": ("AIAUDIT_CHATGPT_MAX_RECORD_BYTES",),
 }
-"""Each field and the variables it is read from, first match wins.
+"""Each field and the variables it is read from, first match wins; the
+core's ``ConnectorSpec.config_from_env`` reads them (there is no
+``from_env`` here: when no key is set, the class's own check names the
+fields and the core adds their variables).
 
 ``OPENAI_ENTERPRISE_API_KEY`` is the name the original plan used; the
 official SDK and OpenAI's docs call the admin key ``OPENAI_ADMIN_KEY``.
@@ -143,34 +145,3 @@ class ChatGPTComplianceAPIConfig:
     def compliance_enabled(self) -> bool:
         """Whether the Compliance API (conversations, files, GPTs) is configured."""
         return self.compliance_api_key is not None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Self:
-        """Read the configuration from environment variables (see ENVIRONMENT).
-
-        Raises:
-            ConfigurationError: No key is set, or a value is malformed; the
-                message names the variable, never its value.
-        """
-        values: dict[str, str] = {}
-        sources: dict[str, str] = {}
-        for field, variables in ENVIRONMENT.items():
-            for name in variables:
-                value = environ.get(name, "").strip()
-                if value:
-                    values[field] = value
-                    sources[field] = name
-                    break
-        if "api_key" not in values and "compliance_api_key" not in values:
-            raise ConfigurationError(
-                "no ChatGPT credentials in the environment: set OPENAI_ADMIN_KEY "
-                "(Admin API) and/or CHATGPT_COMPLIANCE_API_KEY with "
-                "CHATGPT_WORKSPACE_ID (Compliance API)"
-            )
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as exc:
-            names = ", ".join(sorted(sources.values()))
-            raise ConfigurationError(
-                f"invalid ChatGPT configuration from the environment ({names}): {exc}"
-            ) from exc
