@@ -105,6 +105,7 @@ from connector_core.exceptions import (
     PermissionDeniedError,
     PluginError,
     RateLimitedError,
+    RecordRefusedError,
     SchemaError,
     ServerError,
     TransportError,
@@ -130,17 +131,21 @@ from connector_core.registry import FanOutResult, PluginInfo, Registry
 from connector_core.sandbox import RunningSandbox, SandboxOptions, SandboxProvider
 from connector_core.secrets import Secret
 from connector_core.streams import (
+    UNEXPECTED_FAILURE,
     QuarantinedRecord,
     StreamBatch,
     StreamInfo,
     StreamKind,
+    normalize_or_quarantine,
 )
+from connector_core.wire import describe_structure_error, strict_converter
 
 
 __all__ = [
     "OPERATIONS",
     "PROJECT",
     "REQUIRED_OPERATIONS",
+    "UNEXPECTED_FAILURE",
     "AIActivityType",
     "AIAuditLog",
     "AIAuditLogQuery",
@@ -173,6 +178,7 @@ __all__ = [
     "PluginInfo",
     "QuarantinedRecord",
     "RateLimitedError",
+    "RecordRefusedError",
     "Registry",
     "RunningSandbox",
     "SandboxOptions",
@@ -188,9 +194,12 @@ __all__ = [
     "TransportError",
     "UnknownPlatformError",
     "UsageAnalytics",
+    "describe_structure_error",
     "get_logger",
     "hookimpl",
     "hookspec",
+    "normalize_or_quarantine",
+    "strict_converter",
 ]
 
 
