@@ -58,6 +58,8 @@ async def authenticate(
     return ConnectionResult(
         success=False,
         error="; ".join(validation.errors) or "the credentials were refused",
+        # A failed connection carries a code a host can branch on.
+        error_code="INVALID_CREDENTIALS",
         metadata=metadata,
     )
 

@@ -139,6 +139,7 @@ async def test_default_authenticate_derives_from_validation():
         result = await bad.authenticate()
     assert result.success is False
     assert result.error == "the token was refused"
+    assert result.error_code == "INVALID_CREDENTIALS"  # the suite asks for one
     assert result.metadata["missing_permissions"] == ["logs.read"]
 
 

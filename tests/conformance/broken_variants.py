@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aiohttp
 import attrs
 import structlog
-from aiaudit_example.config import DEFAULT_BASE_URL, ExampleConfig
-from aiaudit_example.connector import WINDOW, ExampleConnector, _path
-from aiaudit_example.normalize import APPLICATIONS, format_time, parse_time, stream_of
+from aiaudit_example.connector import WINDOW, ExampleConfig, ExampleConnector, _path
+from aiaudit_example.normalize import (
+    APPLICATIONS,
+    format_time,
+    normalize_activity,
+    parse_time,
+)
 from aiaudit_example.sandbox import ExampleSandboxProvider
 
-from connector_core import hookimpl
+from connector_core import Secret, hookimpl, normalize_or_quarantine
 from connector_core.analytics import UsageAccumulator
 from connector_core.cursors import CursorGuard
 from connector_core.exceptions import RateLimitedError, ServerError
@@ -38,6 +43,18 @@ class Unbroken(ExampleConnector):
     platform = "unbroken"
 
 
+class EditsLogs(ExampleConnector):
+    """A variant that changes the logs its reads yield, batch by batch."""
+
+    def _edit(self, logs):
+        return logs
+
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        async for batch in super().read_stream(stream, checkpoint, query):
+            yield attrs.evolve(batch, logs=tuple(self._edit(list(batch.logs))))
+
+
 # -- reading ------------------------------------------------------------------
 
 
@@ -46,36 +63,29 @@ class DropsLastPage(ExampleConnector):
 
     platform = "drops_last_page"
 
-    async def _window(self, stream, path, params, wanted):
+    async def _window(self, http, stream, path, params):
         guard = CursorGuard(path, "nextPageToken")
-        page = await self.http.get_json(path, params=params)
-        items, token = self._page(page, path)
-        while token:
-            guard.advance(token)
-            logs, bad = self._normalize_page(items, stream)
-            if wanted:
-                logs = [entry for entry in logs if entry.action in wanted]
-            yield StreamBatch(logs=tuple(logs), quarantined=tuple(bad))
-            page = await self.http.get_json(path, params={**params, "pageToken": token})
-            items, token = self._page(page, path)
+        page = self._page(await http.get_json(path, params=params), path)
+        while page.nextPageToken:
+            guard.advance(page.nextPageToken)
+            yield _batch(self, stream, page.items)
+            asked = {**params, "pageToken": page.nextPageToken}
+            page = self._page(await http.get_json(path, params=asked), path)
 
 
 class RepeatsRecordAcrossPages(ExampleConnector):
-    """Starts each page with the last activity of the page before, as a
+    """Starts each batch with the last log of the batch before, as a
     connector does that treats a boundary as inclusive."""
 
     platform = "repeats_record_across_pages"
 
-    async def _window(self, stream, path, params, wanted):
-        self._carry = None
-        async for batch in super()._window(stream, path, params, wanted):
-            yield batch
-
-    def _normalize_page(self, items, stream):
-        carried = [self._carry] if self._carry is not None else []
-        if items:
-            self._carry = items[-1]
-        return super()._normalize_page(carried + items, stream)
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        last = ()
+        async for batch in super().read_stream(stream, checkpoint, query):
+            logs = (*last, *batch.logs) if batch.logs else ()
+            last = batch.logs[-1:] or last
+            yield attrs.evolve(batch, logs=logs)
 
 
 class IgnoresTheFilter(ExampleConnector):
@@ -90,42 +100,35 @@ class IgnoresTheFilter(ExampleConnector):
             yield batch
 
 
-class NaiveTimestamps(ExampleConnector):
+class NaiveTimestamps(EditsLogs):
     """Parses times without their offset, as ``strptime(..., "...%fZ")`` does."""
 
     platform = "naive_timestamps"
 
-    def _normalize(self, activity, stream):
-        result = super()._normalize(activity, stream)
-        if isinstance(result, list):
-            return [
-                attrs.evolve(entry, timestamp=entry.timestamp.replace(tzinfo=None))
-                for entry in result
-            ]
-        return result
+    def _edit(self, logs):
+        return [
+            attrs.evolve(entry, timestamp=entry.timestamp.replace(tzinfo=None))
+            for entry in logs
+        ]
 
 
-class ReportsAnotherPlatform(ExampleConnector):
+class ReportsAnotherPlatform(EditsLogs):
     """Stamps its logs with a platform name it does not register."""
 
     platform = "reports_another_platform"
 
-    def _normalize(self, activity, stream):
-        result = super()._normalize(activity, stream)
-        if isinstance(result, list):
-            return [attrs.evolve(entry, platform="sample") for entry in result]
-        return result
+    def _edit(self, logs):
+        return [attrs.evolve(entry, platform="sample") for entry in logs]
 
 
-class ShufflesEachPage(ExampleConnector):
+class ShufflesEachPage(EditsLogs):
     """Collects a page into a set on the way, so its order changes per read."""
 
     platform = "shuffles_each_page"
 
-    def _normalize_page(self, items, stream):
-        logs, bad = super()._normalize_page(items, stream)
+    def _edit(self, logs):
         random.shuffle(logs)
-        return logs, bad
+        return logs
 
 
 class ResumesWithOlderEvents(ExampleConnector):
@@ -155,20 +158,14 @@ class IgnoresTimeRange(ExampleConnector):
         if query.start_date <= datetime.now(UTC):
             params["startTime"] = format_time(query.start_date)
             params["endTime"] = format_time(query.end_date)
-        for application in APPLICATIONS:
-            path = _path(application)
-            token = None
-            while True:
-                page = await self.http.get_json(
-                    path, params={**params, "pageToken": token} if token else params
-                )
-                items, token = self._page(page, path)
-                logs, _ = self._normalize_page(items, stream_of(application))
-                for entry in logs:
-                    if not query.event_types or entry.action in query.event_types:
-                        yield entry
-                if token is None:
-                    break
+        async with self._http() as http:
+            for application in APPLICATIONS:
+                stream = f"{application}_activity"
+                path = _path(application)
+                async for batch in self._window(http, stream, path, params):
+                    for entry in batch.logs:
+                        if not query.event_types or entry.action in query.event_types:
+                            yield entry
 
 
 # -- secrets and connection ---------------------------------------------------------
@@ -179,8 +176,13 @@ class LeaksKeyInError(ExampleConnector):
 
     platform = "leaks_key_in_error"
 
-    def _refusal(self, exc):
-        return f"the key {self.config.api_key.reveal()} was refused: {exc}"
+    @hookimpl
+    async def validate_ai_credentials(self):
+        result = await super().validate_ai_credentials()
+        if result.is_valid:
+            return result
+        refused = f"the key {self.config.api_key.reveal()} was refused"
+        return attrs.evolve(result, errors=(refused,))
 
 
 class LogsTheKey(ExampleConnector):
@@ -203,7 +205,7 @@ class PlainConfig:
 
     api_key: str
     customer_id: str = "my_customer"
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = "https://reports.example.com"
     timeout: float = 30.0
     page_size: int = 1000
 
@@ -216,7 +218,8 @@ class SecretNotMarked(ExampleConnector):
     config_class = PlainConfig
 
     def __init__(self, config, *, session=None):
-        super().__init__(ExampleConfig(**attrs.asdict(config)), session=session)
+        values = attrs.asdict(config) | {"api_key": Secret(config.api_key)}
+        super().__init__(ExampleConfig(**values), session=session)
 
 
 class RaisesOnBadCredentials(ExampleConnector):
@@ -226,7 +229,8 @@ class RaisesOnBadCredentials(ExampleConnector):
 
     @hookimpl
     async def authenticate(self):
-        await self._probe(self.http, "login")
+        async with self._http() as http:
+            await self._probe(http, "login")
         return ConnectionResult(success=True, platform_user_id=self.config.customer_id)
 
 
@@ -271,9 +275,9 @@ class StopsOnRateLimit(ExampleConnector):
 
     platform = "stops_on_rate_limit"
 
-    async def _window(self, stream, path, params, wanted):
+    async def _window(self, http, stream, path, params):
         try:
-            async for batch in super()._window(stream, path, params, wanted):
+            async for batch in super()._window(http, stream, path, params):
                 yield batch
         except RateLimitedError:
             return
@@ -284,10 +288,10 @@ class EmptyOnMalformedPage(ExampleConnector):
 
     platform = "empty_on_malformed_page"
 
-    def _page(self, page, path):
-        if isinstance(page, dict) and not isinstance(page.get("items", []), list):
-            return [], None
-        return super()._page(page, path)
+    def _page(self, raw, path):
+        if isinstance(raw, dict) and not isinstance(raw.get("items", []), list):
+            return super()._page({}, path)
+        return super()._page(raw, path)
 
 
 class LeavesTaskRunning(ExampleConnector):
@@ -334,26 +338,21 @@ class SendsKeyOnEveryHop(ExampleConnector):
 
     _keyed = None
 
-    @hookimpl
-    async def read_stream(self, stream, checkpoint, query):
+    def _http(self):
         if self._keyed is None:
             key = self.config.api_key.reveal()
             self._keyed = aiohttp.ClientSession(
                 headers={"Authorization": f"Bearer {key}"}
             )
-            await self.http.aclose()
-            self.http = HTTPTransport(
-                self.config.base_url,
-                api_key=self.config.api_key,
-                timeout=self.config.timeout,
-                session=self._keyed,
-            )
-        async for batch in super().read_stream(stream, checkpoint, query):
-            yield batch
+        return HTTPTransport(
+            self.config.base_url,
+            api_key=self.config.api_key,
+            timeout=self.config.timeout,
+            session=self._keyed,
+        )
 
     @hookimpl
     async def aclose(self):
-        await super().aclose()
         if self._keyed is not None:
             await self._keyed.close()
 
@@ -364,31 +363,36 @@ class LoopsOnStuckCursor(ExampleConnector):
 
     platform = "loops_on_stuck_cursor"
 
-    async def _window(self, stream, path, params, wanted):
-        token = None
-        while True:
-            page = await self.http.get_json(
-                path, params={**params, "pageToken": token} if token else params
-            )
-            items, token = self._page(page, path)
-            logs, bad = self._normalize_page(items, stream)
-            if logs or bad:
-                yield StreamBatch(logs=tuple(logs), quarantined=tuple(bad))
-            if token is None:
-                return
+    async def _window(self, http, stream, path, params):
+        page = self._page(await http.get_json(path, params=params), path)
+        yield _batch(self, stream, page.items)
+        while page.nextPageToken is not None:
+            asked = {**params, "pageToken": page.nextPageToken}
+            page = self._page(await http.get_json(path, params=asked), path)
+            yield _batch(self, stream, page.items)
 
 
-class DropsPoisonedRecords(ExampleConnector):
-    """Skips activities with control characters, broken text or absurdly
-    long ids, "to keep the store clean", and tells nobody."""
+class DropsPoisonedRecords(EditsLogs):
+    """Skips logs with control characters, broken text or absurdly long
+    ids, "to keep the store clean", and tells nobody."""
 
     platform = "drops_poisoned_records"
 
-    def _normalize(self, activity, stream):
-        actor = activity.get("actor") or {}
-        if any(_garbage(v) for v in (*actor.values(), activity.get("ipAddress"))):
-            return []
-        return super()._normalize(activity, stream)
+    def _edit(self, logs):
+        return [
+            entry
+            for entry in logs
+            if not any(
+                _garbage(v) for v in (entry.user_id, entry.user_email, entry.ip_address)
+            )
+        ]
+
+
+def _batch(connector, stream, items):
+    normalize = functools.partial(normalize_activity, platform=connector.platform)
+    return StreamBatch.from_results(
+        normalize_or_quarantine(stream, item, normalize) for item in items
+    )
 
 
 def _garbage(value):
@@ -404,8 +408,12 @@ class IgnoresLateEvents(ExampleConnector):
 
     platform = "ignores_late_events"
 
-    def _lag(self):
-        return timedelta(0)
+    @hookimpl
+    async def read_stream(self, stream, checkpoint, query):
+        since = parse_time(checkpoint["since"]) if checkpoint else None
+        async for batch in super().read_stream(stream, checkpoint, query):
+            logs = [log for log in batch.logs if not since or log.timestamp >= since]
+            yield attrs.evolve(batch, logs=tuple(logs))
 
 
 VARIANTS = {

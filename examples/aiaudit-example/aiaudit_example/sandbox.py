@@ -1,5 +1,8 @@
 """A local server that behaves like the Example Reports API.
 
+(Test infrastructure, not connector code: it is long because it imitates
+the API and every hostile-server fault the conformance suite checks.)
+
 The connector is written against this server, the conformance suite runs
 against it, and so does ``aiaudit sandbox example``: nobody needs an account
 or the network. It serves seeded, generated activity with the API's own
@@ -878,7 +881,7 @@ class ExampleSandbox:
 
 
 class ExampleSandboxProvider:
-    """What the plugin's ``aiaudit_sandbox`` hook returns."""
+    """What the plugin registers with ``register(..., sandbox=...)``."""
 
     @contextlib.asynccontextmanager
     async def start(self, options: SandboxOptions) -> AsyncIterator[RunningSandbox]:
