@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from connector_core import metadata_keys as keys
 from connector_core.exceptions import RecordRefusedError
 from connector_core.wire import got
 from connector_core.wire import short_repr as short
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 __all__ = [
@@ -142,16 +146,66 @@ def original_time(value: object) -> str | None:
     return str(value) or None
 
 
-def _first_text(*candidates: object) -> str | None:
-    for candidate in candidates:
-        found = text(candidate)
-        if found is not None:
-            return found
-    return None
-
-
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# Where each neutral key is found, by place and field, with its precedence
+# (lower wins): the payload itself, then its ``data`` (on creation), then its
+# ``changes_requested`` (on update). Read as one pass over the fields a
+# payload holds, rather than a lookup of every candidate: a sync normalizes
+# every event, and most payloads hold a handful of fields.
+_PAYLOAD_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
+    "name": (keys.RESOURCE_NAME, 0),
+    "role_name": (keys.RESOURCE_NAME, 1),
+    "group_id": (keys.GROUP_ID, 0),
+    "group_name": (keys.GROUP_NAME, 0),
+    "user_id": (keys.TARGET_USER_ID, 1),
+    "target_user_id": (keys.TARGET_USER_ID, 2),
+    "target_user_email": (keys.TARGET_USER_EMAIL, 0),
+    "user_email": (keys.TARGET_USER_EMAIL, 1),
+    "email": (keys.TARGET_USER_EMAIL, 2),
+    "error_code": (keys.ERROR_CODE, 0),
+    "error_message": (keys.ERROR_MESSAGE, 0),
+    "failure_reason": (keys.ERROR_MESSAGE, 1),
+}
+_DATA_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
+    "name": (keys.RESOURCE_NAME, 2),
+    "title": (keys.RESOURCE_NAME, 3),
+    "group_name": (keys.GROUP_NAME, 1),
+    "email": (keys.TARGET_USER_EMAIL, 3),
+}
+_CHANGES_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
+    "name": (keys.RESOURCE_NAME, 4),
+    "title": (keys.RESOURCE_NAME, 5),
+    "group_name": (keys.GROUP_NAME, 2),
+}
+_KEY_ORDER: Final = (
+    keys.RESOURCE_NAME,
+    keys.GROUP_ID,
+    keys.GROUP_NAME,
+    keys.TARGET_USER_ID,
+    keys.TARGET_USER_EMAIL,
+    keys.ERROR_CODE,
+    keys.ERROR_MESSAGE,
+)
+_PROJECT_NAME_RANK: Final = 6  # a project's own name, after every payload place
+_RESOURCE_ID_RANK: Final = 0  # a user event's resource id names its target
+
+
+def _offer(
+    found: dict[str, tuple[int, str]],
+    fields: Mapping[str, tuple[str, int]],
+    place: Mapping[str, Any],
+) -> None:
+    for field, value in place.items():
+        hit = fields.get(field)
+        if hit is None or not isinstance(value, str) or not value:
+            continue
+        key, rank = hit
+        held = found.get(key)
+        if held is None or rank < held[0]:
+            found[key] = (rank, value)
 
 
 def fill_neutral_keys(metadata: dict[str, Any], details: object, action: str) -> None:
@@ -166,45 +220,34 @@ def fill_neutral_keys(metadata: dict[str, Any], details: object, action: str) ->
     place holds a usable value.
     """
     payload = _object(details)
-    data = _object(payload.get("data"))
-    changes = _object(payload.get("changes_requested"))
-    segments = action.removeprefix("tenant.").split(".")
-    resource = text(metadata.get(keys.RESOURCE_TYPE)) or (
-        "_".join(segments[:-1]) or segments[0]
-    )
-    found = {
-        keys.RESOURCE_NAME: _first_text(
-            payload.get("name"),
-            payload.get("role_name"),
-            data.get("name"),
-            data.get("title"),
-            changes.get("name"),
-            changes.get("title"),
-            metadata.get(keys.PROJECT_NAME) if resource == "project" else None,
-        ),
-        keys.GROUP_ID: text(payload.get("group_id")),
-        keys.GROUP_NAME: _first_text(
-            payload.get("group_name"),
-            data.get("group_name"),
-            changes.get("group_name"),
-        ),
-        keys.TARGET_USER_ID: _first_text(
-            metadata.get(keys.RESOURCE_ID) if resource == "user" else None,
-            payload.get("user_id"),
-            payload.get("target_user_id"),
-        ),
-        keys.TARGET_USER_EMAIL: _first_text(
-            payload.get("target_user_email"),
-            payload.get("user_email"),
-            payload.get("email"),
-            data.get("email"),
-        ),
-        keys.ERROR_CODE: text(payload.get("error_code")),
-        keys.ERROR_MESSAGE: _first_text(
-            payload.get("error_message"), payload.get("failure_reason")
-        ),
-    }
-    metadata.update((key, value) for key, value in found.items() if value is not None)
+    found: dict[str, tuple[int, str]] = {}
+    if payload:
+        _offer(found, _PAYLOAD_FIELDS, payload)
+        data = payload.get("data")
+        if isinstance(data, dict):
+            _offer(found, _DATA_FIELDS, data)
+        changes = payload.get("changes_requested")
+        if isinstance(changes, dict):
+            _offer(found, _CHANGES_FIELDS, changes)
+    resource = text(metadata.get(keys.RESOURCE_TYPE))
+    if resource is None:
+        segments = action.removeprefix("tenant.").split(".")
+        resource = "_".join(segments[:-1]) or segments[0]
+    if resource == "project":
+        _offer(
+            found,
+            {keys.PROJECT_NAME: (keys.RESOURCE_NAME, _PROJECT_NAME_RANK)},
+            metadata,
+        )
+    elif resource == "user":
+        _offer(
+            found,
+            {keys.RESOURCE_ID: (keys.TARGET_USER_ID, _RESOURCE_ID_RANK)},
+            metadata,
+        )
+    for key in _KEY_ORDER:  # one order, whatever order the payload has
+        if key in found:
+            metadata[key] = found[key][1]
     is_mfa = payload.get("is_mfa")
     if isinstance(is_mfa, bool):
         metadata[keys.IS_MFA] = is_mfa

@@ -85,23 +85,23 @@ class Normalizer:
             record names no principal, and for custom GPTs.
     """
 
-    __slots__ = ("_organization_id", "_workspace_id")
+    __slots__ = ("_admin_log", "_organization_id", "_workspace_id")
 
     def __init__(
         self, *, organization_id: str | None, workspace_id: str | None
     ) -> None:
         self._organization_id = organization_id or UNKNOWN_ORG
         self._workspace_id = workspace_id or None
+        # Bound once: the admin feed is normalized per event, on the hot path.
+        self._admin_log = functools.partial(
+            admin_log, organization_id=self._organization_id
+        )
 
     # -- Admin API ----------------------------------------------------------
 
     def admin_audit_log(self, raw: object) -> AIAuditLog | QuarantinedRecord:
         """One ``/v1/organization/audit_logs`` item as a log, or quarantined."""
-        return normalize_or_quarantine(
-            STREAM_ADMIN,
-            raw,
-            functools.partial(admin_log, organization_id=self._organization_id),
-        )
+        return normalize_or_quarantine(STREAM_ADMIN, raw, self._admin_log)
 
     # -- Compliance Logs Platform --------------------------------------------
 
