@@ -330,6 +330,16 @@ class Registry:
         """The loaded platforms by name."""
         return dict(sorted(self._specs.items()))
 
+    @property
+    def display_names(self) -> Mapping[str, str]:
+        """Each loaded platform's ``display_name``, for exports to name it.
+
+        The exports take names as an argument rather than loading plugins
+        themselves, so the caller decides where names come from; this is
+        where a host that loaded the registry gets them.
+        """
+        return {name: spec.display_name for name, spec in self.platforms.items()}
+
     def spec(self, platform: str) -> ConnectorSpec:
         """The connector class registered for *platform*.
 

@@ -28,7 +28,7 @@ from connector_core.cli._common import (
     store_option,
 )
 from connector_core.cli._plugins import sandbox_platforms
-from connector_core.cli._reading import display_names, write_usage
+from connector_core.cli._reading import write_usage
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
 from connector_core.models import AIDateRange, UsageAnalytics
@@ -104,7 +104,7 @@ def demo_command(
         asyncio.run(_demo(ctx, provider.start(options), platform, days))
         for platform, provider in chosen
     ]
-    names = display_names(ctx.registry)
+    names = ctx.registry.display_names
     _write_report(report, [demo.analytics for demo in demos], names)
     if as_json:
         emit_json(

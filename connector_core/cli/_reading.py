@@ -29,22 +29,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from connector_core.models import UsageAnalytics
-    from connector_core.registry import Registry
     from connector_core.store.base import SavedConnection
 
 
 USAGE_FORMATS = (*ANALYTICS_FORMATS, "html")
-
-
-def display_names(registry: Registry) -> Mapping[str, str]:
-    """Each loaded platform's ``display_name``, for the exports to name it.
-
-    The exports take the names as an argument rather than loading plugins
-    themselves, so a library caller decides where names come from.
-    """
-    return {
-        platform: spec.display_name for platform, spec in registry.platforms.items()
-    }
 
 
 @click.command("logs")
@@ -125,7 +113,7 @@ def logs_command(
         sys.stdout,
         format="jsonl" if as_json else output_format,
         style="camel" if camel else "snake",
-        display_names=display_names(ctx.registry),
+        display_names=ctx.registry.display_names,
     )
 
 
@@ -242,7 +230,7 @@ def usage_command(
         analytics,
         "json" if as_json else output_format,
         output,
-        names=display_names(ctx.registry),
+        names=ctx.registry.display_names,
     )
 
 
@@ -254,7 +242,7 @@ def write_usage(
     names: Mapping[str, str],
 ) -> None:
     """Print or write *analytics* as a table, JSON or an HTML report;
-    *names* are the platforms' display names (see :func:`display_names`)."""
+    *names* are the platforms' display names (``Registry.display_names``)."""
     from connector_core.export.files import (  # noqa: PLC0415
         private_file,
         write_private_text,

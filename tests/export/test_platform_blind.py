@@ -27,7 +27,6 @@ from toy import ToyConnector
 
 from connector_core import Registry, hookimpl
 from connector_core import metadata_keys as keys
-from connector_core.cli._reading import display_names
 from connector_core.export import to_ocsf, validate_ocsf
 from connector_core.export.formats import write_logs
 from connector_core.models import AIActivityType, AIAuditLog
@@ -161,7 +160,7 @@ def events() -> dict[str, dict[str, Any]]:
     registry = Registry.load(
         entry_points=False, plugins=[("lumen", LumenPlugin())], environ={}
     )
-    names = display_names(registry)
+    names = registry.display_names
     assert names == {"lumen": "Lumen Workspace"}
     return {
         record["uuid"]: to_ocsf(lumen_log(record), display_names=names)
