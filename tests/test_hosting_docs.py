@@ -20,7 +20,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from processes import clean_env, running_sandbox
+
+from connector_core.testing.processes import clean_env, running_sandbox
 
 
 DOC = Path(__file__).parent.parent / "docs" / "hosting.md"

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 from contract_data import OCSF_CLASSES, contract
-from processes import AIAUDIT, clean_env
 from toy import ToyConnector
 
 from connector_core import Registry, hookimpl
@@ -33,6 +32,7 @@ from connector_core.models import AIActivityType, AIAuditLog
 from connector_core.serialization import camel_key, snake_key
 from connector_core.store import open_store
 from connector_core.store.base import SavedConnection
+from connector_core.testing.processes import AIAUDIT, clean_env
 
 
 # -- a plugin of a platform the core cannot know --------------------------

@@ -17,12 +17,11 @@ import time
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from processes import AIAUDIT, clean_env, start_sandbox, stop
-
 from connector_core import Registry
 from connector_core.models import AIAuditLogQuery
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
+from connector_core.testing.processes import AIAUDIT, clean_env, start_sandbox, stop
 
 
 def _rows(store_url: str) -> str:

@@ -9,48 +9,19 @@ be reached those tests are skipped, unless ``AIAUDIT_REQUIRE_POSTGRES=1``
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
 
-from connector_core.store import mask_url, open_store
-
-
-POSTGRES_URL = os.environ.get(
-    "AIAUDIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("AIAUDIT_REQUIRE_POSTGRES") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE_POSTGRES:
-        pytest.fail(
-            f"{reason}, and AIAUDIT_REQUIRE_POSTGRES=1 requires the PostgreSQL "
-            "store tests to run (set AIAUDIT_TEST_POSTGRES_URL to a server)",
-            pytrace=False,
-        )
-    pytest.skip(reason)
+from connector_core.store import open_store
+from connector_core.testing.stores import POSTGRES, postgres_or_skip
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The test server's URL, once it is known to answer."""
-    try:
-        import psycopg  # noqa: PLC0415 -- optional: only these tests need it
-    except ImportError:
-        _unavailable("psycopg is not installed")
-    problem = None
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
-            pass
-    except psycopg.Error as exc:
-        problem = str(exc).strip().partition("\n")[0]
-    if problem is not None:  # outside the except: one message, no traceback
-        _unavailable(
-            f"PostgreSQL at {mask_url(POSTGRES_URL)} is unreachable: {problem}"
-        )
-    return POSTGRES_URL
+    postgres_or_skip()
+    return POSTGRES
 
 
 def with_query(url: str, parameter: str) -> str:

@@ -389,7 +389,7 @@ def test_concurrent_first_opens_in_processes(store_url):
 
 def test_logs_and_usage_read_a_store_one_may_only_read(read_only_store):
     """The reading commands, as a person types them, on a 0400 store."""
-    from processes import AIAUDIT, clean_env  # noqa: PLC0415
+    from connector_core.testing.processes import AIAUDIT, clean_env  # noqa: PLC0415
 
     url = f"sqlite:///{read_only_store}"
     for command in (

@@ -18,13 +18,13 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from processes import AIAUDIT, clean_env, running_sandbox
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox, build_state
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
+from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from processes import AIAUDIT, clean_env
 
 from connector_core.models import AIActivityType, AIAuditLog
 from connector_core.store import open_store
 from connector_core.store.base import SavedConnection
+from connector_core.testing.processes import AIAUDIT, clean_env
 
 
 DAY = datetime(2025, 1, 31, tzinfo=UTC)

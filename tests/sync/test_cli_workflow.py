@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contract_data import OCSF_CLASSES, contract
-from processes import AIAUDIT, clean_env, running_sandbox
 
 from connector_core.export.ocsf import validate_ocsf
 from connector_core.store import open_store
 from connector_core.store.base import SavedConnection
+from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import re
 import shlex
 import subprocess
 
-from processes import AIAUDIT, clean_env
-
 from connector_core.store import open_store
+from connector_core.testing.processes import AIAUDIT, clean_env
 
 
 def demo(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from processes import AIAUDIT, clean_env, start_sandbox, stop
+from connector_core.testing.processes import AIAUDIT, clean_env, start_sandbox, stop
 
 
 def test_the_example_plugin_is_listed_and_syncs(tmp_path):

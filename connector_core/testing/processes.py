@@ -1,13 +1,15 @@
 """Running ``aiaudit`` as a process from a test: a clean environment, and a
 sandbox server that is always stopped.
 
-The CLI tests run the installed console script, as a user would; these are
-the pieces they share.
+CLI tests run the installed console script, as a user would. The core's
+tests and every plugin's tests share these pieces, so a plugin author tests
+the commands their users type the same way the core does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -23,20 +25,52 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+__all__ = [
+    "AIAUDIT",
+    "clean_env",
+    "declared_variables",
+    "running_sandbox",
+    "start_sandbox",
+    "stop",
+]
+
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
 """The console script of the environment running the tests."""
 
 _STOP_TIMEOUT_S = 20
 
 
+@functools.cache
+def declared_variables() -> frozenset[str]:
+    """Every environment variable an installed connector's config declares.
+
+    Read from the registry, so a new plugin's keys are kept out of test
+    commands without anyone listing them here.
+    """
+    # Imported here: loading plugins is the caller's first use, not import's.
+    from connector_core.connections import environment_of  # noqa: PLC0415
+    from connector_core.exceptions import ConfigurationError  # noqa: PLC0415
+    from connector_core.registry import Registry  # noqa: PLC0415
+
+    names: set[str] = set()
+    for spec in Registry.load(environ={}).platforms.values():
+        try:
+            declaration = environment_of(spec)
+        except ConfigurationError:
+            continue
+        for variables in declaration.values():
+            names.update(variables)
+    return frozenset(names)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any platform key or store setting, plus
-    *extra*: a command must use only what the test gives it."""
+    """This environment without any store setting or variable a connector
+    reads, plus *extra*: a command must use only what the test gives it."""
+    drop = declared_variables()
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_", "EXAMPLE_"))
-        and key != "DATABASE_URL"
+        if not key.startswith("AIAUDIT_") and key != "DATABASE_URL" and key not in drop
     }
     return env | extra
 
@@ -48,14 +82,14 @@ def start_sandbox(platform: str, *args: str) -> tuple[subprocess.Popen[str], Any
     A sandbox that does not describe itself is stopped, and the test fails
     with what it printed on stderr.
     """
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 (our own console script)
         [str(AIAUDIT), "sandbox", platform, "--json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
     )
-    assert process.stdout is not None
+    assert process.stdout is not None  # noqa: S101 (PIPE was asked for)
     line = process.stdout.readline()
     try:
         return process, json.loads(line)
