@@ -1,6 +1,9 @@
 """Development sessions: ``nox -s tests``, ``lint``, ``types``, ``docs``.
 
-``nox`` with no arguments runs all four, as CI does.
+``nox`` with no arguments runs all four, as CI does. ``tests`` runs once per
+distribution, each in an environment of its own: the core's tests with no
+platform plugin installed (only their toy plugins and the example), then each
+plugin's tests with the core and that plugin.
 """
 
 from __future__ import annotations
@@ -17,20 +20,39 @@ nox.options.error_on_external_run = True
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PLUGINS = {"chatgpt": ROOT / "plugins" / "chatgpt"}
+"""The platform plugins kept in this repository, each its own distribution."""
 
 
-def _install(session: nox.Session, *groups: str) -> None:
+def _install(session: nox.Session, *groups: str, plugins: tuple[str, ...] = ()) -> None:
+    """The core (editable), the named groups of its dependencies, and the
+    named plugins (editable) with their own ``tests`` group."""
     requirements: list[str] = []
     for group in groups:
         requirements.extend(nox.project.dependency_groups(PYPROJECT, group))
-    session.install("-e", ".", *requirements)
+    editable = ["-e", "."]
+    for name in plugins:
+        folder = PLUGINS[name]
+        editable += ["-e", str(folder.relative_to(ROOT))]
+        plugin = nox.project.load_toml(folder / "pyproject.toml")
+        requirements.extend(nox.project.dependency_groups(plugin, "tests"))
+    session.install(*editable, *requirements)
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Run the test suite (PostgreSQL-backed tests need a server, see README)."""
-    _install(session, "tests")
-    session.run("pytest", *session.posargs, env={"PYTHONHASHSEED": "0"})
+@nox.parametrize("package", ["core", *PLUGINS])
+def tests(session: nox.Session, package: str) -> None:
+    """Run each distribution's tests (PostgreSQL-backed tests need a server,
+    see README): ``nox -s tests`` runs all, ``nox -s "tests(package='core')"``
+    one."""
+    env = {"PYTHONHASHSEED": "0"}
+    if package == "core":
+        _install(session, "tests")
+        session.run("pytest", *session.posargs, env=env)
+        return
+    _install(session, plugins=(package,))
+    session.chdir(PLUGINS[package])
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session
@@ -39,7 +61,7 @@ def conformance(session: nox.Session) -> None:
 
     ``nox -s conformance -- --aiaudit-events 5000`` passes options through.
     """
-    _install(session, "tests")
+    _install(session, "tests", plugins=tuple(PLUGINS))
     session.run("pytest", "--aiaudit-platform", "all", *session.posargs)
 
 
@@ -54,7 +76,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     """Type-check the library and the in-tree plugins with mypy --strict."""
-    _install(session, "typing", "tests")
+    _install(session, "typing", "tests", plugins=tuple(PLUGINS))
     session.run("mypy", *session.posargs)
 
 
@@ -78,7 +100,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- profile`` runs ``bench/profiling.py`` (with py-spy) and
     ``nox -s bench -- sandbox`` the sandbox's own page-cost check.
     """
-    _install(session, "tests")
+    _install(session, "tests", plugins=("chatgpt",))
     args = list(session.posargs)
     script = "bench/run.py"
     if args and args[0] == "profile":
@@ -100,11 +122,12 @@ def chaos(session: nox.Session) -> None:
     expected and stored, duplicates, missing and quarantined (with reasons);
     any loss or duplicate fails the session.
     """
-    _install(session, "tests")
+    _install(session, plugins=("chatgpt",))
+    session.chdir(PLUGINS["chatgpt"])
     session.run(
         "pytest",
         "tests/reliability",
-        "tests/sync/test_crash_resume.py",
+        "tests/integration/test_crash_resume.py",
         "-s",
         "-p",
         "no:logging",

@@ -156,7 +156,7 @@ class ConnectorSpec:
         if not isinstance(platform, str) or not _PLATFORM_NAME.match(platform):
             raise PluginError(
                 plugin,
-                f"{name}.platform must be a lowercase name like 'chatgpt', "
+                f"{name}.platform must be a lowercase name like 'acme_chat', "
                 f"got {platform!r}",
             )
         display_name = getattr(connector_class, "display_name", platform)

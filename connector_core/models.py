@@ -30,7 +30,6 @@ from connector_core.secrets import Secret
 
 
 __all__ = [
-    "KNOWN_AI_PLATFORMS",
     "AIActivityType",
     "AIAuditLog",
     "AIAuditLogQuery",
@@ -75,17 +74,9 @@ __all__ = [
 AIPlatform: TypeAlias = str
 """A platform name such as ``"chatgpt"``.
 
-An alias of ``str`` rather than an enum because the set is open: third-party
-plugins add platforms without a release of the core.
-"""
-
-KNOWN_AI_PLATFORMS: Final[frozenset[str]] = frozenset(
-    {"chatgpt", "claude", "gemini", "perplexity", "copilot"}
-)
-"""The platforms the host application's shared types name.
-
-Informational only: a name outside this set is valid as long as it is
-well-formed, so plugins are never second-class.
+An alias of ``str`` rather than an enum because the set is open: every
+plugin adds its platforms without a release of the core, and the core keeps
+no list of them (the registry knows which are installed).
 """
 
 _PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -111,7 +102,7 @@ def validate_platform_name(
     if not isinstance(value, str) or _PLATFORM_NAME.fullmatch(value) is None:
         raise ValueError(
             f"{attribute.name} must be a lowercase identifier matching "
-            f"^[a-z][a-z0-9_]*$ (for example 'chatgpt'), got {value!r}"
+            f"^[a-z][a-z0-9_]*$ (for example 'acme_chat'), got {value!r}"
         )
     if value.__class__ is str and len(_KNOWN_PLATFORM_NAMES) < _KNOWN_PLATFORM_LIMIT:
         _KNOWN_PLATFORM_NAMES.add(value)

@@ -1,11 +1,12 @@
 """The contract data the tests check against, kept in the repository.
 
-The specifications the contract tests use (the OpenAI Admin API, the ChatGPT
-Enterprise Compliance API and the OCSF classes) are restated, as the subset
-the tests need, in ``tests/contracts/``: each file names its public source
-and what was kept. Nothing outside the checkout is read. A missing or broken
-fixture fails the test that needs it, with the file it wanted; it never
-skips, because a contract that is never checked is no contract.
+The specification the core's contract tests use (the OCSF classes) is
+restated, as the subset the tests need, in ``tests/contracts/``: the file
+names its public source and what was kept. Each plugin keeps its platforms'
+API contracts with its own tests. Nothing outside the checkout is read. A
+missing or broken fixture fails the test that needs it, with the file it
+wanted; it never skips, because a contract that is never checked is no
+contract.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from typing import Any
 CONTRACTS = Path(__file__).resolve().parent / "contracts"
 """The fixtures' folder; ``tests/contracts/README.md`` lists their sources."""
 
-OPENAI_ADMIN = "openai-admin-api.json"
-CHATGPT_COMPLIANCE = "chatgpt-compliance-api.json"
 OCSF_CLASSES = "ocsf-classes.json"
 
 

@@ -50,7 +50,7 @@ from connector_core.models import (
 from connector_core.streams import QuarantinedRecord
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DOC = (ROOT / "docs" / "chatgpt-mapping.md").read_text(encoding="utf-8")
 TABLE = tomllib.loads(
     importlib.resources.files("aiaudit_chatgpt")
