@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import connector_core
@@ -57,3 +58,13 @@ def test_no_data_file_in_the_core_names_a_platform():
         and NAMES.search(path.read_text(encoding="utf-8", errors="replace"))
     ]
     assert found == []
+
+
+def test_the_core_distribution_ships_no_plugin():
+    """The core's wheel is ``connector_core`` alone and registers no
+    platform: every plugin is a distribution of its own."""
+    project = tomllib.loads((CORE.parent / "pyproject.toml").read_text("utf-8"))
+    assert project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [
+        "connector_core"
+    ]
+    assert "aiaudit" not in project["project"].get("entry-points", {})
