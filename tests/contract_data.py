@@ -1,9 +1,12 @@
 """The contract data the tests check against, kept in the repository.
 
 The specifications the contract tests use (the OpenAI Admin API, the ChatGPT
-Enterprise Compliance API and the OCSF classes) are restated, as the subset
-the tests need, in ``tests/contracts/``: each file names its public source
-and what was kept. Nothing outside the checkout is read. A missing or broken
+Enterprise Compliance API and the OCSF classes' requirements) are restated,
+as the subset the tests need, in ``tests/contracts/``: each file names its
+public source and what was kept. The compiled OCSF schema the OCSF validator
+reads is restated too, but ships in the package
+(``connector_core.testing.ocsf.SCHEMA_FILE``) so that plugins' tests have
+it. Nothing outside the checkout is read. A missing or broken
 fixture fails the test that needs it, with the file it wanted; it never
 skips, because a contract that is never checked is no contract.
 """
@@ -22,6 +25,7 @@ CONTRACTS = Path(__file__).resolve().parent / "contracts"
 OPENAI_ADMIN = "openai-admin-api.json"
 CHATGPT_COMPLIANCE = "chatgpt-compliance-api.json"
 OCSF_CLASSES = "ocsf-classes.json"
+"""The requirements ``validate_ocsf`` reads (from the same compiled schema)."""
 
 
 class ContractDataError(AssertionError):

@@ -8,7 +8,7 @@ is one command per fixture::
 
     python tests/contracts/restate.py openai-admin path/to/openapi.yaml
     python tests/contracts/restate.py chatgpt-compliance path/to/openapi.json
-    python tests/contracts/restate.py ocsf path/to/classes.json
+    python tests/contracts/restate.py ocsf path/to/ocsf-schema
 
 There is no default input: the document is always named on the command line.
 The output is written beside this script (``--output`` names another file).
@@ -20,10 +20,12 @@ change a validation result: paths, the ``description``, ``title``,
 ``required``, ``enum``, ``nullable``, ``format``, ``oneOf``/``anyOf``/
 ``allOf``, ``additionalProperties`` and ``discriminator`` stay as published.
 
-For OCSF it reads the class requirements resolved from the schema's class
-files (``required`` through ``extends`` and ``$include``; profiles left out):
-``{"classes": {...}, "objects": {...}}``, and keeps of each class and object
-the attributes ``validate_ocsf`` reads.
+For OCSF it compiles a checkout of the schema repository with ocsf-lib
+(corrected where its compiler departs from the OCSF server, see
+``correct_ocsf``) and writes two files from that one compilation: the
+compiled schema cut to the export's classes and what they reach, which the
+OCSF validator ``connector_core.testing.ocsf`` reads (it ships in the
+package, for plugins' tests), and the requirements ``validate_ocsf`` reads.
 """
 
 from __future__ import annotations
@@ -381,6 +383,8 @@ def restate_ocsf_schema(compiled: dict[str, Any], url: str) -> dict[str, Any]:
 
     def entry(spec: dict[str, Any]) -> dict[str, Any]:
         kept = pick(spec, OCSF["entry_keys"])
+        if "profiles" in kept:  # a set in the compiler: sorted, for stable diffs
+            kept["profiles"] = sorted(kept["profiles"])
         kept["attributes"] = {
             name: attribute(value) for name, value in sorted(spec["attributes"].items())
         }
@@ -474,6 +478,50 @@ def restate_ocsf_requirements(compiled: dict[str, Any], url: str) -> dict[str, A
     return {"source": source, "classes": classes, "objects": objects}
 
 
+def compare_ocsf(compiled: dict[str, Any], version: str) -> list[str]:
+    """Where *compiled* differs from the schema ``ocsf-json-schema`` packages.
+
+    That copy was compiled by the OCSF project; compiling the same release
+    (``--compare-packaged 1.8.0`` on a checkout of tag 1.8.0) shows whether
+    ``correct_ocsf`` still makes ocsf-lib's output agree with it, for the
+    classes kept here and every object they reach. Extensions are left out
+    here and not there, so attributes and enum values an extension adds are
+    not compared.
+    """
+    from ocsf_json_schema import get_ocsf_schema  # noqa: PLC0415
+
+    published = get_ocsf_schema(version)
+    classes = [name for name in OCSF["classes"] if name in compiled["classes"]]
+    found: list[str] = []
+    for group, names in (
+        ("classes", classes),
+        ("objects", _reachable(compiled, classes)),
+    ):
+        for name in names:
+            mine, theirs = compiled[group][name], published[group].get(name)
+            if theirs is None:
+                found.append(f"{group}.{name}: not in the published {version}")
+                continue
+            if (mine.get("constraints") or None) != (theirs.get("constraints") or None):
+                found.append(f"{group}.{name}: constraints differ")
+            for attribute in set(mine["attributes"]) & set(theirs["attributes"]):
+                a, b = mine["attributes"][attribute], theirs["attributes"][attribute]
+                profiles = [a["profile"]] if a.get("profile") else []
+                for what, left, right in (
+                    ("requirement", a.get("requirement"), b.get("requirement")),
+                    ("profiles", profiles, sorted(b.get("profiles") or [])),
+                    (
+                        "type",
+                        a.get("object_type") or a.get("type"),
+                        b.get("object_type") or b.get("type"),
+                    ),
+                    ("array", bool(a.get("is_array")), bool(b.get("is_array"))),
+                ):
+                    if left != right:
+                        found.append(f"{group}.{name}.{attribute}: {what} differs")
+    return found
+
+
 def write(fixture: dict[str, Any], target: Path) -> None:
     target.write_text(
         json.dumps(fixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -497,8 +545,17 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="default: beside this script (for ocsf: the compiled schema's file)",
     )
+    parser.add_argument(
+        "--compare-packaged",
+        metavar="VERSION",
+        help="ocsf: compare with ocsf-json-schema's copy of VERSION; write nothing",
+    )
     args = parser.parse_args(argv)
 
+    if args.contract == "ocsf" and args.compare_packaged:
+        differences = compare_ocsf(compile_ocsf(args.document), args.compare_packaged)
+        print("\n".join(differences) or "no difference")
+        return 1 if differences else 0
     if args.contract == "ocsf":
         compiled = compile_ocsf(args.document)
         url = args.url or OCSF["url"]
