@@ -7,10 +7,15 @@ entity, group, target user, file and original time, and name the platform as
 the connector class does, so nothing in the core can be reading a known
 platform's record shapes. The CLI gets the names from the registry: an
 installed plugin's ``display_name`` reaches ``aiaudit logs --format ocsf``.
+
+The example plugin (``examples/aiaudit-example``), installed as any third
+party's is, goes the whole way: loaded by ``Registry.load()``, read from its
+own sandbox, exported, and every event validated against the OCSF schema.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -28,10 +33,13 @@ from connector_core import Registry, hookimpl
 from connector_core import metadata_keys as keys
 from connector_core.export import to_ocsf, validate_ocsf
 from connector_core.export.formats import write_logs
-from connector_core.models import AIActivityType, AIAuditLog
-from connector_core.serialization import camel_key, snake_key
+from connector_core.models import AIActivityType, AIAuditLog, AIAuditLogQuery
+from connector_core.paging import iter_logs
+from connector_core.sandbox import SandboxOptions
+from connector_core.serialization import camel_key, snake_key, unstructure
 from connector_core.store import open_store
 from connector_core.store.base import SavedConnection
+from connector_core.testing.ocsf import assert_valid_ocsf, bundled_schema
 from connector_core.testing.processes import AIAUDIT, clean_env
 
 
@@ -171,6 +179,7 @@ def events() -> dict[str, dict[str, Any]]:
 def test_every_event_is_valid_ocsf(events):
     reference = contract(OCSF_CLASSES)
     for event in events.values():
+        assert_valid_ocsf(event)
         assert validate_ocsf(event, reference) == []
         assert event["metadata"]["log_name"] == "lumen"
 
@@ -188,7 +197,7 @@ def test_entity_group_and_target_user_come_from_neutral_keys(events):
         "type": "project",
     }
     assert events["l-2"]["group"] == {"uid": "t-3", "name": "Analysts"}
-    assert events["l-2"]["user"] == {"uid": "u-8", "email_addr": "kim@example.org"}
+    assert events["l-2"]["users"] == [{"uid": "u-8", "email_addr": "kim@example.org"}]
     assert events["l-3"]["user"] == {
         "email_addr": "new@example.org",
         "name": "new@example.org",
@@ -231,6 +240,7 @@ def test_a_log_stored_before_the_neutral_keys_exports_with_fewer_fields():
         if key in {keys.DETAILS, keys.ACTOR_TYPE}
     }
     event = to_ocsf(attrs.evolve(old, metadata=bare))
+    assert_valid_ocsf(event)
     assert validate_ocsf(event, contract(OCSF_CLASSES)) == []
     assert event["entity"] == {"name": "project", "type": "project"}
     assert "original_time" not in event["metadata"]
@@ -277,6 +287,68 @@ def test_the_cli_names_an_installed_plugin_as_its_connector_class(tmp_path):
     assert result.returncode == 0, result.stderr
     event = json.loads(result.stdout)
     assert event["service"] == {"name": "Example Reports"}
+
+
+# -- an installed third-party plugin, read from its own sandbox -----------
+
+EXAMPLE_END = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+EXAMPLE_DAYS = 7
+
+
+async def _sandbox_logs(registry: Registry, platform: str) -> list[AIAuditLog]:
+    provider = registry.sandbox(platform)
+    assert provider is not None, f"the {platform} plugin ships no sandbox"
+    options = SandboxOptions(seed=7, events=300, days=EXAMPLE_DAYS, end=EXAMPLE_END)
+    query = AIAuditLogQuery(
+        start_date=EXAMPLE_END - dt.timedelta(days=EXAMPLE_DAYS),
+        end_date=EXAMPLE_END - dt.timedelta(microseconds=1),
+    )
+    async with (
+        provider.start(options) as running,
+        registry.create(platform, running.config) as connector,
+    ):
+        return [log async for log in iter_logs(connector, query)]
+
+
+@pytest.fixture(scope="module")
+def example() -> tuple[str, str, list[tuple[AIAuditLog, dict[str, Any]]]]:
+    """The example plugin's logs and their OCSF events, as a host gets them:
+    the registry loads the installed plugin by its entry point, and nothing
+    here reads its record shapes."""
+    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "example"})
+    [platform] = list(registry.display_names)
+    logs = asyncio.run(_sandbox_logs(registry, platform))
+    names = registry.display_names
+    exported = [(log, to_ocsf(log, display_names=names)) for log in logs]
+    return platform, names[platform], exported
+
+
+def test_an_installed_plugins_events_are_full_ocsf(example):
+    """Every event the example's sandbox leads to is valid by the OCSF schema
+    and carries every attribute its class requires."""
+    platform, display_name, exported = example
+    assert len(exported) > 100
+    required = {
+        spec["uid"]: {
+            name
+            for name, attribute in spec["attributes"].items()
+            if attribute.get("requirement") == "required" and "profile" not in attribute
+        }
+        for spec in bundled_schema()["classes"].values()
+    }
+    classes = set()
+    for log, event in exported:
+        assert_valid_ocsf(event)
+        assert required[event["class_uid"]] <= set(event), log.action
+        assert event["metadata"]["log_name"] == platform
+        assert event["unmapped"]["raw"] == unstructure(dict(log.raw))
+        classes.add(event["class_uid"])
+        if "service" in event:
+            assert event["service"] == {"name": display_name}
+        if "api" in event:
+            assert event["api"]["service"] == {"name": display_name}
+    # Its sign-ins, prompts and file uploads each land in their own class.
+    assert classes == {3002, 6003, 6006}
 
 
 def test_the_docs_list_every_neutral_key_and_no_other():
