@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -104,19 +105,26 @@ def by_name(output: str) -> dict[str, dict]:
     return {plugin["name"]: plugin for plugin in json.loads(output)}
 
 
-def test_plugins_json_lists_the_in_tree_plugin():
+def test_plugins_json_lists_an_installed_plugin():
+    """A plugin installed as its own distribution, as any third party's is."""
     result = run("plugins", "--json")
     assert result.returncode == 0, result.stderr
-    chatgpt = by_name(result.stdout)["chatgpt"]
-    assert chatgpt["status"] == "loaded"
-    assert chatgpt["distribution"] == "aiaudit"
-    assert chatgpt["version"]
-    assert chatgpt["hooks"] == ["aiaudit_register_connectors"]
-    [connector] = chatgpt["connectors"]
-    assert connector["platform"] == "chatgpt"
-    assert {"authenticate", "list_streams", "read_stream"} <= set(connector["hooks"])
-    assert connector["secret_fields"] == ["api_key", "compliance_api_key"]
-    assert connector["sandbox"] == "aiaudit_chatgpt.sandbox.server.SandboxProvider"
+    example = by_name(result.stdout)["example"]
+    assert example["status"] == "loaded"
+    assert example["module"] == "aiaudit_example"
+    assert example["distribution"] == "aiaudit-example"
+    assert example["version"] == metadata.version("aiaudit-example")
+    assert example["hooks"] == ["aiaudit_register_connectors"]
+    assert example["error"] is None
+    [connector] = example["connectors"]
+    assert connector["platform"] == "example"
+    assert connector["display_name"] == "Example Reports"
+    assert connector["class"] == "aiaudit_example.connector.ExampleConnector"
+    assert {"validate_ai_credentials", "list_streams", "read_stream"} <= set(
+        connector["hooks"]
+    )
+    assert connector["secret_fields"] == ["api_key"]
+    assert connector["sandbox"] == "aiaudit_example.sandbox.ExampleSandboxProvider"
 
 
 def test_broken_plugin_beside_a_good_one(site: Path):
@@ -132,7 +140,7 @@ def test_broken_plugin_beside_a_good_one(site: Path):
         "ModuleNotFoundError: No module named 'a_module_that_is_not_installed'"
     )
     assert plugins["aiaudit_broken"]["distribution"] == "aiaudit-broken"
-    assert plugins["chatgpt"]["status"] == "loaded"
+    assert plugins["example"]["status"] == "loaded"
 
 
 def test_plugins_table_shows_the_error(site: Path):
@@ -151,11 +159,11 @@ def test_allow_list_from_the_environment(site: Path):
     )
     statuses = {name: p["status"] for name, p in by_name(result.stdout).items()}
     assert {
-        name: statuses[name] for name in ("aiaudit_broken", "aiaudit_good", "chatgpt")
+        name: statuses[name] for name in ("aiaudit_broken", "aiaudit_good", "example")
     } == {
         "aiaudit_broken": "disabled",
         "aiaudit_good": "loaded",
-        "chatgpt": "disabled",
+        "example": "disabled",
     }
     assert set(statuses.values()) == {"disabled", "loaded"}
 

@@ -1,6 +1,6 @@
 """docs/hosting.md runs as written: each host example is a program, run
-against the ChatGPT sandbox in a fresh interpreter, and prints what the page
-says it prints.
+against the example plugin's sandbox in a fresh interpreter, and prints what
+the page says it prints.
 
 An example is a fenced ``python`` block after ``<!-- host-example: NAME -->``;
 its output is the ``text`` block after ``<!-- host-output: NAME -->``. Digits
@@ -13,6 +13,7 @@ example uses it, leaves nothing open behind it.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from connector_core.testing.processes import clean_env, running_sandbox
 DOC = Path(__file__).parent.parent / "docs" / "hosting.md"
 _BLOCK = r"<!-- host-{kind}: (?P<name>[\w-]+) -->\n```{lang}\n(?P<body>.*?)^```$"
 SEED = "7"
+PLATFORM = "example"
+"""The platform the examples run on (they read it from ``PLATFORM``)."""
 
 
 def _blocks(kind: str, lang: str) -> dict[str, str]:
@@ -40,8 +43,16 @@ OUTPUTS = _blocks("output", "text")
 
 @pytest.fixture(scope="module")
 def sandbox_env():
-    with running_sandbox("chatgpt", "--seed", SEED, "--events", "2000") as described:
-        yield described["details"]["environment"]
+    """What the page says the examples read: the platform, the sandbox's
+    configuration and the platform's own variables; and only the plugin
+    they use, so nothing else installed has a say in what they print."""
+    with running_sandbox(PLATFORM, "--seed", SEED, "--events", "2000") as described:
+        yield {
+            "PLATFORM": PLATFORM,
+            "PLATFORM_CONFIG": json.dumps(described["config"]),
+            "AIAUDIT_PLUGINS": PLATFORM,
+            **described["environment"],
+        }
 
 
 def _run(source: str, environ: dict[str, str], tmp_path: Path):
@@ -84,13 +95,14 @@ _WITHOUT_CONTEXT = """
 import asyncio
 import contextlib
 import gc
+import os
 from datetime import UTC, datetime, timedelta
 
 from connector_core import Registry
 from connector_core.models import AIAuditLogQuery, AIDateRange
 
 registry = Registry.load()
-connector = registry.create_from_env("chatgpt")
+connector = registry.create_from_env(os.environ["PLATFORM"])
 end = datetime.now(UTC)
 week = AIAuditLogQuery(start_date=end - timedelta(days=7), end_date=end)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import pytest
 import structlog
 
 from connector_core import get_logger
+from connector_core.testing.processes import clean_env
 
 
 _HOST = """
@@ -35,12 +35,14 @@ from connector_core.models import AIAuditLogQuery
 
 
 async def main() -> None:
-    registry = Registry.load()
-    sandbox = registry.sandbox("chatgpt")
+    # The host names the plugins it uses, so another installed plugin (one
+    # that fails to load warns, as it should) is no part of what it prints.
+    registry = Registry.load(environ={{"AIAUDIT_PLUGINS": "example"}})
+    sandbox = registry.sandbox("example")
     async with sandbox.start(SandboxOptions(seed=7, events=300)) as running:
         config = dict(running.config)
         Path(sys.argv[1]).write_text(config["api_key"])
-        connector = registry.create("chatgpt", config)
+        connector = registry.create("example", config)
         {late}
         async with connector:
             for _ in range(5):
@@ -57,7 +59,7 @@ asyncio.run(main())
 
 
 def _run_host(tmp_path, setup: str = "", late: str = "pass"):
-    """Run a host program; its stdout, stderr, and the sandbox's admin key."""
+    """Run a host program; its stdout, stderr, and the sandbox's key."""
     script = tmp_path / "host.py"
     script.write_text(
         _HOST.format(
@@ -65,11 +67,7 @@ def _run_host(tmp_path, setup: str = "", late: str = "pass"):
         )
     )
     key_file = tmp_path / "key"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIAUDIT_", "OPENAI_", "CHATGPT_", "PYTHONWARNINGS"))
-    }
+    env = {k: v for k, v in clean_env().items() if k != "PYTHONWARNINGS"}
     done = subprocess.run(
         [sys.executable, "-W", "error", str(script), str(key_file)],
         capture_output=True,
@@ -129,7 +127,7 @@ def test_a_host_with_stdlib_logging_gets_the_events_under_module_names(tmp_path)
     assert any("|DEBUG|" in ln and "http.response " in ln for ln in http)
     calls = [ln for ln in lines if ln.startswith("connector_core.connector|DEBUG|")]
     assert len([ln for ln in calls if "operation='authenticate'" in ln]) == 5
-    assert all("platform='chatgpt'" in ln for ln in calls)
+    assert all("platform='example'" in ln for ln in calls)
     assert key not in stdout
     assert key not in stderr
 
@@ -160,7 +158,7 @@ def test_a_host_with_structlog_gets_the_events_through_its_pipeline(tmp_path):
     calls = [e for e in events if e["event"] == "connector.call"]
     assert [e["operation"] for e in calls].count("authenticate") == 5
     assert "get_ai_audit_logs" in [e["operation"] for e in calls]
-    assert calls[0]["platform"] == "chatgpt"
+    assert calls[0]["platform"] == "example"
     assert calls[0]["level"] == "debug"
     assert any(e["event"] == "http.request" for e in events)
     assert key not in stdout
@@ -181,7 +179,7 @@ def test_structlog_configured_after_the_connector_was_created_still_applies(
     events = [json.loads(line) for line in stdout.splitlines()]
     calls = [e for e in events if e["event"] == "connector.call"]
     assert [e["operation"] for e in calls].count("authenticate") == 5
-    assert {e["platform"] for e in calls} == {"chatgpt"}
+    assert {e["platform"] for e in calls} == {"example"}
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import inspect
 import sys
 import types
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import attrs
@@ -80,22 +81,23 @@ QUERY = AIAuditLogQuery(start_date=toy.START, end_date=toy.START + timedelta(day
 
 
 class TestLoading:
-    def test_entry_points_find_the_in_tree_chatgpt_plugin(self):
-        """The ChatGPT plugin is found the way third-party plugins are."""
+    def test_entry_points_find_an_installed_plugin(self):
+        """A plugin installed as its own distribution is found by its entry
+        point, with the distribution it came from."""
         registry = Registry.load(environ={})
-        info = status(registry, "chatgpt")
+        info = status(registry, "example")
         assert info.status == "loaded"
-        assert info.distribution == "aiaudit"
-        assert info.version == connector_core.__version__
+        assert info.distribution == "aiaudit-example"
+        assert info.version == version("aiaudit-example")
         assert "aiaudit_register_connectors" in info.hooks
-        assert registry.platforms["chatgpt"].plugin == "chatgpt"
+        assert registry.platforms["example"].plugin == "example"
 
     def test_allow_list_restricts_loading(self):
         """AIAUDIT_PLUGINS names what loads; the rest is listed as disabled."""
         registry = Registry.load(
             plugins=[("toy", toy)], environ={"AIAUDIT_PLUGINS": "toy"}
         )
-        assert status(registry, "chatgpt").status == "disabled"
+        assert status(registry, "example").status == "disabled"
         assert status(registry, "toy").status == "loaded"
         assert set(registry.platforms) == {"toy"}
 
@@ -325,17 +327,17 @@ class TestCreate:
         with pytest.raises(ConfigurationError, match="cannot be configured from"):
             registry.create_from_env("toy", environ={})
 
-    def test_create_from_env_for_chatgpt(self):
+    def test_create_from_env_for_an_installed_plugin(self):
         registry = Registry.load(environ={})
         conn = registry.create_from_env(
-            "chatgpt",
+            "example",
             environ={
-                "OPENAI_ADMIN_KEY": "sk-admin-envkey1234",
-                "OPENAI_ORGANIZATION_ID": "org-1",
+                "EXAMPLE_API_KEY": "exk_live_envkey1234",
+                "EXAMPLE_CUSTOMER_ID": "C0123abc",
             },
         )
-        assert conn.config.api_key == Secret("sk-admin-envkey1234")
-        assert conn.config.organization_id == "org-1"
+        assert conn.config.api_key == Secret("exk_live_envkey1234")
+        assert conn.config.customer_id == "C0123abc"
         assert "envkey" not in repr(conn.config)
 
     def test_constructor_failure_is_a_plugin_error(self):

@@ -420,12 +420,12 @@ def test_logs_and_usage_read_a_store_one_may_only_read(read_only_store):
 def test_first_uses_of_a_platform_at_once_all_get_its_connection(
     store_url, monkeypatch
 ):
-    """``aiaudit sync chatgpt`` started many times at once on a new store
+    """``aiaudit sync example`` started many times at once on a new store
     saves the environment's connection once, and none of them fails."""
     from connector_core.cli._common import Context  # noqa: PLC0415
     from connector_core.registry import Registry  # noqa: PLC0415
 
-    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-test")
+    monkeypatch.setenv("EXAMPLE_API_KEY", "exk_live_test")
     open_store(store_url).close()
     registry = Registry.load()
     contexts = [
@@ -434,9 +434,9 @@ def test_first_uses_of_a_platform_at_once_all_get_its_connection(
     for context in contexts:
         assert context.store.list_connections() == []
     try:
-        saved = _race(lambda index: contexts[index].saved_or_environment("chatgpt"))
+        saved = _race(lambda index: contexts[index].saved_or_environment("example"))
     finally:
         for context in contexts:
             context.close()
-    assert {connection.name for connection in saved} == {"chatgpt"}
+    assert {connection.name for connection in saved} == {"example"}
     assert len({connection.created_at for connection in saved}) == 1

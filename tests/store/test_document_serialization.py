@@ -2,8 +2,8 @@
 
 The store writes it without walking ``metadata`` and ``raw`` through the
 converter (orjson serializes plain JSON data itself), so these tests compare
-that path with the converter's on every kind of log: the sandbox's real
-events of every stream, arbitrary logs, and values the free-form mappings
+that path with the converter's on every kind of log: the example plugin's
+sandbox events of every kind, arbitrary logs, and values the free-form mappings
 may hold that plain JSON does not have. Where the converter fails, the store
 must fail the same way (the same ``StoreError`` message, or the same
 exception escaping).
@@ -25,10 +25,10 @@ from typing import Any
 import attrs
 import orjson
 import pytest
+from aiaudit_example.normalize import APPLICATIONS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
 from connector_core.exceptions import StoreError
 from connector_core.models import (
@@ -104,23 +104,29 @@ def forced(log: AIAuditLog, **fields: Any) -> AIAuditLog:
 
 
 # --------------------------------------------------------------------------
-# Real events: every stream of the sandbox
+# Real events: every kind of event a plugin's sandbox serves
 # --------------------------------------------------------------------------
 
 
 async def test_every_sandbox_event_is_stored_as_the_converter_writes_it():
     end = datetime(2025, 3, 1, tzinfo=UTC)
     options = SandboxOptions(seed=11, events=3_000, days=10, end=end)
-    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+    registry = Registry.load(environ={"AIAUDIT_PLUGINS": "example"})
+    provider = registry.sandbox("example")
+    assert provider is not None
     query = AIAuditLogQuery(start_date=end - timedelta(days=10), end_date=end)
     async with (
-        ChatGPTSandbox.run(options) as sandbox,
-        registry.create("chatgpt", sandbox.connector_config()) as connector,
+        provider.start(options) as sandbox,
+        registry.create("example", sandbox.config) as connector,
     ):
         logs = [log async for log in connector.stream_ai_audit_logs(query)]
     assert len(logs) > 3_000
-    # Several kinds of records, not only the audit log's.
-    assert len({log.native_type for log in logs}) > 20
+    # Every kind of event the platform has, not only the commonest.
+    assert {log.native_type for log in logs} == {
+        f"{application}.{name}"
+        for application, names in APPLICATIONS.items()
+        for name in names
+    }
     for log in logs:
         assert event_row("c", "s", log, "now")[DOCUMENT] == dumps(log).decode()
 

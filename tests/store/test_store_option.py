@@ -109,7 +109,7 @@ def test_reading_a_store_nothing_was_synced_into_says_so(tmp_path):
 # --------------------------------------------------------------------------
 
 STORE_COMMANDS = [
-    ("connections", "add", "x", "--platform", "chatgpt", "--from-env"),
+    ("connections", "add", "x", "--platform", "example", "--from-env"),
     ("connections", "list"),
     ("connections", "remove", "x"),
     ("check", "x"),
@@ -117,7 +117,7 @@ STORE_COMMANDS = [
     ("checkpoints", "reset", "x", "--all"),
     ("logs",),
     ("usage", "--platform", "chatgpt"),
-    ("demo", "chatgpt", "--events", "20", "--days", "1"),
+    ("demo", "example", "--events", "20", "--days", "1"),
 ]
 
 
@@ -130,7 +130,7 @@ def test_every_command_with_a_store_takes_store_after_its_name(tmp_path, command
         *command,
         "--store",
         f"sqlite:///{missing}",
-        env={"OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef"},
+        env={"EXAMPLE_API_KEY": "exk_live_0123456789abcdef"},
     )
     assert result.returncode == 1, (result.stdout, result.stderr)
     [line] = result.stderr.strip().splitlines()
@@ -147,21 +147,21 @@ def test_a_store_after_the_command_wins(tmp_path):
             "add",
             name,
             "--platform",
-            "chatgpt",
+            "example",
             "--secret",
-            "api_key=OPENAI_ADMIN_KEY",
+            "api_key=EXAMPLE_API_KEY",
             "--store",
             url,
-            env={"OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef"},
+            env={"EXAMPLE_API_KEY": "exk_live_0123456789abcdef"},
         )
         assert added.returncode == 0, added.stderr
     listed = aiaudit("--store", first, "connections", "list", "--store", second)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("in-b  [chatgpt]")
+    assert listed.stdout.startswith("in-b  [example]")
     from_variable = aiaudit(
         "connections", "list", "--store", second, env={"AIAUDIT_STORE": first}
     )
-    assert from_variable.stdout.startswith("in-b  [chatgpt]")
+    assert from_variable.stdout.startswith("in-b  [example]")
 
 
 def test_a_password_in_store_after_the_command_is_refused():
