@@ -1,5 +1,3 @@
-# The rules pyproject.toml lifts for tests/**: plugin tests are tests too.
-# ruff: noqa: INP001, S101, S603
 """The ChatGPT connector used as a synchronous host uses it, without
 ``async with``: it works, on two event loops, and leaves nothing open.
 

@@ -1,5 +1,3 @@
-# The rules pyproject.toml lifts for tests/**: plugin tests are tests too.
-# ruff: noqa: INP001, S101, S603
 """How hosts and users find the ChatGPT plugin: its entry point, what
 ``aiaudit plugins`` says of it, and its configuration from the environment."""
 
@@ -7,24 +5,25 @@ from __future__ import annotations
 
 import json
 import subprocess
+from importlib.metadata import version
 
-import connector_core
 from connector_core import Registry, Secret
 from connector_core.testing.processes import AIAUDIT, clean_env
 
 
-def test_entry_points_find_the_in_tree_chatgpt_plugin() -> None:
-    """The ChatGPT plugin is found the way third-party plugins are."""
+def test_entry_points_find_the_chatgpt_distribution() -> None:
+    """The ChatGPT plugin is found the way third-party plugins are: by the
+    entry point of its own distribution."""
     registry = Registry.load(environ={})
     [info] = [p for p in registry.plugins if p.name == "chatgpt"]
     assert info.status == "loaded"
-    assert info.distribution == "aiaudit"
-    assert info.version == connector_core.__version__
+    assert info.distribution == "aiaudit-chatgpt"
+    assert info.version == version("aiaudit-chatgpt")
     assert "aiaudit_register_connectors" in info.hooks
     assert registry.platforms["chatgpt"].plugin == "chatgpt"
 
 
-def test_plugins_json_lists_the_in_tree_plugin() -> None:
+def test_plugins_json_lists_the_chatgpt_plugin() -> None:
     result = subprocess.run(
         [str(AIAUDIT), "plugins", "--json"],
         capture_output=True,
@@ -38,8 +37,8 @@ def test_plugins_json_lists_the_in_tree_plugin() -> None:
         "chatgpt"
     ]
     assert chatgpt["status"] == "loaded"
-    assert chatgpt["distribution"] == "aiaudit"
-    assert chatgpt["version"]
+    assert chatgpt["distribution"] == "aiaudit-chatgpt"
+    assert chatgpt["version"] == version("aiaudit-chatgpt")
     assert chatgpt["hooks"] == ["aiaudit_register_connectors"]
     [connector] = chatgpt["connectors"]
     assert connector["platform"] == "chatgpt"

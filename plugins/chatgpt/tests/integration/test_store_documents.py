@@ -1,5 +1,3 @@
-# The rules pyproject.toml lifts for tests/**: plugin tests are tests too.
-# ruff: noqa: INP001, S101, PLR2004
 """Every record the ChatGPT sandbox serves is stored as the converter writes it.
 
 The store writes an event's document without walking ``metadata`` and
