@@ -85,6 +85,7 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 
 from connector_core._logging import LibraryLogger, get_logger
+from connector_core.checkpoints import Checkpoint
 from connector_core.connector import (
     OPERATIONS,
     REQUIRED_OPERATIONS,
@@ -157,6 +158,7 @@ __all__ = [
     "AuthenticationError",
     "AutomationEvent",
     "BadRequestError",
+    "Checkpoint",
     "CheckpointError",
     "ConfigurationError",
     "ConnectionResult",

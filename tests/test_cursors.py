@@ -94,3 +94,30 @@ def test_seen_ids_take_ids_no_utf8_holds():
     seen.add("9" * 6000)
     assert "user\x00id" in seen
     assert "9" * 6000 in seen
+
+
+def test_seen_ids_compare_by_the_ids_they_hold():
+    """Checkpoints holding them compare by value."""
+    assert SeenIds(["a", "b"]) == SeenIds(["b", "a"])
+    assert SeenIds(["a", "b"]) == SeenIds.decode(SeenIds(["a", "b"]).encode())
+    assert SeenIds(["a"]) != SeenIds(["b"])
+    assert SeenIds() == SeenIds()
+    assert SeenIds(["a"]) != {"a"}
+    with pytest.raises(TypeError):
+        hash(SeenIds())
+
+
+def test_seen_ids_show_their_size_not_their_digests():
+    assert repr(SeenIds(["a", "b"])) == "<SeenIds of 2 ids>"
+
+
+def test_seen_ids_encode_what_they_hold_after_every_change():
+    seen = SeenIds(["a"])
+    first = seen.encode()
+    assert seen.encode() is first  # kept while the set stays the same
+    seen.add("b")
+    assert seen.encode() == SeenIds(["a", "b"]).encode()
+    seen.update(SeenIds(["c"]))
+    assert seen.encode() == SeenIds(["a", "b", "c"]).encode()
+    seen.add("c")
+    assert SeenIds.decode(seen.encode()) == SeenIds(["a", "b", "c"])

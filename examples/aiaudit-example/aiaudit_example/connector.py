@@ -25,7 +25,7 @@ import cattrs
 from connector_core import (
     AICredentialValidation,
     AuthenticationError,
-    CheckpointError,
+    Checkpoint,
     CursorGuard,
     HTTPTransport,
     NotSupportedError,
@@ -48,7 +48,6 @@ from aiaudit_example.normalize import (
     PUBLICATION_LAG,
     format_time,
     normalize_activity,
-    parse_time,
 )
 
 
@@ -84,6 +83,16 @@ class ExampleConfig:
 
 _STREAMS: Final = {f"{app}_activity": app for app in APPLICATIONS}
 """One stream per application: the API lists one application per request."""
+
+
+@attrs.frozen(kw_only=True)
+class Resume(Checkpoint):
+    """A stream's checkpoint: read up to ``since``; ``seen`` are the logs
+    yielded in the lag before it. ``Resume.from_dict`` reads it back (or
+    raises CheckpointError); ``to_dict()`` is what a batch carries."""
+
+    since: datetime
+    seen: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -196,10 +205,10 @@ class ExampleConnector:
         path = _path(app, user)
         stop = query.end_date + timedelta(microseconds=1)  # endTime is exclusive
         seen: dict[str, datetime] = {}  # id -> time of each log yielded lately
-        if checkpoint:
-            since, ids = _resume_point(stream, checkpoint)
-            seen = dict.fromkeys(ids, since)
-            low, high = since - PUBLICATION_LAG, since  # the late stretch first
+        resume = Resume.from_dict(stream, checkpoint)
+        if resume is not None:
+            seen = dict.fromkeys(resume.seen, resume.since)
+            low, high = resume.since - PUBLICATION_LAG, resume.since  # late first
         else:
             low, high = query.start_date, query.start_date + WINDOW
         async with self._http() as http:
@@ -223,9 +232,8 @@ class ExampleConnector:
                         yield attrs.evolve(batch, logs=fresh)
                 horizon = high - PUBLICATION_LAG
                 seen = {i: t for i, t in seen.items() if t >= horizon}
-                yield StreamBatch(
-                    checkpoint={"since": format_time(high), "seen": sorted(seen)}
-                )
+                done = Resume(since=high, seen=tuple(sorted(seen)))
+                yield StreamBatch(checkpoint=done.to_dict())
                 low, high = high, high + WINDOW
 
     async def _window(
@@ -260,20 +268,3 @@ class ExampleConnector:
             problem = describe_structure_error(exc)
             raise SchemaError(f"{path}: malformed page: {problem}") from None
         return page
-
-
-def _resume_point(
-    stream: str, checkpoint: Mapping[str, Any]
-) -> tuple[datetime, list[str]]:
-    """A checkpoint of another shape is a CheckpointError, never a guess."""
-    since, seen = checkpoint.get("since"), checkpoint.get("seen", [])
-    try:
-        moment = parse_time(since) if isinstance(since, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or not (
-        isinstance(seen, list) and all(isinstance(i, str) for i in seen)
-    ):
-        reason = "expected {'since': an RFC 3339 time, 'seen': [log ids]}"
-        raise CheckpointError(stream, reason)
-    return moment, seen

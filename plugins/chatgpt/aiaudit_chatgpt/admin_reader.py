@@ -10,9 +10,10 @@ a hundred full pages per partial one keep the requests within about 1% of
 the fewest possible. Each window, and each read resumed from a
 checkpoint, re-reads the last :data:`ADMIN_PUBLICATION_LAG` before the
 previous end, to catch events the API publishes late; the ids already
-delivered there travel in the checkpoint, so nothing is doubled and a read
-resumed from a checkpoint yields exactly what the uninterrupted read would
-have. A read for a page of the core (``query.limit`` set, the logs the
+delivered there travel in the checkpoint
+(:class:`~aiaudit_chatgpt.checkpoints.AdminWindowEnd`), so nothing is doubled
+and a read resumed from a checkpoint yields exactly what the uninterrupted
+read would have. A read for a page of the core (``query.limit`` set, the logs the
 page needs) asks for about that many per request and checkpoints inside
 the window after every page of the API, at the API's ``after`` cursor, so
 a page costs about a request instead of a re-read of its window.
@@ -25,11 +26,15 @@ import contextlib
 import math
 from collections.abc import Container, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from aiaudit_chatgpt.checkpoints import as_mapping, seen_ids, unreadable_checkpoint
+from aiaudit_chatgpt.checkpoints import (
+    AdminInWindow,
+    AdminWindowEnd,
+    read_admin_checkpoint,
+)
 from aiaudit_chatgpt.event_map import NativeFilter, is_tenant_scoped
 from aiaudit_chatgpt.listings import page_items
 from aiaudit_chatgpt.normalize import Normalizer
@@ -113,7 +118,7 @@ async def read_admin_audit_logs(
     ``query.limit`` is the core's hint for a page: the logs it still needs.
     With it, each request asks for about that many, nothing is fetched
     ahead of what the page needs, and every page of the API ends with a
-    checkpoint inside the window (:class:`_InWindow`), so the next page
+    checkpoint inside the window (:class:`AdminInWindow`), so the next page
     resumes at the API's own cursor: a page of ten costs a request, not a
     re-read of its window. Without it (a sync, a plain stream), pages of
     :data:`PAGE_SIZE`, the next one fetched ahead, and a checkpoint only at
@@ -128,28 +133,30 @@ async def read_admin_audit_logs(
     end = _epoch(query.end_date) + 1  # the query's end second is inclusive
     budget = _Budget(query.limit)
     seen = SeenIds()
-    inside: _InWindow | None = None
-    if checkpoint and "window" in as_mapping(stream, checkpoint):
-        inside = _InWindow.read(stream, checkpoint)
-        low = inside.low
-        end = max(end, inside.high)
-    elif checkpoint:
-        until, seen, stored_width = _admin_checkpoint(stream, checkpoint)
-        low = until - stretch
+    stored = read_admin_checkpoint(stream, checkpoint)
+    inside: AdminInWindow | None = None
+    if isinstance(stored, AdminInWindow):
+        inside = stored
+        low = inside.window[0]
+        end = max(end, inside.window[1])
+    elif isinstance(stored, AdminWindowEnd):
+        seen = stored.seen
+        low = stored.until - stretch
         # Never move a checkpoint back: a query ending before it still
         # re-reads the trailing stretch, for the events published late.
-        end = max(end, until)
-        if stored_width is not None:
+        end = max(end, stored.until)
+        if stored.width is not None:
             # The next window's width travels in the checkpoint, so a read
             # resumed there cuts the same windows, and yields the same
             # records in the same order, as the read that wrote it (page
             # cursors count records from a checkpoint).
-            width = max(MIN_WINDOW, min(MAX_WINDOW, stored_width))
+            width = max(MIN_WINDOW, min(MAX_WINDOW, stored.width))
     else:
         low = _epoch(query.start_date)
     while low < end:
         if inside is not None:
-            reader = inside.resume(
+            reader = _Window.resume(
+                inside,
                 http=http,
                 normalizer=normalizer,
                 base=base,
@@ -174,9 +181,8 @@ async def read_admin_audit_logs(
                 yield batch
         seen = reader.in_stretch
         width = next_window(reader.high - reader.low, reader.served)
-        yield StreamBatch(
-            checkpoint={"until": reader.high, "seen": seen.encode(), "width": width}
-        )
+        done = AdminWindowEnd(until=reader.high, seen=seen, width=width)
+        yield StreamBatch(checkpoint=done.to_dict())
         low = reader.high - stretch if reader.high < end else end
 
 
@@ -198,24 +204,6 @@ def _admin_params(
     if query.user_ids:
         base.append(("actor_ids[]", sorted(query.user_ids)))
     return base
-
-
-def _admin_checkpoint(
-    stream: str, checkpoint: Mapping[str, Any]
-) -> tuple[int, SeenIds, int | None]:
-    """``until``, the ids seen before it and the next width, checked."""
-    checkpoint = as_mapping(stream, checkpoint)
-    until = checkpoint.get("until")
-    if not _is_int(until):
-        raise unreadable_checkpoint(stream, "'until' is not a Unix time")
-    width = checkpoint.get("width")
-    if width is not None and not _is_int(width):
-        raise unreadable_checkpoint(stream, "'width' is not a number of seconds")
-    return until, seen_ids(stream, checkpoint), width
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def next_window(width: int, served: int) -> int:
@@ -269,98 +257,6 @@ class _Budget:
 
 
 @attrs.define
-class _InWindow:
-    """A position inside a window, as a checkpoint: where a page of the core
-    ends when the read is hinted.
-
-    It holds all a read resumed there needs to go on exactly as the read
-    that wrote it would have: the window, the API's ``after`` cursor, the
-    ids the previous window delivered in its trailing stretch (still to be
-    skipped at this window's start, which is read last), the ids of this
-    window's own trailing stretch delivered so far (for the next window),
-    the ids of the last page (a server that re-serves the boundary record
-    is answered the same way), and the records served so far (which size
-    the next window). A checkpoint weighs about 11 characters per id.
-    """
-
-    low: int
-    high: int
-    after: str
-    seen: SeenIds
-    in_stretch: SeenIds
-    page: SeenIds
-    served: int
-
-    def encode(self, seen: str) -> dict[str, Any]:
-        """The checkpoint; *seen* is :attr:`seen` already encoded (it stays
-        the same over the window)."""
-        return {
-            "window": [self.low, self.high],
-            "after": self.after,
-            "seen": seen,
-            "stretch": self.in_stretch.encode(),
-            "page": self.page.encode(),
-            "served": self.served,
-        }
-
-    @classmethod
-    def read(cls, stream: str, checkpoint: Mapping[str, Any]) -> _InWindow:
-        window = checkpoint.get("window")
-        if not (
-            isinstance(window, list)
-            and len(window) == 2  # noqa: PLR2004 - a window's two ends
-            and _is_int(window[0])
-            and _is_int(window[1])
-            and window[0] < window[1]
-        ):
-            raise unreadable_checkpoint(
-                stream, "'window' is not two Unix times in ascending order"
-            )
-        after = checkpoint.get("after")
-        if not isinstance(after, str) or not after:
-            raise unreadable_checkpoint(stream, "'after' is not an audit log id")
-        served = checkpoint.get("served")
-        if not _is_int(served) or served < 0:
-            raise unreadable_checkpoint(stream, "'served' is not a count")
-        return cls(
-            low=window[0],
-            high=window[1],
-            after=after,
-            seen=seen_ids(stream, checkpoint),
-            in_stretch=seen_ids(stream, checkpoint, "stretch"),
-            page=seen_ids(stream, checkpoint, "page"),
-            served=served,
-        )
-
-    def resume(
-        self,
-        *,
-        http: HTTPTransport,
-        normalizer: Normalizer,
-        base: list[tuple[str, Any]],
-        stretch: int,
-        stream: str,
-        budget: _Budget,
-    ) -> _Window:
-        """The window, to be read on from this position."""
-        return _Window(
-            http,
-            normalizer,
-            base,
-            self.low,
-            self.high,
-            self.seen,
-            stretch,
-            stream,
-            budget,
-            after=self.after,
-            previous=self.page,
-            in_stretch=self.in_stretch,
-            served=self.served,
-        )
-
-
-@attrs.define
 class _Window:
     """One window of the audit log, drained newest first, page by page.
 
@@ -392,6 +288,36 @@ class _Window:
     in_stretch: SeenIds = attrs.Factory(SeenIds)
     served: int = 0
 
+    @classmethod
+    def resume(
+        cls,
+        position: AdminInWindow,
+        *,
+        http: HTTPTransport,
+        normalizer: Normalizer,
+        base: list[tuple[str, Any]],
+        stretch: int,
+        stream: str,
+        budget: _Budget,
+    ) -> _Window:
+        """The window *position* is inside, to be read on from there."""
+        low, high = position.window
+        return cls(
+            http,
+            normalizer,
+            base,
+            low,
+            high,
+            position.seen,
+            stretch,
+            stream,
+            budget,
+            after=position.after,
+            previous=position.page,
+            in_stretch=position.stretch,
+            served=position.served,
+        )
+
     async def batches(self) -> AsyncGenerator[StreamBatch, None]:
         """Yield the window's pages, normalized, one batch per page.
 
@@ -414,7 +340,6 @@ class _Window:
             # Resumed inside the window: a server that hands this cursor
             # back is caught at once, as the uninterrupted read would be.
             guard.advance(self.after)
-        seen = self.seen.encode() if self.budget.hinted else ""
         ahead: asyncio.Task[Any] | None = None
         previous = self.previous
         try:
@@ -437,17 +362,18 @@ class _Window:
                 batch, previous = self._normalize(items, previous)
                 if more and self.budget.hinted:
                     assert last_id is not None  # noqa: S101 - for the type checker
-                    here = _InWindow(
-                        self.low,
-                        self.high,
-                        last_id,
-                        self.seen,
-                        self.in_stretch,
-                        SeenIds(previous),
-                        self.served,
+                    # self.seen is the same set all window long: SeenIds
+                    # encodes it once.
+                    here = AdminInWindow(
+                        window=(self.low, self.high),
+                        after=last_id,
+                        seen=self.seen,
+                        stretch=self.in_stretch,
+                        page=SeenIds(previous),
+                        served=self.served,
                     )
                     batch = attrs.evolve(
-                        batch or StreamBatch(), checkpoint=here.encode(seen)
+                        batch or StreamBatch(), checkpoint=here.to_dict()
                     )
                 if batch is not None:
                     self.budget.delivered += len(batch.logs)

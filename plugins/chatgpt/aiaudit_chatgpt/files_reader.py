@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
-from aiaudit_chatgpt.checkpoints import (
-    as_mapping,
-    iso,
-    parse_time,
-    seen_ids,
-    unreadable_checkpoint,
-)
+from aiaudit_chatgpt.checkpoints import FilesCheckpoint, iso, parse_time
 from aiaudit_chatgpt.event_map import STREAM_COMPLIANCE, NativeFilter
 from aiaudit_chatgpt.listings import LISTING_LIMIT
 from connector_core import get_logger
@@ -196,16 +190,11 @@ class _FilePosition:
         stretch: timedelta,
         stream: str,
     ) -> _FilePosition:
-        if not checkpoint:
+        stored = FilesCheckpoint.from_dict(stream, checkpoint)
+        if stored is None:
             return cls(stretch, query.start_date, None, {}, SeenIds(), None)
-        checkpoint = as_mapping(stream, checkpoint)
-        # "after" is how checkpoints written before the trailing stretch
-        # named the newest end time.
-        end = parse_time(checkpoint.get("end", checkpoint.get("after")))
-        if end is None:
-            raise unreadable_checkpoint(stream, "'end' is not an ISO time")
-        seen = seen_ids(stream, checkpoint)
-        return cls(stretch, end - stretch, end, {}, seen, end)
+        end = stored.end
+        return cls(stretch, end - stretch, end, {}, stored.seen, end)
 
     def read(self, file_id: str, end_time: datetime) -> bool:
         """Whether *file_id* was read already; remembers it if so."""
@@ -228,7 +217,7 @@ class _FilePosition:
         # Ids below the floor are never asked for again: forget them, so
         # memory stays bounded by the stretch over a long read.
         self.recent = {i: at for i, at in self.recent.items() if at >= floor}
-        return {"end": iso(self.end), "seen": seen.encode()}
+        return FilesCheckpoint(end=self.end, seen=seen).to_dict()
 
 
 async def _read_file(

@@ -12,13 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiaudit_chatgpt.admin_reader import PAGE_SIZE
-from aiaudit_chatgpt.checkpoints import (
-    as_mapping,
-    iso,
-    parse_time,
-    seen_ids,
-    unreadable_checkpoint,
-)
+from aiaudit_chatgpt.checkpoints import GptsCheckpoint
 from aiaudit_chatgpt.listings import list_all
 from connector_core.cursors import SeenIds
 from connector_core.streams import StreamBatch
@@ -64,14 +58,12 @@ async def read_custom_gpts(
     """
     if not native.gpts:
         return
+    # A checkpoint of the reader that checkpointed the newest time seen,
+    # which can hide GPTs, is read as none (GptsCheckpoint's migration).
+    stored = GptsCheckpoint.from_dict(stream, checkpoint)
     floor, delivered = query.start_date, SeenIds()
-    # A checkpoint with "since" was written by a reader that checkpointed the
-    # newest time seen, which can hide GPTs: it is read as no checkpoint.
-    if checkpoint and "since" not in as_mapping(stream, checkpoint):
-        parsed = parse_time(checkpoint.get("floor"))
-        if parsed is None:
-            raise unreadable_checkpoint(stream, "'floor' is not an ISO time")
-        floor, delivered = parsed, seen_ids(stream, checkpoint)
+    if stored is not None:
+        floor, delivered = stored.floor, stored.seen
     everything = StreamBatch.from_results(
         [normalizer.custom_gpt(gpt) async for gpt in list_gpts(http, workspace_id)]
     )
@@ -89,4 +81,4 @@ async def read_custom_gpts(
     # checkpoint stays the size of the listing.
     in_range = {entry.id for entry in listed}
     seen = SeenIds(e.id for e in logs if e.id in in_range or e.id in delivered)
-    yield StreamBatch(checkpoint={"floor": iso(floor), "seen": seen.encode()})
+    yield StreamBatch(checkpoint=GptsCheckpoint(floor=floor, seen=seen).to_dict())

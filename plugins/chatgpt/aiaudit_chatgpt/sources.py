@@ -10,8 +10,9 @@
 * ``custom_gpts``: the workspace's custom GPTs, a listing with no time
   filter, read whole every time (:mod:`aiaudit_chatgpt.gpts_reader`).
 
-What they share, the checks of a stored checkpoint and of a listing page,
-is in :mod:`aiaudit_chatgpt.checkpoints` and :mod:`aiaudit_chatgpt.listings`.
+What they share is in :mod:`aiaudit_chatgpt.checkpoints` (each reader's
+checkpoint class, read back one way) and :mod:`aiaudit_chatgpt.listings`
+(the checks of a listing page).
 
 Every listing loop is guarded (:mod:`connector_core.cursors`): a cursor
 that repeats or a time cursor that goes back stops the stream with a
