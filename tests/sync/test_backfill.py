@@ -1,33 +1,39 @@
 """A --since earlier than a stream has covered backfills the older range:
-the engine against the ChatGPT sandbox, on SQLite and PostgreSQL.
+the engine against the example plugin's sandbox, and against a snapshot
+stream, on SQLite and PostgreSQL.
 
-Its four streams are of every kind: two windowed (the Admin API's audit
-logs), one of files (the Logs Platform) and one snapshot (the custom GPTs,
-read again whole). The reference is the same connector synced over the
-whole range at once, into a connection of its own: a file of the Logs
-Platform holds records a little older than the range it is listed for, so
-the sandbox's ground truth of the range is a subset of both, and every
-stored event beyond it is older than the range.
+The example plugin's two streams are windowed (read in day-long windows,
+each window's end the checkpoint): their backfill is bounded, and their
+checkpoints stay where they were. The reference is the same connector
+synced over the whole range at once, into a connection of its own, and the
+sandbox's generated data of that range. A snapshot stream (a listing read
+whole every time) is instead read again whole from --since, which was its
+incremental read too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
+from aiaudit_example.sandbox import ExampleSandbox
 
-from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
-from connector_core.models import AIAuditLogQuery
+from connector_core.cli._syncing import _summary
+from connector_core.exceptions import PluginError
+from connector_core.models import AIActivityType, AIAuditLog
 from connector_core.sandbox import SandboxOptions
 from connector_core.store import open_store
 from connector_core.store._values import from_us
 from connector_core.store.base import Coverage, LogFilter
+from connector_core.streams import StreamBatch, StreamInfo, StreamKind
 from connector_core.sync import sync_connection
 
 
 END = datetime(2025, 3, 1, tzinfo=UTC)
 UNTIL = END - timedelta(seconds=1)
+STREAMS = ("login_activity", "assistant_activity")
 
 
 def _days(n: int) -> datetime:
@@ -37,18 +43,18 @@ def _days(n: int) -> datetime:
 @pytest.fixture
 async def sandbox():
     options = SandboxOptions(seed=5, events=3_000, days=40, end=END)
-    async with ChatGPTSandbox.run(options) as running:
+    async with ExampleSandbox.run(options) as running:
         yield running
 
 
 @pytest.fixture
 def registry():
-    return Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
+    return Registry.load(environ={"AIAUDIT_PLUGINS": "example"})
 
 
 async def _sync(registry, sandbox, store, connection="acme", **kwargs):
     kwargs.setdefault("until", UNTIL)
-    async with registry.create("chatgpt", sandbox.connector_config()) as connector:
+    async with registry.create("example", sandbox.config()) as connector:
         return await sync_connection(connector, store, connection=connection, **kwargs)
 
 
@@ -56,21 +62,28 @@ def _ids(store, connection="acme") -> list[str]:
     return [log.id for log in store.iter_logs(LogFilter(connection=connection))]
 
 
+def _truth(sandbox, since: datetime) -> set[str]:
+    """The ids of every event the sandbox serves from *since* to the end,
+    from its generated data: no connector read involved."""
+    return {
+        log
+        for activities in sandbox.data.by_app.values()
+        for activity in activities
+        if since <= activity.time <= UNTIL
+        for log in activity.log_ids()
+    }
+
+
 def _assert_exact(store, sandbox, since: datetime) -> None:
-    """The store holds what one sync of the whole range holds: nothing
-    lost, nothing twice."""
+    """The store holds what one sync of the whole range holds, which is the
+    sandbox's data of the range: nothing lost, nothing twice."""
     stored = _ids(store)
     assert len(stored) == len(set(stored)), "an event stored twice"
     reference = set(_ids(store, "whole"))
-    truth = set(
-        sandbox.expected_logs(AIAuditLogQuery(start_date=since, end_date=UNTIL))
-    )
-    assert truth <= reference
+    assert reference == _truth(sandbox, since)
     missing, extra = reference - set(stored), set(stored) - reference
     assert not missing, f"{len(missing)} events of the older range never read"
     assert not extra, f"{len(extra)} events one sync of the range does not read"
-    older = {log.id for log in store.iter_logs(LogFilter(connection="acme", end=since))}
-    assert set(stored) - truth <= older
 
 
 async def test_an_earlier_since_backfills_every_stream_exactly(
@@ -79,31 +92,28 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
     await _sync(registry, sandbox, store, "whole", since=_days(30))
     first = await _sync(registry, sandbox, store, since=_days(10))
     checkpoints = store.checkpoints("acme")
+    assert set(checkpoints) == set(STREAMS)
 
     second = await _sync(registry, sandbox, store, since=_days(30))
 
     _assert_exact(store, sandbox, _days(30))
     assert second.ok, [(s.stream, s.error, s.backfill) for s in second.streams]
     backfills = {s.stream: s.backfill for s in second.streams}
+    assert set(backfills) == set(STREAMS)
     assert all(backfills.values()), backfills
     for name, backfill in backfills.items():
         assert backfill.start == _days(30), name
         assert backfill.covered_from == _days(10), name
         assert backfill.complete, name
         assert backfill.error is None, name
-    assert backfills["custom_gpts"].whole
-    assert not backfills["admin_audit_logs"].whole
-    assert backfills["admin_audit_logs"].end == _days(10)
+        assert not backfill.whole, name
+        assert backfill.end == _days(10), name
+        assert backfill.inserted > 0, name
     assert second.inserted == sum(b.inserted for b in backfills.values()) > 0
     assert first.inserted + second.inserted == len(_ids(store))
-    # The windowed and file streams' checkpoints neither moved back nor
-    # skipped ahead: the backfill kept its own.
-    after = store.checkpoints("acme")
-    for name in ("admin_audit_logs", "admin_tenant_audit_logs"):
-        assert after[name]["until"] == checkpoints[name]["until"], name
-    assert after["compliance_logs"]["end"] == checkpoints["compliance_logs"]["end"]
-    # The snapshot's was replaced by that of its read from --since.
-    assert after["custom_gpts"]["floor"] == "2025-01-30T00:00:00Z"
+    # The windowed streams' checkpoints neither moved back nor skipped
+    # ahead: the backfill kept its own.
+    assert store.checkpoints("acme") == checkpoints
     for name in backfills:
         assert store.coverage("acme", name) == Coverage(start=_days(30)), name
 
@@ -150,18 +160,119 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
                 ("acme",),
             )
         }
-        estimated = store.coverage("acme", "admin_audit_logs")
-        assert estimated == Coverage(start=oldest["admin_audit_logs"], estimated=True)
+        assert set(oldest) == set(STREAMS)
+        for name in STREAMS:
+            estimated = store.coverage("acme", name)
+            assert estimated == Coverage(start=oldest[name], estimated=True), name
 
         report = await _sync(registry, sandbox, store, since=_days(30))
 
         _assert_exact(store, sandbox, _days(30))
         assert report.ok
         backfills = {s.stream: s.backfill for s in report.streams}
-        assert backfills["admin_audit_logs"].estimated
-        assert backfills["admin_audit_logs"].end == oldest["admin_audit_logs"]
-        assert backfills["compliance_logs"].end == oldest["compliance_logs"]
+        for name in STREAMS:
+            assert backfills[name].estimated, name
+            assert backfills[name].end == oldest[name], name
         for name in backfills:
             assert store.coverage("acme", name) == Coverage(start=_days(30)), name
     finally:
         store.close()
+
+
+# A snapshot stream: a listing read whole every time.
+
+SNAPSHOT = "listing"
+LISTED = [
+    AIAuditLog(
+        id=f"item-{hours:05d}",
+        platform="listing",
+        timestamp=_days(40) + timedelta(hours=hours),
+        user_id="user-ada",
+        user_email="ada@example.com",
+        organization_id="org-1",
+        activity_type=AIActivityType.INTEGRATION_CREATED,
+        action="assistant.created",
+        native_type="item",
+        raw={"hours": hours},
+    )
+    for hours in range(0, 40 * 24, 6)
+]
+
+
+class Listing:
+    """One snapshot stream: every item from the checkpoint's floor (else
+    the query's start) to the query's end, in one batch whose checkpoint is
+    that floor. ``reads``: each read's checkpoint and query start."""
+
+    platform: ClassVar[str] = "listing"
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[object, datetime]] = []
+
+    async def list_streams(self) -> list[StreamInfo]:
+        return [StreamInfo(name=SNAPSHOT, kind=StreamKind.SNAPSHOT)]
+
+    async def read_stream(self, stream, checkpoint, query):
+        self.reads.append((checkpoint, query.start_date))
+        floor = (
+            query.start_date
+            if checkpoint is None
+            else datetime.fromisoformat(checkpoint["floor"])
+        )
+        yield StreamBatch(
+            logs=tuple(
+                log for log in LISTED if floor <= log.timestamp <= query.end_date
+            ),
+            checkpoint={"floor": floor.isoformat()},
+        )
+
+    def plugin_error(self, operation: str, exc: Exception) -> PluginError:
+        return PluginError(f"{operation}: {type(exc).__name__}")
+
+
+def _listed(start: datetime, end: datetime = UNTIL) -> set[str]:
+    return {log.id for log in LISTED if start <= log.timestamp <= end}
+
+
+async def test_a_snapshot_is_read_again_whole_from_an_earlier_since(store):
+    listing = Listing()
+    first = await sync_connection(
+        listing, store, connection="acme", since=_days(10), until=UNTIL
+    )
+    assert first.inserted == len(_listed(_days(10))) > 0
+    listing.reads.clear()
+
+    second = await sync_connection(
+        listing, store, connection="acme", since=_days(30), until=UNTIL
+    )
+
+    assert second.ok, [(s.stream, s.error) for s in second.streams]
+    [report] = second.streams
+    backfill = report.backfill
+    assert backfill is not None
+    assert backfill.whole
+    assert backfill.start == _days(30)
+    assert backfill.covered_from == _days(10)
+    assert backfill.complete
+    assert backfill.error is None
+    older = _listed(_days(30)) - _listed(_days(10))
+    assert backfill.inserted == second.inserted == len(older)
+    assert backfill.read == len(_listed(_days(30)))
+    # One read from --since, as never synced: that was the incremental read.
+    assert listing.reads == [(None, _days(30))]
+    assert set(_ids(store)) == _listed(_days(30))
+    # The snapshot's checkpoint was replaced by that of its read from --since.
+    assert store.checkpoint("acme", SNAPSHOT) == {"floor": _days(30).isoformat()}
+    assert store.coverage("acme", SNAPSHOT) == Coverage(start=_days(30))
+    # The summary a person reads says so.
+    assert f"backfilled {SNAPSHOT}: read again whole from 2025-01-30 00:00 UTC" in (
+        _summary(second)
+    )
+
+    third = await sync_connection(
+        listing, store, connection="acme", since=_days(30), until=UNTIL
+    )
+    assert third.ok
+    assert not third.backfilled
+    assert third.inserted == 0
+    assert set(_ids(store)) == _listed(_days(30))

@@ -35,7 +35,7 @@ ACTIONS = ("user.login", "user.logout", "file.uploaded", "conversation.created")
 def _log(number: int, at: datetime, action: str, email: str) -> AIAuditLog:
     return AIAuditLog(
         id=f"evt-{number:03d}",
-        platform="chatgpt",
+        platform="example",
         timestamp=at,
         user_id=email.partition("@")[0],
         user_email=email,
@@ -64,8 +64,8 @@ def filled(store_url):
         store.add_connection(
             SavedConnection(
                 name="acme",
-                platform="chatgpt",
-                config={"api_key": {"env": "OPENAI_ADMIN_KEY"}},
+                platform="example",
+                config={"api_key": {"env": "EXAMPLE_API_KEY"}},
                 created_at=DAY,
             )
         )
@@ -121,7 +121,7 @@ def test_a_date_until_covers_that_whole_day(filled):
         filled,
         "usage",
         "--platform",
-        "chatgpt",
+        "example",
         "--since",
         "2025-01-31",
         "--until",
@@ -140,7 +140,7 @@ def test_an_inverted_range_is_a_usage_error(filled, command):
         "--store",
         filled,
         command,
-        *(["--platform", "chatgpt"] if command == "usage" else []),
+        *(["--platform", "example"] if command == "usage" else []),
         "--since",
         "2025-02-01",
         "--until",
@@ -159,7 +159,7 @@ def test_an_inverted_range_is_a_usage_error(filled, command):
     [
         ("logs", "--connection", "acmee"),
         ("usage", "--connection", "acmee"),
-        ("usage", "--connection", "acmee", "--platform", "chatgpt"),
+        ("usage", "--connection", "acmee", "--platform", "example"),
     ],
 )
 def test_an_unknown_connection_is_an_error(filled, args):

@@ -1,7 +1,8 @@
 """``aiaudit demo`` with two plugins that ship a sandbox installed: the
-ChatGPT plugin and the third-party example plugin (installed with the dev
-dependencies, as a user installs a plugin). It demos both, or the one named,
-and every hint it prints works as printed."""
+third-party example plugin (installed with the dev dependencies, as a user
+installs a plugin) and a second one made here from it, installed for the
+demo's process only. It demos both, or the one named, and every hint it
+prints works as printed."""
 
 from __future__ import annotations
 
@@ -9,67 +10,107 @@ import json
 import re
 import shlex
 import subprocess
+import textwrap
 
 from connector_core.store import open_store
 from connector_core.testing.processes import AIAUDIT, clean_env
 
 
-def demo(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+SECOND = textwrap.dedent(
+    '''
+    """A second platform with a sandbox: the example plugin's, renamed."""
+
+    import contextlib
+
+    import attrs
+    from aiaudit_example import ExampleConnector
+    from aiaudit_example.sandbox import ExampleSandboxProvider
+
+    from connector_core import hookimpl
+
+
+    class SecondConnector(ExampleConnector):
+        platform = "second"
+        display_name = "Second Reports"
+
+
+    class SecondSandboxProvider:
+        @contextlib.asynccontextmanager
+        async def start(self, options):
+            async with ExampleSandboxProvider().start(options) as running:
+                yield attrs.evolve(running, platform="second")
+
+
+    @hookimpl
+    def aiaudit_register_connectors(register):
+        register(SecondConnector, sandbox=SecondSandboxProvider)
+    '''
+)
+
+
+def _installed(tmp_path) -> dict[str, str]:
+    """The environment of a process in which the second plugin is installed
+    (a distribution on its path, with its entry point) and only the two
+    plugins load, whatever else this environment holds."""
+    site = tmp_path / "site"
+    info = site / "aiaudit_second-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: aiaudit-second\nVersion: 0.1.0\n"
+    )
+    (info / "entry_points.txt").write_text("[aiaudit]\nsecond = aiaudit_second\n")
+    (site / "aiaudit_second.py").write_text(SECOND)
+    return clean_env(PYTHONPATH=str(site), AIAUDIT_PLUGINS="example,second")
+
+
+def aiaudit(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(AIAUDIT), "demo", "--events", "300", "--days", "3", *args],
+        [str(AIAUDIT), *args],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env() if env is None else env,
         timeout=300,
         check=False,
         cwd=tmp_path,
     )
 
 
+def demo(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess[str]:
+    return aiaudit(tmp_path, "demo", "--events", "300", "--days", "3", *args, env=env)
+
+
 def test_the_demo_covers_every_installed_sandbox(tmp_path):
-    plugins = subprocess.run(
-        [str(AIAUDIT), "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        check=True,
-    )
+    env = _installed(tmp_path)
+    plugins = aiaudit(tmp_path, "plugins", "--json", env=env)
+    assert plugins.returncode == 0, plugins.stderr
     loaded = {p["name"] for p in json.loads(plugins.stdout) if p["status"] == "loaded"}
-    assert {"chatgpt", "example"} <= loaded
+    assert loaded == {"example", "second"}
     store = f"sqlite:///{tmp_path / 'demo store.db'}"
-    result = demo(tmp_path, "--store", store)
+    result = demo(tmp_path, "--store", store, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "synced demo-chatgpt [chatgpt]" in out
     assert "synced demo-example [example]" in out
-    assert "AI usage: ChatGPT" in out
+    assert "synced demo-second [second]" in out
     assert "AI usage: Example Reports" in out  # its display_name
+    assert "AI usage: Second Reports" in out
     # One HTML report over both, a section each.
     page = (tmp_path / "aiaudit-report.html").read_text()
-    assert re.search(r"ChatGPT Enterprise: [\d,]+ events", page)
     assert re.search(r"Example Reports: [\d,]+ events", page)
+    assert re.search(r"Second Reports: [\d,]+ events", page)
 
     opened = open_store(store, read_only=True)
     try:
         saved = {c.name: c.platform for c in opened.list_connections()}
     finally:
         opened.close()
-    assert saved == {"demo-chatgpt": "chatgpt", "demo-example": "example"}
+    assert saved == {"demo-example": "example", "demo-second": "second"}
 
     hints = [line.removeprefix("try: ") for line in out.splitlines()]
     hints = [line for line in hints if line.startswith("aiaudit ")]
     assert len(hints) == 3, out
     for hint in hints:
         argv = shlex.split(hint)
-        run = subprocess.run(
-            [str(AIAUDIT), *argv[1:]],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            timeout=120,
-            check=False,
-            cwd=tmp_path,
-        )
+        run = aiaudit(tmp_path, *argv[1:], env=env)
         assert run.returncode == 0, (hint, run.stderr)
         if argv[1] == "logs":
             # The 20 newest events, newest first: of both platforms.

@@ -1,0 +1,246 @@
+"""``aiaudit sync --since`` earlier than what is stored, as a person runs it:
+the ChatGPT sandbox process, the CLI as a process, SIGKILL; SQLite and
+PostgreSQL. (The core tests the same on the example plugin; here the
+ChatGPT connector's four kinds of stream, its snapshot read again whole.)
+
+The reference for "exact" is one sync of the whole range into a store of
+its own (a Logs Platform file holds records a little older than the range
+it is listed for, so the sandbox's truth of the range is a subset), or,
+when the range is the sandbox's whole history, the sandbox's ground truth
+itself, as the crash tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox, build_state
+from connector_core.models import AIAuditLogQuery
+from connector_core.sandbox import SandboxOptions
+from connector_core.store import open_store
+from connector_core.store.base import LogFilter
+from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox_process():
+    with running_sandbox(
+        "chatgpt", "--events", "3000", "--days", "35", "--seed", "6"
+    ) as described:
+        yield described
+
+
+def _runner(described, store_url, cwd):
+    environment = described["details"]["environment"]
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AIAUDIT), "--store", store_url, *args],
+            capture_output=True,
+            text=True,
+            env=clean_env(**environment),
+            timeout=300,
+            check=False,
+            cwd=cwd,
+        )
+
+    return invoke
+
+
+def _report(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["ok"], report["streams"]
+    return report
+
+
+def _ids(store_url: str) -> list[str]:
+    store = open_store(store_url, read_only=True)
+    try:
+        return [log.id for log in store.iter_logs(LogFilter(connection="chatgpt"))]
+    finally:
+        store.close()
+
+
+def test_sync_since_10d_then_30d_backfills_and_says_so(
+    sandbox_process, store_url, tmp_path
+):
+    run = _runner(sandbox_process, store_url, tmp_path)
+    _report(run("sync", "chatgpt", "--since", "10d", "--json"))
+
+    second = _report(run("sync", "chatgpt", "--since", "30d", "--json"))
+
+    whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
+    whole = _runner(sandbox_process, whole_url, tmp_path)
+    _report(
+        whole(
+            "sync",
+            "chatgpt",
+            "--since",
+            second["since"],
+            "--until",
+            second["until"],
+            "--json",
+        )
+    )
+    stored = _ids(store_url)
+    assert len(stored) == len(set(stored)), "an event stored twice"
+    missing = set(_ids(whole_url)) - set(stored)
+    extra = set(stored) - set(_ids(whole_url))
+    assert not missing, f"{len(missing)} events of the older range never read"
+    assert not extra, f"{len(extra)} events one sync of the range does not read"
+
+    backfills = {s["stream"]: s["backfill"] for s in second["streams"]}
+    assert all(backfills.values()), backfills
+    for name, backfill in backfills.items():
+        assert backfill["start"] == second["since"], name
+        assert backfill["complete"] is True, name
+        assert backfill["error"] is None, name
+        assert backfill["inserted"] <= backfill["read"], name
+    assert backfills["custom_gpts"]["whole"] is True
+    assert backfills["admin_audit_logs"]["inserted"] > 0
+    covered = {s["stream"]: s["covered_from"] for s in second["streams"]}
+    assert set(covered.values()) == {second["since"]}
+
+    third = run("sync", "chatgpt", "--since", "30d")
+    assert third.returncode == 0, third.stderr
+    assert "backfilled" not in third.stdout
+    third_json = _report(run("sync", "chatgpt", "--since", "30d", "--json"))
+    assert third_json["inserted"] == 0
+    assert all(s["backfill"] is None for s in third_json["streams"])
+    assert set(_ids(store_url)) == set(stored)
+
+    # The text summary of a backfill: one line per stream.
+    text_url = f"sqlite:///{tmp_path / 'text.db'}"
+    text = _runner(sandbox_process, text_url, tmp_path)
+    assert text("sync", "chatgpt", "--since", "10d").returncode == 0
+    shown = text("sync", "chatgpt", "--since", "30d")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines()]
+    assert any(
+        line.startswith("backfilled admin_audit_logs: ") and " new" in line
+        for line in lines
+    ), shown.stdout
+    assert any(
+        line.startswith("backfilled custom_gpts: read again whole from")
+        for line in lines
+    ), shown.stdout
+
+
+KILLS = 3
+EVENTS, DAYS, SEED = 20_000, 20, 9
+
+
+@pytest.fixture
+def busy_sandbox():
+    with running_sandbox(
+        "chatgpt", "--events", str(EVENTS), "--days", str(DAYS), "--seed", str(SEED)
+    ) as described:
+        yield described
+
+
+def _truth(described: dict) -> set[str]:
+    start, end = (datetime.fromisoformat(t) for t in described["details"]["history"])
+    options = SandboxOptions(seed=SEED, events=EVENTS, days=DAYS, end=end)
+    sandbox = ChatGPTSandbox(options, build_state(options))
+    return set(sandbox.expected_logs(AIAuditLogQuery(start_date=start, end_date=end)))
+
+
+def _unfinished(store_url: str, since: str) -> bool:
+    """Whether some stream's backfill to *since* is still to do."""
+    store = open_store(store_url, read_only=True)
+    try:
+        return any(
+            store.coverage("chatgpt", name).start != datetime.fromisoformat(since)
+            for name in store.checkpoints("chatgpt")
+        )
+    finally:
+        store.close()
+
+
+def test_a_backfill_killed_midway_then_run_again_is_exact(busy_sandbox, store_url):
+    start, end = busy_sandbox["details"]["history"]
+    recent = (datetime.fromisoformat(end) - timedelta(days=2)).isoformat()
+    env = clean_env(**busy_sandbox["details"]["environment"])
+    base = [str(AIAUDIT), "--store", store_url, "sync", "chatgpt", "--until", end]
+    first = subprocess.run(
+        [*base, "--since", recent],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    store = open_store(store_url, read_only=True)
+    try:
+        checkpoints = store.checkpoints("chatgpt")
+    finally:
+        store.close()
+
+    backfill = [*base, "--since", start]
+    rng = random.Random(3)
+    killed = attempts = interrupted = 0
+    while killed < KILLS and attempts < KILLS * 3:
+        attempts += 1
+        process = subprocess.Popen(
+            backfill, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # The interpreter takes ~0.4 s to start; kill somewhere in the work.
+        time.sleep(rng.uniform(0.6, 1.4))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=30)
+        interrupted += _unfinished(store_url, start)
+    final = subprocess.run(
+        [*backfill, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    [report] = json.loads(final.stdout)
+    assert final.returncode == 0, final.stderr
+    assert killed >= 2, "the sync finished before it could be killed"
+    assert interrupted, "no kill landed before the backfill was done"
+
+    stored = _ids(store_url)
+    truth = _truth(busy_sandbox)
+    assert len(stored) == len(set(stored)), "an event stored twice"
+    assert set(stored) == truth, (
+        f"lost {len(truth - set(stored))}, extra {len(set(stored) - truth)}"
+    )
+    store = open_store(store_url, read_only=True)
+    try:
+        after = store.checkpoints("chatgpt")
+        coverage = {name: store.coverage("chatgpt", name) for name in checkpoints}
+    finally:
+        store.close()
+    # The incremental checkpoints neither moved back nor skipped ahead.
+    for name in ("admin_audit_logs", "admin_tenant_audit_logs"):
+        assert after[name]["until"] == checkpoints[name]["until"], name
+    assert after["compliance_logs"]["end"] == checkpoints["compliance_logs"]["end"]
+    for name, covered in coverage.items():
+        assert covered.start == datetime.fromisoformat(start), name
+        assert covered.backfill is None, name
+
+    again = subprocess.run(
+        [*backfill, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    [report] = json.loads(again.stdout)
+    assert report["inserted"] == 0
+    assert all(s["backfill"] is None for s in report["streams"])

@@ -1,0 +1,123 @@
+"""``aiaudit sync`` of the ChatGPT connector killed at random points,
+resumed, ends equal to the truth.
+
+A real sandbox process, a real sync process, SIGKILL: nothing is mocked. The
+store after the last (uninterrupted) run must hold exactly the events the
+sandbox holds (its ground truth, not another read by the connector), and one
+more sync must add nothing. It runs under both readings of the Logs Platform
+listing's ``after`` (files ending at it listed again, or not), on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from datetime import datetime
+
+import pytest
+
+from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox, build_state
+from connector_core.models import AIAuditLogQuery
+from connector_core.sandbox import SandboxOptions
+from connector_core.store import open_store
+from connector_core.store.base import LogFilter
+from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
+
+
+KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
+# Enough data that every kill lands while the sync is still working.
+EVENTS = "20000" if KILLS <= 5 else "40000"
+SEED, DAYS = 9, 20
+
+
+@pytest.fixture(params=["after_inclusive", "listing_after_exclusive"])
+def sandbox_process(request):
+    faults = (
+        ["--faults", request.param, "--fault-rate", "1.0"]
+        if request.param != "after_inclusive"
+        else []
+    )
+    with running_sandbox(
+        "chatgpt", "--events", EVENTS, "--days", str(DAYS), "--seed", str(SEED), *faults
+    ) as described:
+        yield described
+
+
+def _sync_env(described: dict) -> dict[str, str]:
+    return clean_env(**described["details"]["environment"])
+
+
+def _sync_args(store_url: str, described: dict) -> list[str]:
+    start, end = described["details"]["history"]
+    return [
+        str(AIAUDIT),
+        "--store",
+        store_url,
+        "sync",
+        "chatgpt",
+        "--since",
+        start,
+        "--until",
+        end,
+    ]
+
+
+def _truth(described: dict) -> set[str]:
+    """Every event the sandbox process serves within the synced range, from
+    the same generated data, normalized: no connector read involved."""
+    start, end = (datetime.fromisoformat(t) for t in described["details"]["history"])
+    options = SandboxOptions(seed=SEED, events=int(EVENTS), days=DAYS, end=end)
+    sandbox = ChatGPTSandbox(options, build_state(options))
+    return set(sandbox.expected_logs(AIAuditLogQuery(start_date=start, end_date=end)))
+
+
+def test_sigkill_at_random_points_then_resume(store_url, sandbox_process):
+    args = _sync_args(store_url, sandbox_process)
+    env = _sync_env(sandbox_process)
+    rng = random.Random(int(os.environ.get("AIAUDIT_CRASH_SEED", "1")))
+    killed = attempts = 0
+    while killed < KILLS and attempts < KILLS * 3:
+        attempts += 1
+        process = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # The interpreter takes ~0.4 s to start; kill somewhere in the work.
+        time.sleep(rng.uniform(0.5, 1.6))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=30)
+    final = subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert final.returncode == 0, final.stderr
+    store = open_store(store_url)
+    try:
+        stored = [log.id for log in store.iter_logs(LogFilter(connection="chatgpt"))]
+    finally:
+        store.close()
+    truth = _truth(sandbox_process)
+    print(
+        f"killed {killed} runs in {attempts}; stored {len(stored)}, "
+        f"truth {len(truth)}, lost {len(truth - set(stored))}, "
+        f"extra {len(set(stored) - truth)}"
+    )
+    assert killed >= min(KILLS, 2), "the sync finished before it could be killed"
+    assert len(stored) == len(set(stored)), "no event stored twice"
+    assert set(stored) == truth, "no event lost"
+    again = subprocess.run(
+        [*args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    [report] = json.loads(again.stdout)
+    assert report["inserted"] == 0

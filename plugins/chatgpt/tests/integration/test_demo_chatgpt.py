@@ -1,0 +1,61 @@
+"""``aiaudit demo chatgpt``: the ChatGPT plugin's sandbox demoed as the core
+demos every installed sandbox, under its display names, and every hint it
+prints works as printed."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+from connector_core.store import open_store
+from connector_core.testing.processes import AIAUDIT, clean_env
+
+
+def aiaudit(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(AIAUDIT), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+def test_the_demo_of_chatgpt(tmp_path):
+    store = f"sqlite:///{tmp_path / 'demo store.db'}"
+    result = aiaudit(
+        tmp_path, "demo", "chatgpt", "--events", "300", "--days", "3", "--store", store
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "synced demo-chatgpt [chatgpt]" in out
+    assert "AI usage: ChatGPT Enterprise" in out  # its display_name
+    # The report over the one platform, under its display name.
+    page = (tmp_path / "aiaudit-report.html").read_text()
+    assert '<p class="sub">ChatGPT Enterprise</p>' in page
+
+    opened = open_store(store, read_only=True)
+    try:
+        saved = {c.name: c.platform for c in opened.list_connections()}
+    finally:
+        opened.close()
+    assert saved == {"demo-chatgpt": "chatgpt"}
+
+    hints = [line.removeprefix("try: ") for line in out.splitlines()]
+    hints = [line for line in hints if line.startswith("aiaudit ")]
+    assert len(hints) == 2, out
+    for hint in hints:
+        argv = shlex.split(hint)
+        run = aiaudit(tmp_path, *argv[1:])
+        assert run.returncode == 0, (hint, run.stderr)
+        if argv[1] == "logs":
+            # The 20 newest events, newest first.
+            rows = run.stdout.splitlines()[1:]
+            assert len(rows) == 20
+            times = [row.split()[0] for row in rows]
+            assert times == sorted(times, reverse=True)
+        else:
+            assert run.stdout.startswith("AI usage: ChatGPT"), hint
+            assert "Events" in run.stdout
