@@ -63,9 +63,12 @@ def environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
 
 
 def connection_from_environment(
-    spec: ConnectorSpec, name: str, environ: Mapping[str, str]
+    spec: ConnectorSpec, name: str | None, environ: Mapping[str, str]
 ) -> SavedConnection:
-    """A connection built from the platform's environment variables.
+    """A connection built from the platform's environment variables, called
+    *name*, or with ``None`` what the platform's is called
+    (:attr:`ConnectorSpec.default_connection
+    <connector_core.connector.ConnectorSpec.default_connection>`).
 
     The configuration is checked now (so a missing key is reported at once),
     and saved with each secret as a reference to the variable it came from.
@@ -95,7 +98,10 @@ def connection_from_environment(
             )
             break
     return SavedConnection(
-        name=name, platform=spec.platform, config=saved, created_at=datetime.now(UTC)
+        name=spec.default_connection if name is None else name,
+        platform=spec.platform,
+        config=saved,
+        created_at=datetime.now(UTC),
     )
 
 

@@ -157,7 +157,7 @@ async def sync_connection(
     connector: Connector,
     store: Store,
     *,
-    connection: str,
+    connection: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     wait: bool = False,
@@ -165,7 +165,12 @@ async def sync_connection(
 ) -> SyncReport:
     """Bring *store* up to date with *connector*, stream by stream.
 
-    :param connection: The name events and checkpoints are stored under.
+    :param connection: The name events and checkpoints are stored under;
+        by default the connector's own (:attr:`Connector.name
+        <connector_core.connector.Connector.name>`, which is
+        :attr:`ConnectorSpec.default_connection
+        <connector_core.connector.ConnectorSpec.default_connection>` unless
+        the connector was created with a name).
     :param since: Where streams without a checkpoint start; by default
         :data:`DEFAULT_HISTORY` before *until*. A stream with a checkpoint
         resumes from it whatever *since* says (its reader is given a query
@@ -184,6 +189,8 @@ async def sync_connection(
     from the store or the reader) fails alone, with the command that
     clears it in its error; the other streams sync.
     """
+    if connection is None:
+        connection = connector.name
     now = datetime.now(UTC)
     start, end = _window(since, until, now)
     report = SyncReport(

@@ -334,13 +334,14 @@ class Context:
     def saved_or_environment(self, name: str) -> SavedConnection:
         """The saved connection *name*, or, when *name* is a platform with
         nothing saved under it, the one its environment variables describe
-        (saved now, secrets as references)."""
+        (saved now, secrets as references, under the platform's
+        ``default_connection`` name)."""
         saved = self.store.get_connection(name)
         if saved is not None:
             return saved
         if name in self.registry.platforms:
             spec = self.registry.spec(name)
-            connection = connection_from_environment(spec, name, os.environ)
+            connection = connection_from_environment(spec, None, os.environ)
             # Atomic create-if-absent: syncs started at once for a platform
             # never saved all save it, and all get the one saved.
             return self.store.ensure_connection(connection)
