@@ -111,18 +111,21 @@ __all__ = [
 log = get_logger(__name__)
 
 DEFAULT_HISTORY: Final = timedelta(days=30)
-"""How far back a stream with no checkpoint starts, unless told: a month is
-what audit APIs commonly keep, and a first sync should not silently claim
-more history than a platform keeps (``--since`` asks for more)."""
+"""How far back a range reaches when its start is not given: where a
+stream with no checkpoint starts (``since`` asks for more or less), and
+what a usage report covers. A month is what audit APIs commonly keep, and a
+first sync should not silently claim more history than a platform keeps.
+The one default window: the CLI's defaults and help are built from it."""
 
 RESUME_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """The start of the query a stream with a checkpoint is read with.
 
-A checkpoint may be older than ``since`` (the last sync was more than 30
-days ago, or ``--since`` was given): the events between the checkpoint and
-``since`` were never read, and a query starting at ``since`` would let a
-reader (or a filter in front of it) drop them. Every timestamp a platform
-serves is after this, and it is 0 in epoch seconds, which APIs accept."""
+A checkpoint may be older than ``since`` (the last sync was longer than
+:data:`DEFAULT_HISTORY` ago, or ``since`` was given): the events between
+the checkpoint and ``since`` were never read, and a query starting at
+``since`` would let a reader (or a filter in front of it) drop them. Every
+timestamp a platform serves is after this, and it is 0 in epoch seconds,
+which APIs accept."""
 
 
 def _window(

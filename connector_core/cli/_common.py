@@ -19,6 +19,7 @@ from connector_core.connections import (
     resolve_config,
 )
 from connector_core.exceptions import ConfigurationError
+from connector_core.sync import DEFAULT_HISTORY
 
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATETIME",
+    "DEFAULT_SINCE",
     "STORE_ENV",
     "STORE_HELP",
     "UNTIL",
@@ -52,6 +54,11 @@ STORE_HELP: Final = (
     f"sqlite:///path or postgresql://... (default: ${STORE_ENV}, "
     "$DATABASE_URL, else a SQLite file in your data folder)."
 )
+
+DEFAULT_SINCE: Final = f"{DEFAULT_HISTORY.days} days before --until"
+"""Where a range starts when ``--since`` is not given, for the help
+(:data:`~connector_core.sync.DEFAULT_HISTORY`, the one default window)."""
+
 
 _PASSWORD_IN_OPTION: Final = (
     "--store must not hold a password (any local user can read a command "
