@@ -84,8 +84,8 @@ from connector_core._sync_reports import (
 )
 from connector_core.exceptions import (
     CheckpointError,
-    ConfigurationError,
     ConnectorError,
+    ParameterError,
 )
 from connector_core.models import AIAuditLogQuery
 from connector_core.store.base import Coverage
@@ -135,23 +135,29 @@ def _window(
     :data:`DEFAULT_HISTORY` before it; both in UTC.
 
     Raises:
-        ConfigurationError: A naive moment, ``since`` after the end, or a
+        ParameterError: A naive moment, ``since`` after the end, or a
             moment so far from now that the arithmetic leaves the calendar.
     """
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-            raise ConfigurationError(f"--{name} must carry a time zone")
+            raise ParameterError(
+                f"{{{name}}} must carry a time zone", parameters=(name,)
+            )
     try:
         end = now if until is None else min(until.astimezone(UTC), now)
         start = end - DEFAULT_HISTORY if since is None else since.astimezone(UTC)
     except OverflowError:
-        raise ConfigurationError(
-            "--since/--until: the range reaches outside the calendar (years 1 to 9999)"
+        raise ParameterError(
+            "{since}/{until}: the range reaches outside the calendar (years 1 to 9999)",
+            parameters=("since", "until"),
         ) from None
     if start > end:
-        raise ConfigurationError(
-            f"--since ({start.isoformat()}) is after the end of the range "
-            f"({end.isoformat()}{', now' if end == now else ''})"
+        raise ParameterError(
+            "{since} ({start}) is after the end of the range ({end}{now})",
+            parameters=("since",),
+            start=start.isoformat(),
+            end=end.isoformat(),
+            now=", now" if end == now else "",
         )
     return start, end
 
@@ -259,7 +265,8 @@ async def sync_connection(
                 stream.error = (
                     f"{exc}; clear it with 'aiaudit checkpoints reset "
                     f"{connection} {info.name}' and sync again (the stream is "
-                    "read again from --since; stored events are not doubled)"
+                    "then read again from the start of the sync's range; "
+                    "stored events are not doubled)"
                 )
                 bound.warning(
                     "sync.checkpoint_unreadable", stream=info.name, error=str(exc)

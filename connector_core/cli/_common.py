@@ -18,7 +18,11 @@ from connector_core.connections import (
     connection_from_environment,
     resolve_config,
 )
-from connector_core.exceptions import ConfigurationError
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectionBusyError,
+    ParameterError,
+)
 from connector_core.sync import DEFAULT_HISTORY
 
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DATETIME",
     "DEFAULT_SINCE",
+    "FLAGS",
     "STORE_ENV",
     "STORE_HELP",
     "UNTIL",
@@ -40,6 +45,7 @@ __all__ = [
     "check_range",
     "configure_logging",
     "emit_json",
+    "error_message",
     "json_option",
     "pass_context",
     "range_checked",
@@ -55,9 +61,28 @@ STORE_HELP: Final = (
     "$DATABASE_URL, else a SQLite file in your data folder)."
 )
 
+FLAGS: Final = {
+    "since": "--since",
+    "until": "--until",
+    "options": "--option",
+    "secrets": "--secret",
+    "wait": "--wait",
+}
+"""The flag each library parameter is given with, for the library's
+messages that name a parameter: a host reads ``since``, the command line
+``--since``."""
+
 DEFAULT_SINCE: Final = f"{DEFAULT_HISTORY.days} days before --until"
 """Where a range starts when ``--since`` is not given, for the help
 (:data:`~connector_core.sync.DEFAULT_HISTORY`, the one default window)."""
+
+
+def error_message(exc: BaseException) -> str:
+    """*exc*'s message as the command line says it: a parameter a library
+    error names is called by its flag (``since`` is ``--since``)."""
+    if isinstance(exc, ParameterError | ConnectionBusyError):
+        return exc.worded(FLAGS)
+    return str(exc)
 
 
 _PASSWORD_IN_OPTION: Final = (
