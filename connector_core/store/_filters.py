@@ -174,15 +174,53 @@ def _is_glob(action: str) -> bool:
     return not _GLOB_WILDCARDS.isdisjoint(action)
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """*pattern* (cleaned) as a regular expression for ``fullmatch``: ``*``
-    any run of characters, ``?`` one, newlines included, as in GLOB and
-    LIKE."""
-    parts = (
-        ".*" if char == "*" else "." if char == "?" else re.escape(char)
-        for char in pattern
+class _Glob:
+    """A glob (cleaned) as :meth:`LogFilter.matches` tests it: ``*`` any
+    run of characters, ``?`` one, newlines included, as in GLOB and LIKE.
+
+    Not one regular expression: ``.*`` after ``.*`` backtracks, and a
+    pattern with many stars against a long action would take exponential
+    time. Between the stars each piece has a fixed length (a character or a
+    ``?`` is one character), so the first piece is matched at the start,
+    the last at the end, and each other one at its leftmost place after the
+    one before, which finds a match whenever there is one: at most the
+    action's length times the pattern's.
+    """
+
+    __slots__ = ("first", "last", "last_length", "middle", "starred")
+
+    def __init__(self, pattern: str) -> None:
+        first, *rest = pattern.split("*")
+        self.starred = bool(rest)
+        self.first = _piece(first)
+        self.last = _piece(rest[-1] if rest else "")
+        self.last_length = len(rest[-1]) if rest else 0
+        self.middle = tuple(map(_piece, rest[:-1]))
+
+    def matches(self, text: str) -> bool:
+        if not self.starred:
+            return self.first.fullmatch(text) is not None
+        start = self.first.match(text)
+        end = len(text) - self.last_length
+        if start is None or end < start.end():
+            return False
+        if self.last.fullmatch(text, end) is None:
+            return False
+        at = start.end()
+        for piece in self.middle:
+            found = piece.search(text, at, end)
+            if found is None:
+                return False
+            at = found.end()
+        return True
+
+
+def _piece(piece: str) -> re.Pattern[str]:
+    """A glob's piece between stars: each ``?`` one character, everything
+    else itself; no repetition, so matching it never backtracks."""
+    return re.compile(
+        "".join("." if char == "?" else re.escape(char) for char in piece), re.DOTALL
     )
-    return re.compile("".join(parts), re.DOTALL)
 
 
 @attrs.frozen
@@ -206,7 +244,7 @@ class _Terms:
     """The exact actions."""
     action_values: tuple[Any, ...]
     glob_patterns: tuple[str, ...]
-    globs: tuple[re.Pattern[str], ...]
+    globs: tuple[_Glob, ...]
 
     def admit(self, log: AIAuditLog) -> bool:
         """Whether *log*'s platform, user and action pass (the rest of
@@ -223,7 +261,7 @@ class _Terms:
             return True
         action = column_text(log.action)
         return action in self.actions or any(
-            glob.fullmatch(action) is not None for glob in self.globs
+            glob.matches(action) for glob in self.globs
         )
 
     @classmethod
@@ -247,7 +285,7 @@ class _Terms:
             actions=frozenset(exact),
             action_values=exact,
             glob_patterns=patterns,
-            globs=tuple(map(_glob_regex, patterns)),
+            globs=tuple(map(_Glob, patterns)),
         )
 
 

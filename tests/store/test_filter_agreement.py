@@ -230,6 +230,8 @@ def _edges() -> list[tuple[str, AIAuditLog]]:
         LogFilter(actions=("act\x00ion", "act\x00*")),
         LogFilter(actions=("x" * 600,)),
         LogFilter(actions=("x" * 600 + "*",)),
+        # Stars enough to make a backtracking matcher run for ages.
+        LogFilter(actions=("*x" * 150 + "*y", "*x" * 150 + "*")),
         LogFilter(actions=("*\ud800*", "?")),
         LogFilter(actions=("USER.*",)),
         LogFilter(actions=("line?break",)),
