@@ -61,7 +61,8 @@ class LogFilter:
 
     The one definition of "an event matches", for events in a store (the
     store's SQL) and events a connector serves (:meth:`matches`, which the
-    pages and :func:`~connector_core.paging.iter_logs` apply):
+    pages and :func:`~connector_core.paging.iter_logs` apply; the docs'
+    "Filtering events" says it for people).
 
     Attributes:
         connection: Events stored under this connection. An event carries

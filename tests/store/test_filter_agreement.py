@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
+import toy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connector_core import Registry
 from connector_core.models import AIActivityType, AIAuditLog, AIAuditLogQuery
 from connector_core.paging import matches
 from connector_core.store import LogFilter
@@ -290,6 +293,31 @@ def test_a_query_filters_pages_as_a_store_filters_events():
         assert matches(query, log) is answer
     assert not LogFilter(connection="c1").matches(found)
     assert LogFilter(connection="c1").matches(found, connection="c1")
+
+
+async def test_a_connectors_pages_keep_what_the_filter_matches():
+    registry = Registry.load(entry_points=False, plugins=[("toy", toy)], environ={})
+    query = AIAuditLogQuery(
+        start_date=toy.START,
+        end_date=toy.START + dt.timedelta(days=30),
+        user_ids=("ADA@EXAMPLE.COM", "user-cy"),
+        event_types=("user.*", "file.uploaded"),
+        limit=3,
+    )
+    async with registry.create("toy", {"token": "good", "events": 60}) as connector:
+        every = [log async for log in connector.stream_ai_audit_logs(query)]
+        paged, cursor = [], None
+        while True:
+            page = await connector.get_ai_audit_logs(attrs.evolve(query, cursor=cursor))
+            paged.extend(page.logs)
+            if not page.has_more:
+                break
+            cursor = page.next_cursor
+    where = LogFilter.from_query(query)
+    expected = [toy.make_log(i) for i in range(60)]
+    expected = [log for log in expected if where.matches(log)]
+    assert {log.user_id for log in expected} == {"user-ada", "user-cy"}
+    assert every == paged == expected
 
 
 @pytest.mark.parametrize(
