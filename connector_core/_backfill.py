@@ -111,8 +111,8 @@ class StreamBackfill:
                 raise
             backfill.error = (
                 f"backfill from {backfill.start.isoformat()} stopped: {exc}; the "
-                "stream synced on from its checkpoint, and the next sync given "
-                "an earlier --since than the stream covers resumes the backfill"
+                "stream synced on from its checkpoint, and the next sync asked "
+                "to start before what the stream covers resumes the backfill"
             )
             log.warning(
                 "sync.backfill_failed",
@@ -199,9 +199,9 @@ class StreamBackfill:
             )
         elif top < covered:
             backfill.warning = (
-                f"--until {self.end:%Y-%m-%d %H:%M} UTC is before what the stream "
-                f"covers (from {covered:%Y-%m-%d %H:%M} UTC): the events between "
-                "are read by a backfill whose --until reaches that"
+                f"the range ends at {self.end:%Y-%m-%d %H:%M} UTC, before what the "
+                f"stream covers (from {covered:%Y-%m-%d %H:%M} UTC): the events "
+                "between are read by a backfill whose range reaches that"
             )
 
     async def _read(self, task: Backfill, covered: datetime) -> datetime:

@@ -21,8 +21,12 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from connector_core import _environment
-from connector_core.connector import check_url_credentials, mask_url_credentials
-from connector_core.exceptions import ConfigurationError
+from connector_core.connector import (
+    check_url_credentials,
+    has_url_credentials,
+    mask_url_credentials,
+)
+from connector_core.exceptions import ConfigurationError, ParameterError
 from connector_core.secrets import Secret
 from connector_core.store.base import SavedConnection
 
@@ -63,9 +67,12 @@ def environment_of(spec: ConnectorSpec) -> Mapping[str, tuple[str, ...]]:
 
 
 def connection_from_environment(
-    spec: ConnectorSpec, name: str, environ: Mapping[str, str]
+    spec: ConnectorSpec, name: str | None, environ: Mapping[str, str]
 ) -> SavedConnection:
-    """A connection built from the platform's environment variables.
+    """A connection built from the platform's environment variables, called
+    *name*, or with ``None`` what the platform's is called
+    (:attr:`ConnectorSpec.default_connection
+    <connector_core.connector.ConnectorSpec.default_connection>`).
 
     The configuration is checked now (so a missing key is reported at once),
     and saved with each secret as a reference to the variable it came from.
@@ -95,7 +102,10 @@ def connection_from_environment(
             )
             break
     return SavedConnection(
-        name=name, platform=spec.platform, config=saved, created_at=datetime.now(UTC)
+        name=spec.default_connection if name is None else name,
+        platform=spec.platform,
+        config=saved,
+        created_at=datetime.now(UTC),
     )
 
 
@@ -113,28 +123,46 @@ def connection_from_options(
     :param secrets: Secret fields and the variables that hold them.
 
     Raises:
-        ConfigurationError: A secret is given as a value, a URL carries a
-            user name or password, a field is unknown, or the resulting
-            configuration is invalid.
+        ParameterError: A secret is given in *options*, a value of *options*
+            is a URL with a user name or password, or a field of *secrets*
+            is not a secret field or names no possible variable; the error
+            names the parameter and the field (``field``).
+        ConfigurationError: The resulting configuration is invalid.
     """
-    check_url_credentials(options, "--option")
+    for field, value in options.items():
+        if has_url_credentials(value):
+            raise ParameterError(
+                "{options}: {field} holds a URL with a user name or password; "
+                "give it without them (keys go in the connector's secret "
+                "fields, through environment variables)",
+                parameters=("options",),
+                field=field,
+            )
     for field in options:
         if field in spec.secret_fields:
-            raise ConfigurationError(
-                f"{field} is a secret: pass the name of the environment variable "
-                f"that holds it (--secret {field}=VARIABLE), never the value"
+            raise ParameterError(
+                "{field} is a secret: pass the name of the environment variable "
+                "that holds it (in {secrets}, {field}=VARIABLE), never the value",
+                parameters=("options", "secrets"),
+                field=field,
             )
     for field, variable in secrets.items():
         if field not in spec.secret_fields:
-            raise ConfigurationError(
-                f"{field} is not a secret field of {spec.platform} "
-                f"(secrets: {', '.join(spec.secret_fields) or 'none'})"
+            raise ParameterError(
+                "{field} is not a secret field of {platform} (secrets: {known})",
+                parameters=("secrets",),
+                field=field,
+                platform=spec.platform,
+                known=", ".join(spec.secret_fields) or "none",
             )
         if not _VARIABLE_NAME.fullmatch(variable):
             # Not quoted: what was typed here is often the key itself.
-            raise ConfigurationError(
-                f"--secret {field}=...: not an environment variable name; give "
-                "the name of the variable that holds the secret, never the value"
+            raise ParameterError(
+                "{secrets}: what is given for {field} is not an environment "
+                "variable name; give the name of the variable that holds the "
+                "secret, never the value",
+                parameters=("secrets",),
+                field=field,
             )
     saved: dict[str, Any] = dict(options)
     saved.update({field: {ENV_REFERENCE: var} for field, var in secrets.items()})

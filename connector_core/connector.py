@@ -140,6 +140,13 @@ class ConnectorSpec:
     operations: tuple[str, ...]
     secret_fields: tuple[str, ...]
 
+    @property
+    def default_connection(self) -> str:
+        """The connection name of a connector created without one, and of
+        the connection the platform's environment variables describe: the
+        platform's name. The one derivation; every caller asks here."""
+        return self.platform
+
     @classmethod
     def from_class(cls, connector_class: object, *, plugin: str) -> ConnectorSpec:
         """Check *connector_class* and describe it.
@@ -525,7 +532,7 @@ class Connector:
         self.spec = spec
         self._trace = trace
         self.config = config
-        self.name = name or spec.platform
+        self.name = name or spec.default_connection
         self._session = session
         self._contexts: list[_Instance] = []
         self.parked = ParkedReads()

@@ -40,6 +40,7 @@ __all__ = [
     "ConnectorTimeoutError",
     "NotFoundError",
     "NotSupportedError",
+    "ParameterError",
     "PermissionDeniedError",
     "PluginError",
     "RateLimitedError",
@@ -122,6 +123,37 @@ class ConfigurationError(ConnectorError):
     """
 
 
+class ParameterError(ConfigurationError):
+    """A call was given a value it cannot use.
+
+    The message names the parameter as the call does (``since``), never a
+    command-line flag: a host calling the library has none. A front end
+    with names of its own for the parameters (the CLI's ``--since``) words
+    the message with them through :meth:`worded`.
+
+    Attributes:
+        parameters: The parameters the message names, as the call does.
+        details: The other values the message quotes, by name.
+    """
+
+    def __init__(
+        self, template: str, *, parameters: Iterable[str], **details: Any
+    ) -> None:
+        """*template* is the message, a :meth:`str.format` string whose
+        fields are the *parameters* (replaced by their names) and the
+        *details*."""
+        self.template = template
+        self.parameters = tuple(parameters)
+        self.details = details
+        super().__init__(self.worded({}))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter called what *names* calls it
+        (by its own name when *names* does not)."""
+        called = {name: names.get(name, name) for name in self.parameters}
+        return self.template.format(**self.details, **called)
+
+
 class UnknownPlatformError(ConfigurationError):
     """No loaded plugin provides the requested platform."""
 
@@ -147,14 +179,30 @@ class StoreError(ConnectorError):
 
 
 class ConnectionBusyError(StoreError):
-    """Another process is syncing this connection right now."""
+    """Another process is syncing this connection right now.
+
+    Attributes:
+        connection: The connection.
+        holder: Who holds its lock, when the store can tell.
+        parameters: ``("wait",)``: the parameter that waits instead, which
+            :meth:`worded` names as its caller calls it.
+    """
+
+    parameters = ("wait",)
 
     def __init__(self, connection: str, holder: str | None = None) -> None:
         self.connection = connection
-        who = f" ({holder})" if holder else ""
-        super().__init__(
-            f"connection {connection!r} is being synced by another process{who}; "
-            "wait for it to finish, or pass --wait"
+        self.holder = holder
+        super().__init__(self.worded({}))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with the parameter ``wait`` called what *names* calls
+        it (``wait=True`` when it does not)."""
+        who = f" ({self.holder})" if self.holder else ""
+        return (
+            f"connection {self.connection!r} is being synced by another "
+            f"process{who}; wait for it to finish, or pass "
+            f"{names.get('wait', 'wait=True')}"
         )
 
 

@@ -59,6 +59,7 @@ import orjson
 from connector_core._logging import get_logger
 from connector_core.exceptions import ConfigurationError
 from connector_core.models import AIAuditLogResult, AIAuditLogResultMetadata
+from connector_core.store.base import LogFilter
 from connector_core.streams import StreamBatch
 
 
@@ -77,19 +78,16 @@ _CURSOR_VERSION: Final = 1
 
 
 def matches(query: AIAuditLogQuery, entry: AIAuditLog) -> bool:
-    """Whether *entry* answers *query*; both ends of the range are inclusive.
+    """Whether *entry* answers *query*: :meth:`LogFilter.matches
+    <connector_core.store.base.LogFilter.matches>` of the query's filter,
+    the one definition a store's SQL follows too.
 
     Connectors push filters down to their platforms, but the core checks
     again, so a platform that filters loosely never leaks a log a host did
-    not ask for.
+    not ask for. (Paging builds the filter once per page; this is for
+    callers that test one entry.)
     """
-    if not query.start_date <= entry.timestamp <= query.end_date:
-        return False
-    if query.event_types and entry.action not in query.event_types:
-        return False
-    if query.user_ids and entry.user_id not in query.user_ids:
-        return False
-    return not (query.platforms and entry.platform not in query.platforms)
+    return LogFilter.from_query(query).matches(entry)
 
 
 def _fingerprint(query: AIAuditLogQuery) -> str:
@@ -169,6 +167,7 @@ async def iter_logs(
     # No hint: the reader reads for throughput (``limit`` is the host's
     # page size, which means nothing to a stream read to its end).
     reading = attrs.evolve(query, limit=None, cursor=None)
+    wanted = LogFilter.from_query(query)
     for info in await connector.list_streams():
         async with contextlib.aclosing(
             connector.read_stream(info.name, None, reading)
@@ -177,7 +176,7 @@ async def iter_logs(
                 if batch.quarantined:
                     _report(info.name, batch.quarantined)
                 for entry in batch.logs:
-                    if matches(query, entry):
+                    if wanted.matches(entry):
                         yield entry
 
 
@@ -217,6 +216,7 @@ async def _page(  # noqa: PLR0917 -- private; read_page's state, passed once
     started: float,
 ) -> AIAuditLogResult:
     limit = query.limit or DEFAULT_PAGE_SIZE
+    wanted = LogFilter.from_query(query)
     page: list[AIAuditLog] = []
     warnings: list[str] = []
     following: _Position | None = None
@@ -237,7 +237,7 @@ async def _page(  # noqa: PLR0917 -- private; read_page's state, passed once
                     connector, streams[index].name, resume, query=query, limit=limit
                 )
             following = await _fill(
-                read, query, page=page, limit=limit, warnings=warnings
+                read, wanted, page=page, limit=limit, warnings=warnings
             )
             if following is not None:
                 break
@@ -333,13 +333,14 @@ async def _take(
 
 async def _fill(
     read: _Read,
-    query: AIAuditLogQuery,
+    wanted: LogFilter,
     *,
     page: list[AIAuditLog],
     limit: int,
     warnings: list[str],
 ) -> _Position | None:
-    """Add the matching logs of *read* to *page*, from where it stands.
+    """Add the logs of *read* that *wanted* matches to *page*, from where
+    it stands.
 
     Returns where the next page starts when the page is full (a further
     match shows it, or it filled exactly at a checkpoint), else ``None``
@@ -362,7 +363,7 @@ async def _fill(
         logs = batch.logs
         while read.at < len(logs):
             entry = logs[read.at]
-            if read.since >= read.skip and matches(query, entry):
+            if read.since >= read.skip and wanted.matches(entry):
                 if len(page) == limit:
                     # A further match: the next page starts right before it.
                     return _Position(

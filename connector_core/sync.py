@@ -84,8 +84,8 @@ from connector_core._sync_reports import (
 )
 from connector_core.exceptions import (
     CheckpointError,
-    ConfigurationError,
     ConnectorError,
+    ParameterError,
 )
 from connector_core.models import AIAuditLogQuery
 from connector_core.store.base import Coverage
@@ -111,18 +111,21 @@ __all__ = [
 log = get_logger(__name__)
 
 DEFAULT_HISTORY: Final = timedelta(days=30)
-"""How far back a stream with no checkpoint starts, unless told: a month is
-what audit APIs commonly keep, and a first sync should not silently claim
-more history than a platform keeps (``--since`` asks for more)."""
+"""How far back a range reaches when its start is not given: where a
+stream with no checkpoint starts (``since`` asks for more or less), and
+what a usage report covers. A month is what audit APIs commonly keep, and a
+first sync should not silently claim more history than a platform keeps.
+The one default window: the CLI's defaults and help are built from it."""
 
 RESUME_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """The start of the query a stream with a checkpoint is read with.
 
-A checkpoint may be older than ``since`` (the last sync was more than 30
-days ago, or ``--since`` was given): the events between the checkpoint and
-``since`` were never read, and a query starting at ``since`` would let a
-reader (or a filter in front of it) drop them. Every timestamp a platform
-serves is after this, and it is 0 in epoch seconds, which APIs accept."""
+A checkpoint may be older than ``since`` (the last sync was longer than
+:data:`DEFAULT_HISTORY` ago, or ``since`` was given): the events between
+the checkpoint and ``since`` were never read, and a query starting at
+``since`` would let a reader (or a filter in front of it) drop them. Every
+timestamp a platform serves is after this, and it is 0 in epoch seconds,
+which APIs accept."""
 
 
 def _window(
@@ -132,23 +135,29 @@ def _window(
     :data:`DEFAULT_HISTORY` before it; both in UTC.
 
     Raises:
-        ConfigurationError: A naive moment, ``since`` after the end, or a
+        ParameterError: A naive moment, ``since`` after the end, or a
             moment so far from now that the arithmetic leaves the calendar.
     """
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-            raise ConfigurationError(f"--{name} must carry a time zone")
+            raise ParameterError(
+                f"{{{name}}} must carry a time zone", parameters=(name,)
+            )
     try:
         end = now if until is None else min(until.astimezone(UTC), now)
         start = end - DEFAULT_HISTORY if since is None else since.astimezone(UTC)
     except OverflowError:
-        raise ConfigurationError(
-            "--since/--until: the range reaches outside the calendar (years 1 to 9999)"
+        raise ParameterError(
+            "{since}/{until}: the range reaches outside the calendar (years 1 to 9999)",
+            parameters=("since", "until"),
         ) from None
     if start > end:
-        raise ConfigurationError(
-            f"--since ({start.isoformat()}) is after the end of the range "
-            f"({end.isoformat()}{', now' if end == now else ''})"
+        raise ParameterError(
+            "{since} ({start}) is after the end of the range ({end}{now})",
+            parameters=("since",),
+            start=start.isoformat(),
+            end=end.isoformat(),
+            now=", now" if end == now else "",
         )
     return start, end
 
@@ -157,7 +166,7 @@ async def sync_connection(
     connector: Connector,
     store: Store,
     *,
-    connection: str,
+    connection: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     wait: bool = False,
@@ -165,7 +174,12 @@ async def sync_connection(
 ) -> SyncReport:
     """Bring *store* up to date with *connector*, stream by stream.
 
-    :param connection: The name events and checkpoints are stored under.
+    :param connection: The name events and checkpoints are stored under;
+        by default the connector's own (:attr:`Connector.name
+        <connector_core.connector.Connector.name>`, which is
+        :attr:`ConnectorSpec.default_connection
+        <connector_core.connector.ConnectorSpec.default_connection>` unless
+        the connector was created with a name).
     :param since: Where streams without a checkpoint start; by default
         :data:`DEFAULT_HISTORY` before *until*. A stream with a checkpoint
         resumes from it whatever *since* says (its reader is given a query
@@ -184,6 +198,8 @@ async def sync_connection(
     from the store or the reader) fails alone, with the command that
     clears it in its error; the other streams sync.
     """
+    if connection is None:
+        connection = connector.name
     now = datetime.now(UTC)
     start, end = _window(since, until, now)
     report = SyncReport(
@@ -249,7 +265,8 @@ async def sync_connection(
                 stream.error = (
                     f"{exc}; clear it with 'aiaudit checkpoints reset "
                     f"{connection} {info.name}' and sync again (the stream is "
-                    "read again from --since; stored events are not doubled)"
+                    "then read again from the start of the sync's range; "
+                    "stored events are not doubled)"
                 )
                 bound.warning(
                     "sync.checkpoint_unreadable", stream=info.name, error=str(exc)

@@ -19,6 +19,7 @@ from connector_core.cli._common import (
     STORE_HELP,
     Context,
     configure_logging,
+    error_message,
     resolve_store_url,
 )
 from connector_core.cli._demo import demo_command
@@ -119,6 +120,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         # Connector errors are redacted where raised; a store URL's password
         # could still ride along in an OS error, so mask what we can see.
-        message = redact(str(exc), [os.environ.get("DATABASE_URL")])
+        message = redact(error_message(exc), [os.environ.get("DATABASE_URL")])
         click.echo(f"error: {message}", err=True)
         sys.exit(1)

@@ -18,7 +18,12 @@ from connector_core.connections import (
     connection_from_environment,
     resolve_config,
 )
-from connector_core.exceptions import ConfigurationError
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectionBusyError,
+    ParameterError,
+)
+from connector_core.sync import DEFAULT_HISTORY
 
 
 if TYPE_CHECKING:
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATETIME",
+    "DEFAULT_SINCE",
+    "FLAGS",
     "STORE_ENV",
     "STORE_HELP",
     "UNTIL",
@@ -38,6 +45,7 @@ __all__ = [
     "check_range",
     "configure_logging",
     "emit_json",
+    "error_message",
     "json_option",
     "pass_context",
     "range_checked",
@@ -52,6 +60,30 @@ STORE_HELP: Final = (
     f"sqlite:///path or postgresql://... (default: ${STORE_ENV}, "
     "$DATABASE_URL, else a SQLite file in your data folder)."
 )
+
+FLAGS: Final = {
+    "since": "--since",
+    "until": "--until",
+    "options": "--option",
+    "secrets": "--secret",
+    "wait": "--wait",
+}
+"""The flag each library parameter is given with, for the library's
+messages that name a parameter: a host reads ``since``, the command line
+``--since``."""
+
+DEFAULT_SINCE: Final = f"{DEFAULT_HISTORY.days} days before --until"
+"""Where a range starts when ``--since`` is not given, for the help
+(:data:`~connector_core.sync.DEFAULT_HISTORY`, the one default window)."""
+
+
+def error_message(exc: BaseException) -> str:
+    """*exc*'s message as the command line says it: a parameter a library
+    error names is called by its flag (``since`` is ``--since``)."""
+    if isinstance(exc, ParameterError | ConnectionBusyError):
+        return exc.worded(FLAGS)
+    return str(exc)
+
 
 _PASSWORD_IN_OPTION: Final = (
     "--store must not hold a password (any local user can read a command "
@@ -334,13 +366,14 @@ class Context:
     def saved_or_environment(self, name: str) -> SavedConnection:
         """The saved connection *name*, or, when *name* is a platform with
         nothing saved under it, the one its environment variables describe
-        (saved now, secrets as references)."""
+        (saved now, secrets as references, under the platform's
+        ``default_connection`` name)."""
         saved = self.store.get_connection(name)
         if saved is not None:
             return saved
         if name in self.registry.platforms:
             spec = self.registry.spec(name)
-            connection = connection_from_environment(spec, name, os.environ)
+            connection = connection_from_environment(spec, None, os.environ)
             # Atomic create-if-absent: syncs started at once for a platform
             # never saved all save it, and all get the one saved.
             return self.store.ensure_connection(connection)

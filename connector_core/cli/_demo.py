@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 
 
 DEMO_CONNECTION: Final = "demo"
-"""What the demo's connections are called, each with its platform after a
-dash: ``demo-chatgpt``."""
+"""What the demo's connections are called, each with its platform's
+connection name (``ConnectorSpec.default_connection``) after a dash:
+``demo-chatgpt``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -228,7 +229,7 @@ def _demo_connection(ctx: Context, running: RunningSandbox) -> SavedConnection:
         else:
             config[field] = value
     connection = SavedConnection(
-        name=f"{DEMO_CONNECTION}-{running.platform}",
+        name=f"{DEMO_CONNECTION}-{spec.default_connection}",
         platform=running.platform,
         config=config,
         created_at=datetime.now(UTC),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ import click
 
 from connector_core.cli._common import (
     DATETIME,
+    DEFAULT_SINCE,
     UNTIL,
     Context,
     check_range,
@@ -23,6 +24,7 @@ from connector_core.exceptions import ConfigurationError
 from connector_core.export.formats import ANALYTICS_FORMATS, LOG_FORMATS
 from connector_core.models import AIDateRange
 from connector_core.store.base import LogFilter
+from connector_core.sync import DEFAULT_HISTORY
 
 
 if TYPE_CHECKING:
@@ -167,7 +169,7 @@ def usage_report(
     """The store's usage analytics for the options of ``aiaudit usage``."""
     end = until or datetime.now(UTC)
     check_range(since, end, until_is_now=until is None)
-    start = since or end - timedelta(days=30)
+    start = since or end - DEFAULT_HISTORY
     return ctx.open_store(read_only=True).usage_analytics(
         AIDateRange(start=start, end=end),
         platform=_platform_of(ctx, connection, platform),
@@ -179,7 +181,7 @@ def usage_report(
 @click.option("--connection", help="Only this connection.")
 @click.option("--platform", help="Only this platform.")
 @click.option(
-    "--since", type=DATETIME, help="From this moment (default: 30 days before --until)."
+    "--since", type=DATETIME, help=f"From this moment (default: {DEFAULT_SINCE})."
 )
 @click.option(
     "--until",

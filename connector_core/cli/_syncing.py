@@ -12,6 +12,7 @@ import click
 
 from connector_core.cli._common import (
     DATETIME,
+    DEFAULT_SINCE,
     UNTIL,
     Context,
     emit_json,
@@ -156,7 +157,16 @@ def checkpoints_group() -> None:
     """Manage where each stream's next sync resumes."""
 
 
-@checkpoints_group.command("reset")
+@checkpoints_group.command(
+    "reset",
+    help="Forget the checkpoints of STREAMS of CONNECTION (or --all).\n\n"
+    f"The next sync reads those streams again from --since ({DEFAULT_SINCE} "
+    "by default; give an earlier --since to cover a longer gap since the "
+    "last good sync). Events already stored are recognised by their ids, so "
+    "nothing is doubled. What the streams covered is forgotten too, and so "
+    "is a backfill under way: they cover from that --since on. This is how "
+    "a checkpoint a sync reports unreadable is cleared.",
+)
 @click.argument("connection")
 @click.argument("streams", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Reset every stream.")
@@ -171,15 +181,9 @@ def checkpoints_reset(
     every: bool,
     as_json: bool,
 ) -> None:
-    """Forget the checkpoints of STREAMS of CONNECTION (or --all).
-
-    The next sync reads those streams again from --since (30 days by
-    default; give an earlier --since to cover a longer gap since the last
-    good sync). Events already stored are recognised by their ids, so
-    nothing is doubled. What the streams covered is forgotten too, and so
-    is a backfill under way: they cover from that --since on. This is how
-    a checkpoint a sync reports unreadable is cleared.
-    """
+    """Forget checkpoints, for the next sync to read their streams again;
+    the help (given to the command, as it quotes the default window) says
+    how."""
     if bool(streams) == every:
         raise click.UsageError("name the streams to reset, or pass --all")
     removed = ctx.store.reset_checkpoints(connection, None if every else streams)
@@ -361,7 +365,7 @@ def _backfill_lines(report: SyncReport) -> list[str]:
 @click.option(
     "--since",
     type=DATETIME,
-    help="Start of streams never synced (default: 30 days before --until). "
+    help=f"Start of streams never synced (default: {DEFAULT_SINCE}). "
     "A stream with a checkpoint resumes from it whatever --since says; "
     "given, and earlier than what a stream has covered, it also backfills "
     "the older range, once. 'aiaudit checkpoints reset' makes a stream start "

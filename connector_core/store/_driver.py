@@ -64,19 +64,14 @@ class Dialect:
     def match_glob(self, column: str, pattern: str) -> tuple[str, str]:
         """The condition that *column* matches the glob *pattern* (``*`` any
         run of characters, ``?`` one, everything else itself), and its one
-        parameter.
+        parameter. *pattern* holds only text a column can (the filter
+        cleans it as :func:`~connector_core.store._values.column_text`
+        cleans what it keeps).
 
         Both operators have more wildcards than a glob (GLOB's ``[...]``,
         LIKE's ``%`` and ``_``); those are escaped, so an action such as
         ``file_upload`` matches itself and not ``fileXupload``.
         """
-        # As column_text keeps text: a NUL (which PostgreSQL cannot take)
-        # is stored as U+FFFD, a lone surrogate as U+FFFD too.
-        pattern = (
-            pattern.encode(errors="surrogatepass")
-            .decode(errors="replace")
-            .replace("\x00", "\ufffd")
-        )
         if self.glob == "GLOB":
             return f"{column} GLOB ?", pattern.replace("[", "[[]")
         like = "".join(_LIKE.get(char, char) for char in pattern)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from connector_core.store._filters import LogFilter
 from connector_core.streams import QuarantinedRecord
 
 
@@ -125,37 +126,6 @@ class WriteResult:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
-
-
-@attrs.frozen(kw_only=True)
-class LogFilter:
-    """Which stored events to read; every field narrows, ``None`` does not.
-
-    Attributes:
-        connection: One connection's events.
-        platform: One platform's events.
-        start, end: The time range, both ends inclusive.
-        user_ids: Events by these users. A user id matches exactly (it is
-            the platform's key); an email matches whatever the case of its
-            letters A to Z, since people type them as they please and
-            platforms report them as they were entered.
-        actions: Events with these normalized actions, each exact or a
-            glob: ``*`` stands for any run of characters, ``?`` for one
-            (``file.*``); every other character, ``%``, ``_``, ``[`` or a
-            backslash too, is itself. Case matters, as for an exact action.
-        limit: At most this many events.
-        newest_first: Read from the newest event back, so that with *limit*
-            the latest events are the ones read.
-    """
-
-    connection: str | None = None
-    platform: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    user_ids: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    limit: int | None = None
-    newest_first: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -919,7 +919,7 @@ def test_a_second_process_cannot_lock_a_held_connection(store, store_url):
             pass
         assert time.monotonic() - began < 5
         assert caught.value.connection == "prod"
-        assert "--wait" in str(caught.value)
+        assert "pass wait=True" in str(caught.value)
         with store.lock("staging"):  # other connections are free
             pass
     finally:
