@@ -131,6 +131,7 @@ from connector_core.models import (
 from connector_core.registry import FanOutResult, PluginInfo, Registry
 from connector_core.sandbox import RunningSandbox, SandboxOptions, SandboxProvider
 from connector_core.secrets import Secret
+from connector_core.store import LogFilter
 from connector_core.streams import (
     UNEXPECTED_FAILURE,
     QuarantinedRecord,
@@ -171,6 +172,7 @@ __all__ = [
     "FanOutResult",
     "HTTPTransport",
     "LibraryLogger",
+    "LogFilter",
     "NotFoundError",
     "NotSupportedError",
     "OAuthCredentials",

@@ -142,6 +142,37 @@ class LogFilter:
             and self._terms.admit(log)
         )
 
+    @property
+    def askable_actions(self) -> frozenset[str] | None:
+        """The actions a connector may ask its platform to narrow by, as
+        exact names; ``None``: ask for every action.
+
+        ``None`` when there is no action filter, or when any action is a
+        glob: a platform filters by exact names, and a name the connector
+        derived from a glob could leave out an action the glob matches. The
+        core filters what the platform returns again (:meth:`matches`), so
+        asking for more costs requests, never correctness; asking for less
+        loses events.
+        """
+        if not self.actions or any(_is_glob(action) for action in self.actions):
+            return None
+        return frozenset(self.actions)
+
+    @property
+    def askable_user_ids(self) -> frozenset[str] | None:
+        """The users a connector may ask its platform to narrow by, as
+        user ids; ``None``: ask for every user.
+
+        A user here matches by id or by email (any case of A to Z), and a
+        platform's user filter takes ids: ``None`` when there is no user
+        filter, or when any user looks like an email (it holds ``@``), since
+        asking the platform for it as an id would find nothing. A value with
+        no ``@`` is no email address, so asking by id loses nothing.
+        """
+        if not self.user_ids or any("@" in user for user in self.user_ids):
+            return None
+        return frozenset(self.user_ids)
+
     @cached_property
     def _terms(self) -> _Terms:
         return _Terms.of(self)

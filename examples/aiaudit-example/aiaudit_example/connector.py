@@ -28,6 +28,7 @@ from connector_core import (
     Checkpoint,
     CursorGuard,
     HTTPTransport,
+    LogFilter,
     NotSupportedError,
     PermissionDeniedError,
     SchemaError,
@@ -197,11 +198,19 @@ class ExampleConnector:
         app = _STREAMS.get(stream)
         if app is None:
             raise NotSupportedError(self.platform, f"stream {stream!r}")
-        wanted = frozenset(query.event_types)
-        names = [n for n, (action, _) in APPLICATIONS[app].items() if action in wanted]
-        if wanted and not names:
+        # Narrow by what the API can express (exact names, user ids); a glob
+        # or an email reads more, and the core's filter keeps what matches.
+        where = LogFilter.from_query(query)
+        wanted = where.askable_actions
+        names = [
+            n
+            for n, (action, _) in APPLICATIONS[app].items()
+            if wanted is None or action in wanted
+        ]
+        if not names:
             return  # nothing asked for is in this application: no request
-        user = query.user_ids[0] if len(query.user_ids) == 1 else "all"
+        users = where.askable_user_ids
+        user = next(iter(users)) if users is not None and len(users) == 1 else "all"
         path = _path(app, user)
         stop = query.end_date + timedelta(microseconds=1)  # endTime is exclusive
         seen: dict[str, datetime] = {}  # id -> time of each log yielded lately
@@ -219,13 +228,14 @@ class ExampleConnector:
                     "endTime": format_time(high),
                     "maxResults": self.config.page_size,
                 }
-                if len(names) == 1:  # the API filters one name; more, we do
-                    params["eventName"] = names[0]
+                if wanted is not None and len(names) == 1:
+                    params["eventName"] = names[0]  # one name the API filters
                 async for batch in self._window(http, stream, path, params):
                     fresh = tuple(
                         log
                         for log in batch.logs
-                        if log.id not in seen and (not wanted or log.action in wanted)
+                        if log.id not in seen
+                        and (wanted is None or log.action in wanted)
                     )
                     seen.update((log.id, log.timestamp) for log in fresh)
                     if fresh or batch.quarantined:

@@ -38,6 +38,7 @@ from aiaudit_chatgpt.checkpoints import (
 from aiaudit_chatgpt.event_map import NativeFilter, is_tenant_scoped
 from aiaudit_chatgpt.listings import page_items
 from aiaudit_chatgpt.normalize import Normalizer
+from connector_core import LogFilter
 from connector_core.cursors import CursorGuard, SeenIds
 from connector_core.http import HTTPTransport
 from connector_core.streams import StreamBatch
@@ -201,8 +202,11 @@ def _admin_params(
         base.append(("tenant_only", True))
     if types:
         base.append(("event_types[]", sorted(types)))
-    if query.user_ids:
-        base.append(("actor_ids[]", sorted(query.user_ids)))
+    # The API filters by actor id; a user given by email is kept by the
+    # core's filter instead, from every actor's events.
+    users = LogFilter.from_query(query).askable_user_ids
+    if users:
+        base.append(("actor_ids[]", sorted(users)))
     return base
 
 

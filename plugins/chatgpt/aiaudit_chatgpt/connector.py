@@ -32,7 +32,7 @@ from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG, read_compliance_
 from aiaudit_chatgpt.gpts_reader import list_gpts, read_custom_gpts
 from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
-from connector_core import get_logger, hookimpl
+from connector_core import LogFilter, get_logger, hookimpl
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (
     AuthenticationError,
@@ -305,7 +305,9 @@ class ChatGPTEnterpriseConnector:
         checkpoint: Mapping[str, Any] | None,
         query: AIAuditLogQuery,
     ) -> AsyncIterator[StreamBatch]:
-        native = native_filter(query.event_types or None)
+        # Exact actions only: a glob (or no filter) reads every native type,
+        # and the core keeps what the glob matches.
+        native = native_filter(LogFilter.from_query(query).askable_actions)
         if stream in {STREAM_ADMIN, STREAM_TENANT} and self.admin is not None:
             batches = read_admin_audit_logs(
                 self.admin,
