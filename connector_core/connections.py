@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 _VARIABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONVENTIONAL_NAME: Final = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+"""Upper case, as variables are named by convention, and short: a name an
+error may quote. Keys are long, and mostly mixed or lower case."""
 
 ENV_REFERENCE: Final = "env"
 """The key of a secret reference: ``{"env": "VARIABLE"}``."""
@@ -161,6 +164,18 @@ def connection_from_options(
                 "{secrets}: what is given for {field} is not an environment "
                 "variable name; give the name of the variable that holds the "
                 "secret, never the value",
+                parameters=("secrets",),
+                field=field,
+            )
+        if not environ.get(variable, "").strip():
+            # Named only when it reads as a conventional variable name: a key
+            # typed in place of one (``exk_live_...``) is a valid name too.
+            named = variable if _CONVENTIONAL_NAME.fullmatch(variable) else None
+            raise ParameterError(
+                "{secrets}: the environment variable given for {field}"
+                + (f" ({named})" if named else "")
+                + " is not set here; give the name of the variable that holds "
+                "the secret, never the value",
                 parameters=("secrets",),
                 field=field,
             )
