@@ -25,7 +25,6 @@ from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
     error_evidence,
     fill_neutral_keys,
-    original_time,
     require_object,
     short,
     text,
@@ -44,6 +43,9 @@ from connector_core.wire import describe_structure_error
 
 
 __all__ = ["admin_log"]
+
+_ADMIN_ROWS: Final = TABLE.admin
+_RISKY: Final = TABLE.risks
 
 
 def admin_log(raw: object, organization_id: str) -> AIAuditLog:
@@ -73,10 +75,12 @@ def _admin_log_from(
     if not wire.type:
         raise RecordRefusedError("type is empty")
     timestamp = unix_time(wire.effective_at, "effective_at")
-    row = TABLE.admin.get(wire.type) or _admin_pass_through(wire.type)
+    row = _ADMIN_ROWS.get(wire.type) or _admin_pass_through(wire.type)
     metadata: dict[str, Any] = {"resource_type": row.resource}
-    when = original_time(record.get("effective_at"))
-    if when is not None:
+    # What original_time() makes of the integer just read (the converter
+    # takes no other type), without asking the record again.
+    when = str(wire.effective_at)
+    if when:
         metadata[keys.ORIGINAL_TIME] = when
     user_id, user_email, ip_address, user_agent, location = _admin_actor(
         wire.actor, metadata
@@ -105,7 +109,7 @@ def _admin_log_from(
         location=location,
         risk_indicators=(
             risk_indicators(row.action, error_evidence(payload))
-            if row.action in TABLE.risks
+            if row.action in _RISKY
             else ()
         ),
         native_type=wire.type,
