@@ -31,7 +31,7 @@ from aiaudit_chatgpt.fields import (
     unix_time,
 )
 from aiaudit_chatgpt.wire import (
-    STRUCTURE_ADMIN,
+    READ_ADMIN,
     AdminActor,
     AdminRecord,
     ApiKey,
@@ -53,7 +53,7 @@ def admin_log(raw: object, organization_id: str) -> AIAuditLog:
     cannot be."""
     record = require_object(raw)
     try:
-        wire: AdminRecord = STRUCTURE_ADMIN(record, AdminRecord)
+        wire: AdminRecord = READ_ADMIN(record)
     except cattrs.BaseValidationError as exc:
         raise RecordRefusedError(
             f"malformed admin audit log record: {describe_structure_error(exc)}",

@@ -36,8 +36,8 @@ from aiaudit_chatgpt.fields import (
     unix_time,
 )
 from aiaudit_chatgpt.wire import (
-    STRUCTURE_COMPLIANCE,
-    STRUCTURE_MESSAGE,
+    READ_COMPLIANCE,
+    READ_MESSAGE,
     Author,
     ComplianceActor,
     ComplianceRecord,
@@ -72,7 +72,7 @@ def compliance_logs(
     """
     record = require_object(raw)
     try:
-        wire: ComplianceRecord = STRUCTURE_COMPLIANCE(record, ComplianceRecord)
+        wire: ComplianceRecord = READ_COMPLIANCE(record)
     except cattrs.BaseValidationError as exc:
         kind, event = text(record.get("type")), text(record.get("event_type"))
         raise RecordRefusedError(
@@ -245,7 +245,7 @@ def _conversation_logs(
 ) -> list[AIAuditLog]:
     """A message as its logs: prompt (+ creation, + files) or response."""
     try:
-        body: ConversationMessage = STRUCTURE_MESSAGE(record, ConversationMessage)
+        body: ConversationMessage = READ_MESSAGE(record)
     except cattrs.BaseValidationError as exc:
         raise RecordRefusedError(
             f"malformed conversation message: {describe_structure_error(exc)}"
