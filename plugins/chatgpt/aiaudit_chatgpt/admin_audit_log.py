@@ -154,11 +154,13 @@ def _admin_actor(actor: AdminActor | None, metadata: dict[str, Any]) -> _ActorPa
             )
         _require_id(session.user.id, "actor.session.user.id")
         metadata["actor_type"] = "user"
+        # Read as ``str | None``, so ``or None`` is what text() would make of
+        # them, without a call each.
         return (
             session.user.id,
-            text(session.user.email),
-            text(session.ip_address),
-            text(session.user_agent),
+            session.user.email or None,
+            session.ip_address or None,
+            session.user_agent or None,
             _location(session.ip_address_details),
         )
     if actor.type == "api_key":
@@ -180,7 +182,7 @@ def _api_key_actor(key: ApiKey | None, metadata: dict[str, Any]) -> _ActorParts:
             )
         _require_id(key.user.id, "actor.api_key.user.id")
         metadata["actor_type"] = "user"
-        return key.user.id, text(key.user.email), None, None, None
+        return key.user.id, key.user.email or None, None, None, None
     if key.type == "service_account":
         account = key.service_account
         if account is None:

@@ -236,8 +236,9 @@ STRUCTURE_GPT_CONFIG: Final = _CONVERTER.get_structure_hook(GptConfig)
 # field is optional; exact dicts and lists for classes and tuples) and
 # builds the same instances the converter would; at anything else it raises,
 # and the converter reads the record from the start. So the result is the
-# converter's, whatever the record; the converter is strict and keeps extra
-# keys out of the classes (forbid_extra_keys is off), as the readers do.
+# converter's, whatever the record. Like the converter, the readers pass
+# over keys the classes do not name; a converter that refuses them gets no
+# fast readers.
 
 T = TypeVar("T")
 _EXACT: Final = (str, int, bool, float)
@@ -273,14 +274,16 @@ class _Generator:
             return self.functions[cls]
         name = f"_read_{cls.__name__}"
         self.functions[cls] = name  # before the body: a class may nest itself
-        body = self._body(cls)
+        body = self.body(cls)
         if body is None:
             self.functions[cls] = None
             return None
         self.source.append(f"def {name}(o):\n" + "\n".join(body))
         return name
 
-    def _body(self, cls: type[Any]) -> list[str] | None:
+    def body(self, cls: type[Any]) -> list[str] | None:
+        """The lines of a function of ``o`` that returns *cls* read from it,
+        or None if *cls* has no fast reader."""
         hints = typing.get_type_hints(cls)
         self.namespace[f"_class_{cls.__name__}"] = cls
         lines = ["    if o.__class__ is not dict: raise _UnusualError"]
@@ -345,21 +348,22 @@ class _Generator:
 def _reader(cls: type[T]) -> Callable[[dict[str, Any]], T]:
     """A function reading a record into *cls* as :data:`_CONVERTER` does.
 
-    Raises what the converter raises for the record.
+    Raises what the converter raises for the record. A class with a field
+    type the generator does not know is read by the converter alone.
     """
     structure = _CONVERTER.get_structure_hook(cls)
     generator = _Generator()
-    name = generator.reader(cls)
-    if name is None:  # a field type the generator does not know
+    body = generator.body(cls)
+    if body is None or _CONVERTER.forbid_extra_keys:
         return lambda record: structure(record, cls)
     namespace = generator.namespace
     namespace["_structure"], namespace["_cls"] = structure, cls
+    # The record's own class read inline, in the try: one frame less.
     source = "\n\n".join(generator.source)
-    source += (
-        f"\n\ndef read(o):\n"
-        f"    try:\n        return {name}(o)\n"
-        f"    except Exception:\n        return _structure(o, _cls)\n"
-    )
+    source += "\n\ndef read(o):\n    try:\n"
+    source += "\n".join(f"    {line}" for line in body)
+    # Outside the handler, so the converter's errors chain to nothing of ours.
+    source += "\n    except Exception:\n        pass\n    return _structure(o, _cls)\n"
     exec(  # noqa: S102 - our own source, generated from our own classes
         compile(source, f"<structure {cls.__module__}.{cls.__qualname__}>", "exec"),
         namespace,
