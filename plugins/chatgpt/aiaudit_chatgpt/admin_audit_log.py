@@ -25,14 +25,13 @@ from aiaudit_chatgpt.fields import (
     SYSTEM_USER,
     error_evidence,
     fill_neutral_keys,
-    original_time,
     require_object,
     short,
     text,
     unix_time,
 )
 from aiaudit_chatgpt.wire import (
-    STRUCTURE_ADMIN,
+    READ_ADMIN,
     AdminActor,
     AdminRecord,
     ApiKey,
@@ -45,13 +44,16 @@ from connector_core.wire import describe_structure_error
 
 __all__ = ["admin_log"]
 
+_ADMIN_ROWS: Final = TABLE.admin
+_RISKY: Final = TABLE.risks
+
 
 def admin_log(raw: object, organization_id: str) -> AIAuditLog:
     """One audit log item as a log; raises :class:`RecordRefusedError` if it
     cannot be."""
     record = require_object(raw)
     try:
-        wire: AdminRecord = STRUCTURE_ADMIN(record, AdminRecord)
+        wire: AdminRecord = READ_ADMIN(record)
     except cattrs.BaseValidationError as exc:
         raise RecordRefusedError(
             f"malformed admin audit log record: {describe_structure_error(exc)}",
@@ -73,10 +75,12 @@ def _admin_log_from(
     if not wire.type:
         raise RecordRefusedError("type is empty")
     timestamp = unix_time(wire.effective_at, "effective_at")
-    row = TABLE.admin.get(wire.type) or _admin_pass_through(wire.type)
+    row = _ADMIN_ROWS.get(wire.type) or _admin_pass_through(wire.type)
     metadata: dict[str, Any] = {"resource_type": row.resource}
-    when = original_time(record.get("effective_at"))
-    if when is not None:
+    # What original_time() makes of the integer just read (the converter
+    # takes no other type), without asking the record again.
+    when = str(wire.effective_at)
+    if when:
         metadata[keys.ORIGINAL_TIME] = when
     user_id, user_email, ip_address, user_agent, location = _admin_actor(
         wire.actor, metadata
@@ -105,7 +109,7 @@ def _admin_log_from(
         location=location,
         risk_indicators=(
             risk_indicators(row.action, error_evidence(payload))
-            if row.action in TABLE.risks
+            if row.action in _RISKY
             else ()
         ),
         native_type=wire.type,
@@ -150,11 +154,13 @@ def _admin_actor(actor: AdminActor | None, metadata: dict[str, Any]) -> _ActorPa
             )
         _require_id(session.user.id, "actor.session.user.id")
         metadata["actor_type"] = "user"
+        # Read as ``str | None``, so ``or None`` is what text() would make of
+        # them, without a call each.
         return (
             session.user.id,
-            text(session.user.email),
-            text(session.ip_address),
-            text(session.user_agent),
+            session.user.email or None,
+            session.ip_address or None,
+            session.user_agent or None,
             _location(session.ip_address_details),
         )
     if actor.type == "api_key":
@@ -176,7 +182,7 @@ def _api_key_actor(key: ApiKey | None, metadata: dict[str, Any]) -> _ActorParts:
             )
         _require_id(key.user.id, "actor.api_key.user.id")
         metadata["actor_type"] = "user"
-        return key.user.id, text(key.user.email), None, None, None
+        return key.user.id, key.user.email or None, None, None, None
     if key.type == "service_account":
         account = key.service_account
         if account is None:

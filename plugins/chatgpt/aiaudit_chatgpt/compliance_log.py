@@ -30,15 +30,14 @@ from aiaudit_chatgpt.fields import (
     error_evidence,
     fill_neutral_keys,
     iso_time,
-    original_time,
     require_object,
     short,
     text,
     unix_time,
 )
 from aiaudit_chatgpt.wire import (
-    STRUCTURE_COMPLIANCE,
-    STRUCTURE_MESSAGE,
+    READ_COMPLIANCE,
+    READ_MESSAGE,
     Author,
     ComplianceActor,
     ComplianceRecord,
@@ -73,7 +72,7 @@ def compliance_logs(
     """
     record = require_object(raw)
     try:
-        wire: ComplianceRecord = STRUCTURE_COMPLIANCE(record, ComplianceRecord)
+        wire: ComplianceRecord = READ_COMPLIANCE(record)
     except cattrs.BaseValidationError as exc:
         kind, event = text(record.get("type")), text(record.get("event_type"))
         raise RecordRefusedError(
@@ -104,10 +103,11 @@ def _compliance_logs_from(
     if not wire.type:
         raise RecordRefusedError("type is empty")
     timestamp = iso_time(wire.timestamp, "timestamp")
-    metadata: dict[str, Any] = {"log_id": log_id}
-    when = original_time(wire.timestamp)
-    if when is not None:
-        metadata[keys.ORIGINAL_TIME] = when
+    # What original_time() makes of the string just parsed (so not empty).
+    metadata: dict[str, Any] = {
+        "log_id": log_id,
+        keys.ORIGINAL_TIME: str(wire.timestamp),
+    }
     user_id, user_email = _compliance_actor(wire.actor, metadata)
     principal = wire.principal.id if wire.principal is not None else None
     base = _Base(
@@ -245,7 +245,7 @@ def _conversation_logs(
 ) -> list[AIAuditLog]:
     """A message as its logs: prompt (+ creation, + files) or response."""
     try:
-        body: ConversationMessage = STRUCTURE_MESSAGE(record, ConversationMessage)
+        body: ConversationMessage = READ_MESSAGE(record)
     except cattrs.BaseValidationError as exc:
         raise RecordRefusedError(
             f"malformed conversation message: {describe_structure_error(exc)}"
@@ -273,7 +273,8 @@ def _conversation_logs(
     # says nothing.
     raw_message = record["message"]
     if "parent_id" in raw_message and raw_message["parent_id"] is None:
-        logs.append(base.log(_MSG_FIRST, dict(metadata), suffix=":created"))
+        # The log keeps a copy of metadata as it is now (AIAuditLog copies).
+        logs.append(base.log(_MSG_FIRST, metadata, suffix=":created"))
     files = _file_references(message.files or (), base.timestamp)
     if role == "user":
         logs.extend(_prompt_logs(base, metadata, files))

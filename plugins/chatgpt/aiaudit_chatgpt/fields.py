@@ -4,7 +4,7 @@ Every normalizer reads the same kinds of field (times in two notations,
 optional text, nested lists) and refuses a record the same way: by raising
 :class:`~connector_core.exceptions.RecordRefusedError`, which the
 :class:`~aiaudit_chatgpt.normalize.Normalizer` turns into a quarantine entry
-(with the core's :func:`~connector_core.streams.normalize_or_quarantine`)
+(as the core's :func:`~connector_core.streams.normalize_or_quarantine` does)
 with a reason a person can act on. Keeping these readers in one place keeps
 those reasons worded alike whatever feed the record came from.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from connector_core import metadata_keys as keys
 from connector_core.exceptions import RecordRefusedError
@@ -146,15 +146,12 @@ def original_time(value: object) -> str | None:
     return str(value) or None
 
 
-def _object(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 # Where each neutral key is found, by place and field, with its precedence
 # (lower wins): the payload itself, then its ``data`` (on creation), then its
-# ``changes_requested`` (on update). Read as one pass over the fields a
-# payload holds, rather than a lookup of every candidate: a sync normalizes
-# every event, and most payloads hold a handful of fields.
+# ``changes_requested`` (on update), then, for a project or a user event,
+# the record's own project name or resource id. No two places give a key
+# the same rank, so "the candidate of lowest rank" is one answer, whatever
+# order a payload's fields come in.
 _PAYLOAD_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
     "name": (keys.RESOURCE_NAME, 0),
     "role_name": (keys.RESOURCE_NAME, 1),
@@ -180,7 +177,13 @@ _CHANGES_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
     "title": (keys.RESOURCE_NAME, 5),
     "group_name": (keys.GROUP_NAME, 2),
 }
-_KEY_ORDER: Final = (
+# A project's own name comes after every payload place; a user event's
+# resource id names its target before any payload field does.
+_RESOURCE_FIELDS: Final[Mapping[str, tuple[str, str, int]]] = {
+    "project": (keys.PROJECT_NAME, keys.RESOURCE_NAME, 6),
+    "user": (keys.RESOURCE_ID, keys.TARGET_USER_ID, 0),
+}
+_KEY_ORDER: Final = (  # one order in metadata, whatever order the payload has
     keys.RESOURCE_NAME,
     keys.GROUP_ID,
     keys.GROUP_NAME,
@@ -189,23 +192,81 @@ _KEY_ORDER: Final = (
     keys.ERROR_CODE,
     keys.ERROR_MESSAGE,
 )
-_PROJECT_NAME_RANK: Final = 6  # a project's own name, after every payload place
-_RESOURCE_ID_RANK: Final = 0  # a user event's resource id names its target
+_PAYLOAD, _DATA, _CHANGES, _METADATA = range(4)  # the places, as indexes
 
 
-def _offer(
-    found: dict[str, tuple[int, str]],
-    fields: Mapping[str, tuple[str, int]],
-    place: Mapping[str, Any],
-) -> None:
-    for field, value in place.items():
-        hit = fields.get(field)
-        if hit is None or not isinstance(value, str) or not value:
-            continue
-        key, rank = hit
-        held = found.get(key)
-        if held is None or rank < held[0]:
-            found[key] = (rank, value)
+class _Plan(NamedTuple):
+    """How to fill the neutral keys from payloads of one shape.
+
+    ``steps`` holds, in :data:`_KEY_ORDER`, each key some place of the
+    shape may give, with its candidates (place, field) by precedence: the
+    first usable one is the value. ``data``, ``changes`` and ``is_mfa`` say
+    whether the payload has those fields.
+    """
+
+    steps: tuple[tuple[str, tuple[tuple[int, str], ...]], ...]
+    data: bool
+    changes: bool
+    is_mfa: bool
+
+
+def _make_plan(fields: tuple[Any, ...], resource: str | None) -> _Plan:
+    present = frozenset(fields)
+    has_data, has_changes = "data" in present, "changes_requested" in present
+    candidates: dict[str, list[tuple[int, int, str]]] = {}
+    for place, table, there in (
+        (_PAYLOAD, _PAYLOAD_FIELDS, True),
+        (_DATA, _DATA_FIELDS, has_data),
+        (_CHANGES, _CHANGES_FIELDS, has_changes),
+    ):
+        for field, (key, rank) in table.items():
+            if there and (place != _PAYLOAD or field in present):
+                candidates.setdefault(key, []).append((rank, place, field))
+    if resource is not None:
+        field, key, rank = _RESOURCE_FIELDS[resource]
+        candidates.setdefault(key, []).append((rank, _METADATA, field))
+    steps = tuple(
+        (key, tuple((place, field) for _, place, field in sorted(candidates[key])))
+        for key in _KEY_ORDER
+        if key in candidates
+    )
+    return _Plan(steps, has_data, has_changes, "is_mfa" in present)
+
+
+# Payloads come in a few shapes per event type: plans are made once per
+# shape. Odd records can bring new shapes without end, hence the bound.
+_PLAN_CACHE_SIZE: Final = 1024
+_plans: dict[tuple[Any, ...], _Plan] = {}
+_RESOURCE_CACHE_SIZE: Final = 1024
+_resources: dict[str, str] = {}
+_NOTHING: Final[Mapping[str, Any]] = {}
+
+
+def _resource_of(action: str) -> str:
+    """The resource an action acts on: ``tenant.project.user.added`` is a
+    ``project_user``."""
+    found = _resources.get(action)
+    if found is None:
+        segments = action.removeprefix("tenant.").split(".")
+        found = "_".join(segments[:-1]) or segments[0]
+        if len(_resources) >= _RESOURCE_CACHE_SIZE:
+            _resources.clear()
+        _resources[action] = found
+    return found
+
+
+def _new_plan(shape: tuple[Any, ...]) -> _Plan:
+    if len(_plans) >= _PLAN_CACHE_SIZE:
+        _plans.clear()
+    plan = _plans[shape] = _make_plan(shape[1:], shape[0])
+    return plan
+
+
+def _fill_from_record(metadata: dict[str, Any], resource: str) -> None:
+    field, key, _ = _RESOURCE_FIELDS[resource]
+    value = metadata.get(field)
+    if isinstance(value, str) and value:
+        metadata[key] = value
 
 
 def fill_neutral_keys(metadata: dict[str, Any], details: object, action: str) -> None:
@@ -217,40 +278,40 @@ def fill_neutral_keys(metadata: dict[str, Any], details: object, action: str) ->
     (:mod:`connector_core.metadata_keys`), so this is where those places
     are known. *metadata* already holds ``resource_type``/``resource_id``
     and the project, when the record has them; a key stays unset when no
-    place holds a usable value.
+    place holds a usable value (a non-empty string; ``is_mfa`` a boolean).
+    Runs for every event of a sync, so the places a payload's shape offers
+    are worked out once per shape (:class:`_Plan`).
     """
-    payload = _object(details)
-    found: dict[str, tuple[int, str]] = {}
-    if payload:
-        _offer(found, _PAYLOAD_FIELDS, payload)
-        data = payload.get("data")
-        if isinstance(data, dict):
-            _offer(found, _DATA_FIELDS, data)
-        changes = payload.get("changes_requested")
-        if isinstance(changes, dict):
-            _offer(found, _CHANGES_FIELDS, changes)
-    resource = text(metadata.get(keys.RESOURCE_TYPE))
-    if resource is None:
-        segments = action.removeprefix("tenant.").split(".")
-        resource = "_".join(segments[:-1]) or segments[0]
-    if resource == "project":
-        _offer(
-            found,
-            {keys.PROJECT_NAME: (keys.RESOURCE_NAME, _PROJECT_NAME_RANK)},
+    resource = metadata.get(keys.RESOURCE_TYPE)
+    if not isinstance(resource, str) or not resource:
+        resource = _resource_of(action)
+    resource = resource if resource in _RESOURCE_FIELDS else None
+    if not isinstance(details, dict) or not details:
+        # Most events (sign-ins above all) have an empty payload.
+        if resource is not None:
+            _fill_from_record(metadata, resource)
+        return
+    shape = (resource, *details)
+    steps, has_data, has_changes, has_mfa = _plans.get(shape) or _new_plan(shape)
+    if steps:
+        data = details["data"] if has_data else None
+        changes = details["changes_requested"] if has_changes else None
+        places = (
+            details,
+            data if isinstance(data, dict) else _NOTHING,
+            changes if isinstance(changes, dict) else _NOTHING,
             metadata,
         )
-    elif resource == "user":
-        _offer(
-            found,
-            {keys.RESOURCE_ID: (keys.TARGET_USER_ID, _RESOURCE_ID_RANK)},
-            metadata,
-        )
-    for key in _KEY_ORDER:  # one order, whatever order the payload has
-        if key in found:
-            metadata[key] = found[key][1]
-    is_mfa = payload.get("is_mfa")
-    if isinstance(is_mfa, bool):
-        metadata[keys.IS_MFA] = is_mfa
+        for key, candidates in steps:
+            for place, field in candidates:
+                value = places[place].get(field)
+                if isinstance(value, str) and value:
+                    metadata[key] = value
+                    break
+    if has_mfa:
+        is_mfa = details["is_mfa"]
+        if isinstance(is_mfa, bool):
+            metadata[keys.IS_MFA] = is_mfa
 
 
 def assistant_keys(gpt_id: str, gpt_name: str | None) -> dict[str, str]:

@@ -31,7 +31,6 @@ schemas are open.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Final
 
 from aiaudit_chatgpt.admin_audit_log import admin_log
@@ -49,12 +48,11 @@ from aiaudit_chatgpt.event_map import (
     native_filter,
 )
 from aiaudit_chatgpt.fields import UNKNOWN_ORG
-from connector_core.streams import UNEXPECTED_FAILURE, normalize_or_quarantine
+from connector_core.streams import UNEXPECTED_FAILURE, QuarantinedRecord
 
 
 if TYPE_CHECKING:
     from connector_core.models import AIAuditLog, AutomationEvent
-    from connector_core.streams import QuarantinedRecord
 
 
 __all__ = [
@@ -85,23 +83,26 @@ class Normalizer:
             record names no principal, and for custom GPTs.
     """
 
-    __slots__ = ("_admin_log", "_organization_id", "_workspace_id")
+    __slots__ = ("_organization_id", "_workspace_id")
 
     def __init__(
         self, *, organization_id: str | None, workspace_id: str | None
     ) -> None:
         self._organization_id = organization_id or UNKNOWN_ORG
         self._workspace_id = workspace_id or None
-        # Bound once: the admin feed is normalized per event, on the hot path.
-        self._admin_log = functools.partial(
-            admin_log, organization_id=self._organization_id
-        )
+
+    # Each method is connector_core.streams.normalize_or_quarantine written
+    # out: a sync normalizes every event, and the helper's frame (and a
+    # partial to bind the arguments) cost a measurable share of one.
 
     # -- Admin API ----------------------------------------------------------
 
     def admin_audit_log(self, raw: object) -> AIAuditLog | QuarantinedRecord:
         """One ``/v1/organization/audit_logs`` item as a log, or quarantined."""
-        return normalize_or_quarantine(STREAM_ADMIN, raw, self._admin_log)
+        try:
+            return admin_log(raw, self._organization_id)
+        except Exception as exc:  # noqa: BLE001 - a read must outlive a bug
+            return QuarantinedRecord.of_failure(STREAM_ADMIN, raw, exc)
 
     # -- Compliance Logs Platform --------------------------------------------
 
@@ -113,14 +114,12 @@ class Normalizer:
         A conversation message can yield several logs (the message, the
         conversation's creation, one per attached file); the others one.
         """
-        return normalize_or_quarantine(
-            STREAM_COMPLIANCE,
-            raw,
-            functools.partial(
-                compliance_logs, log_id=log_id, workspace_id=self._workspace_id
-            ),
-            where=f"log file {log_id}",
-        )
+        try:
+            return compliance_logs(raw, log_id=log_id, workspace_id=self._workspace_id)
+        except Exception as exc:  # noqa: BLE001 - a read must outlive a bug
+            return QuarantinedRecord.of_failure(
+                STREAM_COMPLIANCE, raw, exc, where=f"log file {log_id}"
+            )
 
     # -- Custom GPTs ---------------------------------------------------------
 
@@ -132,18 +131,18 @@ class Normalizer:
         ``gpt.updated:<gpt id>:<config id>`` when the latest configuration is
         newer than the GPT (a new version gets a new event).
         """
-        return normalize_or_quarantine(
-            STREAM_GPTS,
-            raw,
-            functools.partial(gpt_logs, workspace_id=self._workspace_id),
-            native_type=GPT_NATIVE_TYPE,
-        )
+        try:
+            return gpt_logs(raw, workspace_id=self._workspace_id)
+        except Exception as exc:  # noqa: BLE001 - a read must outlive a bug
+            return QuarantinedRecord.of_failure(
+                STREAM_GPTS, raw, exc, native_type=GPT_NATIVE_TYPE
+            )
 
     def automation(self, raw: object) -> AutomationEvent | QuarantinedRecord:
         """A ``/gpts`` object as an automation of type GPT, for inventory."""
-        return normalize_or_quarantine(
-            STREAM_GPTS,
-            raw,
-            functools.partial(gpt_automation, workspace_id=self._workspace_id),
-            native_type=GPT_NATIVE_TYPE,
-        )
+        try:
+            return gpt_automation(raw, workspace_id=self._workspace_id)
+        except Exception as exc:  # noqa: BLE001 - a read must outlive a bug
+            return QuarantinedRecord.of_failure(
+                STREAM_GPTS, raw, exc, native_type=GPT_NATIVE_TYPE
+            )
