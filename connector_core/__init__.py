@@ -140,7 +140,7 @@ from connector_core.streams import (
     StreamKind,
     normalize_or_quarantine,
 )
-from connector_core.wire import describe_structure_error, strict_converter
+from connector_core.wire import describe_structure_error, fast_reader, strict_converter
 
 
 __all__ = [
@@ -199,6 +199,7 @@ __all__ = [
     "UnknownPlatformError",
     "UsageAnalytics",
     "describe_structure_error",
+    "fast_reader",
     "get_logger",
     "hookimpl",
     "hookspec",

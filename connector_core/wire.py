@@ -11,6 +11,10 @@ each JSON path (``actor.session.user.id: expected a string, got int 7``) that
 a person can act on. Payloads are best left as ``Any``: they are kept verbatim
 and their schemas are open.
 
+:func:`fast_reader` reads a class's records of the usual shape inline and
+leaves any other to the converter: the converter's result, at a fraction of
+its cost per event.
+
 Every connector refusing malformed input the same way, in the same words, is
 the point of having these here rather than in each plugin.
 """
@@ -25,12 +29,20 @@ import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn
 
+from connector_core._fast_reader import fast_reader
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-__all__ = ["describe_structure_error", "got", "short_repr", "strict_converter"]
+__all__ = [
+    "describe_structure_error",
+    "fast_reader",
+    "got",
+    "short_repr",
+    "strict_converter",
+]
 
 _MAX_REPR: Final = 80
 

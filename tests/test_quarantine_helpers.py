@@ -152,3 +152,31 @@ def test_results_of_a_generator_are_read_once():
     assert [q.raw for q in batch.quarantined] == ['"junk"']
     assert batch.checkpoint is None
     assert StreamBatch.from_results([]) == StreamBatch()
+
+
+def test_of_failure_is_what_normalize_or_quarantine_keeps():
+    """A reader calling its normalizer itself keeps a failed record exactly
+    as the helper would: refusals with their identity, bugs as unexpected."""
+    from connector_core.exceptions import RecordRefusedError  # noqa: PLC0415
+    from connector_core.streams import (  # noqa: PLC0415
+        QuarantinedRecord,
+        normalize_or_quarantine,
+    )
+
+    for error in (
+        RecordRefusedError("no id", native_id="n1", native_type="login"),
+        KeyError("actor"),
+    ):
+
+        def fail(raw, error=error):
+            raise error
+
+        raw = {"kind": "x"}
+        helper = normalize_or_quarantine(
+            "s", raw, fail, where="page 2", native_type="t"
+        )
+        direct = QuarantinedRecord.of_failure(
+            "s", raw, error, where="page 2", native_type="t"
+        )
+        assert direct == helper
+        assert direct.reason.endswith("(page 2)")

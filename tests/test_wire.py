@@ -7,8 +7,10 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from connector_core.wire import describe_structure_error, strict_converter
+from connector_core.wire import describe_structure_error, fast_reader, strict_converter
 
 
 @attrs.frozen
@@ -127,3 +129,98 @@ def test_hooks_a_plugin_adds_do_not_leak_into_other_converters():
     mine.register_structure_hook(str, lambda value, _cls: str(value))
     assert mine.structure({**GOOD, "id": 7}, Envelope).id == "7"
     assert refusal({**GOOD, "id": 7}) == "id: expected a string, got int 7"
+
+
+# -- fast readers -------------------------------------------------------------
+
+
+@attrs.frozen
+class File:
+    id: str
+    size: int | None = None
+
+
+@attrs.frozen
+class Message:
+    id: str
+    at: float
+    owner: Owner
+    files: tuple[File, ...] = ()
+    edited: bool = False
+    body: Any = None
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["id", "size", "x"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FILE = st.fixed_dictionaries(
+    {"id": st.text(max_size=3) | _JSON},
+    optional={"size": st.integers() | st.none() | _JSON},
+)
+_MESSAGE = st.fixed_dictionaries(
+    {
+        "id": st.text(max_size=3) | _JSON,
+        "at": st.floats(allow_nan=False) | _JSON,
+        "owner": st.fixed_dictionaries(
+            {"id": st.text(max_size=3) | _JSON},
+            optional={"email": st.none() | st.text(max_size=3) | _JSON},
+        )
+        | _JSON,
+    },
+    optional={
+        "files": st.lists(_FILE, max_size=3) | _JSON,
+        "edited": st.booleans() | _JSON,
+        "body": _JSON,
+        "extra": _JSON,
+    },
+)
+
+
+def _outcome(read, record):
+    try:
+        return "value", read(record)
+    except Exception as exc:  # noqa: BLE001 - compared, type and words
+        return type(exc).__name__, describe_structure_error(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=_MESSAGE | _JSON)
+def test_a_fast_reader_answers_as_its_converter_does(record):
+    """Whatever the record: the same instance, or the same refusal in the
+    same words."""
+    converter = strict_converter()
+    structure = converter.get_structure_hook(Message)
+    fast = fast_reader(converter, Message)
+    assert _outcome(fast, record) == _outcome(lambda r: structure(r, Message), record)
+
+
+def test_a_fast_reader_keeps_the_exact_types_it_was_given():
+    converter = strict_converter()
+    record = {
+        "id": "m1",
+        "at": 1.5,
+        "owner": {"id": "u1"},
+        "files": [{"id": "f1", "size": 3}, {"id": "f2"}],
+        "body": {"text": "hi"},
+    }
+    read = fast_reader(converter, Message)(record)
+    assert read == converter.structure(record, Message)
+    assert read.files == (File("f1", 3), File("f2"))
+    assert read.body is record["body"]
+
+
+def test_a_converter_that_forbids_extra_keys_gets_its_own_hook():
+    converter = strict_converter(forbid_extra_keys=True)
+    read = fast_reader(converter, Owner)
+    assert read({"id": "u1"}) == Owner("u1")
+    with pytest.raises(cattrs.BaseValidationError):
+        read({"id": "u1", "unknown": 1})
