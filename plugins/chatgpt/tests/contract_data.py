@@ -10,10 +10,10 @@ skips, because a contract that is never checked is no contract.
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 from typing import Any
+
+from connector_core.testing.contracts import ContractDataError, load_contract
 
 
 CONTRACTS = Path(__file__).resolve().parent / "contracts"
@@ -23,34 +23,17 @@ OPENAI_ADMIN = "openai-admin-api.json"
 CHATGPT_COMPLIANCE = "chatgpt-compliance-api.json"
 
 
-class ContractDataError(AssertionError):
-    """A fixture is missing or unreadable: the tests using it fail."""
-
-
-@functools.cache
 def contract(name: str) -> dict[str, Any]:
-    """The fixture *name* (a file in ``tests/contracts``), parsed.
-
-    Cached: callers must not change what they get (copy it first).
+    """The fixture *name* (a file in ``tests/contracts``), parsed and cached:
+    copy it before changing it.
 
     Raises:
         ContractDataError: With the path, when the file is missing or is
             not a JSON object carrying its ``source``.
     """
-    path = CONTRACTS / name
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = (
-            f"contract fixture {path} is missing: it belongs to the repository "
-            "(restore it with git, or remake it with the repository's "
-            "tests/contracts/restate.py)"
-        )
-        raise ContractDataError(msg) from None
-    except ValueError as exc:
-        msg = f"contract fixture {path} is not valid JSON: {exc}"
-        raise ContractDataError(msg) from None
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("source"), dict):
-        msg = f"contract fixture {path} has no 'source' header naming its origin"
-        raise ContractDataError(msg)
-    return loaded
+    return load_contract(
+        CONTRACTS / name, remake="the repository's tests/contracts/restate.py"
+    )
+
+
+__all__ = ["CONTRACTS", "ContractDataError", "contract"]
