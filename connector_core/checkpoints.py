@@ -77,19 +77,15 @@ is unreadable: end: expected an ISO 8601 time, got a string that is not one
 from __future__ import annotations
 
 import inspect
-import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Self
 
-import attrs
 import cattrs
-from cattrs.cols import homogenous_tuple_structure_factory
-from cattrs.gen import make_dict_structure_fn
 
 from connector_core.cursors import SeenIds
 from connector_core.exceptions import CheckpointError
-from connector_core.wire import short_repr
+from connector_core.wire import kind, short_repr, strict_converter
 
 
 __all__ = ["VERSION_KEY", "Checkpoint", "Migration"]
@@ -161,7 +157,7 @@ class Checkpoint:
         if stored is None:
             return None
         if not isinstance(stored, Mapping):
-            raise CheckpointError(stream, f"not an object, {_kind(stored)}")
+            raise CheckpointError(stream, f"not an object, {kind(stored)}")
         if not stored:
             return None
         data = dict(stored)
@@ -198,56 +194,9 @@ class Checkpoint:
 # -- strict structuring, with reasons that never quote a value ----------------
 
 
-_KINDS: Final = (
-    (bool, "a boolean"),  # before int: a bool is an int to isinstance
-    (int, "an integer"),
-    (float, "a number"),
-    (str, "a string"),
-    (list | tuple, "an array"),
-    (Mapping, "an object"),
-)
-
-
-def _kind(value: object) -> str:
-    """What JSON type *value* is, in words: never the value itself."""
-    if value is None:
-        return "got null"
-    for tp, word in _KINDS:
-        if isinstance(value, tp):
-            return f"got {word}"
-    return f"got a {type(value).__name__}"
-
-
-def _structure_str(value: object, _cls: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, {_kind(value)}")
-    return value
-
-
-def _structure_int(value: object, _cls: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, {_kind(value)}")
-    return value
-
-
-def _structure_float(value: object, _cls: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, {_kind(value)}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError("expected a number, got an integer too large") from None
-
-
-def _structure_bool(value: object, _cls: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, {_kind(value)}")
-    return value
-
-
 def _structure_time(value: object, _cls: Any) -> datetime:
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 time with a zone, {_kind(value)}")
+        raise TypeError(f"expected an ISO 8601 time with a zone, {kind(value)}")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -274,55 +223,13 @@ def _structure_seen(value: object, _cls: Any) -> SeenIds:
             raise TypeError("expected a list of ids, got an array holding a non-string")
         return SeenIds(value)
     if not isinstance(value, str):
-        raise TypeError(f"expected an encoded id set or a list of ids, {_kind(value)}")
+        raise TypeError(f"expected an encoded id set or a list of ids, {kind(value)}")
     try:
         return SeenIds.decode(value)
     except ValueError as exc:
         # SeenIds words its reasons without the value (base64's own, or the
         # length).
         raise ValueError(str(exc)) from None
-
-
-def _is_tuple(tp: Any) -> bool:
-    return getattr(tp, "__origin__", None) is tuple
-
-
-def _structure_tuple(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    args = tp.__args__
-    if args[-1:] == (Ellipsis,):
-        inner = homogenous_tuple_structure_factory(tp, converter)
-
-        def homogeneous(value: object, cls: Any) -> Any:
-            # cattrs would iterate a string or an object into a tuple.
-            if not isinstance(value, list):
-                raise TypeError(f"expected an array, {_kind(value)}")
-            return inner(value, cls)
-
-        return homogeneous
-    hooks = [converter.get_structure_hook(arg) for arg in args]
-
-    def fixed(value: object, _cls: Any) -> Any:
-        if not isinstance(value, list) or len(value) != len(args):
-            raise TypeError(f"expected an array of {len(args)}, {_kind(value)}")
-        items, errors = [], []
-        for index, (hook, arg, item) in enumerate(zip(hooks, args, value, strict=True)):
-            try:
-                items.append(hook(item, arg))
-            except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
-                exc.__notes__ = [
-                    *getattr(exc, "__notes__", ()),
-                    cattrs.errors.IterableValidationNote(
-                        f"Structuring {tp} @ index {index}", index, arg
-                    ),
-                ]
-                errors.append(exc)
-        if errors:
-            raise cattrs.IterableValidationError(
-                f"While structuring {tp!r}", errors, tp
-            )
-        return tuple(items)
-
-    return fixed
 
 
 def _unstructure_tuple(tp: Any, converter: cattrs.Converter) -> Callable[[Any], Any]:
@@ -334,51 +241,19 @@ def _unstructure_tuple(tp: Any, converter: cattrs.Converter) -> Callable[[Any], 
     return lambda value: [h(item) for h, item in zip(hooks, value, strict=True)]
 
 
-def _is_optional(tp: Any) -> bool:
-    args = getattr(tp, "__args__", ())
-    return (
-        isinstance(tp, types.UnionType) and len(args) == 2 and type(None) in args  # noqa: PLR2004
-    )
-
-
-def _structure_optional(
-    tp: Any, converter: cattrs.Converter
-) -> Callable[[Any, Any], Any]:
-    inner_type = next(arg for arg in tp.__args__ if arg is not type(None))
-    inner = converter.get_structure_hook(inner_type)
-    return lambda value, _cls: None if value is None else inner(value, inner_type)
-
-
-def _structure_class(
-    cls: Any, converter: cattrs.Converter
-) -> Callable[[Any, Any], Any]:
-    generated = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
-
-    def structure(value: object, target: Any) -> Any:
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object, {_kind(value)}")
-        return generated(value, target)
-
-    return structure
+def _is_tuple(tp: Any) -> bool:
+    return getattr(tp, "__origin__", None) is tuple
 
 
 def _build_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    for tp, hook in (
-        (str, _structure_str),
-        (int, _structure_int),
-        (float, _structure_float),
-        (bool, _structure_bool),
-        (datetime, _structure_time),
-        (SeenIds, _structure_seen),
-    ):
-        converter.register_structure_hook(tp, hook)
+    # The wire's strict converter (no coercion, paths on errors), its
+    # refusals naming JSON types, never values: a checkpoint may hold ids.
+    converter = strict_converter(forbid_extra_keys=True, quote_values=False)
+    converter.register_structure_hook(datetime, _structure_time)
+    converter.register_structure_hook(SeenIds, _structure_seen)
     converter.register_unstructure_hook(datetime, _unstructure_time)
     converter.register_unstructure_hook(SeenIds, SeenIds.encode)
-    converter.register_structure_hook_factory(_is_tuple, _structure_tuple)
     converter.register_unstructure_hook_factory(_is_tuple, _unstructure_tuple)
-    converter.register_structure_hook_factory(_is_optional, _structure_optional)
-    converter.register_structure_hook_factory(attrs.has, _structure_class)
     return converter
 
 

@@ -22,7 +22,7 @@ the point of having these here rather than in each plugin.
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 import cattrs
@@ -40,6 +40,7 @@ __all__ = [
     "describe_structure_error",
     "fast_reader",
     "got",
+    "kind",
     "short_repr",
     "strict_converter",
 ]
@@ -61,51 +62,116 @@ def got(value: object) -> str:
     return f"got {type(value).__name__} {short_repr(value)}"
 
 
-def _structure_str(value: object, _cls: type[Any]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, {got(value)}")
-    return value
+_KINDS: Final = (
+    (bool, "a boolean"),  # before int: a bool is an int to isinstance
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list | tuple, "an array"),
+    (dict, "an object"),
+)
 
 
-def _structure_int(value: object, _cls: type[Any]) -> int:
-    # No coercion: "1720804090" or 1720804090.5 means the schema changed.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, {got(value)}")
-    return value
+def kind(value: object) -> str:
+    """``got <JSON type>``: what was found, in words, never the value (for
+    data that may hold ids or secrets, such as a stored checkpoint)."""
+    if value is None:
+        return "got null"
+    for tp, word in _KINDS:
+        if isinstance(value, tp):
+            return f"got {word}"
+    return f"got a {type(value).__name__}"
 
 
-def _structure_float(value: object, _cls: type[Any]) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, {got(value)}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(
-            "expected a number, got an integer too large for one"
-        ) from None
+_Found: TypeAlias = "Callable[[object], str]"
+"""How a refusal words what it found: :func:`got` or :func:`kind`."""
 
 
-def _structure_bool(value: object, _cls: type[Any]) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, {got(value)}")
-    return value
+def _scalar_hooks(found: _Found) -> dict[type[Any], Callable[[Any, Any], Any]]:
+    """Strict hooks for the JSON scalars, their refusals worded by *found*."""
+
+    def structure_str(value: object, _cls: type[Any]) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, {found(value)}")
+        return value
+
+    def structure_int(value: object, _cls: type[Any]) -> int:
+        # No coercion: "1720804090" or 1720804090.5 means the schema changed.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected an integer, {found(value)}")
+        return value
+
+    def structure_float(value: object, _cls: type[Any]) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"expected a number, {found(value)}")
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(
+                "expected a number, got an integer too large for one"
+            ) from None
+
+    def structure_bool(value: object, _cls: type[Any]) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"expected a boolean, {found(value)}")
+        return value
+
+    return {
+        str: structure_str,
+        int: structure_int,
+        float: structure_float,
+        bool: structure_bool,
+    }
 
 
-def _is_homogeneous_tuple(tp: Any) -> bool:
-    args = getattr(tp, "__args__", ())
-    return getattr(tp, "__origin__", None) is tuple and args[-1:] == (Ellipsis,)
+def _is_tuple(tp: Any) -> bool:
+    return getattr(tp, "__origin__", None) is tuple
 
 
-def _strict_tuple(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    # cattrs would iterate a string or an object into a tuple.
-    inner = homogenous_tuple_structure_factory(tp, converter)
+def _tuples(found: _Found) -> Callable[[Any, cattrs.Converter], Any]:
+    """The hook factory for ``tuple[X, ...]`` and fixed ``tuple[X, Y]``,
+    read only from JSON arrays (cattrs would iterate a string or an object
+    into a tuple)."""
 
-    def structure(value: object, cls: Any) -> Any:
-        if not isinstance(value, list):
-            raise TypeError(f"expected an array, {got(value)}")
-        return inner(value, cls)
+    def factory(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        args = tp.__args__
+        if args[-1:] == (Ellipsis,):
+            inner = homogenous_tuple_structure_factory(tp, converter)
 
-    return structure
+            def homogeneous(value: object, cls: Any) -> Any:
+                if not isinstance(value, list):
+                    raise TypeError(f"expected an array, {found(value)}")
+                return inner(value, cls)
+
+            return homogeneous
+        hooks = [converter.get_structure_hook(arg) for arg in args]
+
+        def fixed(value: object, _cls: Any) -> Any:
+            if not isinstance(value, list) or len(value) != len(args):
+                raise TypeError(f"expected an array of {len(args)}, {found(value)}")
+            items, errors = [], []
+            for index, (hook, arg, item) in enumerate(
+                zip(hooks, args, value, strict=True)
+            ):
+                try:
+                    items.append(hook(item, arg))
+                except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+                    exc.__notes__ = [
+                        *getattr(exc, "__notes__", ()),
+                        cattrs.errors.IterableValidationNote(
+                            f"Structuring {tp} @ index {index}", index, arg
+                        ),
+                    ]
+                    errors.append(exc)
+            if errors:
+                raise cattrs.IterableValidationError(
+                    f"While structuring {tp!r}", errors, tp
+                )
+            return tuple(items)
+
+        return fixed
+
+    return factory
 
 
 def _is_optional(tp: Any) -> bool:
@@ -127,15 +193,18 @@ def _optional(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]
     return structure
 
 
-def strict_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
+def strict_converter(
+    *, forbid_extra_keys: bool = False, quote_values: bool = True
+) -> cattrs.Converter:
     """A new converter for wire envelopes: strict scalars, paths on errors.
 
     Every attrs class it structures is read as a JSON object; strings,
-    integers, numbers, booleans and homogeneous tuples are taken only from
-    the JSON type they name; ``X | None`` accepts ``null``; ``Any`` takes
-    the value as it is. Errors carry their paths (cattrs' detailed
-    validation), for :func:`describe_structure_error`; a top-level value
-    that is not an object raises a bare ``TypeError``, which it reads too.
+    integers, numbers, booleans and tuples (``tuple[X, ...]`` or of a fixed
+    length) are taken only from the JSON type they name; ``X | None``
+    accepts ``null``; ``Any`` takes the value as it is. Errors carry their
+    paths (cattrs' detailed validation), for :func:`describe_structure_error`;
+    a top-level value that is not an object raises a bare ``TypeError``,
+    which it reads too.
 
     Each call returns a converter of its own, so hooks one plugin adds for
     its envelopes never change another's. Build it once, at import, and
@@ -147,15 +216,18 @@ def strict_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
             name. Off by default: APIs add fields without notice, and the
             raw record is kept whole anyway; turn it on for a feed whose
             new fields would change what a record means.
+        quote_values: Say in a refusal what value was found
+            (``got int 7``). Off for data that may hold ids or secrets, such
+            as a stored checkpoint: the refusal then names only the JSON
+            type found (``got an integer``).
     """
+    found: _Found = got if quote_values else kind
     converter = cattrs.Converter(
         detailed_validation=True, forbid_extra_keys=forbid_extra_keys
     )
-    converter.register_structure_hook(str, _structure_str)
-    converter.register_structure_hook(int, _structure_int)
-    converter.register_structure_hook(float, _structure_float)
-    converter.register_structure_hook(bool, _structure_bool)
-    converter.register_structure_hook_factory(_is_homogeneous_tuple, _strict_tuple)
+    for tp, hook in _scalar_hooks(found).items():
+        converter.register_structure_hook(tp, hook)
+    converter.register_structure_hook_factory(_is_tuple, _tuples(found))
     converter.register_structure_hook_factory(_is_optional, _optional)
 
     def envelope(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
@@ -167,7 +239,7 @@ def strict_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
             # Without this a string would be indexed like an object and
             # fail with a confusing message about string indices.
             if not isinstance(value, dict):
-                raise TypeError(f"expected an object, {got(value)}")
+                raise TypeError(f"expected an object, {found(value)}")
             return generated(value, target)
 
         return structure
