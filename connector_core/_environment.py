@@ -26,7 +26,7 @@ from connector_core.exceptions import ConfigurationError, redact
 from connector_core.secrets import Secret
 
 
-__all__ = ["declared", "load"]
+__all__ = ["chosen", "declared", "load"]
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -64,6 +64,23 @@ def declared(config_class: type[Any]) -> Mapping[str, tuple[str, ...]] | None:
     return result
 
 
+def chosen(
+    declaration: Mapping[str, tuple[str, ...]], environ: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """For each declared field that is set, the variable it is taken from
+    (the first of its variables set to more than blanks) and its text,
+    stripped. The one reading of "first set wins", for loading a config and
+    for saving where each value came from."""
+    sources: dict[str, tuple[str, str]] = {}
+    for field, variables in declaration.items():
+        for variable in variables:
+            text = environ.get(variable, "").strip()
+            if text:
+                sources[field] = (variable, text)
+                break
+    return sources
+
+
 def load(
     config_class: type[Any],
     environ: Mapping[str, str],
@@ -84,21 +101,17 @@ def load(
         )
     hints = _type_hints(config_class)
     fields = {field.name: field for field in attrs.fields(config_class)}
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for field, variables in declaration.items():
-        for variable in variables:
-            text = environ.get(variable, "").strip()
-            if text:
-                sources[field] = variable
-                values[field] = _convert(
-                    fields[field],
-                    hints.get(field),
-                    text,
-                    variable=variable,
-                    secret=field in secret_fields,
-                )
-                break
+    sources = chosen(declaration, environ)
+    values: dict[str, Any] = {
+        field: _convert(
+            fields[field],
+            hints.get(field),
+            text,
+            variable=variable,
+            secret=field in secret_fields,
+        )
+        for field, (variable, text) in sources.items()
+    }
     missing = [
         field
         for field in fields.values()
@@ -109,7 +122,7 @@ def load(
             f"the {platform} connector needs "
             + "; ".join(_wanted(field.name, declaration) for field in missing)
         )
-    secrets = [environ[sources[f]].strip() for f in secret_fields if f in sources]
+    secrets = [sources[f][1] for f in secret_fields if f in sources]
     try:
         return config_class(
             **{fields[name].alias or name: value for name, value in values.items()}
@@ -119,7 +132,7 @@ def load(
         message = redact(str(first), secrets)
         named = _fields_named(exc, message, declaration)
         where = "; ".join(
-            f"{field} from {sources[field]}"
+            f"{field} from {sources[field][0]}"
             if field in sources
             else _wanted(field, declaration)
             for field in named

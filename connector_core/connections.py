@@ -94,16 +94,12 @@ def connection_from_environment(
         "the environment",
     )
     spec.config_from_env(environ)  # raises with a clear message if invalid
-    saved: dict[str, Any] = {}
-    for field, variables in environment_of(spec).items():
-        for variable in variables:
-            value = environ.get(variable, "").strip()
-            if not value:
-                continue
-            saved[field] = (
-                {ENV_REFERENCE: variable} if field in spec.secret_fields else value
-            )
-            break
+    saved: dict[str, Any] = {
+        field: {ENV_REFERENCE: variable} if field in spec.secret_fields else value
+        for field, (variable, value) in _environment.chosen(
+            environment_of(spec), environ
+        ).items()
+    }
     return SavedConnection(
         name=spec.default_connection if name is None else name,
         platform=spec.platform,
