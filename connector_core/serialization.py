@@ -47,6 +47,7 @@ rebuilding it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from enum import Enum, IntEnum, StrEnum
@@ -232,6 +233,25 @@ def _is_model(tp: Any) -> bool:
 # --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _remembered_camel_key(key: str) -> str:
+    return camel_key(key)
+
+
+_REMEMBERED_KEY_LENGTH: Final = 64
+
+
+def _camel_key(key: str) -> str:
+    """:func:`camel_key`, remembered for short keys: the keys of the open
+    mappings repeat from one object to the next (every event's metadata
+    names the same things), and the rule costs a regular expression or two
+    per key. Long keys, rare and possibly hostile, are not kept, nor those
+    of a subclass of str, which may compare equal to another."""
+    if key.__class__ is not str or len(key) > _REMEMBERED_KEY_LENGTH:
+        return camel_key(key)
+    return _remembered_camel_key(key)
+
+
 def _camel_keys_out(
     value: Any,
     unstructure: Callable[[Any], Any],
@@ -248,7 +268,7 @@ def _camel_keys_out(
     """
     if isinstance(value, Mapping):
         return {
-            (camel_key(key) if isinstance(key, str) else key): (
+            (_camel_key(key) if isinstance(key, str) else key): (
                 unstructure(item)
                 if key in verbatim
                 else _camel_keys_out(item, unstructure)
