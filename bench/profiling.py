@@ -51,8 +51,8 @@ from _harness import (
 from aiaudit_chatgpt.normalize import Normalizer
 from connector_core.cli import configure_logging
 from connector_core.models import AIAuditLog
+from connector_core.serialization import dumps
 from connector_core.store import open_store
-from connector_core.store._document import document_text
 
 
 if TYPE_CHECKING:
@@ -372,8 +372,8 @@ def stage_costs(sandbox: Sandbox, scratch: Path) -> str:
             lambda r=records: [normalizer.admin_audit_log(x) for x in r],
         )
         timed(
-            "serialize the stored document (document_text)",
-            lambda g=logs: [document_text(x) for x in g],
+            "serialize the stored document (dumps)",
+            lambda g=logs: [dumps(x) for x in g],
         )
     table = Table(["stage, alone", "us/event", "events/s"])
     for name, seconds in timings.items():

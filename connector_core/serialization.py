@@ -34,25 +34,38 @@ platform's record, evidence), ``events_by_type`` (action names),
 of ``ConnectionResult``, ``PermissionCheck`` and ``AutomationEvent``. So does
 ``AIAuditLog.metadata["details"]``, the platform's own payload for the event
 copied from ``raw``.
+
+An event's stored document is ``dumps(log)`` in the snake style; for an
+:class:`~connector_core.models.AIAuditLog`, the hottest call of a sync,
+``dumps`` takes a faster path to the converter's very bytes (see
+:mod:`connector_core._document`). Exports of stored events read those
+documents as they are: :func:`restyle_log` gives a document in either style
+as the log rebuilt from it would be written, by the same rules, without
+rebuilding it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Callable, Mapping
 from enum import Enum, IntEnum, StrEnum
-from typing import Any, Final, Literal, TypeVar, get_args, get_origin
+from types import UnionType
+from typing import Any, Final, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
 import orjson
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import AttributeValidationNote
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import make_converter
 from cattrs.v import format_exception
 
 from connector_core._casing import camel_key, snake_key
+from connector_core._document import log_writer
 from connector_core.exceptions import REDACTED, SchemaError
 from connector_core.models import AIAuditLog, AIAuditLogResultMetadata
 from connector_core.secrets import Secret
@@ -64,6 +77,7 @@ __all__ = [
     "converter_for",
     "dumps",
     "loads",
+    "restyle_log",
     "snake_key",
     "structure",
     "to_camel",
@@ -219,28 +233,51 @@ def _is_model(tp: Any) -> bool:
 # --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _remembered_camel_key(key: str) -> str:
+    return camel_key(key)
+
+
+_REMEMBERED_KEY_LENGTH: Final = 64
+
+
+def _camel_key(key: str) -> str:
+    """:func:`camel_key`, remembered for short keys: the keys of the open
+    mappings repeat from one object to the next (every event's metadata
+    names the same things), and the rule costs a regular expression or two
+    per key. Long keys, rare and possibly hostile, are not kept, nor those
+    of a subclass of str, which may compare equal to another."""
+    if key.__class__ is not str or len(key) > _REMEMBERED_KEY_LENGTH:
+        return camel_key(key)
+    return _remembered_camel_key(key)
+
+
 def _camel_keys_out(
-    value: Any, converter: cattrs.Converter, verbatim: frozenset[str] = frozenset()
+    value: Any,
+    unstructure: Callable[[Any], Any],
+    verbatim: frozenset[str] = frozenset(),
 ) -> Any:
-    """Unstructure *value*, renaming the keys of its plain mappings.
+    """Unstructure *value* with *unstructure*, renaming the keys of its plain
+    mappings.
 
     Walks the Python value rather than renaming the unstructured result: a
     model object inside metadata is already in the camel shape once the
     converter has written it, and renaming its keys again would swap them
-    back to snake_case.
+    back to snake_case. Data that is JSON already (a stored document, parsed)
+    is walked with the identity as *unstructure*: only its keys change.
     """
     if isinstance(value, Mapping):
         return {
-            (camel_key(key) if isinstance(key, str) else key): (
-                converter.unstructure(item)
+            (_camel_key(key) if isinstance(key, str) else key): (
+                unstructure(item)
                 if key in verbatim
-                else _camel_keys_out(item, converter)
+                else _camel_keys_out(item, unstructure)
             )
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_camel_keys_out(item, converter) for item in value]
-    return converter.unstructure(value)
+        return [_camel_keys_out(item, unstructure) for item in value]
+    return unstructure(value)
 
 
 def _snake_keys_in(value: Any, verbatim: frozenset[str] = frozenset()) -> Any:
@@ -264,7 +301,7 @@ def _camel_keyed_hooks(
     structure_mapping = converter.get_structure_hook(field.type)
 
     def unstruct_hook(value: Any) -> Any:
-        return _camel_keys_out(value, converter, verbatim)
+        return _camel_keys_out(value, converter.unstructure, verbatim)
 
     def struct_hook(value: Any, target: Any) -> Any:
         # Whatever is not a mapping reaches the converter's own hook as is,
@@ -391,7 +428,7 @@ def _register_camel_metadata(converter: cattrs.Converter) -> None:
     def unstructure_metadata(value: AIAuditLogResultMetadata) -> dict[str, Any]:
         # The model refuses extras whose camel spelling is a field's, so
         # nothing is lost.
-        extra: dict[str, Any] = _camel_keys_out(value.extra, converter)
+        extra: dict[str, Any] = _camel_keys_out(value.extra, converter.unstructure)
         return {**base_unstructure(value), **extra}
 
     def structure_metadata(data: Mapping[str, Any], target: Any) -> Any:
@@ -441,6 +478,153 @@ _CONVERTERS: Final[Mapping[Style, cattrs.Converter]] = {
     "camel": _build_converter("camel"),
 }
 
+_write_log: Final = log_writer(_CONVERTERS["snake"])
+"""``dumps`` of an ``AIAuditLog`` in the snake style, the stored document:
+the converter's JSON by a faster path (see :mod:`connector_core._document`)."""
+
+
+# --------------------------------------------------------------------------
+# A stored document in either style, without the model
+# --------------------------------------------------------------------------
+
+_Rewrite = Callable[[Any], Any]
+
+_AS_IS: Final = (str, int, bool, dt.datetime)
+"""Field types whose JSON a round trip through the model gives back as it
+was written, as it does an enum's value: a string, an integer, a boolean,
+and a timestamp as the converter writes it (UTC, with ``Z``)."""
+
+
+def _unwrapped(tp: Any) -> list[Any]:
+    """The types a field of type *tp* holds, through ``X | None`` and
+    ``tuple[X, ...]``."""
+    if get_origin(tp) in (Union, UnionType) or _is_homogeneous_tuple(tp):
+        return [part for arg in get_args(tp) for part in _unwrapped(arg)]
+    return [tp]
+
+
+def _float_fields(cls: type[Any]) -> frozenset[str]:
+    """The snake keys of the float fields within *cls*'s models."""
+    names: set[str] = set()
+    for field in attrs.fields(cls):
+        for part in _unwrapped(field.type):
+            if part is float:
+                names.add(field.name)
+            elif _is_model(part):
+                names |= _float_fields(part)
+    return frozenset(names)
+
+
+def _rewrite_for(tp: Any, style: Style) -> _Rewrite | None:
+    """What ``unstructure(structure(data, tp), style=style)`` makes of the
+    snake JSON *data* of a *tp* written by :func:`dumps`: a function of the
+    data, or ``None`` where that is the data itself.
+
+    Only for the types a log holds, each decided here: any other is refused
+    when the rewrite is built, at import, so a new kind of field cannot
+    slip through unexamined.
+    """
+    if _is_model(tp):
+        return _model_rewrite(tp, style)
+    if get_origin(tp) in (Union, UnionType) or _is_homogeneous_tuple(tp):
+        return _container_rewrite(tp, style)
+    if tp is float:
+        # An integer where a float is read (a plugin's ``confidence=80``)
+        # comes back a float: 80.0.
+        return lambda value: _structure_float(value, float)
+    if (
+        get_origin(tp) is Mapping
+        or tp in _AS_IS
+        or (isinstance(tp, type) and issubclass(tp, Enum))
+    ):
+        return None
+    raise TypeError(f"no rule for a stored document's value of type {tp!r}")
+
+
+def _container_rewrite(tp: Any, style: Style) -> _Rewrite | None:
+    """:func:`_rewrite_for` of ``X | None`` and ``tuple[X, ...]``."""
+    args = get_args(tp)
+    if _is_homogeneous_tuple(tp):
+        item = _rewrite_for(args[0], style)
+        if item is None:
+            return None
+
+        def rewrite_array(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise _type_error("an array", value)
+            return [item(part) for part in value]
+
+        return rewrite_array
+    if len(args) != 2 or type(None) not in args:  # noqa: PLR2004 -- X | None
+        raise TypeError(f"no rule for a stored document's value of type {tp!r}")
+    inner = _rewrite_for(next(arg for arg in args if arg is not type(None)), style)
+    if inner is None:
+        return None
+    return lambda value: None if value is None else inner(value)
+
+
+def _camel_mapping(verbatim: frozenset[str]) -> _Rewrite:
+    def rewrite_mapping(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _type_error("an object", value)
+        return _camel_keys_out(value, identity, verbatim)
+
+    return rewrite_mapping
+
+
+def _model_rewrite(cls: type[Any], style: Style) -> _Rewrite | None:
+    """The rewrite of a model's JSON object: by the converter's rules for
+    *style*, its keys, the fields left out and the open mappings renamed."""
+    fields: list[tuple[str, str, _Rewrite | None, bool]] = []
+    for field in attrs.fields(cls):
+        verbatim = _CAMEL_KEYED.get((cls, field.name))
+        fields.append(
+            (
+                field.name,
+                _key_for(cls, field, style),
+                _camel_mapping(verbatim)
+                if style == "camel" and verbatim is not None
+                else _rewrite_for(field.type, style),
+                style == "camel" and field.default is None,
+            )
+        )
+    if style == "snake" and all(rewrite is None for _, _, rewrite, _ in fields):
+        return None
+    # The converter's generated function writes the fields it may leave out
+    # after all the others (each group in field order): so does this.
+    fields.sort(key=lambda field: field[3])
+
+    def rewrite_model(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise _type_error(f"an object for {cls.__name__}", data)
+        written: dict[str, Any] = {}
+        for name, key, rewrite, omit_none in fields:
+            if name not in data:
+                raise ValueError(f"{cls.__name__} lacks {name!r}")
+            value = data[name]
+            if omit_none and value is None:
+                continue
+            written[key] = value if rewrite is None else rewrite(value)
+        return written
+
+    return rewrite_model
+
+
+_LOG_REWRITES: Final[Mapping[Style, _Rewrite | None]] = {
+    style: _rewrite_for(AIAuditLog, style) for style in get_args(Style)
+}
+
+_INT_FOR_FLOAT: Final = re.compile(
+    "(?:"
+    + "|".join(re.escape(f'"{name}":') for name in sorted(_float_fields(AIAuditLog)))
+    # orjson writes every float with a "." or an exponent.
+    + ")-?[0-9]+[,}]"
+)
+"""Where a document may hold an integer in a float field (what ``dumps``
+writes for ``confidence=80``): a float field's key followed by an integer,
+there or as a key of the free-form mappings. One expression: the scan of
+a document is then about as fast as looking for one of the keys alone."""
+
 
 # --------------------------------------------------------------------------
 # Public API
@@ -485,8 +669,49 @@ def structure(data: Any, cls: type[T], *, style: Style = "snake") -> T:
 
 
 def dumps(obj: Any, *, style: Style = "snake") -> bytes:
-    """Serialize *obj* to JSON bytes."""
+    """Serialize *obj* to JSON bytes.
+
+    An :class:`~connector_core.models.AIAuditLog` in the snake style (the
+    stored document of an event) goes by a faster path with the same bytes
+    and the same errors; any other object, a subclass of it too, by the
+    converter.
+    """
+    if obj.__class__ is AIAuditLog and style == "snake":
+        return _write_log(obj)
     return orjson.dumps(unstructure(obj, style=style))
+
+
+def restyle_log(document: str, *, style: Style = "snake") -> str:
+    """The JSON of a stored log in *style*, without rebuilding the log.
+
+    *document* is an :class:`~connector_core.models.AIAuditLog` as
+    :func:`dumps` wrote it; the result is the text of
+    ``dumps(loads(document, AIAuditLog), style=style)``. In the snake style
+    that is *document* itself, unless a float field holds an integer (the
+    log read back holds ``80.0`` where ``80`` was written): then, as in the
+    camel style, the document is parsed and rewritten by the converter's
+    rules (keys, fields left out, the open mappings renamed) without the
+    model. The document is not checked beyond what the rewrite reads.
+
+    Raises:
+        SchemaError: *document* is not JSON, or is not a log's where the
+            rewrite reads it.
+        ValueError: Unknown *style*.
+    """
+    if style == "snake" and _INT_FOR_FLOAT.search(document) is None:
+        return document
+    converter_for(style)  # names an unknown style
+    rewrite = _LOG_REWRITES[style]
+    if rewrite is None:
+        return document
+    try:
+        data = orjson.loads(document)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"invalid JSON for AIAuditLog: {exc}") from exc
+    try:
+        return orjson.dumps(rewrite(data)).decode()
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"invalid AIAuditLog document: {exc}") from exc
 
 
 def loads(data: bytes | str, cls: type[T], *, style: Style = "snake") -> T:

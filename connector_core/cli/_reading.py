@@ -94,7 +94,11 @@ def logs_command(
 ) -> None:
     """Print stored events, oldest first (or newest first), in the format
     asked for."""
-    from connector_core.export.formats import write_logs  # noqa: PLC0415 - lazy
+    from connector_core.export.formats import (  # noqa: PLC0415 - lazy
+        DOCUMENT_FORMATS,
+        write_documents,
+        write_logs,
+    )
 
     check_range(since, until)
     store = ctx.open_store(read_only=True)
@@ -110,11 +114,19 @@ def logs_command(
         limit=limit,
         newest_first=newest_first,
     )
+    chosen = "jsonl" if as_json else output_format
+    style = "camel" if camel else "snake"
+    if chosen in DOCUMENT_FORMATS:
+        # The stored JSON is the output already: no event is rebuilt.
+        write_documents(
+            store.iter_documents(where), sys.stdout, format=chosen, style=style
+        )
+        return
     write_logs(
         store.iter_logs(where),
         sys.stdout,
-        format="jsonl" if as_json else output_format,
-        style="camel" if camel else "snake",
+        format=chosen,
+        style=style,
         display_names=ctx.registry.display_names,
     )
 
@@ -131,7 +143,8 @@ def _check_connection(ctx: Context, name: str) -> SavedConnection | None:
     saved = store.get_connection(name)
     if (
         saved is None
-        and next(store.iter_logs(LogFilter(connection=name, limit=1)), None) is None
+        and next(store.iter_documents(LogFilter(connection=name, limit=1)), None)
+        is None
     ):
         raise ctx.no_such_connection(name)
     return saved

@@ -4,7 +4,8 @@ Exports can be large (a year of an enterprise's conversations), so every log
 writer streams: it takes any iterable, writes each log as it arrives and
 keeps nothing but the current log. ``json`` writes its array bracket by
 bracket for the same reason, so even the one format that is a single value
-never holds a list.
+never holds a list. Stored events need not be rebuilt for the JSON formats:
+``write_documents`` writes a store's documents, the same JSON, as they are.
 
 Output that a person reads is defended against the data it shows: log fields
 come from the platform and, ultimately, from whoever typed them, so control
@@ -30,7 +31,7 @@ from connector_core.models import (
     RiskSeverity,
     UsageAnalytics,
 )
-from connector_core.serialization import Style, unstructure
+from connector_core.serialization import Style, dumps, restyle_log, unstructure
 
 
 if TYPE_CHECKING:
@@ -40,15 +41,20 @@ if TYPE_CHECKING:
 __all__ = [
     "ANALYTICS_FORMATS",
     "CSV_COLUMNS",
+    "DOCUMENT_FORMATS",
     "LOG_FORMATS",
     "daily_series",
     "highest_risk",
     "write_analytics",
+    "write_documents",
     "write_logs",
 ]
 
 LOG_FORMATS: Final = ("table", "json", "jsonl", "csv", "ocsf")
 """What ``write_logs`` (and ``aiaudit logs --format``) can produce."""
+
+DOCUMENT_FORMATS: Final = ("json", "jsonl")
+"""The formats ``write_documents`` writes from stored documents as they are."""
 
 ANALYTICS_FORMATS: Final = ("table", "json")
 """What ``write_analytics`` can produce."""
@@ -179,20 +185,32 @@ def _write_table(
     return count
 
 
+def _json_array(texts: Iterator[str], out: TextIO) -> int:
+    count = 0
+    out.write("[")
+    for text in texts:
+        out.write("\n" if count == 0 else ",\n")
+        out.write(text)
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _json_lines(texts: Iterator[str], out: TextIO) -> int:
+    count = 0
+    for text in texts:
+        out.write(text + "\n")
+        count += 1
+    return count
+
+
 def _write_json(
     logs: Iterator[AIAuditLog],
     out: TextIO,
     style: Style,
     display_names: Mapping[str, str] | None,
 ) -> int:
-    count = 0
-    out.write("[")
-    for log in logs:
-        out.write("\n" if count == 0 else ",\n")
-        out.write(_dump(unstructure(log, style=style)))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
+    return _json_array((dumps(log, style=style).decode() for log in logs), out)
 
 
 def _write_jsonl(
@@ -201,11 +219,7 @@ def _write_jsonl(
     style: Style,
     display_names: Mapping[str, str] | None,
 ) -> int:
-    count = 0
-    for log in logs:
-        out.write(_dump(unstructure(log, style=style)) + "\n")
-        count += 1
-    return count
+    return _json_lines((dumps(log, style=style).decode() for log in logs), out)
 
 
 def _write_ocsf(
@@ -266,6 +280,12 @@ def _write_csv(
     return count
 
 
+_TEXT_WRITERS: Final[Mapping[str, Callable[[Iterator[str], TextIO], int]]] = {
+    "json": _json_array,
+    "jsonl": _json_lines,
+}
+"""The writers of :data:`DOCUMENT_FORMATS`, from each log's JSON text."""
+
 _LOG_WRITERS: Final[Mapping[str, _LogWriter]] = {
     "table": _write_table,
     "json": _write_json,
@@ -313,6 +333,42 @@ def write_logs(
             f"unknown log format {format!r}; expected one of: {', '.join(LOG_FORMATS)}"
         )
     return writer(iter(logs), out, _check_style(style), display_names)
+
+
+def write_documents(
+    documents: Iterable[str],
+    out: TextIO,
+    *,
+    format: str,  # noqa: A002 -- the CLI option's name
+    style: str = "snake",
+) -> int:
+    """Write stored log documents to *out* in *format* and return how many
+    were written: the output of :func:`write_logs` for the logs they hold,
+    byte for byte, without rebuilding them.
+
+    *documents* are the JSON a store keeps of each event
+    (:meth:`~connector_core.store.base.Store.iter_documents`). Formats:
+    ``json`` and ``jsonl``, the ones made of each log's JSON
+    (:data:`DOCUMENT_FORMATS`); the others need the logs. In the snake style
+    a document is written as it is stored; in the camel style it is parsed
+    and its keys renamed (see
+    :func:`~connector_core.serialization.restyle_log`).
+
+    The format and style are checked before the first document is read.
+
+    Raises:
+        ValueError: unknown *format* or *style*, or a format that needs the
+            logs.
+        SchemaError: A document is not a log's JSON where it has to be read.
+    """
+    writer = _TEXT_WRITERS.get(format)
+    if writer is None:
+        raise ValueError(
+            f"format {format!r} is not written from stored documents; "
+            f"expected one of: {', '.join(DOCUMENT_FORMATS)}"
+        )
+    checked = _check_style(style)
+    return writer((restyle_log(document, style=checked) for document in documents), out)
 
 
 # --------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from connector_core.models import (
     UsageAnalytics,
     ensure_utc,
 )
-from connector_core.serialization import loads
 from connector_core.store._document import _ID, EVENTS, event_row
 from connector_core.store._filters import _log_conditions, _where
 from connector_core.store._quarantine import (
@@ -77,7 +76,8 @@ __all__ = ["READ_CHUNK", "SQLStore"]
 
 
 READ_CHUNK: Final = 1000
-"""Events per query of :meth:`SQLStore.iter_logs`: the bound on its memory."""
+"""Events per query of :meth:`SQLStore.iter_documents` (and so of
+``iter_logs``): the bound on its memory."""
 
 _ID_CHUNK: Final = 500
 """Ids per ``IN`` list, below the 999 parameters of old SQLite builds."""
@@ -599,9 +599,11 @@ class SQLStore(Store):
 
     # -- reading ------------------------------------------------------------
 
-    def iter_logs(self, where: LogFilter) -> Iterator[AIAuditLog]:
-        """Matching events, oldest first, then by id (then connection); the
-        reverse order with ``where.newest_first``.
+    def iter_documents(self, where: LogFilter) -> Iterator[str]:
+        """The stored documents of the matching events, oldest first, then
+        by id (then connection); the reverse order with
+        ``where.newest_first``. :meth:`iter_logs` rebuilds the events from
+        these, so the two read the same events in the same order.
 
         Keyset pagination: each chunk is one query resuming after the last
         row of the previous one, so memory is one chunk whatever the total,
@@ -629,13 +631,35 @@ class SQLStore(Store):
                 f"{_where(page)}{order} LIMIT ?",
                 (*params, *after, size),
             )
-            for *_, document in rows:
-                yield loads(document, AIAuditLog)
+            for _, event_id, connection, document in rows:
+                yield (
+                    document
+                    if document.__class__ is str
+                    else self._document_text(connection, event_id, document)
+                )
             if len(rows) < size:
                 return
             after = rows[-1][:3]
             if remaining is not None:
                 remaining -= len(rows)
+
+    def _document_text(self, connection: str, event_id: str, document: Any) -> str:
+        """A stored document that the database did not give as text: the
+        bytes of one SQLite keeps as a blob (a column's declared type does
+        not bind it), as UTF-8.
+
+        Raises:
+            StoreError: It is not UTF-8 bytes.
+        """
+        if isinstance(document, bytes):
+            try:
+                return document.decode()
+            except UnicodeDecodeError:
+                pass
+        raise StoreError(
+            f"the stored document of event {event_id!r} of {connection!r} in "
+            f"{self.url} is not text but {type(document).__name__}"
+        )
 
     def count_logs(self, where: LogFilter) -> int:
         """How many events match (at most ``where.limit``)."""

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from connector_core.models import AIAuditLog
+from connector_core.serialization import loads
 from connector_core.store._filters import LogFilter
 from connector_core.streams import QuarantinedRecord
 
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from contextlib import AbstractContextManager
 
-    from connector_core.models import AIAuditLog, AIDateRange, UsageAnalytics
+    from connector_core.models import AIDateRange, UsageAnalytics
 
 
 __all__ = [
@@ -263,10 +265,28 @@ class Store(abc.ABC):
     # -- reading ------------------------------------------------------------
 
     @abc.abstractmethod
+    def iter_documents(self, where: LogFilter) -> Iterator[str]:
+        """The stored document of each matching event, as it is stored (the
+        JSON :func:`~connector_core.serialization.dumps` wrote), oldest
+        first (then by id), or the reverse with ``where.newest_first``, read
+        in chunks so memory stays bounded whatever the number of rows.
+
+        What exports of JSON read: the documents are their lines already,
+        with nothing to parse or rebuild.
+
+        Raises:
+            StoreError: A stored document is not text.
+        """
+
     def iter_logs(self, where: LogFilter) -> Iterator[AIAuditLog]:
-        """Matching events, oldest first (then by id), or the reverse with
-        ``where.newest_first``, read in chunks so memory stays bounded
-        whatever the number of rows."""
+        """Matching events, in the order of :meth:`iter_documents`, each
+        rebuilt from its document.
+
+        Raises:
+            SchemaError: A stored document is not an event's.
+        """
+        for document in self.iter_documents(where):
+            yield loads(document, AIAuditLog)
 
     @abc.abstractmethod
     def count_logs(self, where: LogFilter) -> int:

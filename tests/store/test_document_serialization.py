@@ -1,12 +1,14 @@
-"""The stored document is ``serialization.dumps(log)``, byte for byte.
+"""The stored document is ``serialization.dumps(log)``, byte for byte, and
+``dumps`` of a log writes what the converter writes.
 
-The store writes it without walking ``metadata`` and ``raw`` through the
+``dumps`` writes a log without walking ``metadata`` and ``raw`` through the
 converter (orjson serializes plain JSON data itself), so these tests compare
-that path with the converter's on every kind of log: the example plugin's
-sandbox events of every kind, arbitrary logs, and values the free-form mappings
-may hold that plain JSON does not have. Where the converter fails, the store
-must fail the same way (the same ``StoreError`` message, or the same
-exception escaping).
+that path with the converter's own (``orjson.dumps(unstructure(log))``) on
+every kind of log: the example plugin's sandbox events of every kind,
+arbitrary logs, and values the free-form mappings may hold that plain JSON
+does not have. Where the converter fails, ``dumps`` must fail the same way
+(the same exception) and the store too (the same ``StoreError`` message, or
+the same exception escaping).
 """
 
 from __future__ import annotations
@@ -44,19 +46,26 @@ from connector_core.models import (
 )
 from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
-from connector_core.serialization import dumps
-from connector_core.store._document import EVENT_COLUMNS, document_text, event_row
+from connector_core.serialization import converter_for, dumps
+from connector_core.store._document import EVENT_COLUMNS, event_row
 
 
 DOCUMENT = [name for name, _ in EVENT_COLUMNS].index("document")
 T0 = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+SNAKE = converter_for("snake")
+
+
+def converter_json(log: Any) -> bytes:
+    """The converter's own path: what ``dumps`` did for every object before
+    it had a path of its own for logs."""
+    return orjson.dumps(SNAKE.unstructure(log))
 
 
 def _expected(log: AIAuditLog) -> tuple[Any, ...]:
-    """What ``event_row`` made of *log* before: the converter's document,
-    or the error it raised."""
+    """What ``event_row`` makes of *log* from the converter's document, or
+    of the error the converter raises."""
     try:
-        return ("document", dumps(log).decode())
+        return ("document", converter_json(log).decode())
     except (orjson.JSONEncodeError, TypeError, ValueError) as exc:
         return ("StoreError", f"event {log.id!r} cannot be serialized: {exc}")
     except Exception as exc:  # noqa: BLE001 -- escaped event_row as it is
@@ -72,7 +81,17 @@ def _actual(log: AIAuditLog) -> tuple[Any, ...]:
         return (type(exc).__name__, str(exc))
 
 
+def _outcome(write: Any, log: AIAuditLog) -> tuple[Any, ...]:
+    try:
+        return ("document", write(log))
+    except Exception as exc:  # noqa: BLE001 -- compared with the converter's
+        return (type(exc).__name__, str(exc))
+
+
 def assert_same(log: AIAuditLog) -> tuple[Any, ...]:
+    """``dumps`` and the store write *log* as the converter does, or fail
+    as it does."""
+    assert _outcome(dumps, log) == _outcome(converter_json, log)
     expected = _expected(log)
     assert _actual(log) == expected
     return expected
@@ -128,6 +147,7 @@ async def test_every_sandbox_event_is_stored_as_the_converter_writes_it():
         for name in names
     }
     for log in logs:
+        assert dumps(log) == converter_json(log)
         assert event_row("c", "s", log, "now")[DOCUMENT] == dumps(log).decode()
 
 
@@ -422,7 +442,7 @@ def test_the_unusual_values_really_take_both_paths():
     # Written by the converter: orjson alone would write "+00:00" and reject
     # the set and the int key.
     document = orjson.loads(
-        document_text(make_log(metadata={"at": T0, "set": {1}, "key": {1: 2}}))
+        dumps(make_log(metadata={"at": T0, "set": {1}, "key": {1: 2}}))
     )
     assert document["metadata"] == {
         "at": "2024-03-01T12:30:00Z",
@@ -435,6 +455,8 @@ def test_a_circular_mapping_fails_as_it_did():
     loop: dict[str, Any] = {}
     loop["self"] = loop
     log = make_log(metadata={"loop": loop})
+    with pytest.raises(RecursionError):
+        converter_json(log)
     with pytest.raises(RecursionError):
         dumps(log)
     with pytest.raises(RecursionError):
@@ -461,7 +483,7 @@ def test_timestamps_are_written_as_the_converter_writes_them(timestamp):
 @given(timestamp=st.datetimes(timezones=st.just(UTC)))
 def test_every_utc_timestamp_is_written_as_the_converter_writes_it(timestamp):
     log = make_log(timestamp=timestamp)
-    assert document_text(log) == dumps(log).decode()
+    assert dumps(log) == converter_json(log)
 
 
 class Later(datetime):
@@ -540,3 +562,25 @@ def test_the_model_fields_are_those_the_fast_path_was_checked_on():
         ("native_type", str),
         ("raw", Mapping[str, Any]),
     ]
+
+
+@attrs.frozen(kw_only=True)
+class TaggedLog(AIAuditLog):
+    """A log of a class of its own, which the converter writes whole."""
+
+    tag: str = "t"
+
+
+def test_other_objects_and_styles_are_written_by_the_converter():
+    """The path of its own is for an ``AIAuditLog`` in the snake style:
+    a subclass keeps its own fields, and the camel style its own rules."""
+    tagged = TaggedLog(**attrs.asdict(make_log(), recurse=False))
+    assert dumps(tagged) == converter_json(tagged)
+    assert orjson.loads(dumps(tagged))["tag"] == "t"
+    log = make_log(ip_address=None, metadata={"conversation_id": "c1"})
+    camel = orjson.loads(dumps(log, style="camel"))
+    assert camel["metadata"] == {"conversationId": "c1"}
+    assert "ipAddress" not in camel
+    assert dumps(log, style="camel") == orjson.dumps(
+        converter_for("camel").unstructure(log)
+    )
