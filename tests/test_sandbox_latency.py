@@ -30,7 +30,7 @@ PATH = "/admin/reports/v1/activity/users/all/applications/login?maxResults=5"
 
 
 def _options(**overrides: object) -> SandboxOptions:
-    return SandboxOptions(events=200, seed=11, **overrides)  # type: ignore[arg-type]
+    return SandboxOptions(events=200, seed=11, **overrides)
 
 
 async def _timed_get(session: aiohttp.ClientSession, url: str, key: str) -> float:
