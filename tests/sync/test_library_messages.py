@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import toy
-from processes import clean_env
 from test_backfill_edges import CONNECTION, STREAM, Timeline, _days, _sync
 
 from connector_core import Registry
@@ -29,6 +28,7 @@ from connector_core.exceptions import (
     ParameterError,
 )
 from connector_core.sync import sync_connection
+from connector_core.testing.processes import clean_env
 
 
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
