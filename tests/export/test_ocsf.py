@@ -7,7 +7,7 @@ the version the export declares. So a test here fails when the export
 drifts from the schema rather than from our own idea of it. The logs are
 platform-neutral: model fields and the neutral metadata keys, as any
 plugin's normalizer fills them; the ChatGPT plugin's real output is checked
-in ``test_ocsf_chatgpt.py``.
+in the ChatGPT plugin's ``tests/integration/test_ocsf_export.py``.
 
 ``validate_ocsf``, the light check of requirements given as data, is tested
 here too, against ``tests/contracts/ocsf-classes.json`` (restated from the

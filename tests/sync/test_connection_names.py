@@ -37,8 +37,8 @@ async def test_a_sync_without_a_connection_stores_under_the_connectors(store):
 
 
 def test_the_environments_connection_takes_the_default():
-    spec = Registry.load(environ={}).spec("chatgpt")
-    environment = {"OPENAI_ADMIN_KEY": "sk-admin-0123456789abcdef"}
+    spec = Registry.load(environ={"AIAUDIT_PLUGINS": "example"}).spec("example")
+    environment = {"EXAMPLE_API_KEY": "exk_live_key", "EXAMPLE_CUSTOMER_ID": "C01"}
     made = connection_from_environment(spec, None, environment)
-    assert made.name == spec.default_connection == "chatgpt"
+    assert made.name == spec.default_connection == "example"
     assert connection_from_environment(spec, "acme", environment).name == "acme"

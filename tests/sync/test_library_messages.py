@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import toy
-from processes import clean_env
 from test_backfill_edges import CONNECTION, STREAM, Timeline, _days, _sync
 
 from connector_core import Registry
@@ -29,6 +28,7 @@ from connector_core.exceptions import (
     ParameterError,
 )
 from connector_core.sync import sync_connection
+from connector_core.testing.processes import clean_env
 
 
 AIAUDIT = Path(sys.executable).parent / "aiaudit"
@@ -130,14 +130,17 @@ def _aiaudit(store_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         [str(AIAUDIT), "--store", store_url, *args],
         capture_output=True,
         text=True,
-        env=clean_env(OPENAI_ADMIN_KEY="sk-admin-0123456789abcdef"),
+        env=clean_env(
+            EXAMPLE_API_KEY="exk_live_Q2hhdEdQVGtleTEyMzQ1Njc4OTA",
+            EXAMPLE_CUSTOMER_ID="C01",
+        ),
         timeout=120,
         check=False,
     )
 
 
 def test_the_cli_words_a_range_error_with_its_flag(store_url):
-    result = _aiaudit(store_url, "sync", "chatgpt", "--since", "2999-01-01")
+    result = _aiaudit(store_url, "sync", "example", "--since", "2999-01-01")
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: --since (2999-01-01T00:00:00+00:00) is after"), line
@@ -162,7 +165,7 @@ def test_the_cli_words_a_busy_connection_with_its_flag(store_url):
     first = _aiaudit(store_url, "connections", "list")
     assert first.returncode == 0, first.stderr
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, store_url, "chatgpt"],
+        [sys.executable, "-c", HOLDER, store_url, "example"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -172,7 +175,7 @@ def test_the_cli_words_a_busy_connection_with_its_flag(store_url):
     try:
         assert holder.stdout.readline() == "locked\n", holder.communicate()[1]
         since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-        result = _aiaudit(store_url, "sync", "chatgpt", "--since", since)
+        result = _aiaudit(store_url, "sync", "example", "--since", since)
     finally:
         holder.kill()
         holder.communicate()
