@@ -10,6 +10,9 @@ it hands back.
 
 from __future__ import annotations
 
+import asyncio
+import math
+import random
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,8 +23,42 @@ import attrs
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
+    from aiohttp import web
+    from aiohttp.typedefs import Handler, Middleware
 
-__all__ = ["RunningSandbox", "SandboxOptions", "SandboxProvider"]
+
+__all__ = [
+    "Latency",
+    "RunningSandbox",
+    "SandboxOptions",
+    "SandboxProvider",
+    "check_milliseconds",
+    "latency_middleware",
+]
+
+
+def check_milliseconds(name: str, value: object) -> float:
+    """*value* as a number of milliseconds, or a ValueError that names it.
+
+    Shared by the options and the command line, so both refuse the same
+    values with the same words: a negative, infinite or NaN delay has no
+    meaning, and NaN would slip past a plain ``>= 0`` comparison.
+
+    Raises:
+        TypeError: Not a number.
+        ValueError: Not a finite number of milliseconds >= 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of milliseconds, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{name} must be a finite number of milliseconds >= 0, not {value!r}"
+        )
+    return float(value)
+
+
+def _milliseconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    check_milliseconds(attribute.name, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +86,11 @@ class SandboxOptions:
             profile for late publication, e.g. ChatGPT's ``late``): a sync
             before that misses them, one after must find them. Ground truth
             always includes them.
+        latency_ms: Milliseconds added before every request is answered, so
+            latency-bound behaviour (timeouts, concurrency) can be tested on
+            loopback; applied by :func:`latency_middleware`.
+        jitter_ms: Up to this many milliseconds more per request, drawn
+            uniformly from a generator seeded by ``seed``: runs repeat.
     """
 
     seed: int = 0
@@ -68,6 +110,53 @@ class SandboxOptions:
     )
     ground_truth_dir: str | None = None
     publish_delay: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0))
+    latency_ms: float = attrs.field(default=0.0, validator=_milliseconds)
+    jitter_ms: float = attrs.field(default=0.0, validator=_milliseconds)
+
+
+class Latency:
+    """The delays a sandbox adds, one per request, in the order drawn.
+
+    The generator is seeded from the sandbox's seed (salted, so it does not
+    replay the data generator's draws): the same seed gives the same
+    sequence of delays, so a latency-bound test repeats.
+    """
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.latency_ms = options.latency_ms
+        self.jitter_ms = options.jitter_ms
+        self._rng = random.Random(f"latency:{options.seed}")  # noqa: S311 - not security
+
+    def __bool__(self) -> bool:
+        return self.latency_ms > 0 or self.jitter_ms > 0
+
+    def next_delay(self) -> float:
+        """The next request's delay, in seconds."""
+        jitter = self._rng.uniform(0.0, self.jitter_ms) if self.jitter_ms else 0.0
+        return (self.latency_ms + jitter) / 1000.0
+
+
+def latency_middleware(options: SandboxOptions) -> Middleware:
+    """An aiohttp middleware that waits ``options.latency_ms`` (plus jitter)
+    before each request reaches its handler.
+
+    A sandbox adds it first in its application's middlewares, so every
+    answer (errors and faults included) pays the round trip. The wait is an
+    ``asyncio.sleep``: requests in flight together overlap, as they do over
+    a real network, rather than queueing behind one another. With no
+    latency and no jitter it passes requests straight through.
+    """
+    from aiohttp import web  # noqa: PLC0415 - the server side, for sandboxes only
+
+    latency = Latency(options)
+
+    @web.middleware
+    async def add_latency(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if latency:
+            await asyncio.sleep(latency.next_delay())
+        return await handler(request)
+
+    return add_latency
 
 
 @attrs.frozen(kw_only=True)

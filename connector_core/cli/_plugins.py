@@ -14,7 +14,7 @@ import orjson
 from connector_core.cli._common import Context, emit_json, json_option, pass_context
 from connector_core.connections import environment_of
 from connector_core.exceptions import ConfigurationError, ConnectorError
-from connector_core.sandbox import SandboxOptions
+from connector_core.sandbox import SandboxOptions, check_milliseconds
 from connector_core.secrets import Secret
 
 
@@ -149,6 +149,17 @@ def sandbox_platforms(
     return chosen
 
 
+def _milliseconds_option(
+    _: click.Context, param: click.Parameter, value: float
+) -> float:
+    """Refuse a delay with no meaning (negative, infinite, NaN) as a usage
+    error; ``click.FloatRange`` lets NaN and infinity through."""
+    try:
+        return check_milliseconds("the value", value)
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("sandbox")
 @click.argument("platform", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
@@ -193,6 +204,22 @@ def sandbox_platforms(
     help="Requests per second per key before 429.",
 )
 @click.option(
+    "--latency",
+    type=float,
+    default=0.0,
+    callback=_milliseconds_option,
+    metavar="MS",
+    help="Milliseconds added before every request is answered.",
+)
+@click.option(
+    "--jitter",
+    type=float,
+    default=0.0,
+    callback=_milliseconds_option,
+    metavar="MS",
+    help="Up to this many milliseconds more per request, seeded by --seed.",
+)
+@click.option(
     "--ground-truth",
     type=click.Path(file_okay=False, writable=True),
     help="Write every served record into this folder.",
@@ -211,6 +238,8 @@ def sandbox_command(
     faults: str | None,
     fault_rate: float,
     rate_limit: float | None,
+    latency: float,
+    jitter: float,
     ground_truth: str | None,
     as_json: bool,
 ) -> None:
@@ -236,6 +265,8 @@ def sandbox_command(
         host=host,
         port=port,
         ground_truth_dir=ground_truth,
+        latency_ms=latency,
+        jitter_ms=jitter,
     )
     try:
         asyncio.run(_serve(registry.spec(platform), provider, options, as_json=as_json))
@@ -286,6 +317,10 @@ async def _serve(
                 "urls": dict(running.urls),
                 "config": dict(running.config),
                 "environment": environment,
+                "latency": {
+                    "latency_ms": options.latency_ms,
+                    "jitter_ms": options.jitter_ms,
+                },
                 "details": dict(running.details),
             }
             click.echo(orjson.dumps(description, default=str).decode())
@@ -293,6 +328,11 @@ async def _serve(
             click.echo(f"{running.platform} sandbox (seed {options.seed})")
             for name, url in running.urls.items():
                 click.echo(f"  {name}: {url}")
+            if options.latency_ms or options.jitter_ms:
+                click.echo(
+                    f"latency: {options.latency_ms:g} ms per request"
+                    f" (+ up to {options.jitter_ms:g} ms jitter)"
+                )
             click.echo("connector configuration:")
             for key, value in running.config.items():
                 click.echo(f"  {key}: {value}")

@@ -57,6 +57,7 @@ import attrs
 import orjson
 from aiohttp import web
 from connector_core import RunningSandbox, SandboxOptions
+from connector_core.sandbox import latency_middleware
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
@@ -521,8 +522,10 @@ class _Api:
         self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
         self._signing_key = _token(data.seed, "page-token-signing").encode()
 
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors])
+    def app(self, options: SandboxOptions) -> web.Application:
+        """The API, behind the options' latency (added first, so every
+        answer pays it, faults and errors included)."""
+        app = web.Application(middlewares=[latency_middleware(options), self._errors])
         app.router.add_get(
             API_PREFIX + "{user_key}/applications/{application}", self.activities
         )
@@ -808,7 +811,7 @@ class ExampleSandbox:
         sandbox = cls(options, data)
         if options.ground_truth_dir is not None:
             sandbox.write_ground_truth(Path(options.ground_truth_dir))
-        runner = web.AppRunner(sandbox.api.app(), access_log=None)
+        runner = web.AppRunner(sandbox.api.app(options), access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, options.host, options.port)
@@ -857,6 +860,8 @@ class ExampleSandbox:
                 "customer_id": self.data.customer_id,
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
+                "latency_ms": self.options.latency_ms,
+                "jitter_ms": self.options.jitter_ms,
                 "conformance": {
                     # A key of the right shape that this server never issued.
                     "bad_config": self.config(f"exk_live_{_token(-1, 'revoked')}"),

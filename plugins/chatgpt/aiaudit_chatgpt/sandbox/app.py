@@ -43,6 +43,7 @@ from aiaudit_chatgpt.sandbox.directory import directory_routes
 from aiaudit_chatgpt.sandbox.faults import FaultInjector
 from aiaudit_chatgpt.sandbox.org import Organization
 from aiaudit_chatgpt.sandbox.usage import UsageData, usage_routes
+from connector_core.sandbox import SandboxOptions, latency_middleware
 
 
 __all__ = ["RateLimiter", "SandboxState", "build_api_app", "build_storage_app"]
@@ -252,11 +253,15 @@ def _audit_routes(state: SandboxState) -> list[web.RouteDef]:
     return [web.get("/v1/organization/audit_logs", audit_logs)]
 
 
-def build_api_app(state: SandboxState) -> web.Application:
+def build_api_app(state: SandboxState, options: SandboxOptions) -> web.Application:
     """The API host: Admin API under ``/v1/organization``, Compliance API
     under ``/v1/compliance``."""
 
-    middlewares = [_error_middleware(), _counting_middleware(state)]
+    middlewares = [
+        latency_middleware(options),
+        _error_middleware(),
+        _counting_middleware(state),
+    ]
     if state.limiter is not None:
         middlewares.append(_rate_limit_middleware(state.limiter))
     if state.faults is not None:
@@ -280,10 +285,10 @@ def build_api_app(state: SandboxState) -> web.Application:
     return app
 
 
-def build_storage_app(state: SandboxState) -> web.Application:
+def build_storage_app(state: SandboxState, options: SandboxOptions) -> web.Application:
     """The object-storage host that serves signed Logs Platform downloads."""
 
-    middlewares = [_counting_middleware(state)]
+    middlewares = [latency_middleware(options), _counting_middleware(state)]
     if state.faults is not None:
         middlewares.append(state.faults.middleware(storage=True))
     app = web.Application(middlewares=middlewares)

@@ -288,14 +288,16 @@ class ChatGPTSandbox:
 
     async def _start(self) -> None:
         self.state.publication.start()
-        storage = web.AppRunner(build_storage_app(self.state), access_log=None)
+        storage = web.AppRunner(
+            build_storage_app(self.state, self.options), access_log=None
+        )
         await storage.setup()
         self._runners.append(storage)
         storage_site = web.TCPSite(storage, self.options.host, 0)
         await storage_site.start()
         self.storage_url = _site_url(storage, self.options.host)
         self.state.storage_base = self.storage_url
-        api = web.AppRunner(build_api_app(self.state), access_log=None)
+        api = web.AppRunner(build_api_app(self.state, self.options), access_log=None)
         await api.setup()
         self._runners.append(api)
         await web.TCPSite(api, self.options.host, self.options.port).start()
@@ -400,6 +402,8 @@ class ChatGPTSandbox:
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
                 "publish_delay": self.options.publish_delay,
+                "latency_ms": self.options.latency_ms,
+                "jitter_ms": self.options.jitter_ms,
                 "environment": self.environment(),
                 # What the conformance suite needs beyond the config: a key
                 # that authenticates but lacks permissions, and what it lacks.
