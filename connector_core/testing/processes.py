@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +23,15 @@ import pytest
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import random
+    from collections.abc import Callable, Iterator, Sequence
 
 
 __all__ = [
     "AIAUDIT",
     "clean_env",
     "declared_variables",
+    "kill_after_progress",
     "running_sandbox",
     "start_sandbox",
     "stop",
@@ -118,3 +121,40 @@ def running_sandbox(platform: str, *args: str) -> Iterator[Any]:
         yield described
     finally:
         stop(process)
+
+
+def kill_after_progress(
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    progress: Callable[[], object],
+    rng: random.Random,
+    timeout: float = 60.0,
+) -> bool:
+    """Run *command*, SIGKILL it soon after *progress* (a snapshot of what
+    it has stored, compared with ``==``) first changes, and wait for it;
+    whether the kill landed while it was still working.
+
+    A crash test that kills at a fixed time is outrun by a fast machine,
+    which finishes first; waiting for stored progress, then a random beat
+    more, lands every kill somewhere inside the work.
+    """
+    before = progress()
+    process = subprocess.Popen(  # noqa: S603 - the test's own command
+        list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while (
+            process.poll() is None
+            and time.monotonic() < deadline
+            and progress() == before
+        ):
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if process.poll() is not None:
+            return False
+        process.send_signal(signal.SIGKILL)
+        return True
+    finally:
+        process.wait(timeout=_STOP_TIMEOUT_S)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import subprocess
-import time
 from datetime import datetime, timedelta
 
 import pytest
 
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
-from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
+from connector_core.testing.processes import (
+    AIAUDIT,
+    clean_env,
+    kill_after_progress,
+    running_sandbox,
+)
 
 
 STREAMS = {"login_activity", "assistant_activity"}
@@ -134,10 +137,23 @@ EVENTS, DAYS, SEED = 20_000, 20, 9
 
 @pytest.fixture
 def busy_sandbox():
+    # Each request answered 20 ms late: a backfill is a few seconds of
+    # round trips, as against a real API, never over before a kill lands.
     with running_sandbox(
-        "example", "--events", str(EVENTS), "--days", str(DAYS), "--seed", str(SEED)
+        "example",
+        *("--events", str(EVENTS), "--days", str(DAYS), "--seed", str(SEED)),
+        *("--latency", "20"),
     ) as described:
         yield described
+
+
+def _progress(store_url: str) -> tuple[object, ...]:
+    """Where each stream's backfill stands, to see a run move it."""
+    store = open_store(store_url, read_only=True)
+    try:
+        return tuple(store.coverage("example", name) for name in sorted(STREAMS))
+    finally:
+        store.close()
 
 
 def _truth(described: dict) -> set[str]:
@@ -184,15 +200,9 @@ def test_a_backfill_killed_midway_then_run_again_is_exact(busy_sandbox, store_ur
     killed = attempts = interrupted = 0
     while killed < KILLS and attempts < KILLS * 3:
         attempts += 1
-        process = subprocess.Popen(
-            backfill, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        killed += kill_after_progress(
+            backfill, env=env, progress=lambda: _progress(store_url), rng=rng
         )
-        # The interpreter takes ~0.4 s to start; kill somewhere in the work.
-        time.sleep(rng.uniform(0.6, 1.4))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait(timeout=30)
         interrupted += _unfinished(store_url, start)
     final = subprocess.run(
         [*backfill, "--json"],

@@ -14,19 +14,23 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
-import time
 from datetime import datetime
 
 import pytest
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox, build_state
+from connector_core.exceptions import StoreError
 from connector_core.models import AIAuditLogQuery
 from connector_core.sandbox import SandboxOptions
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
-from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
+from connector_core.testing.processes import (
+    AIAUDIT,
+    clean_env,
+    kill_after_progress,
+    running_sandbox,
+)
 
 
 KILLS = int(os.environ.get("AIAUDIT_CRASH_KILLS", "4"))
@@ -76,6 +80,18 @@ def _truth(described: dict) -> set[str]:
     return set(sandbox.expected_logs(AIAuditLogQuery(start_date=start, end_date=end)))
 
 
+def _checkpoints(store_url: str) -> object:
+    """What the sync has checkpointed so far, to see a run move it."""
+    try:
+        store = open_store(store_url, read_only=True)
+    except StoreError:
+        return None  # nothing synced there yet
+    try:
+        return store.checkpoints("chatgpt")
+    finally:
+        store.close()
+
+
 def test_sigkill_at_random_points_then_resume(store_url, sandbox_process):
     args = _sync_args(store_url, sandbox_process)
     env = _sync_env(sandbox_process)
@@ -83,15 +99,9 @@ def test_sigkill_at_random_points_then_resume(store_url, sandbox_process):
     killed = attempts = 0
     while killed < KILLS and attempts < KILLS * 3:
         attempts += 1
-        process = subprocess.Popen(
-            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        killed += kill_after_progress(
+            args, env=env, progress=lambda: _checkpoints(store_url), rng=rng
         )
-        # The interpreter takes ~0.4 s to start; kill somewhere in the work.
-        time.sleep(rng.uniform(0.5, 1.6))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait(timeout=30)
     final = subprocess.run(
         args, env=env, capture_output=True, text=True, timeout=300, check=False
     )
