@@ -72,6 +72,7 @@ from connector_core._bodies import (
     excerpt,
     read_bounded,
 )
+from connector_core._concurrency import AdaptiveConcurrency
 from connector_core._failures import (
     HTTP_OK_MAX,
     HTTP_OK_MIN,
@@ -133,6 +134,7 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_RETRY_STATUSES",
     "USER_AGENT",
+    "AdaptiveConcurrency",
     "HTTPTransport",
     "OversizedLine",
     "ParamScalar",
@@ -178,6 +180,48 @@ _HTTP_SEE_OTHER: Final = 303
 _HTTP_TOO_MANY_REQUESTS: Final = 429
 
 
+@attrs.define
+class _Attempts:
+    """One request's attempts so far: how many, since when, how long it was
+    told to wait, and the current run of failures to connect."""
+
+    started: float
+    number: int = 0
+    waited: float = 0.0
+    refused: int = 0
+    refused_since: float = 0.0
+    resume_at: float = -1.0  # when the wait before this attempt ended
+
+    def delay(
+        self,
+        failure: RetryableError,
+        policy: RetryPolicy,
+        *,
+        began: float,
+        elapsed: float,
+    ) -> float:
+        """Seconds to wait before the next attempt; raises the failure's
+        final error when the policy allows no more."""
+        connecting = None
+        if failure.connect:
+            if not self.refused:
+                self.refused_since = began
+            self.refused += 1
+            connecting = elapsed - self.refused_since
+        else:
+            self.refused = 0
+        delay = failure.retry_after
+        if delay is None:
+            # A run of refusals backs off from the start: its own budget is
+            # short, and earlier failures were another matter.
+            delay = policy.backoff(
+                self.refused - 1 if self.refused else self.number - 1
+            )
+        if not policy.allows(self.number, elapsed, delay, connecting=connecting):
+            raise failure.final from failure.__cause__
+        return delay
+
+
 @attrs.frozen
 class Response:
     """One final (non-redirect) HTTP response, fully read.
@@ -205,6 +249,7 @@ class HTTPTransport:
     Attributes:
         requests_made: HTTP requests sent, counting each redirect hop.
         retries: Attempts repeated after a retryable failure.
+        throttled: Answers of 429 (Too Many Requests), retried or not.
     """
 
     __slots__ = (
@@ -213,12 +258,14 @@ class HTTPTransport:
         "_budget",
         "_clock",
         "_closed",
+        "_concurrency",
         "_headers",
         "_max_body",
         "_max_line",
         "_max_redirects",
         "_monotonic",
         "_owns_session",
+        "_paused_until",
         "_policy",
         "_proxies",
         "_session",
@@ -230,6 +277,7 @@ class HTTPTransport:
         "_timeout",
         "requests_made",
         "retries",
+        "throttled",
     )
 
     def __init__(
@@ -242,6 +290,7 @@ class HTTPTransport:
         timeout: float | aiohttp.ClientTimeout = 30.0,
         retry: RetryPolicy | None = None,
         budget: RateBudget | None = None,
+        concurrency: AdaptiveConcurrency | None = None,
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
@@ -272,6 +321,12 @@ class HTTPTransport:
         spent waiting for the server. *allow_insecure_http* permits sending
         credentials over plain http to a host that is not loopback, as does
         ``AIAUDIT_ALLOW_INSECURE_HTTP=1`` in the environment.
+
+        *budget* paces requests to a known rate; *concurrency* bounds the
+        requests in flight, halving on a 429 (share either between the
+        transports of one API key). A 429's ``Retry-After`` pauses every
+        request of this transport, and of the budget's, not only the one
+        that was told.
 
         Raises:
             ConfigurationError: A setting is unusable, the base URL holds
@@ -316,6 +371,8 @@ class HTTPTransport:
             retry = override
         self._policy = retry if retry is not None else RetryPolicy()
         self._budget = budget
+        self._concurrency = concurrency
+        self._paused_until = -1.0
         self._session = session
         self._owns_session = False
         self._proxies = ProxyCache()
@@ -325,6 +382,7 @@ class HTTPTransport:
         self._max_redirects = max_redirects
         self.requests_made = 0
         self.retries = 0
+        self.throttled = 0
 
     def __repr__(self) -> str:
         return f"HTTPTransport(base_url={str(self._base_url)!r})"
@@ -657,57 +715,64 @@ class HTTPTransport:
         for if that is larger: an injected sleep that returns at once (a
         test's, or a host's scheduler) must not let an outage spin for ever.
         """
-        number = 0
-        started = self._monotonic()
-        waited = 0.0
-        # The current run of failures to connect: when it began, how long.
-        refused_since = 0.0
-        refused = 0
+        tally = _Attempts(started=self._monotonic())
         while True:
-            number += 1
-            if self._budget is not None:
-                await self._budget.acquire()
-            began = max(self._monotonic() - started, waited)
+            tally.number += 1
+            tally.waited += await self._admit(tally.resume_at)
+            slot = None
+            if self._concurrency is not None:
+                slot = await self._concurrency.acquire()
+            began = max(self._monotonic() - tally.started, tally.waited)
+            throttled = False
             try:
                 return await attempt()
             except RetryableError as failure:
-                elapsed = max(self._monotonic() - started, waited)
-                connecting = None
-                if failure.connect:
-                    if not refused:
-                        refused_since = began
-                    refused += 1
-                    connecting = elapsed - refused_since
-                else:
-                    refused = 0
-                delay = failure.retry_after
-                if delay is None:
-                    # A run of refusals backs off from the start: its own
-                    # budget is short, and earlier failures were another
-                    # matter.
-                    delay = policy.backoff(refused - 1 if refused else number - 1)
-                if not policy.allows(number, elapsed, delay, connecting=connecting):
-                    raise failure.final from failure.__cause__
-                if (
-                    failure.retry_after is not None
-                    and failure.status == _HTTP_TOO_MANY_REQUESTS
-                    and self._budget is not None
-                ):
-                    self._budget.pause(delay)
-                waited += delay
+                throttled = failure.status == _HTTP_TOO_MANY_REQUESTS
+                self.throttled += throttled
+                elapsed = max(self._monotonic() - tally.started, tally.waited)
+                delay = tally.delay(failure, policy, began=began, elapsed=elapsed)
+                if failure.retry_after is not None and throttled:
+                    self._pause(delay)
+                tally.waited += delay
+                tally.resume_at = self._monotonic() + delay
                 self.retries += 1
                 log.warning(
                     "http.retry",
                     method=method,
                     url=display_url(url),
                     status=failure.status,
-                    attempt=number,
+                    attempt=tally.number,
                     delay=delay,
                     reason=failure.reason,
                 )
+            finally:
+                if slot is not None:
+                    assert self._concurrency is not None  # noqa: S101 - for mypy
+                    self._concurrency.release(slot, throttled=throttled)
             # Sleeping outside the except block keeps the failure out of
             # the context of anything raised later.
             await self._sleep(delay)
+
+    async def _admit(self, resume_at: float) -> float:
+        """Wait out a pause a 429 asked of this transport (past *resume_at*,
+        when the attempt's own wait ended), then the rate budget; the
+        seconds of pause waited."""
+        pause = 0.0
+        if self._paused_until > resume_at:
+            pause = self._paused_until - self._monotonic()
+        if pause > 0:
+            await self._sleep(pause)
+        if self._budget is not None:
+            await self._budget.acquire()
+        return max(0.0, pause)
+
+    def _pause(self, seconds: float) -> None:
+        """Send no request for *seconds*: a 429's ``Retry-After`` speaks to
+        the key, so every request of this transport (and of its budget)
+        waits, not only the one that was told."""
+        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+        if self._budget is not None:
+            self._budget.pause(seconds)
 
     async def _refuse_error_page(self, response: aiohttp.ClientResponse) -> None:
         """A gateway's or portal's error page served with 200 is not the

@@ -1,0 +1,132 @@
+"""How many requests to one API may be in flight: at most a configured
+number, fewer while the API throttles.
+
+A connection reads several time windows at once (:mod:`connector_core.windows`)
+so that a backfill runs at the API's speed instead of one round trip at a
+time. How many requests the API will take at once is not published and
+changes with its load, so the number is found the way TCP finds a link's
+capacity: additive increase, multiplicative decrease. Each request that
+succeeds adds about one slot per round of requests; a 429 halves the slots,
+once per round (the other answers of the same burst are the same signal,
+not a new one). The requests already in flight finish; new ones wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Final
+
+import attrs
+
+from connector_core.exceptions import ConfigurationError
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "AdaptiveConcurrency", "Slot"]
+
+DEFAULT_CONCURRENCY: Final = 16
+"""Requests in flight a connection starts with, and never exceeds unless
+configured: enough to fill a 50 ms round trip ten times over with pages of a
+few milliseconds of work each, and halved at the API's first 429."""
+
+MAX_CONCURRENCY: Final = 64
+"""The most a connection may be configured with: past this an API throttles
+long before the client is the limit."""
+
+
+@attrs.frozen
+class Slot:
+    """A request's place in flight, and the round it was started in: a 429
+    answered to a request of an earlier round was already counted."""
+
+    round: int
+
+
+class AdaptiveConcurrency:
+    """The requests to one API allowed in flight at once, adapted to its 429s.
+
+    Attributes:
+        limit: The most ever allowed (the connection's configured
+            concurrency).
+        backoffs: How many times a 429 halved the allowance.
+    """
+
+    __slots__ = ("_allowed", "_in_flight", "_round", "_waiters", "backoffs", "limit")
+
+    def __init__(self, limit: int = DEFAULT_CONCURRENCY) -> None:
+        """Allow up to *limit* requests at once, all of them to begin with.
+
+        Raises:
+            ConfigurationError: *limit* is not between 1 and
+                :data:`MAX_CONCURRENCY`.
+        """
+        if not 1 <= limit <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY},"
+                f" got {limit!r}"
+            )
+        self.limit = limit
+        self._allowed = float(limit)
+        self._in_flight = 0
+        self._round = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.backoffs = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"AdaptiveConcurrency(limit={self.limit}, allowed={self.allowed},"
+            f" in_flight={self._in_flight})"
+        )
+
+    @property
+    def allowed(self) -> int:
+        """Requests allowed in flight now."""
+        return max(1, int(self._allowed))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight now."""
+        return self._in_flight
+
+    async def acquire(self) -> Slot:
+        """Wait for a place in flight, first come, first served."""
+        if self._in_flight >= self.allowed or self._waiters:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                # Cancelled while waiting, or after being woken: a place
+                # handed over must go to the next in line, not be lost.
+                if waiter.done() and not waiter.cancelled():
+                    self._in_flight -= 1
+                    self._wake()
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        else:
+            self._in_flight += 1
+        return Slot(self._round)
+
+    def release(self, slot: Slot, *, throttled: bool = False) -> None:
+        """Give *slot* back: *throttled* when the API answered 429, which
+        halves the allowance once per round; any other answer grows it by
+        about one place per round of requests."""
+        self._in_flight -= 1
+        if throttled:
+            if slot.round == self._round:
+                self._round += 1
+                self._allowed = max(1.0, self._allowed / 2)
+                self.backoffs += 1
+        elif self._allowed < self.limit:
+            self._allowed = min(float(self.limit), self._allowed + 1 / self._allowed)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Hand free places to waiters in order; a place handed over counts
+        as in flight at once, so a newcomer cannot take it first."""
+        while self._waiters and self._in_flight < self.allowed:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
