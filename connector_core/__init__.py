@@ -113,7 +113,7 @@ from connector_core.exceptions import (
     UnknownPlatformError,
 )
 from connector_core.hookspecs import PROJECT, AIPlatformConnector, hookimpl, hookspec
-from connector_core.http import HTTPTransport
+from connector_core.http import DEFAULT_CONCURRENCY, AdaptiveConcurrency, HTTPTransport
 from connector_core.models import (
     AIActivityType,
     AIAuditLog,
@@ -140,10 +140,12 @@ from connector_core.streams import (
     StreamKind,
     normalize_or_quarantine,
 )
+from connector_core.windows import Window, WindowSizing, read_windows
 from connector_core.wire import describe_structure_error, fast_reader, strict_converter
 
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "OPERATIONS",
     "PROJECT",
     "REQUIRED_OPERATIONS",
@@ -155,6 +157,7 @@ __all__ = [
     "AICredentialValidation",
     "AIDateRange",
     "AIPlatformConnector",
+    "AdaptiveConcurrency",
     "AuditLogEntry",
     "AuthenticationError",
     "AutomationEvent",
@@ -198,12 +201,15 @@ __all__ = [
     "TransportError",
     "UnknownPlatformError",
     "UsageAnalytics",
+    "Window",
+    "WindowSizing",
     "describe_structure_error",
     "fast_reader",
     "get_logger",
     "hookimpl",
     "hookspec",
     "normalize_or_quarantine",
+    "read_windows",
     "strict_converter",
 ]
 

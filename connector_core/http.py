@@ -72,7 +72,11 @@ from connector_core._bodies import (
     excerpt,
     read_bounded,
 )
-from connector_core._concurrency import AdaptiveConcurrency
+from connector_core._concurrency import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    AdaptiveConcurrency,
+)
 from connector_core._failures import (
     HTTP_OK_MAX,
     HTTP_OK_MIN,
@@ -130,9 +134,11 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_LINE",
     "DEFAULT_RETRY_STATUSES",
+    "MAX_CONCURRENCY",
     "USER_AGENT",
     "AdaptiveConcurrency",
     "HTTPTransport",

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -56,7 +57,7 @@ from connector_core.streams import StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 
 __all__ = ["Window", "WindowSizing", "read_windows"]
@@ -194,6 +195,87 @@ class _Progress:
         return checkpoint
 
 
+class _Run:
+    """The windows of one read in flight, and what is due to the reader."""
+
+    def __init__(
+        self,
+        read: Callable[[Window], AsyncIterator[StreamBatch]],
+        plan: _Plan,
+        sizing: WindowSizing,
+        concurrency: int,
+    ) -> None:
+        self.read = read
+        self.plan = plan
+        self.sizing = sizing
+        self.concurrency = concurrency
+        self.progress = _Progress()
+        self.served: dict[int, int] = {}
+        self.running: dict[int, asyncio.Task[None]] = {}
+        # Bounded, so windows ahead of a slow consumer wait instead of
+        # piling their pages up in memory.
+        self.queue: asyncio.Queue[tuple[Window, StreamBatch | Exception | None]] = (
+            asyncio.Queue(maxsize=2 * concurrency)
+        )
+
+    def fill(self) -> None:
+        """Start windows until *concurrency* are in flight or none is left."""
+        while len(self.running) < self.concurrency:
+            window = self.plan.next()
+            if window is None:
+                return
+            self.served[window.index] = 0
+            self.running[window.index] = asyncio.create_task(
+                self._drain(window), name=f"window {window.index}"
+            )
+
+    async def _drain(self, window: Window) -> None:
+        try:
+            async with contextlib.aclosing(self.read(window)) as batches:
+                async for batch in batches:
+                    await self.queue.put((window, batch))
+        except Exception as failure:  # noqa: BLE001 - raised by the reader
+            await self.queue.put((window, failure))
+        else:
+            await self.queue.put((window, None))
+
+    async def next(self) -> StreamBatch | None:
+        """What the next event of a window gives the reader, if anything.
+
+        Raises:
+            Exception: What a window's read raised.
+        """
+        window, item = await self.queue.get()
+        if isinstance(item, Exception):
+            raise item
+        if item is None:
+            del self.running[window.index]
+            self.progress.finish(window.index)
+            served = self.served.pop(window.index)
+            self.plan.width = self.sizing.after(window.width, served)
+            self.fill()
+        else:
+            self.served[window.index] += len(item.logs) + len(item.quarantined)
+            if item.checkpoint is not None:
+                self.progress.latest[window.index] = item.checkpoint
+            if item.logs or item.quarantined:
+                return StreamBatch(
+                    logs=item.logs,
+                    quarantined=item.quarantined,
+                    checkpoint=self.progress.due(),
+                )
+        checkpoint = self.progress.due()
+        return None if checkpoint is None else StreamBatch(checkpoint=checkpoint)
+
+    async def cancel(self) -> None:
+        """Cancel every window in flight and wait until each has closed."""
+        tasks = list(self.running.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def read_windows(
     read: Callable[[Window], AsyncIterator[StreamBatch]],
     *,
@@ -217,63 +299,12 @@ async def read_windows(
     """
     if concurrency < 1:
         raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
-    plan = _Plan(start, end, settled, sizing.first)
-    progress = _Progress()
-    served: dict[int, int] = {}
-    # Bounded, so windows ahead of a slow consumer wait instead of piling
-    # their pages up in memory.
-    queue: asyncio.Queue[tuple[Window, StreamBatch | BaseException | None]] = (
-        asyncio.Queue(maxsize=2 * concurrency)
-    )
-    running: dict[int, asyncio.Task[None]] = {}
-
-    async def drain(window: Window) -> None:
-        try:
-            async with contextlib.aclosing(read(window)) as batches:
-                async for batch in batches:
-                    await queue.put((window, batch))
-        except Exception as failure:  # noqa: BLE001 - handed to the reader
-            await queue.put((window, failure))
-        else:
-            await queue.put((window, None))
-
-    def fill() -> None:
-        while len(running) < concurrency:
-            window = plan.next()
-            if window is None:
-                return
-            served[window.index] = 0
-            running[window.index] = asyncio.create_task(
-                drain(window), name=f"window {window.index}"
-            )
-
+    run = _Run(read, _Plan(start, end, settled, sizing.first), sizing, concurrency)
     try:
-        fill()
-        while running:
-            window, item = await queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            if item is None:
-                del running[window.index]
-                progress.finish(window.index)
-                plan.width = sizing.after(window.width, served.pop(window.index))
-                fill()
-            else:
-                served[window.index] += len(item.logs) + len(item.quarantined)
-                if item.checkpoint is not None:
-                    progress.latest[window.index] = item.checkpoint
-                if item.logs or item.quarantined:
-                    yield StreamBatch(
-                        logs=item.logs,
-                        quarantined=item.quarantined,
-                        checkpoint=progress.due(),
-                    )
-                    continue
-            checkpoint = progress.due()
-            if checkpoint is not None:
-                yield StreamBatch(checkpoint=checkpoint)
+        run.fill()
+        while run.running:
+            batch = await run.next()
+            if batch is not None:
+                yield batch
     finally:
-        for task in running.values():
-            task.cancel()
-        if running:
-            await asyncio.gather(*running.values(), return_exceptions=True)
+        await run.cancel()
