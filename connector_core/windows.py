@@ -57,7 +57,7 @@ from connector_core.streams import StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, Callable
 
 
 __all__ = ["Window", "WindowSizing", "read_windows"]
@@ -200,7 +200,7 @@ class _Run:
 
     def __init__(
         self,
-        read: Callable[[Window], AsyncIterator[StreamBatch]],
+        read: Callable[[Window], AsyncGenerator[StreamBatch, None]],
         plan: _Plan,
         sizing: WindowSizing,
         concurrency: int,
@@ -277,7 +277,7 @@ class _Run:
 
 
 async def read_windows(
-    read: Callable[[Window], AsyncIterator[StreamBatch]],
+    read: Callable[[Window], AsyncGenerator[StreamBatch, None]],
     *,
     start: datetime,
     end: datetime,
