@@ -140,7 +140,7 @@ from connector_core.streams import (
     StreamKind,
     normalize_or_quarantine,
 )
-from connector_core.windows import Window, WindowSizing, read_windows
+from connector_core.windows import Window, WindowSizing, read_in_order, read_windows
 from connector_core.wire import describe_structure_error, fast_reader, strict_converter
 
 
@@ -209,6 +209,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "normalize_or_quarantine",
+    "read_in_order",
     "read_windows",
     "strict_converter",
 ]

@@ -46,9 +46,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
 
@@ -57,12 +57,13 @@ from connector_core.streams import StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
 
-__all__ = ["Window", "WindowSizing", "read_windows"]
+__all__ = ["Window", "WindowSizing", "read_in_order", "read_windows"]
 
 _SECOND: Final = timedelta(seconds=1)
+_U = TypeVar("_U")
 
 
 @attrs.frozen
@@ -142,6 +143,10 @@ class _Plan:
     width: timedelta
     index: int = 0
 
+    def __iter__(self) -> Iterator[Window]:
+        while (window := self.next()) is not None:
+            yield window
+
     def next(self) -> Window | None:
         if self.start >= self.end:
             return None
@@ -195,69 +200,76 @@ class _Progress:
         return checkpoint
 
 
-class _Run:
-    """The windows of one read in flight, and what is due to the reader."""
+class _Run(Generic[_U]):
+    """The units of one read in flight, and what is due to the reader."""
 
     def __init__(
         self,
-        read: Callable[[Window], AsyncGenerator[StreamBatch, None]],
-        plan: _Plan,
-        sizing: WindowSizing,
+        units: AsyncIterator[_U],
+        read: Callable[[_U], AsyncGenerator[StreamBatch, None]],
         concurrency: int,
+        finished: Callable[[_U, int], None] | None,
     ) -> None:
+        self.units = units
         self.read = read
-        self.plan = plan
-        self.sizing = sizing
         self.concurrency = concurrency
+        self.finished = finished
+        self.exhausted = False
+        self.count = 0
         self.progress = _Progress()
         self.served: dict[int, int] = {}
         self.running: dict[int, asyncio.Task[None]] = {}
-        # Bounded, so windows ahead of a slow consumer wait instead of
-        # piling their pages up in memory.
-        self.queue: asyncio.Queue[tuple[Window, StreamBatch | Exception | None]] = (
+        # Bounded, so units ahead of a slow consumer wait instead of piling
+        # their pages up in memory.
+        self.queue: asyncio.Queue[tuple[int, _U, StreamBatch | Exception | None]] = (
             asyncio.Queue(maxsize=2 * concurrency)
         )
 
-    def fill(self) -> None:
-        """Start windows until *concurrency* are in flight or none is left."""
-        while len(self.running) < self.concurrency:
-            window = self.plan.next()
-            if window is None:
+    async def fill(self) -> None:
+        """Start units until *concurrency* are in flight or none is left."""
+        while len(self.running) < self.concurrency and not self.exhausted:
+            try:
+                unit = await anext(self.units)
+            except StopAsyncIteration:
+                self.exhausted = True
                 return
-            self.served[window.index] = 0
-            self.running[window.index] = asyncio.create_task(
-                self._drain(window), name=f"window {window.index}"
+            index = self.count
+            self.count += 1
+            self.served[index] = 0
+            self.running[index] = asyncio.create_task(
+                self._drain(index, unit), name=f"unit {index}"
             )
 
-    async def _drain(self, window: Window) -> None:
+    async def _drain(self, index: int, unit: _U) -> None:
         try:
-            async with contextlib.aclosing(self.read(window)) as batches:
+            async with contextlib.aclosing(self.read(unit)) as batches:
                 async for batch in batches:
-                    await self.queue.put((window, batch))
+                    await self.queue.put((index, unit, batch))
         except Exception as failure:  # noqa: BLE001 - raised by the reader
-            await self.queue.put((window, failure))
+            await self.queue.put((index, unit, failure))
         else:
-            await self.queue.put((window, None))
+            await self.queue.put((index, unit, None))
 
     async def next(self) -> StreamBatch | None:
-        """What the next event of a window gives the reader, if anything.
+        """What the next event of a unit gives the reader, if anything.
 
         Raises:
-            Exception: What a window's read raised.
+            Exception: What a unit's read raised.
         """
-        window, item = await self.queue.get()
+        index, unit, item = await self.queue.get()
         if isinstance(item, Exception):
             raise item
         if item is None:
-            del self.running[window.index]
-            self.progress.finish(window.index)
-            served = self.served.pop(window.index)
-            self.plan.width = self.sizing.after(window.width, served)
-            self.fill()
+            del self.running[index]
+            self.progress.finish(index)
+            served = self.served.pop(index)
+            if self.finished is not None:
+                self.finished(unit, served)
+            await self.fill()
         else:
-            self.served[window.index] += len(item.logs) + len(item.quarantined)
+            self.served[index] += len(item.logs) + len(item.quarantined)
             if item.checkpoint is not None:
-                self.progress.latest[window.index] = item.checkpoint
+                self.progress.latest[index] = item.checkpoint
             if item.logs or item.quarantined:
                 return StreamBatch(
                     logs=item.logs,
@@ -268,12 +280,57 @@ class _Run:
         return None if checkpoint is None else StreamBatch(checkpoint=checkpoint)
 
     async def cancel(self) -> None:
-        """Cancel every window in flight and wait until each has closed."""
+        """Cancel every unit in flight and wait until each has closed."""
         tasks = list(self.running.values())
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def read_in_order(
+    units: AsyncIterable[_U] | Iterable[_U],
+    read: Callable[[_U], AsyncGenerator[StreamBatch, None]],
+    *,
+    concurrency: int = 1,
+    finished: Callable[[_U, int], None] | None = None,
+) -> AsyncGenerator[StreamBatch, None]:
+    """Read ordered *units* (windows, files) up to *concurrency* at once,
+    checkpointing only over a contiguous prefix of finished ones.
+
+    ``read(unit)`` yields the unit's batches; its last batch carries the
+    checkpoint valid once this unit and every earlier one are read (a batch
+    inside it may carry one too). Units are taken from *units* only as
+    places free up, so a lazy source (a paged listing, a plan sized as it
+    goes) is asked no further ahead than *concurrency*. *finished* is told
+    each finished unit and how many records (logs and quarantined) it
+    yielded. :func:`read_windows` is this over a plan of time windows.
+
+    Raises:
+        ConfigurationError: *concurrency* is below 1.
+        Exception: Whatever a unit's read (or *units*) raised, after the
+            other units were cancelled.
+    """
+    if concurrency < 1:
+        raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
+    run = _Run(_aiter(units), read, concurrency, finished)
+    try:
+        await run.fill()
+        while run.running:
+            batch = await run.next()
+            if batch is not None:
+                yield batch
+    finally:
+        await run.cancel()
+
+
+async def _aiter(units: AsyncIterable[_U] | Iterable[_U]) -> AsyncIterator[_U]:
+    if isinstance(units, AsyncIterable):
+        async for unit in units:
+            yield unit
+    else:
+        for unit in units:
+            yield unit
 
 
 async def read_windows(
@@ -297,14 +354,13 @@ async def read_windows(
         Exception: Whatever a window's read raised, after the other windows
             were cancelled.
     """
-    if concurrency < 1:
-        raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
-    run = _Run(read, _Plan(start, end, settled, sizing.first), sizing, concurrency)
-    try:
-        run.fill()
-        while run.running:
-            batch = await run.next()
-            if batch is not None:
-                yield batch
-    finally:
-        await run.cancel()
+    plan = _Plan(start, end, settled, sizing.first)
+
+    def resize(window: Window, served: int) -> None:
+        plan.width = sizing.after(window.width, served)
+
+    async with contextlib.aclosing(
+        read_in_order(plan, read, concurrency=concurrency, finished=resize)
+    ) as batches:
+        async for batch in batches:
+            yield batch
