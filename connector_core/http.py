@@ -735,10 +735,12 @@ class HTTPTransport:
             except RetryableError as failure:
                 throttled = failure.status == _HTTP_TOO_MANY_REQUESTS
                 self.throttled += throttled
+                if failure.retry_after is not None and throttled:
+                    # Even when this request gives up, the others wait (at
+                    # most as long as any request would).
+                    self._pause(min(failure.retry_after, policy.max_retry_after))
                 elapsed = max(self._monotonic() - tally.started, tally.waited)
                 delay = tally.delay(failure, policy, began=began, elapsed=elapsed)
-                if failure.retry_after is not None and throttled:
-                    self._pause(delay)
                 tally.waited += delay
                 tally.resume_at = self._monotonic() + delay
                 self.retries += 1
