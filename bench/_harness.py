@@ -87,8 +87,11 @@ class Sandbox:
 
 
 @contextlib.contextmanager
-def sandbox_process(events: int, *, days: int, seed: int) -> Iterator[Sandbox]:
-    """Start ``aiaudit sandbox chatgpt`` with *events* and stop it on exit."""
+def sandbox_process(
+    events: int, *, days: int, seed: int, extra: Sequence[str] = ()
+) -> Iterator[Sandbox]:
+    """Start ``aiaudit sandbox chatgpt`` with *events* (and *extra*
+    options, such as ``--latency 50``) and stop it on exit."""
     command = [
         *aiaudit_command(),
         "sandbox",
@@ -97,6 +100,7 @@ def sandbox_process(events: int, *, days: int, seed: int) -> Iterator[Sandbox]:
         f"--events={events}",
         f"--days={days}",
         f"--seed={seed}",
+        *extra,
     ]
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()

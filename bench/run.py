@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
+import latency
 import orjson
 from _harness import (
     BENCH,
@@ -927,8 +928,12 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: floor, connector, peer, sync, postgres, analytics, rss",
+        help=(
+            "comma-separated: floor, connector, peer, sync, postgres, analytics,"
+            " rss, and of the latency rows latency, rate-limit, files"
+        ),
     )
+    latency.add_arguments(parser)
     parser.add_argument("--workdir", help="where the stores are written (a temp dir)")
     parser.add_argument("--json", dest="json_path", help="also write the figures here")
     args = parser.parse_args()
@@ -936,6 +941,9 @@ def main() -> None:
     started = time.perf_counter()
     results = run(args)
     print(report(results))
+    skipped = set(args.skip.split(","))
+    if not {"latency", "rate-limit", "files"} <= skipped:
+        print("\n" + latency.report(latency.run(args)))
     print(f"\n(benchmark run took {time.perf_counter() - started:.0f} s)")
     if args.json_path:
         Path(args.json_path).write_bytes(
