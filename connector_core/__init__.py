@@ -113,7 +113,12 @@ from connector_core.exceptions import (
     UnknownPlatformError,
 )
 from connector_core.hookspecs import PROJECT, AIPlatformConnector, hookimpl, hookspec
-from connector_core.http import DEFAULT_CONCURRENCY, AdaptiveConcurrency, HTTPTransport
+from connector_core.http import (
+    DEFAULT_CONCURRENCY,
+    AdaptiveConcurrency,
+    ConnectionPace,
+    HTTPTransport,
+)
 from connector_core.models import (
     AIActivityType,
     AIAuditLog,
@@ -165,6 +170,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "ConfigurationError",
+    "ConnectionPace",
     "ConnectionResult",
     "Connector",
     "ConnectorError",

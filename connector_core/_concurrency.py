@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
+import weakref
 from typing import Final
 
 import attrs
 
+from connector_core._rate_budget import RateBudget
 from connector_core.exceptions import ConfigurationError
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "AdaptiveConcurrency", "Slot"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
+    "AdaptiveConcurrency",
+    "ConnectionPace",
+    "Slot",
+]
 
 DEFAULT_CONCURRENCY: Final = 16
 """Requests in flight a connection starts with, and never exceeds unless
@@ -130,3 +139,68 @@ class AdaptiveConcurrency:
             if not waiter.done():
                 self._in_flight += 1
                 waiter.set_result(None)
+
+
+class ConnectionPace:
+    """What every transport of one connection shares: the requests in
+    flight and, when the connection's rate limit is known, its budget.
+
+    A connector makes one from its configuration (conventionally the
+    ``concurrency`` and ``rate_limit`` options) and passes
+    ``concurrency=pace.concurrency, budget=pace.budget`` to each transport
+    it builds, so a read of several streams at once still keeps to one
+    limit. A connector handle may be called from one event loop and later
+    from another (a host's threads); the budget's lock belongs to a loop,
+    so each loop gets its own budget, while the allowance, which holds no
+    loop, is one.
+
+    Attributes:
+        concurrency: The connection's requests in flight.
+        rate_limit: Requests per second the connection keeps to, or
+            ``None`` when it is not known (only 429s then steer).
+    """
+
+    __slots__ = ("_budgets", "concurrency", "rate_limit")
+
+    def __init__(
+        self, concurrency: int = DEFAULT_CONCURRENCY, rate_limit: float | None = None
+    ) -> None:
+        """Allow *concurrency* requests in flight, and *rate_limit* a second.
+
+        Raises:
+            ConfigurationError: *concurrency* is out of range, or
+                *rate_limit* is not a positive number.
+        """
+        if rate_limit is not None and not (
+            rate_limit > 0 and math.isfinite(rate_limit)
+        ):
+            raise ConfigurationError(
+                f"rate_limit must be a positive number of requests per second,"
+                f" got {rate_limit!r}"
+            )
+        self.concurrency = AdaptiveConcurrency(concurrency)
+        self.rate_limit = rate_limit
+        self._budgets: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, RateBudget
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"ConnectionPace({self.concurrency!r}, rate_limit={self.rate_limit!r})"
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The rate budget of the running event loop (``None`` without a
+        known rate limit, or outside a loop)."""
+        if self.rate_limit is None:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        budget = self._budgets.get(loop)
+        if budget is None:
+            # A burst of one second's worth: a connection that was idle may
+            # start at once, never faster than the limit over any second.
+            burst = max(1, math.floor(self.rate_limit))
+            budget = self._budgets[loop] = RateBudget(self.rate_limit, burst)
+        return budget

@@ -76,6 +76,7 @@ from connector_core._concurrency import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
     AdaptiveConcurrency,
+    ConnectionPace,
 )
 from connector_core._failures import (
     HTTP_OK_MAX,
@@ -141,6 +142,7 @@ __all__ = [
     "MAX_CONCURRENCY",
     "USER_AGENT",
     "AdaptiveConcurrency",
+    "ConnectionPace",
     "HTTPTransport",
     "OversizedLine",
     "ParamScalar",

@@ -18,6 +18,7 @@ from connector_core.exceptions import ConfigurationError, RateLimitedError
 from connector_core.http import (
     MAX_CONCURRENCY,
     AdaptiveConcurrency,
+    ConnectionPace,
     HTTPTransport,
     RetryPolicy,
 )
@@ -104,6 +105,38 @@ async def test_waiters_are_served_in_order_and_a_cancelled_one_loses_no_place():
 def test_a_limit_out_of_range_is_refused(bad):
     with pytest.raises(ConfigurationError, match="concurrency"):
         AdaptiveConcurrency(bad)
+
+
+# -- a connection's pace ---------------------------------------------------
+
+
+def test_a_pace_without_a_known_rate_has_no_budget():
+    pace = ConnectionPace(4)
+    assert pace.budget is None
+    assert pace.concurrency.limit == 4
+
+
+async def test_a_pace_s_budget_is_one_per_event_loop():
+    pace = ConnectionPace(4, rate_limit=20)
+    here = pace.budget
+    assert here is not None
+    assert pace.budget is here  # the transports of this loop share it
+
+    def elsewhere():
+        async def budget():
+            return pace.budget
+
+        return asyncio.run(budget())
+
+    other = await asyncio.to_thread(elsewhere)
+    assert other is not None
+    assert other is not here
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf")])
+def test_a_rate_limit_that_is_not_a_positive_number_is_refused(bad):
+    with pytest.raises(ConfigurationError, match="rate_limit"):
+        ConnectionPace(4, rate_limit=bad)
 
 
 # -- the transport ---------------------------------------------------------
