@@ -201,8 +201,12 @@ class AIPlatformConnector:
         by a batch. ``query`` bounds the time range and carries normalized
         actions in ``event_types`` to push down to the platform's filters;
         a stream none of whose actions is asked for returns at once, without
-        a request. Reading the same stretch twice yields the same logs in the
-        same order, which is what makes the core's page cursors exact.
+        a request. Reading the same stretch twice with a page hint
+        (``query.limit`` set) yields the same logs in the same order, which
+        is what makes the core's page cursors exact; without one the same
+        logs in any order (several windows at once, see
+        :mod:`connector_core.windows`), and a read resumed from a checkpoint
+        may return again logs yielded ahead of it, never lose one.
 
         ``query.limit``, when set, is a hint from the core's pages: how many
         logs the page still needs from *checkpoint*. A page resumes from its

@@ -350,18 +350,33 @@ class Harness:
         """How a second full read differs from the first (cached)."""
         return self._cached("determinism", self._determinism())
 
+    def hinted(self) -> AIAuditLogQuery:
+        """The window as the core's pages ask for it, with a page hint.
+
+        Only hinted reads must repeat log for log, checkpoint for
+        checkpoint: a reader of concurrent windows yields later windows'
+        logs as they arrive and checkpoints where its windows happen to
+        finish, so without a hint the order may change, never the logs.
+        """
+        total = len(self.require_reading().logs)
+        return attrs.evolve(self.window, limit=page_limit(total))
+
+    async def _read_stream(
+        self, connector: Connector, info: StreamInfo, query: AIAuditLogQuery
+    ) -> StreamRead:
+        batches = [b async for b in connector.read_stream(info.name, None, query)]
+        return StreamRead(info=info, batches=batches)
+
     async def _determinism(self) -> list[str]:
         first = self.require_reading()
         problems: list[str] = []
         async with self.create() as connector:
             for read in first.streams:
-                again = [
-                    batch
-                    async for batch in connector.read_stream(
-                        read.info.name, None, self.window
-                    )
-                ]
-                problems.extend(_compare_reads(read, again))
+                again = await self._read_stream(connector, read.info, self.window)
+                problems.extend(_compare_sets(read, again.batches))
+                hinted = await self._read_stream(connector, read.info, self.hinted())
+                repeated = await self._read_stream(connector, read.info, self.hinted())
+                problems.extend(_compare_reads(hinted, repeated.batches))
         return problems
 
     def resume_problems(self) -> list[str]:
@@ -373,10 +388,28 @@ class Harness:
         problems: list[str] = []
         async with self.create() as connector:
             for read in reading.streams:
-                problems.extend(await self._resume_stream(connector, read))
+                # Unhinted, a resumed read may return again what was yielded
+                # early, ahead of the checkpoint (ids make that harmless),
+                # but must lose nothing; hinted, it repeats nothing either.
+                problems.extend(
+                    await self._resume_stream(connector, read, self.window, exact=False)
+                )
+                hinted = await self._read_stream(connector, read.info, self.hinted())
+                problems.extend(
+                    await self._resume_stream(
+                        connector, hinted, self.hinted(), exact=True
+                    )
+                )
         return problems
 
-    async def _resume_stream(self, connector: Connector, read: StreamRead) -> list[str]:
+    async def _resume_stream(
+        self,
+        connector: Connector,
+        read: StreamRead,
+        query: AIAuditLogQuery,
+        *,
+        exact: bool,
+    ) -> list[str]:
         name = read.info.name
         marks = read.marks()
         if not marks:
@@ -403,18 +436,19 @@ class Harness:
             resumed = [
                 entry
                 for batch in [
-                    b async for b in connector.read_stream(name, saved, self.window)
+                    b async for b in connector.read_stream(name, saved, query)
                 ]
                 for entry in batch.logs
             ]
             resumed_ids = {entry.id for entry in resumed}
-            older = [entry for entry in resumed if entry.id in before]
+            older = [entry for entry in resumed if entry.id in before] if exact else []
             lost = [
                 entry.id
                 for entry in logs[count:]
                 if entry.id not in before and entry.id not in resumed_ids
             ]
-            where = f"stream {name!r} resumed from checkpoint {saved!r}"
+            hint = "" if exact else " (read without a page hint)"
+            where = f"stream {name!r} resumed from checkpoint {saved!r}{hint}"
             if older:
                 shown = [f"{e.id} at {e.timestamp.isoformat()}" for e in older]
                 problems.append(
@@ -466,6 +500,31 @@ def _compare_reads(first: StreamRead, again: list[StreamBatch]) -> list[str]:
             f"stream {name!r}: the checkpoints differ between two reads "
             f"({len(marks)} vs {len(marks_again)}; first {marks[:1]!r} vs "
             f"{marks_again[:1]!r})"
+        )
+    return problems
+
+
+def _compare_sets(first: StreamRead, again: list[StreamBatch]) -> list[str]:
+    """How two reads without a page hint differ in what they return: the
+    same logs, in any order. (A log repeated across pages is the pages
+    test's finding.)"""
+    name = first.info.name
+    by_id = {e.id: e for e in first.logs}
+    ids_again = {log.id for batch in again for log in batch.logs}
+    changed = [
+        log.id for batch in again for log in batch.logs if by_id.get(log.id, log) != log
+    ]
+    problems: list[str] = []
+    if set(by_id) != ids_again:
+        problems.append(
+            f"stream {name!r}: two reads returned different logs: "
+            f"{len(set(by_id) - ids_again)} only in the first, "
+            f"{len(ids_again - set(by_id))} only in the second"
+        )
+    if changed:
+        problems.append(
+            f"stream {name!r}: {len(changed)} log(s) changed between two reads: "
+            f"{listed(changed)}"
         )
     return problems
 

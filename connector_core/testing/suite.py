@@ -416,17 +416,20 @@ class ConnectorConformance:
             fail("; ".join(incomplete))
 
     def test_two_full_reads_are_identical(self, aiaudit_harness: Harness) -> None:
-        """Reading the same stretch twice must give the same logs and
-        checkpoints: the core's page cursors count logs from a checkpoint,
-        and a sync that re-reads after a crash de-duplicates by what it saw."""
+        """Reading the same stretch twice must give the same logs; with a
+        page hint, in the same order with the same checkpoints, since the
+        core's page cursors count logs from a checkpoint. (Without a hint a
+        reader of concurrent windows yields them as its windows finish.)"""
         problems = aiaudit_harness.determinism_problems()
         if problems:
             fail(listed(problems))
 
     def test_resumed_read_returns_nothing_older(self, aiaudit_harness: Harness) -> None:
         """A sync commits a checkpoint with its batch and, next time, resumes
-        from the saved (JSON) copy. The resumed read must start right after
-        it: anything older is stored twice, anything skipped is lost."""
+        from the saved (JSON) copy. The resumed read must lose nothing the
+        uninterrupted read returned after it; with a page hint it must also
+        start right after it (anything older would be a page's log twice).
+        Without one, logs yielded ahead of the checkpoint may come again."""
         problems = aiaudit_harness.resume_problems()
         if problems:
             fail(listed(problems))
