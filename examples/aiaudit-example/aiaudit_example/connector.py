@@ -4,9 +4,11 @@ The API pages as Google's Admin Reports API does: a request names an
 application and a time range (``startTime`` inclusive, ``endTime``
 exclusive), and each page ends with an opaque ``nextPageToken`` good only
 for the very same request. So a token is never a checkpoint: each
-application is a *windowed* stream, read in ascending one-day windows, each
-drained by page token and then checkpointed by its end, a time that stays
-valid forever.
+application is a *windowed* stream, read in time windows, each drained by
+page token and then checkpointed by its end, a time that stays valid
+forever. The windows of a range are independent cursor chains, so the core
+(``read_windows``) reads several at once and yields a checkpoint only once
+every window before it is read.
 
 Some activity is published late, up to ``PUBLICATION_LAG`` after its time.
 A checkpoint therefore also names the logs yielded in the lag before it,
@@ -16,6 +18,7 @@ late activity is read, and nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import attrs
 import cattrs
 from connector_core import (
+    DEFAULT_CONCURRENCY,
+    AdaptiveConcurrency,
     AICredentialValidation,
     AuthenticationError,
     Checkpoint,
@@ -36,11 +41,15 @@ from connector_core import (
     StreamBatch,
     StreamInfo,
     StreamKind,
+    Window,
+    WindowSizing,
     describe_structure_error,
     hookimpl,
     normalize_or_quarantine,
+    read_windows,
     strict_converter,
 )
+from connector_core.http import MAX_CONCURRENCY
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
@@ -60,8 +69,33 @@ if TYPE_CHECKING:
 
 
 WINDOW: Final = timedelta(days=1)
-"""A day is cheap to read again after a crash, and a quiet month is few
+"""The first windows' width, before a read knows how busy the stream is:
+a day is cheap to read again after a crash, and a quiet month is few
 requests."""
+
+PAGES_PER_WINDOW: Final = 100
+"""A window aims at a hundred pages: its last, partial page is then about
+1% of its requests, and a busy month still makes more windows than there
+are places in flight."""
+
+DAYS: Final = WindowSizing(first=WINDOW, target=1, minimum=WINDOW, maximum=WINDOW)
+"""Whole days, however busy: how a page's read (``query.limit``) is cut,
+so that a read again from any of its checkpoints cuts the same windows."""
+
+
+def _concurrency(value: object) -> int:
+    """Requests in flight, refused when the connection is saved rather than
+    at its first sync; ``--option concurrency=8`` arrives as text."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY},"
+            f" got {value!r}"
+        )
+    return number
 
 
 @attrs.frozen(kw_only=True)
@@ -74,11 +108,13 @@ class ExampleConfig:
     page_size: int = attrs.field(
         default=1000, converter=int, validator=attrs.validators.in_(range(1, 1001))
     )
+    concurrency: int = attrs.field(default=DEFAULT_CONCURRENCY, converter=_concurrency)
 
     environment: ClassVar = {
         "api_key": "EXAMPLE_API_KEY",
         "customer_id": "EXAMPLE_CUSTOMER_ID",
         "base_url": "EXAMPLE_BASE_URL",
+        "concurrency": "EXAMPLE_CONCURRENCY",
     }
 
 
@@ -119,17 +155,21 @@ class ExampleConnector:
     ) -> None:
         self.config = config
         self._session = session
+        # The requests in flight, shared by every transport of this object:
+        # a 429 speaks of the key, not of one read.
+        self.concurrency = AdaptiveConcurrency(config.concurrency)
 
     def _http(self) -> HTTPTransport:
         """A transport per call, closed by its ``async with``: nothing stays
         open between calls, so the connector needs no ``aclose``. It retries
-        throttling and server errors, and keeps the key out of every error,
-        log line and redirect hop."""
+        throttling and server errors, keeps the key out of every error, log
+        line and redirect hop, and waits for a place in flight."""
         return HTTPTransport(
             self.config.base_url,
             api_key=self.config.api_key,
             timeout=self.config.timeout,
             session=self._session,
+            concurrency=self.concurrency,
         )
 
     async def _probe(self, http: HTTPTransport, application: str) -> str | None:
@@ -212,25 +252,49 @@ class ExampleConnector:
         users = where.askable_user_ids
         user = next(iter(users)) if users is not None and len(users) == 1 else "all"
         path = _path(app, user)
+        params: dict[str, str | int] = {"maxResults": self.config.page_size}
+        if wanted is not None and len(names) == 1:
+            params["eventName"] = names[0]  # one name the API filters
         stop = query.end_date + timedelta(microseconds=1)  # endTime is exclusive
-        seen: dict[str, datetime] = {}  # id -> time of each log yielded lately
         resume = Resume.from_dict(stream, checkpoint)
-        if resume is not None:
-            seen = dict.fromkeys(resume.seen, resume.since)
-            low, high = resume.since - PUBLICATION_LAG, resume.since  # late first
+        start = query.start_date if resume is None else resume.since - PUBLICATION_LAG
+        if query.limit is None:
+            # Read for throughput: several windows at once, each sized by
+            # how busy the last one was, cut only where all is published.
+            concurrency = self.config.concurrency
+            settled = min(datetime.now(UTC), stop) - PUBLICATION_LAG
+            sizing = WindowSizing(
+                first=WINDOW,
+                target=PAGES_PER_WINDOW * self.config.page_size,
+                # A window's checkpoint names only its own ids of the lag
+                # before its end: none may be narrower than the lag (and the
+                # last may be a quarter of the one before).
+                minimum=4 * PUBLICATION_LAG,
+                maximum=30 * WINDOW,
+            )
         else:
-            low, high = query.start_date, query.start_date + WINDOW
+            # A page of the core's reads again from a checkpoint and skips
+            # the logs earlier pages returned: after a checkpoint the same
+            # windows must follow (the lag before it apart, then whole days),
+            # read one at a time.
+            concurrency, settled = 1, None
+            sizing = (
+                DAYS if resume is None else attrs.evolve(DAYS, first=PUBLICATION_LAG)
+            )
+
         async with self._http() as http:
-            while low < stop:
-                high = min(high, stop)
-                params: dict[str, str | int] = {
-                    "startTime": format_time(low),
-                    "endTime": format_time(high),
-                    "maxResults": self.config.page_size,
+
+            async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+                """One window, page by page; its end is its checkpoint."""
+                seen: dict[str, datetime] = {}  # id -> time of each log yielded
+                if resume is not None and window.index == 0:
+                    seen = dict.fromkeys(resume.seen, resume.since)  # read before
+                asked = {
+                    **params,
+                    "startTime": format_time(window.start),
+                    "endTime": format_time(window.end),
                 }
-                if wanted is not None and len(names) == 1:
-                    params["eventName"] = names[0]  # one name the API filters
-                async for batch in self._window(http, stream, path, params):
+                async for batch in self._window(http, stream, path, asked):
                     fresh = tuple(
                         log
                         for log in batch.logs
@@ -240,11 +304,22 @@ class ExampleConnector:
                     seen.update((log.id, log.timestamp) for log in fresh)
                     if fresh or batch.quarantined:
                         yield attrs.evolve(batch, logs=fresh)
-                horizon = high - PUBLICATION_LAG
-                seen = {i: t for i, t in seen.items() if t >= horizon}
-                done = Resume(since=high, seen=tuple(sorted(seen)))
+                horizon = window.end - PUBLICATION_LAG
+                recent = sorted(i for i, t in seen.items() if t >= horizon)
+                done = Resume(since=window.end, seen=tuple(recent))
                 yield StreamBatch(checkpoint=done.to_dict())
-                low, high = high, high + WINDOW
+
+            windows = read_windows(
+                read,
+                start=start,
+                end=stop,
+                sizing=sizing,
+                concurrency=concurrency,
+                settled=settled,
+            )
+            async with contextlib.aclosing(windows) as batches:
+                async for batch in batches:
+                    yield batch
 
     async def _window(
         self,
