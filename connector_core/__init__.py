@@ -115,6 +115,7 @@ from connector_core.exceptions import (
 from connector_core.hookspecs import PROJECT, AIPlatformConnector, hookimpl, hookspec
 from connector_core.http import (
     DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
     AdaptiveConcurrency,
     ConnectionPace,
     HTTPTransport,
@@ -151,6 +152,7 @@ from connector_core.wire import describe_structure_error, fast_reader, strict_co
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
     "OPERATIONS",
     "PROJECT",
     "REQUIRED_OPERATIONS",

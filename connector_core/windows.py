@@ -103,8 +103,9 @@ class WindowSizing:
             and, in a sequential read, a checkpoint: a hundred pages per
             window keep the partial ones near 1% of the requests; more
             windows than ``concurrency`` keep every slot busy.
-        minimum: The narrowest window, wider than the stream's publication
-            lag so a read always advances.
+        minimum: The narrowest window: at least the stream's publication
+            lag, since a window's checkpoint names only its own ids of the
+            stretch the next read re-reads (and so a read always advances).
         maximum: The widest, so a long quiet stretch still checkpoints.
         step: Edges fall on whole multiples of it from the read's start
             (an API that counts whole seconds wants whole seconds).
