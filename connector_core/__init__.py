@@ -119,6 +119,8 @@ from connector_core.http import (
     AdaptiveConcurrency,
     ConnectionPace,
     HTTPTransport,
+    concurrency_option,
+    rate_limit_option,
 )
 from connector_core.models import (
     AIActivityType,
@@ -211,12 +213,14 @@ __all__ = [
     "UsageAnalytics",
     "Window",
     "WindowSizing",
+    "concurrency_option",
     "describe_structure_error",
     "fast_reader",
     "get_logger",
     "hookimpl",
     "hookspec",
     "normalize_or_quarantine",
+    "rate_limit_option",
     "read_in_order",
     "read_windows",
     "strict_converter",

@@ -31,6 +31,8 @@ __all__ = [
     "AdaptiveConcurrency",
     "ConnectionPace",
     "Slot",
+    "concurrency_option",
+    "rate_limit_option",
 ]
 
 DEFAULT_CONCURRENCY: Final = 16
@@ -204,3 +206,44 @@ class ConnectionPace:
             burst = max(1, math.floor(self.rate_limit))
             budget = self._budgets[loop] = RateBudget(self.rate_limit, burst)
         return budget
+
+
+def concurrency_option(value: object) -> int:
+    """A connection's ``concurrency`` option as a config converter: options
+    given on the command line arrive as text, and a bad value is refused
+    when the connection is saved (naming the option), not at its first sync.
+
+    Raises:
+        ValueError: Not a whole number from 1 to :data:`MAX_CONCURRENCY`.
+    """
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY},"
+            f" got {value!r}"
+        )
+    return number
+
+
+def rate_limit_option(value: object) -> float | None:
+    """A connection's ``rate_limit`` option (requests per second) as a
+    config converter; ``None`` or an empty text: not known.
+
+    Raises:
+        ValueError: Not a positive, finite number.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = math.nan
+    if not (number > 0 and math.isfinite(number)):
+        raise ValueError(
+            f"rate_limit must be a positive number of requests per second,"
+            f" got {value!r}"
+        )
+    return number

@@ -77,6 +77,8 @@ from connector_core._concurrency import (
     MAX_CONCURRENCY,
     AdaptiveConcurrency,
     ConnectionPace,
+    concurrency_option,
+    rate_limit_option,
 )
 from connector_core._failures import (
     HTTP_OK_MAX,
@@ -151,7 +153,9 @@ __all__ = [
     "RateBudget",
     "Response",
     "RetryPolicy",
+    "concurrency_option",
     "encode_params",
+    "rate_limit_option",
     "retry_policy_override",
 ]
 

@@ -21,6 +21,8 @@ from connector_core.http import (
     ConnectionPace,
     HTTPTransport,
     RetryPolicy,
+    concurrency_option,
+    rate_limit_option,
 )
 from connector_core.secrets import Secret
 
@@ -222,3 +224,30 @@ async def test_a_request_given_up_releases_its_place(mocked):
         assert await http.get_json("/x") == {}
     assert limit.in_flight == 0
     assert limit.backoffs == 0
+
+
+# -- the options a config declares ------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "expected"), [("8", 8), (16, 16), (" 3 ", 3)])
+def test_concurrency_option_reads_text_and_numbers(given, expected):
+    assert concurrency_option(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "1000", "", 2.5, None])
+def test_concurrency_option_refuses_with_its_name(bad):
+    with pytest.raises(ValueError, match="concurrency must be a whole number"):
+        concurrency_option(bad)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, None), ("", None), ("20", 20.0), (0.5, 0.5)]
+)
+def test_rate_limit_option_reads_text_numbers_and_nothing(given, expected):
+    assert rate_limit_option(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "x", "nan", "inf"])
+def test_rate_limit_option_refuses_with_its_name(bad):
+    with pytest.raises(ValueError, match="rate_limit must be a positive number"):
+        rate_limit_option(bad)

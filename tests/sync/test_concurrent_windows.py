@@ -172,7 +172,7 @@ async def test_a_429_storm_backs_off_and_loses_nothing(registry, throttling_sand
     config = _config(throttling_sandbox, 16)
     async with registry.create("example", config) as connector:
         await _read_all(connector, _query(throttling_sandbox), read)
-        throttle = connector.instance.concurrency
+        throttle = connector.instance.pace.concurrency
     ids = _ids(read.logs)
     assert throttle.backoffs > 0
     assert len(ids) == len(set(ids))

@@ -27,10 +27,10 @@ import attrs
 import cattrs
 from connector_core import (
     DEFAULT_CONCURRENCY,
-    AdaptiveConcurrency,
     AICredentialValidation,
     AuthenticationError,
     Checkpoint,
+    ConnectionPace,
     CursorGuard,
     HTTPTransport,
     LogFilter,
@@ -43,13 +43,14 @@ from connector_core import (
     StreamKind,
     Window,
     WindowSizing,
+    concurrency_option,
     describe_structure_error,
     hookimpl,
     normalize_or_quarantine,
+    rate_limit_option,
     read_windows,
     strict_converter,
 )
-from connector_core.http import MAX_CONCURRENCY
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
@@ -83,21 +84,6 @@ DAYS: Final = WindowSizing(first=WINDOW, target=1, minimum=WINDOW, maximum=WINDO
 so that a read again from any of its checkpoints cuts the same windows."""
 
 
-def _concurrency(value: object) -> int:
-    """Requests in flight, refused when the connection is saved rather than
-    at its first sync; ``--option concurrency=8`` arrives as text."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_CONCURRENCY:
-        raise ValueError(
-            f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY},"
-            f" got {value!r}"
-        )
-    return number
-
-
 @attrs.frozen(kw_only=True)
 class ExampleConfig:
     api_key: Secret
@@ -108,13 +94,18 @@ class ExampleConfig:
     page_size: int = attrs.field(
         default=1000, converter=int, validator=attrs.validators.in_(range(1, 1001))
     )
-    concurrency: int = attrs.field(default=DEFAULT_CONCURRENCY, converter=_concurrency)
+    # Requests in flight, and the key's rate limit when known (per second).
+    concurrency: int = attrs.field(
+        default=DEFAULT_CONCURRENCY, converter=concurrency_option
+    )
+    rate_limit: float | None = attrs.field(default=None, converter=rate_limit_option)
 
     environment: ClassVar = {
         "api_key": "EXAMPLE_API_KEY",
         "customer_id": "EXAMPLE_CUSTOMER_ID",
         "base_url": "EXAMPLE_BASE_URL",
         "concurrency": "EXAMPLE_CONCURRENCY",
+        "rate_limit": "EXAMPLE_RATE_LIMIT",
     }
 
 
@@ -155,9 +146,9 @@ class ExampleConnector:
     ) -> None:
         self.config = config
         self._session = session
-        # The requests in flight, shared by every transport of this object:
-        # a 429 speaks of the key, not of one read.
-        self.concurrency = AdaptiveConcurrency(config.concurrency)
+        # The requests in flight and the rate, shared by every transport of
+        # this object: a 429 speaks of the key, not of one read.
+        self.pace = ConnectionPace(config.concurrency, config.rate_limit)
 
     def _http(self) -> HTTPTransport:
         """A transport per call, closed by its ``async with``: nothing stays
@@ -169,7 +160,8 @@ class ExampleConnector:
             api_key=self.config.api_key,
             timeout=self.config.timeout,
             session=self._session,
-            concurrency=self.concurrency,
+            concurrency=self.pace.concurrency,
+            budget=self.pace.budget,
         )
 
     async def _probe(self, http: HTTPTransport, application: str) -> str | None:
