@@ -8,6 +8,8 @@ overflowing exponents) can be tested without a network or an event loop.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import random
 from datetime import UTC
@@ -18,10 +20,17 @@ import attrs
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from connector_core._failures import RetryableError
 
 
-__all__ = ["DEFAULT_RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "DEFAULT_RETRY_STATUSES",
+    "RetryPolicy",
+    "parse_retry_after",
+    "retry_policy_override",
+]
 
 DEFAULT_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -192,3 +201,68 @@ def _parse_http_date(value: str, now: float) -> float | None:
         # RFC 7231 dates are always GMT; "-0000" parses as naive.
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+_RETRY_OVERRIDE: contextvars.ContextVar[RetryPolicy | None] = contextvars.ContextVar(
+    "aiaudit_retry_override", default=None
+)
+
+
+@contextlib.contextmanager
+def retry_policy_override(policy: RetryPolicy) -> Iterator[None]:
+    """Make transports created inside the block use *policy*.
+
+    A test that injects faults wants to see a connector's first failure, not
+    its fifth retry; the connector builds its transports deep inside, with
+    the policy it chose. Inside this block (and in tasks started from it)
+    every new :class:`HTTPTransport` uses *policy* instead, whatever its
+    ``retry`` argument; a policy passed to a single request still applies.
+    The conformance suite runs its fault scenarios this way.
+    """
+    token = _RETRY_OVERRIDE.set(policy)
+    try:
+        yield
+    finally:
+        _RETRY_OVERRIDE.reset(token)
+
+
+@attrs.define
+class _Attempts:
+    """One request's attempts so far: how many, since when, how long it was
+    told to wait, and the current run of failures to connect."""
+
+    started: float
+    number: int = 0
+    waited: float = 0.0
+    refused: int = 0
+    refused_since: float = 0.0
+    resume_at: float = -1.0  # when the wait before this attempt ended
+
+    def delay(
+        self,
+        failure: RetryableError,
+        policy: RetryPolicy,
+        *,
+        began: float,
+        elapsed: float,
+    ) -> float:
+        """Seconds to wait before the next attempt; raises the failure's
+        final error when the policy allows no more."""
+        connecting = None
+        if failure.connect:
+            if not self.refused:
+                self.refused_since = began
+            self.refused += 1
+            connecting = elapsed - self.refused_since
+        else:
+            self.refused = 0
+        delay = failure.retry_after
+        if delay is None:
+            # A run of refusals backs off from the start: its own budget is
+            # short, and earlier failures were another matter.
+            delay = policy.backoff(
+                self.refused - 1 if self.refused else self.number - 1
+            )
+        if not policy.allows(self.number, elapsed, delay, connecting=connecting):
+            raise failure.final from failure.__cause__
+        return delay

@@ -45,14 +45,13 @@ import. The parts that can be understood without a socket live in private
 modules beside it: URLs (``_urls``), headers and redaction (``_headers``),
 proxies (``_proxies``), bodies and error envelopes (``_bodies``), sorting
 failures (``_failures``), lines and pace of a download (``_lines``) and the
-rate budget (``_rate_budget``); retry arithmetic is in ``_retry``.
+rate budget (``_rate_budget``); retry arithmetic, and the count of one
+request's attempts, are in ``_retry``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import time
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
@@ -102,7 +101,13 @@ from connector_core._lines import (
 from connector_core._logging import get_logger
 from connector_core._proxies import NO_PROXY, ProxyCache
 from connector_core._rate_budget import RateBudget
-from connector_core._retry import DEFAULT_RETRY_STATUSES, RetryPolicy
+from connector_core._retry import (
+    _RETRY_OVERRIDE,
+    DEFAULT_RETRY_STATUSES,
+    RetryPolicy,
+    _Attempts,
+    retry_policy_override,
+)
 from connector_core._urls import (
     HTTP_SCHEMES,
     Params,
@@ -128,7 +133,6 @@ if TYPE_CHECKING:
         Awaitable,
         Callable,
         Iterable,
-        Iterator,
         Mapping,
     )
     from types import TracebackType
@@ -163,75 +167,10 @@ log = get_logger(__name__)
 
 _T = TypeVar("_T")
 
-_RETRY_OVERRIDE: contextvars.ContextVar[RetryPolicy | None] = contextvars.ContextVar(
-    "aiaudit_retry_override", default=None
-)
-
-
-@contextlib.contextmanager
-def retry_policy_override(policy: RetryPolicy) -> Iterator[None]:
-    """Make transports created inside the block use *policy*.
-
-    A test that injects faults wants to see a connector's first failure, not
-    its fifth retry; the connector builds its transports deep inside, with
-    the policy it chose. Inside this block (and in tasks started from it)
-    every new :class:`HTTPTransport` uses *policy* instead, whatever its
-    ``retry`` argument; a policy passed to a single request still applies.
-    The conformance suite runs its fault scenarios this way.
-    """
-    token = _RETRY_OVERRIDE.set(policy)
-    try:
-        yield
-    finally:
-        _RETRY_OVERRIDE.reset(token)
-
-
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _NO_CONTENT: Final = frozenset({204, 205})
 _HTTP_SEE_OTHER: Final = 303
 _HTTP_TOO_MANY_REQUESTS: Final = 429
-
-
-@attrs.define
-class _Attempts:
-    """One request's attempts so far: how many, since when, how long it was
-    told to wait, and the current run of failures to connect."""
-
-    started: float
-    number: int = 0
-    waited: float = 0.0
-    refused: int = 0
-    refused_since: float = 0.0
-    resume_at: float = -1.0  # when the wait before this attempt ended
-
-    def delay(
-        self,
-        failure: RetryableError,
-        policy: RetryPolicy,
-        *,
-        began: float,
-        elapsed: float,
-    ) -> float:
-        """Seconds to wait before the next attempt; raises the failure's
-        final error when the policy allows no more."""
-        connecting = None
-        if failure.connect:
-            if not self.refused:
-                self.refused_since = began
-            self.refused += 1
-            connecting = elapsed - self.refused_since
-        else:
-            self.refused = 0
-        delay = failure.retry_after
-        if delay is None:
-            # A run of refusals backs off from the start: its own budget is
-            # short, and earlier failures were another matter.
-            delay = policy.backoff(
-                self.refused - 1 if self.refused else self.number - 1
-            )
-        if not policy.allows(self.number, elapsed, delay, connecting=connecting):
-            raise failure.final from failure.__cause__
-        return delay
 
 
 @attrs.frozen

@@ -1,7 +1,8 @@
-"""A local server that behaves like the Example Reports API.
+"""Over 800 lines: test infrastructure imitating the API and every hostile-server fault.
 
-(Test infrastructure, not connector code: it is long because it imitates
-the API and every hostile-server fault the conformance suite checks.)
+A local server that behaves like the Example Reports API. It is not
+connector code: it is long because it imitates the API and every
+hostile-server fault the conformance suite checks.
 
 The connector is written against this server, the conformance suite runs
 against it, and so does ``aiaudit sandbox example``: nobody needs an account
