@@ -113,7 +113,11 @@ async def test_a_clean_read_equals_the_ground_truth(registry, session, reading):
 async def test_files_resumed_from_any_checkpoint_lose_nothing(
     registry, session, reading
 ):
-    async with serving(registry, session, reading) as (_, connector):
+    # One file at a time, so the logs before a checkpoint are exactly its
+    # files' (tests/connector/test_concurrent_reads.py resumes reads of
+    # several at once).
+    one = {"concurrency": 1}
+    async with serving(registry, session, reading, config=one) as (_, connector):
         full, checkpoints, positions = await read(connector, FILES)
         assert len(checkpoints) > 20
         lost = 0
@@ -141,7 +145,9 @@ async def test_files_resumed_from_any_checkpoint_lose_nothing(
 async def test_a_stuck_listing_stops_the_stream(  # noqa: PLR0917 - fixtures
     registry, session, requests, stream, path, cursor
 ):
-    async with serving(registry, session, "stuck_cursor") as (_, connector):
+    # One window or file at a time: the requests one reading spends.
+    one = {"concurrency": 1}
+    async with serving(registry, session, "stuck_cursor", config=one) as (_, connector):
         with pytest.raises(SchemaError) as raised:
             await asyncio.wait_for(read(connector, stream), timeout=10)
     made = len(requests.paths(path))
