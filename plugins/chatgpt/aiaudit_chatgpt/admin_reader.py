@@ -17,6 +17,11 @@ read would have. A read for a page of the core (``query.limit`` set, the logs th
 page needs) asks for about that many per request and checkpoints inside
 the window after every page of the API, at the API's ``after`` cursor, so
 a page costs about a request instead of a re-read of its window.
+
+A read without that hint (a sync) reads several windows at once
+(:func:`~connector_core.read_windows`): they are contiguous, cut only where
+the log is settled, and a window's end is checkpointed only once every
+window before it is read, so a crash anywhere resumes exactly.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Container, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -38,7 +43,7 @@ from aiaudit_chatgpt.checkpoints import (
 from aiaudit_chatgpt.event_map import NativeFilter, is_tenant_scoped
 from aiaudit_chatgpt.listings import page_items
 from aiaudit_chatgpt.normalize import Normalizer
-from connector_core import LogFilter
+from connector_core import LogFilter, WindowSizing, read_windows
 from connector_core.cursors import CursorGuard, SeenIds
 from connector_core.http import HTTPTransport
 from connector_core.streams import StreamBatch
@@ -46,9 +51,9 @@ from connector_core.streams import StreamBatch
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
-    from datetime import datetime
 
     from connector_core.models import AIAuditLogQuery
+    from connector_core.windows import Window
 
 
 __all__ = [
@@ -107,6 +112,7 @@ async def read_admin_audit_logs(
     tenant: bool = False,
     stream: str = "admin_audit_logs",
     lag: timedelta = ADMIN_PUBLICATION_LAG,
+    concurrency: int = 1,
 ) -> AsyncGenerator[StreamBatch, None]:
     """Read ``/organization/audit_logs`` in ascending windows from *checkpoint*.
 
@@ -124,7 +130,8 @@ async def read_admin_audit_logs(
     re-read of its window. Without it (a sync, a plain stream), pages of
     :data:`PAGE_SIZE`, the next one fetched ahead, and a checkpoint only at
     each window's end: the fewest requests, and the fewest checkpoints to
-    store.
+    store; up to *concurrency* windows are then read at once
+    (:func:`_read_concurrently`).
     """
     base = _admin_params(native, query, tenant=tenant)
     if base is None:
@@ -154,37 +161,164 @@ async def read_admin_audit_logs(
             width = max(MIN_WINDOW, min(MAX_WINDOW, stored.width))
     else:
         low = _epoch(query.start_date)
-    while low < end:
-        if inside is not None:
-            reader = _Window.resume(
-                inside,
-                http=http,
-                normalizer=normalizer,
-                base=base,
-                stretch=stretch,
-                stream=stream,
-                budget=budget,
-            )
-            inside = None
-        else:
-            high = min(low + width, end)
-            if end - high < width // 4:
-                # A sliver left over would cost a window, and a partial page,
-                # of its own: read it with this one.
-                high = end
-            reader = _Window(
-                http, normalizer, base, low, high, seen, stretch, stream, budget
-            )
-        # Closed here, not by the garbage collector, so a read stopped early
-        # cancels the window's page in flight before it returns.
+    if inside is None and not budget.hinted:
+        batches = _read_concurrently(
+            http,
+            normalizer,
+            base,
+            low=low,
+            end=end,
+            width=width,
+            seen=seen,
+            stretch=stretch,
+            stream=stream,
+            concurrency=concurrency,
+        )
+    else:
+        reader = _Reader(http, normalizer, base, stretch, stream, budget)
+        batches = reader.in_turn(low, end, width, seen, inside)
+    async with contextlib.aclosing(batches) as reading:
+        async for batch in reading:
+            yield batch
+
+
+@attrs.frozen
+class _Reader:
+    """What every window of a read in turn shares."""
+
+    http: HTTPTransport
+    normalizer: Normalizer
+    base: list[tuple[str, Any]]
+    stretch: int
+    stream: str
+    budget: _Budget
+
+    async def in_turn(
+        self,
+        low: int,
+        end: int,
+        width: int,
+        seen: SeenIds,
+        inside: AdminInWindow | None,
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """Read ``[low, end)`` one window at a time, each re-reading the
+        stretch before the last one's end: a hinted read, or one resumed
+        inside a window, whose page cursors count records from a checkpoint
+        and so need the same windows, in the same order, every time."""
+        stretch = self.stretch
+        while low < end:
+            if inside is not None:
+                reader = _Window.resume(
+                    inside,
+                    http=self.http,
+                    normalizer=self.normalizer,
+                    base=self.base,
+                    stretch=stretch,
+                    stream=self.stream,
+                    budget=self.budget,
+                )
+                inside = None
+            else:
+                high = min(low + width, end)
+                if end - high < width // 4:
+                    # A sliver left over would cost a window, and a partial
+                    # page, of its own: read it with this one.
+                    high = end
+                reader = _Window(
+                    self.http,
+                    self.normalizer,
+                    self.base,
+                    low,
+                    high,
+                    seen,
+                    stretch,
+                    self.stream,
+                    self.budget,
+                )
+            # Closed here, not by the garbage collector, so a read stopped
+            # early cancels the window's page in flight before it returns.
+            async with contextlib.aclosing(reader.batches()) as batches:
+                async for batch in batches:
+                    yield batch
+            seen = reader.in_stretch
+            width = next_window(reader.high - reader.low, reader.served)
+            done = AdminWindowEnd(until=reader.high, seen=seen, width=width)
+            yield StreamBatch(checkpoint=done.to_dict())
+            low = reader.high - stretch if reader.high < end else end
+
+
+async def _read_concurrently(
+    http: HTTPTransport,
+    normalizer: Normalizer,
+    base: list[tuple[str, Any]],
+    *,
+    low: int,
+    end: int,
+    width: int,
+    seen: SeenIds,
+    stretch: int,
+    stream: str,
+    concurrency: int,
+) -> AsyncGenerator[StreamBatch, None]:
+    """Read ``[low, end)`` in windows, up to *concurrency* at once.
+
+    The windows :func:`~connector_core.read_windows` cuts are contiguous
+    (an event on an edge is the later window's alone), and edges fall only
+    where the log is settled, a *stretch* before now: within one read no
+    window needs to re-read the one before it. Only the first window, which
+    starts a *stretch* before a stored checkpoint's end, skips the ids
+    *seen* there; every window's end is a checkpoint naming its own ids in
+    the stretch before that end, for the read resumed there.
+    """
+    sizing = WindowSizing(
+        first=timedelta(seconds=width),
+        target=TARGET_WINDOW_EVENTS,
+        # A window's checkpoint names only its own ids of the stretch before
+        # its end: none may be narrower than that stretch (the last may be a
+        # quarter of the one before it).
+        minimum=timedelta(seconds=max(MIN_WINDOW, 4 * stretch)),
+        maximum=timedelta(seconds=MAX_WINDOW),
+    )
+    settled = min(datetime.now(UTC), _moment(end)) - timedelta(seconds=stretch)
+
+    async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+        reader = _Window(
+            http,
+            normalizer,
+            base,
+            _epoch(window.start),
+            _epoch(window.end),
+            seen if window.index == 0 else SeenIds(),
+            stretch,
+            stream,
+            _Budget(None),
+        )
         async with contextlib.aclosing(reader.batches()) as batches:
             async for batch in batches:
                 yield batch
-        seen = reader.in_stretch
-        width = next_window(reader.high - reader.low, reader.served)
-        done = AdminWindowEnd(until=reader.high, seen=seen, width=width)
+        after = sizing.after(window.width, reader.served)
+        done = AdminWindowEnd(
+            until=reader.high,
+            seen=reader.in_stretch,
+            width=math.floor(after.total_seconds()),
+        )
         yield StreamBatch(checkpoint=done.to_dict())
-        low = reader.high - stretch if reader.high < end else end
+
+    windows = read_windows(
+        read,
+        start=_moment(low),
+        end=_moment(end),
+        sizing=sizing,
+        concurrency=concurrency,
+        settled=settled,
+    )
+    async with contextlib.aclosing(windows) as batches:
+        async for batch in batches:
+            yield batch
+
+
+def _moment(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _admin_params(

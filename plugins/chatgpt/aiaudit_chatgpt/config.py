@@ -16,6 +16,7 @@ from typing import ClassVar, Final
 import attrs
 import yarl
 
+from connector_core import DEFAULT_CONCURRENCY, concurrency_option, rate_limit_option
 from connector_core.http import DEFAULT_MAX_LINE
 from connector_core.secrets import Secret
 
@@ -43,6 +44,8 @@ ENVIRONMENT: Final = {
     "compliance_base_url": ("CHATGPT_COMPLIANCE_BASE_URL",),
     "timeout": ("AIAUDIT_CHATGPT_TIMEOUT",),
     "max_record_bytes": ("AIAUDIT_CHATGPT_MAX_RECORD_BYTES",),
+    "concurrency": ("AIAUDIT_CHATGPT_CONCURRENCY",),
+    "rate_limit": ("AIAUDIT_CHATGPT_RATE_LIMIT",),
 }
 """Each field and the variables it is read from, first match wins; the
 core's ``ConnectorSpec.config_from_env`` reads them (there is no
@@ -98,6 +101,11 @@ class ChatGPTComplianceAPIConfig:
             whole, in bytes; a longer one is quarantined with its first
             bytes as evidence, and memory stays about this size however
             long the line (the transport's ``max_line``).
+        concurrency: Requests in flight at most, over both APIs: windows
+            of the audit log and Logs Platform files are read this many at
+            once, fewer while the APIs answer 429.
+        rate_limit: Requests per second the connection keeps to, over both
+            APIs, when the keys' limit is known; ``None``: only 429s steer.
     """
 
     api_key: Secret | None = attrs.field(default=None, converter=_optional_secret)
@@ -123,6 +131,11 @@ class ChatGPTComplianceAPIConfig:
         converter=int,
         validator=attrs.validators.ge(MIN_RECORD_BYTES),
     )
+    # Converters: options given on the command line arrive as text.
+    concurrency: int = attrs.field(
+        default=DEFAULT_CONCURRENCY, converter=concurrency_option
+    )
+    rate_limit: float | None = attrs.field(default=None, converter=rate_limit_option)
 
     environment: ClassVar[Mapping[str, tuple[str, ...]]] = ENVIRONMENT
     """Which variables feed which field; saved connections refer to them."""

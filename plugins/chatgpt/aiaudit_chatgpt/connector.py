@@ -32,7 +32,7 @@ from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG, read_compliance_
 from aiaudit_chatgpt.gpts_reader import list_gpts, read_custom_gpts
 from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
-from connector_core import LogFilter, get_logger, hookimpl
+from connector_core import ConnectionPace, LogFilter, get_logger, hookimpl
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (
     AuthenticationError,
@@ -101,25 +101,46 @@ class ChatGPTEnterpriseConnector:
     ) -> None:
         self.config = config
         self._session = session
-        self.admin: HTTPTransport | None = None
-        self.compliance: HTTPTransport | None = None
-        if config.api_key is not None:
-            headers = (
-                {"OpenAI-Organization": config.organization_id}
-                if config.organization_id
-                else None
-            )
-            self.admin = self._transport(config.base_url, config.api_key, headers)
-        if config.compliance_api_key is not None:
-            self.compliance = self._transport(
-                config.compliance_base_url, config.compliance_api_key, None
-            )
+        # One pace for both APIs and every read of this object: a 429 or a
+        # rate limit speaks of the connection, not of one stream.
+        self.pace = ConnectionPace(config.concurrency, config.rate_limit)
+        self._admin: HTTPTransport | None = None
+        self._compliance: HTTPTransport | None = None
         self.normalizer = Normalizer(
             organization_id=config.organization_id, workspace_id=config.workspace_id
         )
         self._log = log.bind(
             organization=config.organization_id, workspace=config.workspace_id
         )
+
+    @property
+    def admin(self) -> HTTPTransport | None:
+        """The Admin API's transport, ``None`` when it is not configured.
+
+        Made at first use rather than with the object: a host may build the
+        object outside an event loop, and the pace's rate budget belongs to
+        the loop the requests run on.
+        """
+        config = self.config
+        if self._admin is None and config.api_key is not None:
+            headers = (
+                {"OpenAI-Organization": config.organization_id}
+                if config.organization_id
+                else None
+            )
+            self._admin = self._transport(config.base_url, config.api_key, headers)
+        return self._admin
+
+    @property
+    def compliance(self) -> HTTPTransport | None:
+        """The Compliance API's transport, ``None`` when it is not configured
+        (made at first use, as :attr:`admin`)."""
+        config = self.config
+        if self._compliance is None and config.compliance_api_key is not None:
+            self._compliance = self._transport(
+                config.compliance_base_url, config.compliance_api_key, None
+            )
+        return self._compliance
 
     def _transport(
         self, base_url: str, key: Any, headers: Mapping[str, str] | None
@@ -131,6 +152,8 @@ class ChatGPTEnterpriseConnector:
             timeout=self.config.timeout,
             session=self._session,
             max_line=self.config.max_record_bytes,
+            concurrency=self.pace.concurrency,
+            budget=self.pace.budget,
         )
 
     @property
@@ -317,6 +340,7 @@ class ChatGPTEnterpriseConnector:
                 query=query,
                 tenant=stream == STREAM_TENANT,
                 stream=stream,
+                concurrency=self.config.concurrency,
             )
         elif stream == STREAM_COMPLIANCE and self.compliance is not None:
             batches = read_compliance_logs(
@@ -327,6 +351,7 @@ class ChatGPTEnterpriseConnector:
                 checkpoint=checkpoint,
                 query=query,
                 max_record_bytes=self.config.max_record_bytes,
+                concurrency=self.config.concurrency,
             )
         elif stream == STREAM_GPTS and self.compliance is not None:
             batches = read_custom_gpts(
@@ -470,7 +495,7 @@ class ChatGPTEnterpriseConnector:
 
     @hookimpl
     async def aclose(self) -> None:
-        for http in (self.admin, self.compliance):
+        for http in (self._admin, self._compliance):
             if http is not None:
                 await http.aclose()
 

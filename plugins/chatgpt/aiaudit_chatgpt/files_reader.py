@@ -1,7 +1,8 @@
 """The Compliance API's Logs Platform files, listed by end time and read line by line.
 
 ``compliance_logs``: files are listed by end time and downloaded through a
-signed URL, line by line; each file is a checkpoint. Whether ``after=T``
+signed URL, line by line, several at once; each file is a checkpoint, taken
+once every file listed before it is read. Whether ``after=T``
 lists the files ending at ``T`` is not documented, so each page is asked
 from just before the last end time and a resumed read from
 :data:`FILES_PUBLICATION_LAG` before it, skipping the ids already read,
@@ -23,7 +24,7 @@ import orjson
 from aiaudit_chatgpt.checkpoints import FilesCheckpoint, iso, parse_time
 from aiaudit_chatgpt.event_map import STREAM_COMPLIANCE, NativeFilter
 from aiaudit_chatgpt.listings import LISTING_LIMIT
-from connector_core import get_logger
+from connector_core import get_logger, read_in_order
 from connector_core.cursors import SeenIds, TimeCursorGuard
 from connector_core.exceptions import SchemaError, TransportError
 from connector_core.http import HTTPTransport, OversizedLine
@@ -31,7 +32,7 @@ from connector_core.streams import QuarantinedRecord, StreamBatch
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
 
     from aiaudit_chatgpt.normalize import Normalizer
     from connector_core.models import AIAuditLog, AIAuditLogQuery
@@ -80,6 +81,7 @@ async def read_compliance_logs(
     query: AIAuditLogQuery,
     lag: timedelta = FILES_PUBLICATION_LAG,
     max_record_bytes: int | None = None,
+    concurrency: int = 1,
 ) -> AsyncGenerator[StreamBatch, None]:
     """List Logs Platform files from *checkpoint* and read each one.
 
@@ -93,6 +95,12 @@ async def read_compliance_logs(
     asked from :data:`TIE_MARGIN` before the last end time, a resumed read
     from *lag* before the checkpoint's, and files already read are skipped
     by id. With a checkpoint the query's start is ignored.
+
+    Without ``query.limit`` (a sync) up to *concurrency* files download at
+    once (:func:`~connector_core.read_in_order`): a file's checkpoint is
+    yielded only once every file listed before it is read, and files ahead
+    of a slow consumer wait instead of piling up in memory. A hinted read
+    (a page of the core) reads them one after another.
     """
     types = native.compliance_event_types
     if types is not None and not types:
@@ -108,6 +116,66 @@ async def read_compliance_logs(
         # day before): a file that ends after the query may still hold some.
         ("before", iso(query.end_date + _LONGEST_BUCKET)),
     ]
+    files = _listed_files(http, base, params, position)
+    concurrent = query.limit is None
+
+    async def read(unit: _File | _BadItem) -> AsyncGenerator[StreamBatch, None]:
+        if isinstance(unit, _BadItem):
+            yield StreamBatch(quarantined=(unit.record,))
+            if concurrent and unit.checkpoint is not None:
+                # Read out of turn, a unit without a checkpoint could hold
+                # back the one of the file before it.
+                yield StreamBatch(checkpoint=unit.checkpoint)
+            return
+        async for batch in _read_file(
+            http, normalizer, f"{base}/{unit.id}", unit.id, max_record_bytes
+        ):
+            yield batch
+        yield StreamBatch(checkpoint=unit.checkpoint)
+
+    if concurrent:
+        reading = read_in_order(files, read, concurrency=concurrency)
+    else:
+        # A page of the core counts records from a checkpoint: the files come
+        # one after another, in the listing's order, every time.
+        reading = _in_turn(files, read)
+    # The listing is closed after the downloads, which take files from it.
+    async with contextlib.aclosing(files), contextlib.aclosing(reading) as batches:
+        async for batch in batches:
+            yield batch
+
+
+@attrs.frozen
+class _File:
+    """A file to read, and the checkpoint that holds once it and every
+    file listed before it are read."""
+
+    id: str
+    checkpoint: dict[str, Any]
+
+
+@attrs.frozen
+class _BadItem:
+    """A listing item that names no file, and the checkpoint of the files
+    listed before it."""
+
+    record: QuarantinedRecord
+    checkpoint: dict[str, Any] | None
+
+
+async def _listed_files(
+    http: HTTPTransport,
+    base: str,
+    params: list[tuple[str, Any]],
+    position: _FilePosition,
+) -> AsyncGenerator[_File | _BadItem, None]:
+    """The files to read, in the listing's order, each with its checkpoint.
+
+    Each checkpoint is taken as its file is listed, so it names exactly the
+    files listed up to it, whichever file a concurrent read finishes first;
+    the next listing page is asked for only when the files before it are
+    taken.
+    """
     guard = TimeCursorGuard(f"{STREAM_COMPLIANCE}: logs listing", "last_end_time")
     after = position.start
     while True:
@@ -121,19 +189,26 @@ async def read_compliance_logs(
                 bad = QuarantinedRecord.of(
                     STREAM_COMPLIANCE, reason, orjson.dumps(item)
                 )
-                yield StreamBatch(quarantined=(bad,))
+                held = position.checkpoint() if position.end is not None else None
+                yield _BadItem(bad, held)
                 continue
             if position.read(file_id, end_time):
                 continue  # read before: listed again at or after the boundary
-            async for batch in _read_file(
-                http, normalizer, f"{base}/{file_id}", file_id, max_record_bytes
-            ):
-                yield batch
             position.advance(end_time, file_id)
-            yield StreamBatch(checkpoint=position.checkpoint())
+            yield _File(file_id, position.checkpoint())
         if following is None:
             return
         after = following - TIE_MARGIN
+
+
+async def _in_turn(
+    files: AsyncGenerator[_File | _BadItem, None],
+    read: Callable[[_File | _BadItem], AsyncGenerator[StreamBatch, None]],
+) -> AsyncGenerator[StreamBatch, None]:
+    async for unit in files:
+        async with contextlib.aclosing(read(unit)) as batches:
+            async for batch in batches:
+                yield batch
 
 
 def _listing_page(

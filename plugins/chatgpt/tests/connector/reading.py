@@ -21,6 +21,15 @@ async def every_page(connector, query, limit=100):
         cursor = page.next_cursor
 
 
+def assert_one_full_read(paged: list[str], full: list[str]) -> None:
+    """*paged* holds every log of *full* once. A read without a hint reads
+    windows and files several at once, so only its logs are compared, not
+    their order; pages are read in order, each from a checkpoint."""
+    assert len(paged) == len(set(paged)), "no log on two pages"
+    assert len(full) == len(set(full)), "no log read twice"
+    assert sorted(paged) == sorted(full), "the pages are one full read"
+
+
 class RequestLog:
     """Every request the connector sends, recorded by an aiohttp trace."""
 

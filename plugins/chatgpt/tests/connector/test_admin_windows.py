@@ -12,7 +12,9 @@ import asyncio
 import math
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
+import attrs
 import pytest
 
 from aiaudit_chatgpt.admin_reader import (
@@ -76,6 +78,15 @@ def test_the_next_window_stays_within_bounds():
     assert ADMIN_PUBLICATION_LAG.total_seconds() < MIN_WINDOW
 
 
+def _windows(requests) -> set[tuple[str, str]]:
+    """The audit-log windows the requests read, each once."""
+    opened = set()
+    for url in requests.paths("/organization/audit_logs"):
+        params = dict(parse_qsl(urlsplit(url).query))
+        opened.add((params["effective_at[gte]"], params["effective_at[lt]"]))
+    return opened
+
+
 @pytest.mark.parametrize(
     ("events", "days"),
     [(3_000, 21), (30_000, 21), (40_000, 60)],
@@ -83,10 +94,13 @@ def test_the_next_window_stays_within_bounds():
 async def test_a_clean_read_spends_about_the_fewest_requests(
     registry, session, requests, events, days
 ):
+    """One window at a time, each sized by the last one's density."""
     options = SandboxOptions(seed=7, events=events, days=days, end=END)
     async with (
         ChatGPTSandbox.run(options) as sandbox,
-        registry.create("chatgpt", sandbox.connector_config(), session=session) as conn,
+        registry.create(
+            "chatgpt", {**sandbox.connector_config(), "concurrency": 1}, session=session
+        ) as conn,
     ):
         ids, checkpoints, _ = await read(conn, whole(days))
 
@@ -99,11 +113,44 @@ async def test_a_clean_read_spends_about_the_fewest_requests(
     assert made / ideal <= 1.02 or made - ideal <= 1
 
 
+@pytest.mark.parametrize(("events", "days"), [(3_000, 21), (40_000, 60)])
+async def test_windows_read_at_once_cost_a_partial_page_each(
+    registry, session, requests, events, days
+):
+    """Several windows at once start a day wide, before any density is
+    known: each costs at most one partial page, and the windows after them
+    are sized by density again."""
+    options = SandboxOptions(seed=7, events=events, days=days, end=END)
+    async with (
+        ChatGPTSandbox.run(options) as sandbox,
+        registry.create(
+            "chatgpt", {**sandbox.connector_config(), "concurrency": 8}, session=session
+        ) as conn,
+    ):
+        ids, checkpoints, _ = await read(conn, whole(days))
+        organization = {
+            r["id"] for r in sandbox.state.audit.iter_records(tenant_only=False)
+        }
+        truth = set(sandbox.expected_logs(whole(days))) & organization
+
+    assert len(ids) == len(set(ids))
+    assert set(ids) == truth
+    made = len(requests.paths("/organization/audit_logs"))
+    opened = _windows(requests)
+    assert made <= math.ceil(len(ids) / 100) + len(opened)
+    # The first eight a day each, then by density: not a window a day.
+    assert len(opened) < days
+    assert checkpoints[-1]["until"] == int(END.timestamp())
+
+
 async def test_windows_follow_the_density_of_the_log(registry, session):
+    """Read one window at a time, each is sized by the one before it."""
     options = SandboxOptions(seed=7, events=60_000, days=30, end=END)
     async with (
         ChatGPTSandbox.run(options) as sandbox,
-        registry.create("chatgpt", sandbox.connector_config(), session=session) as conn,
+        registry.create(
+            "chatgpt", {**sandbox.connector_config(), "concurrency": 1}, session=session
+        ) as conn,
     ):
         _, checkpoints, _ = await read(conn, whole(30))
 
@@ -133,28 +180,41 @@ async def test_a_checkpoint_without_a_width_still_resumes(connector):
 
 
 async def test_a_resumed_read_cuts_the_same_windows(connector):
-    """Page cursors count records from a checkpoint, so a read resumed there
-    must yield the same records in the same order as the read that wrote it."""
-    query = whole(21)
+    """Page cursors count records from a checkpoint, so a hinted read (a
+    page's) resumed there must yield the same records in the same order as
+    the read that wrote it."""
+    query = attrs.evolve(whole(21), limit=500)
     full, checkpoints, positions = await read(connector, query)
-    assert len(checkpoints) > 1
-    for index, checkpoint in enumerate(checkpoints[:-1]):
-        resumed, rest, _ = await read(connector, query, checkpoint)
+    ends = [i for i, checkpoint in enumerate(checkpoints) if "until" in checkpoint]
+    assert len(ends) > 1
+    for index in ends[:-1]:
+        resumed, rest, _ = await read(connector, query, checkpoints[index])
         assert resumed == full[positions[index] :]
-        assert rest == checkpoints[index + 1 :]
+        # Pages inside a window are sized from where the read starts; the
+        # windows are the same.
+        assert [c for c in rest if "until" in c] == [
+            checkpoints[i] for i in ends if i > index
+        ]
 
 
-async def test_stopping_early_leaves_no_request_in_flight(connector, requests):
-    before = _client_tasks()
-    async with aclosing(connector.read_stream(STREAM, None, whole(21))) as batches:
-        async for batch in batches:
-            assert batch.logs
-            break
-    assert _client_tasks() == before  # nothing left for a finalizer either
-    await asyncio.sleep(0)
-    assert _client_tasks() == before
-    # The page after the first was already asked for (read ahead), no more.
-    assert len(requests.paths("/organization/audit_logs")) <= 2
+@pytest.mark.parametrize("concurrency", [1, 16])
+async def test_stopping_early_leaves_no_request_in_flight(
+    registry, sandbox, session, requests, concurrency
+):
+    config = {**sandbox.connector_config(), "concurrency": concurrency}
+    async with registry.create("chatgpt", config, session=session) as connector:
+        before = _client_tasks()
+        batches = connector.read_stream(STREAM, None, whole(21))
+        async with aclosing(batches):
+            async for batch in batches:
+                assert batch.logs
+                break
+        assert _client_tasks() == before  # nothing left for a finalizer either
+        await asyncio.sleep(0)
+        assert _client_tasks() == before
+    # Each window read had the page after its first asked for (read ahead),
+    # no more.
+    assert len(requests.paths("/organization/audit_logs")) <= 2 * concurrency
 
 
 async def test_syncs_closer_than_two_overlaps_apart_deliver_nothing_twice(

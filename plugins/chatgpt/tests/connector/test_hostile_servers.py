@@ -10,11 +10,12 @@ import contextlib
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from chatgpt_history import DAYS, END, WHOLE
+from chatgpt_history import DAYS, END, WHOLE, stream_truth
 
 from aiaudit_chatgpt.event_map import native_filter
 from aiaudit_chatgpt.files_reader import read_compliance_logs
@@ -25,13 +26,15 @@ from connector_core import Registry
 from connector_core.exceptions import CheckpointError, SchemaError
 from connector_core.http import HTTPTransport
 from connector_core.models import AIAuditLogQuery
-from connector_core.paging import matches
 from connector_core.sandbox import SandboxOptions
 from connector_core.secrets import Secret
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
-from connector_core.streams import QuarantinedRecord
 from connector_core.sync import sync_connection
+
+
+if TYPE_CHECKING:
+    from connector_core.streams import QuarantinedRecord
 
 
 ADMIN, TENANT = "admin_audit_logs", "admin_tenant_audit_logs"
@@ -69,34 +72,6 @@ async def read(connector, stream, query=WHOLE, checkpoint=None):
     return ids, checkpoints, positions
 
 
-def stream_truth(sandbox, stream, query=WHOLE):
-    """The ids of every event of *stream* the sandbox holds within *query*."""
-    org, state = sandbox.state.org, sandbox.state
-    normalizer = Normalizer(organization_id=org.org_id, workspace_id=org.workspace_id)
-    if stream in {ADMIN, TENANT}:
-        records = state.audit.iter_records(tenant_only=stream == TENANT)
-        produced = [normalizer.admin_audit_log(r) for r in records]
-    elif stream == FILES:
-        compliance = state.compliance
-        produced = [
-            normalizer.compliance_record(record, log_id=log_file.id)
-            for log_file in compliance.iter_log_files()
-            for record in compliance.iter_file_records(log_file.id)
-        ]
-    else:
-        produced = [normalizer.custom_gpt(state.compliance.gpt(g)) for g in org.gpts]
-    flat = [
-        log
-        for result in produced
-        for log in (result if isinstance(result, list) else [result])
-    ]
-    return {
-        log.id
-        for log in flat
-        if not isinstance(log, QuarantinedRecord) and matches(query, log)
-    }
-
-
 # -- Logs Platform: either reading of `after` ----------------------------------
 
 
@@ -113,7 +88,11 @@ async def test_a_clean_read_equals_the_ground_truth(registry, session, reading):
 async def test_files_resumed_from_any_checkpoint_lose_nothing(
     registry, session, reading
 ):
-    async with serving(registry, session, reading) as (_, connector):
+    # One file at a time, so the logs before a checkpoint are exactly its
+    # files' (tests/connector/test_concurrent_reads.py resumes reads of
+    # several at once).
+    one = {"concurrency": 1}
+    async with serving(registry, session, reading, config=one) as (_, connector):
         full, checkpoints, positions = await read(connector, FILES)
         assert len(checkpoints) > 20
         lost = 0
@@ -141,7 +120,9 @@ async def test_files_resumed_from_any_checkpoint_lose_nothing(
 async def test_a_stuck_listing_stops_the_stream(  # noqa: PLR0917 - fixtures
     registry, session, requests, stream, path, cursor
 ):
-    async with serving(registry, session, "stuck_cursor") as (_, connector):
+    # One window or file at a time: the requests one reading spends.
+    one = {"concurrency": 1}
+    async with serving(registry, session, "stuck_cursor", config=one) as (_, connector):
         with pytest.raises(SchemaError) as raised:
             await asyncio.wait_for(read(connector, stream), timeout=10)
     made = len(requests.paths(path))
