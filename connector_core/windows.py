@@ -15,9 +15,10 @@ What a connector gives:
   holds once this window *and every window before it* are read; a batch
   inside the window may carry one too (a resumable position inside it).
 * a :class:`WindowSizing`: the first window's width, and how many events
-  a window should hold. Later windows are sized from the density the last
-  finished window showed, so a quiet month is one request and a busy day
-  is many windows.
+  a window should hold. Later windows are sized from the density the
+  finished windows showed, so a quiet month is one request and a busy day
+  is many windows (see :class:`_Plan` for the bounds that keep every slot
+  busy).
 
 What the core guarantees:
 
@@ -136,24 +137,71 @@ class WindowSizing:
 
 @attrs.define
 class _Plan:
-    """Cuts the read's windows one at a time, each sized when it starts."""
+    """Cuts the read's windows one at a time, each sized when it starts.
+
+    The first windows, cut before any has finished, are ``sizing.first``
+    wide. Read one at a time, a window is sized from the last one's
+    density, the freshest guess (activity drifts slowly). Read several at
+    once, from the density of every finished window together: the quiet
+    ones (a weekend, a night) finish first, and a width guessed from them
+    alone would put a busy month in one window read by a single cursor
+    chain while the other slots idle. Two more bounds keep such a read
+    parallel:
+
+    * a window is at most twice as wide as the widest finished one, so a
+      density measured over a short stretch is trusted only a little
+      further (a quiet week widens the windows step by step, as a slow
+      start does);
+    * with several slots, a window is at most the remaining range shared
+      among them, so every slot has work until the end; but not narrower
+      than what holds a quarter of ``sizing.target`` events, since each
+      window costs a partial page.
+    """
 
     start: datetime
     end: datetime
     settled: datetime | None
-    width: timedelta
+    sizing: WindowSizing
+    concurrency: int
     index: int = 0
+    read_width: timedelta = timedelta(0)  # of the finished windows together
+    read_events: int = 0
+    widest: timedelta = timedelta(0)  # the widest finished window
+    last: tuple[timedelta, int] | None = None  # the last to finish, and its events
 
     def __iter__(self) -> Iterator[Window]:
         while (window := self.next()) is not None:
             yield window
 
+    def finished(self, window: Window, served: int) -> None:
+        self.read_width += window.width
+        self.read_events += served
+        self.widest = max(self.widest, window.width)
+        self.last = (window.width, served)
+
+    @property
+    def width(self) -> timedelta:
+        """The width of the next window."""
+        sizing = self.sizing
+        if self.last is None:
+            return sizing.first
+        if self.concurrency == 1:
+            return sizing.after(*self.last)
+        width = min(sizing.after(self.read_width, self.read_events), 2 * self.widest)
+        if self.read_events:
+            share = (self.end - self.start) / self.concurrency
+            fewest = sizing.after(self.read_width, 4 * self.read_events)
+            width = min(width, max(share, fewest))
+        steps = max(1, round(width / sizing.step))
+        return max(sizing.minimum, min(sizing.maximum, sizing.step * steps))
+
     def next(self) -> Window | None:
         if self.start >= self.end:
             return None
+        width = self.width
         low = self.start
-        high = min(low + self.width, self.end)
-        if self.end - high < self.width / 4:
+        high = min(low + width, self.end)
+        if self.end - high < width / 4:
             # A sliver left over would cost a window and a partial page of
             # its own: read it with this one.
             high = self.end
@@ -355,13 +403,9 @@ async def read_windows(
         Exception: Whatever a window's read raised, after the other windows
             were cancelled.
     """
-    plan = _Plan(start, end, settled, sizing.first)
-
-    def resize(window: Window, served: int) -> None:
-        plan.width = sizing.after(window.width, served)
-
+    plan = _Plan(start, end, settled, sizing, concurrency)
     async with contextlib.aclosing(
-        read_in_order(plan, read, concurrency=concurrency, finished=resize)
+        read_in_order(plan, read, concurrency=concurrency, finished=plan.finished)
     ) as batches:
         async for batch in batches:
             yield batch

@@ -14,6 +14,7 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from connector_core import AIActivityType, AIAuditLog, ConfigurationError
@@ -151,6 +152,85 @@ async def test_an_empty_window_widens_the_next_to_the_maximum():
     )
     assert len(source.windows) == 2  # a day, then the rest at once
     assert set(_ids(batches)) == {e.id for e in late}
+
+
+async def test_read_at_once_an_empty_stretch_widens_the_windows_by_doubling():
+    # Nothing for nine days, two slots: each window is at most twice the
+    # widest read, so a density measured over a short stretch is never
+    # trusted far beyond it, and a quiet stretch costs a few requests.
+    late = [_log(i, END - timedelta(hours=1)) for i in range(10)]
+    source = Source(late)
+    batches = await _collect(
+        read_windows(source.read, start=START, end=END, sizing=SIZING, concurrency=2)
+    )
+    widths = [w.width.days for w in sorted(source.windows, key=lambda w: w.index)]
+    assert widths == [1, 1, 2, 2, 4]
+    assert set(_ids(batches)) == {e.id for e in late}
+
+
+def _quiet_then_busy() -> list[AIAuditLog]:
+    """Two quiet days, then eight busy ones: the quiet windows finish first."""
+    events = [_log(i, START + timedelta(hours=4 * i)) for i in range(10)]
+    busy = START + timedelta(days=2)
+    events += [
+        _log(10 + i, busy + timedelta(seconds=i * 86_400 * 8 // 8_000))
+        for i in range(8_000)
+    ]
+    return events
+
+
+async def test_quiet_windows_finishing_first_do_not_make_one_giant_window():
+    # Sized from the last window to finish (a quiet day), the next would
+    # hold the eight busy days, read by one cursor chain while the other
+    # slots idle. Sized from every finished window, twice the widest at
+    # most and the remainder shared among the slots, the busy days are
+    # spread over many windows.
+    events = _quiet_then_busy()
+    source = Source(events)
+    batches = await _collect(
+        read_windows(source.read, start=START, end=END, sizing=SIZING, concurrency=4)
+    )
+    assert sorted(_ids(batches)) == sorted(e.id for e in events)
+    held = [
+        sum(1 for e in events if w.start <= e.timestamp < w.end) for w in source.windows
+    ]
+    assert max(held) <= 2_000  # 4x the target at most, once, while learning
+    assert len(source.windows) >= 8
+    assert sum(1 for h in held if h > 2 * SIZING.target) <= 2
+
+
+async def test_the_remainder_is_shared_among_the_slots():
+    # An even log, a target far larger than the range holds: one window
+    # would do for density, but sixteen slots each get a share.
+    events = _events(4_000)
+    sizing = WindowSizing(
+        first=timedelta(hours=6),
+        target=100_000,
+        minimum=timedelta(hours=1),
+        maximum=timedelta(days=31),
+    )
+    source = Source(events)
+    await _collect(
+        read_windows(source.read, start=START, end=END, sizing=sizing, concurrency=16)
+    )
+    assert len(source.windows) >= 16
+    assert max(w.width for w in source.windows) <= timedelta(days=1)
+
+
+async def test_sharing_the_remainder_stops_at_a_quarter_of_the_target():
+    # Near the end, the remainder shared among the slots shrinks; a window
+    # still holds about a quarter of the target, since each costs a
+    # partial page.
+    events = _events(20_000)
+    sizing = attrs.evolve(SIZING, first=timedelta(hours=1))
+    source = Source(events)
+    await _collect(
+        read_windows(source.read, start=START, end=END, sizing=sizing, concurrency=4)
+    )
+    windows = sorted(source.windows, key=lambda w: w.index)
+    held = [sum(1 for e in events if w.start <= e.timestamp < w.end) for w in windows]
+    assert min(held[-8:-1]) >= 0.8 * SIZING.target / 4
+    assert max(held) <= 1.3 * SIZING.target
 
 
 async def test_checkpoints_only_advance_over_finished_windows():
