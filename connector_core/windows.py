@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -142,11 +143,12 @@ class _Plan:
     The first windows, cut before any has finished, are ``sizing.first``
     wide. Read one at a time, a window is sized from the last one's
     density, the freshest guess (activity drifts slowly). Read several at
-    once, from the density of every finished window together: the quiet
-    ones (a weekend, a night) finish first, and a width guessed from them
-    alone would put a busy month in one window read by a single cursor
-    chain while the other slots idle. Two more bounds keep such a read
-    parallel:
+    once, from the density of every window read so far together, those in
+    flight counted with what they have served yet (a lower bound on
+    theirs): the quiet ones (a weekend, a night) finish first, and a width
+    guessed from them alone would put a busy month in one window read by a
+    single cursor chain while the other slots idle. Two more bounds keep
+    such a read parallel:
 
     * a window is at most twice as wide as the widest finished one, so a
       density measured over a short stretch is trusted only a little
@@ -168,10 +170,27 @@ class _Plan:
     read_events: int = 0
     widest: timedelta = timedelta(0)  # the widest finished window
     last: tuple[timedelta, int] | None = None  # the last to finish, and its events
+    reading: dict[int, list[Any]] = attrs.Factory(dict)  # index -> [width, served]
 
     def __iter__(self) -> Iterator[Window]:
         while (window := self.next()) is not None:
             yield window
+
+    async def counted(
+        self,
+        read: Callable[[Window], AsyncGenerator[StreamBatch, None]],
+        window: Window,
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """*read* of *window*, its records counted as they arrive."""
+        progress: list[Any] = [window.width, 0]
+        self.reading[window.index] = progress
+        try:
+            async with contextlib.aclosing(read(window)) as batches:
+                async for batch in batches:
+                    progress[1] += len(batch.logs) + len(batch.quarantined)
+                    yield batch
+        finally:
+            self.reading.pop(window.index, None)
 
     def finished(self, window: Window, served: int) -> None:
         self.read_width += window.width
@@ -187,10 +206,15 @@ class _Plan:
             return sizing.first
         if self.concurrency == 1:
             return sizing.after(*self.last)
-        width = min(sizing.after(self.read_width, self.read_events), 2 * self.widest)
-        if self.read_events:
+        seen_width, seen_events = self.read_width, self.read_events
+        for in_flight, served in self.reading.values():
+            if served:  # one that has served nothing yet says nothing
+                seen_width += in_flight
+                seen_events += served
+        width = min(sizing.after(seen_width, seen_events), 2 * self.widest)
+        if seen_events:
             share = (self.end - self.start) / self.concurrency
-            fewest = sizing.after(self.read_width, 4 * self.read_events)
+            fewest = sizing.after(seen_width, 4 * seen_events)
             width = min(width, max(share, fewest))
         steps = max(1, round(width / sizing.step))
         return max(sizing.minimum, min(sizing.maximum, sizing.step * steps))
@@ -405,7 +429,12 @@ async def read_windows(
     """
     plan = _Plan(start, end, settled, sizing, concurrency)
     async with contextlib.aclosing(
-        read_in_order(plan, read, concurrency=concurrency, finished=plan.finished)
+        read_in_order(
+            plan,
+            functools.partial(plan.counted, read),
+            concurrency=concurrency,
+            finished=plan.finished,
+        )
     ) as batches:
         async for batch in batches:
             yield batch
