@@ -6,9 +6,10 @@ it says it serves), never another read. Whatever the concurrency, a read
 returns exactly that; a window that fails fails the read, and a read again
 from the last checkpoint yielded loses nothing and repeats nothing before
 it; a storm of 429s backs the connection's concurrency off and loses
-nothing; a read cancelled or closed half-way leaves no task and no session
-behind; and the core's pages, which read again from checkpoints, split the
-history exactly although the connection is configured for concurrency.
+nothing; a read or a sync cancelled or closed half-way leaves no task and
+no session behind; and the core's pages, which read again from checkpoints,
+split the history exactly although the connection is configured for
+concurrency.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from connector_core.exceptions import ServerError
 from connector_core.http import RetryPolicy, retry_policy_override
 from connector_core.models import AIAuditLogQuery
 from connector_core.registry import Registry
+from connector_core.store.base import LogFilter
+from connector_core.sync import sync_connection
 from connector_core.testing import track_sessions
 from connector_core.testing.processes import running_sandbox
 
@@ -237,3 +240,57 @@ async def test_pages_split_the_history_exactly_at_any_configured_concurrency(
     assert pages > 10  # many cursors, each read again
     assert len(ids) == len(set(ids)), "no log on two pages"
     assert sorted(ids) == sorted(_truth(sandbox))
+
+
+async def test_a_sync_cancelled_half_way_cancels_every_window_and_closes_its_session(
+    registry, sandbox, store
+):
+    """Ctrl-C during a sync at concurrency 16: every window's task ends and
+    the connector's session closes before the cancellation returns; what
+    was stored is whole batches, and the next sync completes the ground
+    truth, nothing doubled."""
+    query = _query(sandbox)
+    enough = asyncio.Event()
+
+    class Progress:
+        def update(self, report) -> None:
+            if report.inserted >= 300:
+                enough.set()
+
+    before = asyncio.all_tasks()
+    with track_sessions() as sessions:
+        connector = registry.create("example", _config(sandbox, 16))
+        task = asyncio.create_task(
+            sync_connection(
+                connector,
+                store,
+                connection="acme",
+                since=query.start_date,
+                until=query.end_date,
+                progress=Progress(),
+            )
+        )
+        await enough.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        left = asyncio.all_tasks() - before
+        assert not left, [t.get_name() for t in left]
+        assert sessions
+        assert all(session.closed for session in sessions)
+        await connector.aclose()
+
+    partial = store.count_logs(LogFilter(connection="acme"))
+    async with registry.create("example", _config(sandbox, 16)) as again:
+        report = await sync_connection(
+            again,
+            store,
+            connection="acme",
+            since=query.start_date,
+            until=query.end_date,
+        )
+    assert report.ok, [s.error for s in report.streams]
+    stored = [log.id for log in store.iter_logs(LogFilter(connection="acme"))]
+    assert 300 <= partial < len(stored)
+    assert len(stored) == len(set(stored))
+    assert set(stored) == set(_truth(sandbox))
