@@ -51,6 +51,7 @@ from _harness import (
 )
 
 from aiaudit_chatgpt.admin_reader import PAGE_SIZE
+from connector_core import DEFAULT_CONCURRENCY
 from connector_core.cli import configure_logging
 from connector_core.models import AIAuditLogQuery, AIDateRange
 from connector_core.registry import Registry
@@ -150,10 +151,13 @@ async def floor(sandbox: Sandbox) -> Read:
     return Read(events, requests, seconds, *cpu)
 
 
-async def connector(sandbox: Sandbox) -> Read:
+async def connector(sandbox: Sandbox, concurrency: int = 1) -> Read:
     """Our reader: ``read_stream("admin_audit_logs")``, normalized, kept nowhere,
-    with the transport's own session, as a sync uses it."""
-    handle = Registry.load().create("chatgpt", sandbox.admin_config())
+    with the transport's own session, as a sync uses it. At *concurrency* 1
+    it is one cursor chain, like the floor and the peer; a sync reads at the
+    connection's default (several windows at once)."""
+    config = sandbox.admin_config() | {"concurrency": concurrency}
+    handle = Registry.load().create("chatgpt", config)
     query = AIAuditLogQuery(start_date=sandbox.start, end_date=sandbox.end)
     events = windows = 0
     async with handle:
@@ -216,6 +220,11 @@ def contenders(skip: set[str]) -> list[Contender]:
             "connector",
             "connector: read_stream, normalized",
             lambda s: asyncio.run(connector(s)),
+        ),
+        Contender(
+            "connector-concurrent",
+            f"connector, {DEFAULT_CONCURRENCY} windows at once",
+            lambda s: asyncio.run(connector(s, DEFAULT_CONCURRENCY)),
         ),
         Contender("peer", "peer: openai SDK audit_logs.list", peer),
     ]
@@ -703,6 +712,11 @@ def ratios(results: Results) -> dict[str, float]:
     rate_of = {name: c["rate"] for name, c in clients.items()}
     ratio("connector_vs_floor", rate_of.get("connector"), rate_of.get("floor"))
     ratio("connector_vs_peer", rate_of.get("connector"), rate_of.get("peer"))
+    ratio(
+        "connector_concurrent_vs_floor",
+        rate_of.get("connector-concurrent"),
+        rate_of.get("floor"),
+    )
     admin_syncs = [s for s in results.syncs if s.label == ADMIN_SQLITE]
     if admin_syncs:
         best = min(admin_syncs, key=lambda s: s.seconds)
@@ -795,10 +809,14 @@ def _clients_table(results: Results) -> str:
             f"{client['client_cpu'] / events * 1e6:.1f}",
             f"{client['server_cpu'] / events * 1e6:.1f}",
         )
-    windows = results.clients.get("connector", {}).get("windows")
     lines = [table.render(), f"  ideal: ceil(events / 100) = {ideal or 0:,.0f}"]
-    if windows:
-        lines[-1] += f"; the connector read {windows} windows (one partial page each)"
+    for name in ("connector", "connector-concurrent"):
+        windows = results.clients.get(name, {}).get("windows")
+        if windows:
+            lines.append(
+                f"  {results.clients[name]['label']}: {windows} windows"
+                " (one partial page each)"
+            )
     return "\n".join(lines)
 
 
@@ -920,6 +938,10 @@ def verdicts(results: Results) -> str:
         table.add(label, f"{value:.3f}{unit}", f"{sense} {target:g}{unit}", verdict)
     extra = []
     for key, text in (
+        (
+            "connector_concurrent_vs_floor",
+            f"connector, {DEFAULT_CONCURRENCY} windows at once / floor (one chain)",
+        ),
         ("sync_sqlite_vs_floor", "sync into SQLite / floor"),
         (
             "sync_sqlite_vs_peer_without_fixed_cost",
@@ -961,8 +983,9 @@ def main() -> None:
         "--skip",
         default="",
         help=(
-            "comma-separated: floor, connector, peer, sync, postgres, analytics,"
-            " rss, and of the latency rows latency, rate-limit, files"
+            "comma-separated: floor, connector, connector-concurrent, peer, sync,"
+            " postgres, analytics, rss, and of the latency rows latency,"
+            " rate-limit, files"
         ),
     )
     latency.add_arguments(parser)
