@@ -28,7 +28,7 @@ import orjson
 from cattrs.fns import identity
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from connector_core.models import AIAuditLog
+from connector_core.models import AIActivityType, AIAuditLog, Coordinates, GeoLocation
 
 
 if TYPE_CHECKING:
@@ -124,6 +124,9 @@ def log_writer(converter: cattrs.Converter) -> Callable[[AIAuditLog], bytes]:
     )
 
     def write(log: AIAuditLog) -> bytes:
+        written = _write_usual(log)
+        if written is not None:
+            return written
         try:
             document = unstructure_shallow(log)
         except Exception:  # noqa: BLE001 -- re-raised below, as the converter raises it
@@ -149,3 +152,77 @@ def log_writer(converter: cattrs.Converter) -> Callable[[AIAuditLog], bytes]:
         return orjson.dumps(document)
 
     return write
+
+
+_UTC_OFFSET_CHARS: Final = len("+00:00")
+
+
+def _write_usual(log: AIAuditLog) -> bytes | None:
+    """The JSON of a log of the usual make, built without the converter's
+    generated hooks; ``None`` for any other, left to the path above.
+
+    Usual: a UTC timestamp, one of our activity types, no risk indicators,
+    a location (if any) of exactly our classes, and dicts for the free-form
+    fields. For those the converter's hooks give every value as it is
+    (``activity_type`` its ``value``, a location the dict of its fields in
+    order), so this dict is the converter's; orjson then refuses, as above,
+    whatever the converter might write otherwise, and the slower path
+    decides. Nearly every event is usual, and this is a fifth of the time of
+    writing it.
+    """
+    timestamp = log.timestamp
+    activity = log.activity_type
+    location = log.location
+    metadata, raw = log.metadata, log.raw
+    if (
+        timestamp.__class__ is not dt.datetime
+        or timestamp.tzinfo is not dt.UTC
+        or activity.__class__ is not AIActivityType
+        or log.risk_indicators != ()
+        or metadata.__class__ is not dict
+        or raw.__class__ is not dict
+    ):
+        return None
+    place: dict[str, Any] | None = None
+    if location is not None:
+        if location.__class__ is not GeoLocation:
+            return None
+        coordinates = location.coordinates
+        point: dict[str, Any] | None = None
+        if coordinates is not None:
+            if coordinates.__class__ is not Coordinates:
+                return None
+            point = {
+                "latitude": coordinates.latitude,
+                "longitude": coordinates.longitude,
+            }
+        place = {
+            "country": location.country,
+            "region": location.region,
+            "city": location.city,
+            "coordinates": point,
+            "timezone": location.timezone,
+        }
+    document: dict[str, Any] = {
+        "id": log.id,
+        "platform": log.platform,
+        # The converter's text for a UTC datetime, less its work; a string
+        # rather than orjson's own, whose every call costs more than this.
+        "timestamp": timestamp.isoformat()[:-_UTC_OFFSET_CHARS] + "Z",
+        "user_id": log.user_id,
+        "user_email": log.user_email,
+        "organization_id": log.organization_id,
+        "activity_type": activity.value,
+        "action": log.action,
+        "metadata": metadata,
+        "ip_address": log.ip_address,
+        "user_agent": log.user_agent,
+        "location": place,
+        "risk_indicators": [],
+        "native_type": log.native_type,
+        "raw": raw,
+    }
+    try:
+        return orjson.dumps(document, option=_NATIVE_ONLY)
+    except orjson.JSONEncodeError:
+        return None
