@@ -32,12 +32,12 @@ from connector_core.models import AIActivityType, AIAuditLog, Coordinates, GeoLo
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import cattrs
 
 
-__all__ = ["log_writer"]
+__all__ = ["log_writer", "usual_documents"]
 
 
 _OPAQUE: Final = ("metadata", "raw")
@@ -158,8 +158,57 @@ _UTC_OFFSET_CHARS: Final = len("+00:00")
 
 
 def _write_usual(log: AIAuditLog) -> bytes | None:
-    """The JSON of a log of the usual make, built without the converter's
-    generated hooks; ``None`` for any other, left to the path above.
+    """The JSON of a log of the usual make (see :func:`_usual_document`);
+    ``None`` for any other, or if orjson refuses a value."""
+    document = _usual_document(log)
+    if document is None:
+        return None
+    try:
+        return orjson.dumps(document, option=_NATIVE_ONLY)
+    except orjson.JSONEncodeError:
+        return None
+
+
+_BETWEEN: Final = orjson.Fragment(b"\n")
+_SEPARATOR: Final = b",\n,"
+"""What :func:`usual_documents` puts between two documents, and how it
+reads in the output: orjson writes no raw newline of its own (a string's
+is escaped), so the separator is found only where it was put."""
+
+
+def usual_documents(logs: Sequence[AIAuditLog]) -> list[bytes | None]:
+    """The stored document of each of *logs*, as ``dumps`` writes it, for
+    those of the usual make; ``None`` for the others.
+
+    They are written by one orjson call: a call costs as much as a small
+    document, whatever it writes. If orjson refuses any value, or the
+    output does not split into exactly one document each (a fragment in a
+    free-form mapping holding the separator), every one is ``None``, and
+    each is left to be written alone, which reports it.
+    """
+    documents = [
+        _usual_document(log) if log.__class__ is AIAuditLog else None for log in logs
+    ]
+    usual = [document for document in documents if document is not None]
+    if not usual:
+        return [None] * len(documents)
+    items: list[Any] = [_BETWEEN] * (2 * len(usual) - 1)
+    items[::2] = usual
+    try:
+        written = orjson.dumps(items, option=_NATIVE_ONLY)
+    except orjson.JSONEncodeError:
+        return [None] * len(documents)
+    parts = written[1:-1].split(_SEPARATOR)
+    if len(parts) != len(usual):
+        return [None] * len(documents)
+    found = iter(parts)
+    return [None if document is None else next(found) for document in documents]
+
+
+def _usual_document(log: AIAuditLog) -> dict[str, Any] | None:
+    """The dict whose JSON is the document of a log of the usual make,
+    built without the converter's generated hooks; ``None`` for any other,
+    left to the path above.
 
     Usual: a UTC timestamp, one of our activity types, no risk indicators,
     a location (if any) of exactly our classes, and dicts for the free-form
@@ -178,7 +227,8 @@ def _write_usual(log: AIAuditLog) -> bytes | None:
         timestamp.__class__ is not dt.datetime
         or timestamp.tzinfo is not dt.UTC
         or activity.__class__ is not AIActivityType
-        or log.risk_indicators != ()
+        or log.risk_indicators.__class__ is not tuple
+        or log.risk_indicators
         or metadata.__class__ is not dict
         or raw.__class__ is not dict
     ):
@@ -222,7 +272,4 @@ def _write_usual(log: AIAuditLog) -> bytes | None:
         "native_type": log.native_type,
         "raw": raw,
     }
-    try:
-        return orjson.dumps(document, option=_NATIVE_ONLY)
-    except orjson.JSONEncodeError:
-        return None
+    return document

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from connector_core._document import usual_documents
 from connector_core.exceptions import CheckpointError, StoreError
 from connector_core.models import (
     AIAuditLog,
@@ -412,9 +413,9 @@ class SQLStore(Store):
         now = _iso(_now())
         rows: list[tuple[Any, ...]] = []
         bad = [_quarantine_row(connection, record, now) for record in quarantined]
-        for log in logs:
+        for log, written in zip(logs, usual_documents(logs), strict=True):
             try:
-                rows.append(event_row(connection, stream, log, now))
+                rows.append(event_row(connection, stream, log, now, written))
             except StoreError as exc:
                 # One event the store cannot write (a lone surrogate, a
                 # number no JSON holds) must not block the others: it is
