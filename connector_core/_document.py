@@ -28,7 +28,16 @@ import orjson
 from cattrs.fns import identity
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from connector_core.models import AIActivityType, AIAuditLog, Coordinates, GeoLocation
+from connector_core.models import (
+    AIActivityType,
+    AIAuditLog,
+    AIRiskIndicator,
+    AIRiskType,
+    ComplianceFramework,
+    Coordinates,
+    GeoLocation,
+    RiskSeverity,
+)
 
 
 if TYPE_CHECKING:
@@ -210,7 +219,7 @@ def _usual_document(log: AIAuditLog) -> dict[str, Any] | None:
     built without the converter's generated hooks; ``None`` for any other,
     left to the path above.
 
-    Usual: a UTC timestamp, one of our activity types, no risk indicators,
+    Usual: a UTC timestamp, one of our activity types, risk indicators and
     a location (if any) of exactly our classes, and dicts for the free-form
     fields. For those the converter's hooks give every value as it is
     (``activity_type`` its ``value``, a location the dict of its fields in
@@ -227,11 +236,12 @@ def _usual_document(log: AIAuditLog) -> dict[str, Any] | None:
         timestamp.__class__ is not dt.datetime
         or timestamp.tzinfo is not dt.UTC
         or activity.__class__ is not AIActivityType
-        or log.risk_indicators.__class__ is not tuple
-        or log.risk_indicators
         or metadata.__class__ is not dict
         or raw.__class__ is not dict
     ):
+        return None
+    risks = _usual_risks(log.risk_indicators)
+    if risks is None:
         return None
     place: dict[str, Any] | None = None
     if location is not None:
@@ -268,8 +278,40 @@ def _usual_document(log: AIAuditLog) -> dict[str, Any] | None:
         "ip_address": log.ip_address,
         "user_agent": log.user_agent,
         "location": place,
-        "risk_indicators": [],
+        "risk_indicators": risks,
         "native_type": log.native_type,
         "raw": raw,
     }
     return document
+
+
+def _usual_risks(risks: tuple[AIRiskIndicator, ...]) -> list[dict[str, Any]] | None:
+    """The converter's list of *risks*, when they are a tuple of exactly
+    our indicators with our enumerations and tuples; ``None`` otherwise."""
+    if risks.__class__ is not tuple:
+        return None
+    found: list[dict[str, Any]] = []
+    for risk in risks:
+        if risk.__class__ is not AIRiskIndicator:
+            return None
+        kind, severity = risk.type, risk.severity
+        evidence, impact = risk.evidence, risk.compliance_impact
+        if (
+            kind.__class__ is not AIRiskType
+            or severity.__class__ is not RiskSeverity
+            or evidence.__class__ is not tuple
+            or impact.__class__ is not tuple
+            or any(item.__class__ is not ComplianceFramework for item in impact)
+        ):
+            return None
+        found.append(
+            {
+                "type": kind.value,
+                "severity": severity.value,
+                "description": risk.description,
+                "confidence": risk.confidence,
+                "evidence": list(evidence),
+                "compliance_impact": [item.value for item in impact],
+            }
+        )
+    return found
