@@ -185,12 +185,29 @@ reads in the output: orjson writes no raw newline of its own (a string's
 is escaped), so the separator is found only where it was put."""
 
 
+_TOGETHER: Final = 64
+"""Documents written by one orjson call at most: enough to make the call's
+own cost negligible, few enough that its output (about 100 KB) is not a
+large allocation, which costs more than the calls it saves."""
+
+
 def usual_documents(logs: Sequence[AIAuditLog]) -> list[bytes | None]:
+    """The stored document of each of *logs*, as ``dumps`` writes it, for
+    those of the usual make; ``None`` for the others (see
+    :func:`_usual_together`)."""
+    return [
+        written
+        for start in range(0, len(logs), _TOGETHER)
+        for written in _usual_together(logs[start : start + _TOGETHER])
+    ]
+
+
+def _usual_together(logs: Sequence[AIAuditLog]) -> list[bytes | None]:
     """The stored document of each of *logs*, as ``dumps`` writes it, for
     those of the usual make; ``None`` for the others.
 
     They are written by one orjson call: a call costs as much as a small
-    document, whatever it writes. If orjson refuses any value, or the
+    document (on some machines), whatever it writes. If orjson refuses any value, or the
     output does not split into exactly one document each (a fragment in a
     free-form mapping holding the separator), every one is ``None``, and
     each is left to be written alone, which reports it.
