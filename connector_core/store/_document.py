@@ -57,11 +57,19 @@ EVENT_COLUMNS: Final = (
 
 
 def event_row(
-    connection: str, stream: str, log: AIAuditLog, ingested_at: str
+    connection: str,
+    stream: str,
+    log: AIAuditLog,
+    ingested_at: str,
+    written: bytes | None = None,
 ) -> tuple[Any, ...]:
-    """The ``events`` row of *log*, in :data:`EVENT_COLUMNS` order."""
+    """The ``events`` row of *log*, in :data:`EVENT_COLUMNS` order.
+
+    *written* is its document when already written with others (see
+    :func:`~connector_core._document.usual_documents`).
+    """
     try:
-        document = dumps(log).decode()
+        document = (dumps(log) if written is None else written).decode()
     except (orjson.JSONEncodeError, TypeError, ValueError) as exc:
         raise StoreError(f"event {log.id!r} cannot be serialized: {exc}") from None
     timestamp = log.timestamp

@@ -52,6 +52,13 @@ _FORMS: Final = (
 # Upserts need 3.24, window functions 3.25.
 _MIN_VERSION: Final = (3, 25, 0)
 _BUSY_TIMEOUT_S: Final = 60.0
+_NEW_PAGE_SIZE: Final = "PRAGMA page_size = 16384"
+"""The page size of a store created here. An event's row is about 1.5 KB,
+so a 4 KB page (SQLite's default) holds two; each committed page is one
+write to the WAL and one more at the checkpoint, and those system calls
+cost a third of storing an event. Four times larger pages take a third
+less CPU time per event written, and scans read fewer pages."""
+
 _PRAGMAS: Final = (
     "PRAGMA synchronous = NORMAL",
     # Checkpoint the WAL every ~40 MB rather than every 4 MB: a batch with
@@ -195,6 +202,9 @@ class SQLiteStore(SQLStore):
         while True:
             try:
                 if self.path is not None and not self.read_only:
+                    # Only a new, empty file takes it (an existing store
+                    # keeps its own): before WAL, which fixes it.
+                    connection.execute(_NEW_PAGE_SIZE)
                     connection.execute("PRAGMA journal_mode = WAL")
                 for pragma in _PRAGMAS:
                     connection.execute(pragma)

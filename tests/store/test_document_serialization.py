@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector_core import Registry
+from connector_core._document import usual_documents
 from connector_core.exceptions import StoreError
 from connector_core.models import (
     AIActivityType,
@@ -94,6 +95,14 @@ def assert_same(log: AIAuditLog) -> tuple[Any, ...]:
     assert _outcome(dumps, log) == _outcome(converter_json, log)
     expected = _expected(log)
     assert _actual(log) == expected
+    # Written with others, a log gets the same document, or none (and is
+    # then written alone as above).
+    other = make_log(id="evt-other")
+    batch = usual_documents([other, log, other])
+    assert batch[0] == batch[2]
+    assert batch[0] in {None, converter_json(other)}
+    if batch[1] is not None:
+        assert expected == ("document", batch[1].decode())
     return expected
 
 
@@ -584,3 +593,35 @@ def test_other_objects_and_styles_are_written_by_the_converter():
     assert dumps(log, style="camel") == orjson.dumps(
         converter_for("camel").unstructure(log)
     )
+
+
+def test_logs_written_together_are_written_as_each_alone():
+    logs = [
+        make_log(id=f"evt-{n}", location=GeoLocation(country="FR", city="Paris"))
+        for n in range(5)
+    ]
+    logs[2] = make_log(
+        id="evt-risky",
+        risk_indicators=(
+            AIRiskIndicator(
+                type=AIRiskType.SENSITIVE_DATA,
+                severity=RiskSeverity.HIGH,
+                description="d",
+                confidence=50.0,
+            ),
+        ),
+    )
+    logs[3] = forced(make_log(id="evt-odd"), risk_indicators=[])
+    written = usual_documents(logs)
+    assert written[3] is None
+    assert [w for n, w in enumerate(written) if n != 3] == [
+        converter_json(log) for n, log in enumerate(logs) if n != 3
+    ]
+    assert usual_documents([]) == []
+
+
+def test_a_separator_inside_a_document_leaves_each_to_be_written_alone():
+    """A fragment in a free-form mapping is written verbatim; one holding
+    what separates the documents must not split them wrongly."""
+    odd = make_log(metadata={"x": orjson.Fragment(b"1,\n,2")})
+    assert usual_documents([make_log(), odd]) == [None, None]

@@ -9,6 +9,7 @@ where; the payload is kept verbatim as the log's details.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ from aiaudit_chatgpt.event_map import (
     risk_indicators,
 )
 from aiaudit_chatgpt.fields import (
+    MAX_UNIX_SECONDS,
     SYSTEM_USER,
     error_evidence,
     fill_neutral_keys,
@@ -52,6 +54,9 @@ def admin_log(raw: object, organization_id: str) -> AIAuditLog:
     """One audit log item as a log; raises :class:`RecordRefusedError` if it
     cannot be."""
     record = require_object(raw)
+    usual = _usual_admin_log(record, organization_id)
+    if usual is not None:
+        return usual
     try:
         wire: AdminRecord = READ_ADMIN(record)
     except cattrs.BaseValidationError as exc:
@@ -82,20 +87,44 @@ def _admin_log_from(
     when = str(wire.effective_at)
     if when:
         metadata[keys.ORIGINAL_TIME] = when
-    user_id, user_email, ip_address, user_agent, location = _admin_actor(
-        wire.actor, metadata
+    actor = _admin_actor(wire.actor, metadata)
+    project = wire.project
+    if project is not None:
+        metadata["project_id"] = project.id
+        metadata["project_name"] = project.name
+    return _finish(
+        record,
+        log_id=wire.id,
+        native_type=wire.type,
+        timestamp=timestamp,
+        row=row,
+        metadata=metadata,
+        actor=actor,
+        organization_id=organization_id,
     )
-    if wire.project is not None:
-        metadata["project_id"] = wire.project.id
-        metadata["project_name"] = wire.project.name
-    payload = record.get(wire.type)
+
+
+def _finish(
+    record: dict[str, Any],
+    *,
+    log_id: str,
+    native_type: str,
+    timestamp: dt.datetime,
+    row: Row,
+    metadata: dict[str, Any],
+    actor: _ActorParts,
+    organization_id: str,
+) -> AIAuditLog:
+    """The log, from what either path read of the record's envelope."""
+    payload = record.get(native_type)
     if payload is not None:
         metadata["details"] = payload
         if isinstance(payload, dict) and isinstance(payload.get("id"), str):
             metadata["resource_id"] = payload["id"]
     fill_neutral_keys(metadata, payload, row.action)
+    user_id, user_email, ip_address, user_agent, location = actor
     return AIAuditLog(
-        id=wire.id,
+        id=log_id,
         platform=PLATFORM,
         timestamp=timestamp,
         user_id=user_id,
@@ -112,8 +141,158 @@ def _admin_log_from(
             if row.action in _RISKY
             else ()
         ),
-        native_type=wire.type,
+        native_type=native_type,
         raw=record,
+    )
+
+
+# --------------------------------------------------------------------------
+# The usual record, read without the wire classes
+# --------------------------------------------------------------------------
+#
+# Nearly every record has the documented shape. For one of exactly that
+# shape (exact dicts, strings, an integer time in range, an actor of one of
+# the three kinds with its ids), the envelope is read from the dict itself:
+# the same values the wire classes would hold, without building five of
+# them per event. Anything else, including everything the wire converter
+# or the checks above would refuse, returns None and takes the path above,
+# which alone refuses and says why.
+
+
+def _usual_admin_log(record: dict[str, Any], organization_id: str) -> AIAuditLog | None:
+    get = record.get
+    log_id, native_type, when = get("id"), get("type"), get("effective_at")
+    if (
+        log_id.__class__ is not str
+        or not log_id
+        or native_type.__class__ is not str
+        or not native_type
+        or when.__class__ is not int
+        or not 0 <= when <= MAX_UNIX_SECONDS
+    ):
+        return None
+    project = get("project")
+    if project is not None and not _is_project(project):
+        return None
+    row = _ADMIN_ROWS.get(native_type) or _admin_pass_through(native_type)
+    metadata: dict[str, Any] = {
+        "resource_type": row.resource,
+        keys.ORIGINAL_TIME: str(when),
+    }
+    actor = _usual_actor(get("actor"), metadata)
+    if actor is None:
+        return None
+    if project is not None:
+        metadata["project_id"] = project["id"]
+        metadata["project_name"] = project.get("name")
+    timestamp = dt.datetime.fromtimestamp(when, dt.UTC)
+    return _finish(
+        record,
+        log_id=log_id,
+        native_type=native_type,
+        timestamp=timestamp,
+        row=row,
+        metadata=metadata,
+        actor=actor,
+        organization_id=organization_id,
+    )
+
+
+def _usual_actor(actor: Any, metadata: dict[str, Any]) -> _ActorParts | None:
+    """What :func:`_admin_actor` makes of a usual actor; None for any other
+    (then *metadata* is left for the path above to fill again)."""
+    if actor is None:
+        metadata["actor_type"] = "system"
+        return SYSTEM_USER, None, None, None, None
+    if actor.__class__ is not dict:
+        return None
+    kind, session, key = actor.get("type"), actor.get("session"), actor.get("api_key")
+    if (
+        kind.__class__ is not str
+        or (session is not None and not _is_session(session))
+        or (key is not None and not _is_api_key(key))
+    ):
+        return None
+    if kind == "session" and session is not None and session["user"]["id"]:
+        user = session["user"]
+        metadata["actor_type"] = "user"
+        return (
+            user["id"],
+            user.get("email") or None,
+            session.get("ip_address") or None,
+            session.get("user_agent") or None,
+            _location(session.get("ip_address_details")),
+        )
+    if kind == "api_key" and key is not None:
+        return _usual_key_actor(key, metadata)
+    return None
+
+
+def _usual_key_actor(
+    key: dict[str, Any], metadata: dict[str, Any]
+) -> _ActorParts | None:
+    """What :func:`_api_key_actor` makes of a usual key (checked whole by
+    :func:`_is_api_key`); None for any other."""
+    key_id = key.get("id")
+    if key["type"] == "user":
+        user = key.get("user")
+        if user is None or not user["id"]:
+            return None
+        if key_id:
+            metadata["api_key_id"] = key_id
+        metadata["actor_type"] = "user"
+        return user["id"], user.get("email") or None, None, None, None
+    account = key.get("service_account")
+    if key["type"] != "service_account" or account is None or not account["id"]:
+        return None
+    if key_id:
+        metadata["api_key_id"] = key_id
+    metadata["actor_type"] = "service_account"
+    return account["id"], None, None, None, None
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or value.__class__ is str
+
+
+def _is_user(user: Any) -> bool:
+    return (
+        user.__class__ is dict
+        and user.get("id").__class__ is str
+        and _text_or_none(user.get("email"))
+    )
+
+
+def _is_session(session: Any) -> bool:
+    return (
+        session.__class__ is dict
+        and _is_user(session.get("user"))
+        and _text_or_none(session.get("ip_address"))
+        and _text_or_none(session.get("user_agent"))
+    )
+
+
+def _is_api_key(key: Any) -> bool:
+    if key.__class__ is not dict:
+        return False
+    get = key.get
+    user, account = get("user"), get("service_account")
+    return (
+        get("type").__class__ is str
+        and _text_or_none(get("id"))
+        and (user is None or _is_user(user))
+        and (
+            account is None
+            or (account.__class__ is dict and account.get("id").__class__ is str)
+        )
+    )
+
+
+def _is_project(project: Any) -> bool:
+    return (
+        project.__class__ is dict
+        and project.get("id").__class__ is str
+        and _text_or_none(project.get("name"))
     )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "MAX_UNIX_SECONDS",
     "SYSTEM_USER",
     "UNKNOWN_ORG",
     "assistant_keys",
@@ -43,7 +44,7 @@ __all__ = [
 
 # Above 10**11 a Unix time in seconds is past the year 5000; a millisecond
 # time of today (1.7e12) is far above it, a second time (1.7e9) far below.
-_MAX_UNIX_SECONDS: Final = 10**11
+MAX_UNIX_SECONDS: Final = 10**11
 _MAX_UNIX_MILLISECONDS: Final = 10**14
 UNKNOWN_ORG: Final = "unknown"
 SYSTEM_USER: Final = "system"
@@ -83,7 +84,7 @@ def unix_time(value: float, field: str) -> dt.datetime:
         raise RecordRefusedError(
             f"{field} is negative ({short(value)}); expected Unix seconds"
         )
-    if value > _MAX_UNIX_SECONDS:
+    if value > MAX_UNIX_SECONDS:
         shown = short(
             int(value) if isinstance(value, int) or value.is_integer() else value
         )
