@@ -40,6 +40,7 @@ from connector_core.testing._harness import Harness, Reading, StreamRead
 from connector_core.testing._resources import (
     capture_logs,
     single_attempt_transports,
+    stop_half_way,
     track_sessions,
 )
 from connector_core.testing._sandbox import SandboxThread
@@ -66,5 +67,6 @@ __all__ = [
     "capture_logs",
     "sandbox_options",
     "single_attempt_transports",
+    "stop_half_way",
     "track_sessions",
 ]

@@ -4,6 +4,8 @@
   connector opens, so the suite can tell which ones were left open.
 * :func:`leftover_tasks` waits briefly for the tasks a read started to end,
   and names those that do not.
+* :func:`stop_half_way` stops a read part-way the two ways a host does:
+  closing its generator, or cancelling the task that consumes it.
 * :func:`capture_logs` records every structlog event and stdlib log record
   at debug level, so the suite can look for secrets in them.
 * :func:`single_attempt_transports` makes every
@@ -32,7 +34,9 @@ from connector_core.http import RetryPolicy, retry_policy_override
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, MutableMapping
+    from collections.abc import AsyncGenerator, Iterator, MutableMapping
+
+    from connector_core.streams import StreamBatch
 
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "describe_task",
     "leftover_tasks",
     "single_attempt_transports",
+    "stop_half_way",
     "track_sessions",
 ]
 
@@ -182,3 +187,49 @@ def single_attempt_transports() -> Iterator[None]:
     """
     with retry_policy_override(RetryPolicy(max_attempts=1)):
         yield
+
+
+async def stop_half_way(
+    batches: AsyncGenerator[StreamBatch, None], how: str, *, after: int = 100
+) -> int:
+    """Read *batches* until more than *after* logs came, then stop the read
+    as a host does: ``how="close"`` closes the generator, ``how="cancel"``
+    cancels the task consuming it (a Ctrl-C, a host's timeout). Returns
+    the logs read. What the read started (window tasks, sessions) must be
+    gone when this returns: that is for the caller to check.
+
+    Raises:
+        ValueError: *how* is neither of the two.
+    """
+    logs = 0
+    if how == "close":
+        async for batch in batches:
+            logs += len(batch.logs)
+            if logs > after:
+                break
+        await batches.aclose()
+        return logs
+    if how != "cancel":
+        raise ValueError(f"how must be 'close' or 'cancel', got {how!r}")
+    underway = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal logs
+        async for batch in batches:
+            logs += len(batch.logs)
+            if logs > after:
+                underway.set()
+
+    task = asyncio.create_task(consume())
+    waiting = asyncio.ensure_future(underway.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if task.done():
+        task.result()  # the read ended or failed before it was underway
+        raise AssertionError(f"the read ended after {logs} logs, before {after}")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    if not task.cancelled():
+        raise AssertionError("the read did not end cancelled")
+    return logs

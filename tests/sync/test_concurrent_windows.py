@@ -29,7 +29,7 @@ from connector_core.models import AIAuditLogQuery
 from connector_core.registry import Registry
 from connector_core.store.base import LogFilter
 from connector_core.sync import sync_connection
-from connector_core.testing import track_sessions
+from connector_core.testing import stop_half_way, track_sessions
 from connector_core.testing.processes import running_sandbox
 
 
@@ -191,28 +191,7 @@ async def test_a_read_stopped_half_way_leaves_no_task_or_session(
         # No block: the read opens its own session and must close it.
         connector = registry.create("example", _config(sandbox, 16))
         batches = connector.read_stream("assistant_activity", None, _query(sandbox))
-        logs = 0
-        if how == "close":
-            async for batch in batches:
-                logs += len(batch.logs)
-                if logs > 100:  # pages of several windows
-                    break
-            await batches.aclose()
-        else:
-            underway = asyncio.Event()
-
-            async def consume() -> None:
-                nonlocal logs
-                async for batch in batches:
-                    logs += len(batch.logs)
-                    if logs > 100:
-                        underway.set()
-
-            task = asyncio.create_task(consume())
-            await underway.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await stop_half_way(batches, how)  # after pages of several windows
         left = asyncio.all_tasks() - before
         assert not left, [task.get_name() for task in left]
         assert sessions

@@ -31,7 +31,7 @@ from connector_core import DEFAULT_CONCURRENCY
 from connector_core.exceptions import SchemaError
 from connector_core.http import HTTPTransport
 from connector_core.sandbox import SandboxOptions
-from connector_core.testing import track_sessions
+from connector_core.testing import stop_half_way, track_sessions
 
 
 START = int((END - timedelta(days=DAYS)).timestamp())
@@ -250,29 +250,7 @@ async def test_a_read_stopped_half_way_leaves_no_task_or_session(registry, how, 
             connector = registry.create(
                 "chatgpt", sandbox.connector_config() | {"concurrency": 16}
             )
-            batches = connector.read_stream(stream, None, WHOLE)
-            logs = 0
-            if how == "close":
-                async for batch in batches:
-                    logs += len(batch.logs)
-                    if logs > 100:
-                        break
-                await batches.aclose()
-            else:
-                underway = asyncio.Event()
-
-                async def consume() -> None:
-                    nonlocal logs
-                    async for batch in batches:
-                        logs += len(batch.logs)
-                        if logs > 100:
-                            underway.set()
-
-                task = asyncio.create_task(consume())
-                await underway.wait()
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
+            await stop_half_way(connector.read_stream(stream, None, WHOLE), how)
             left = client_tasks() - before
             assert not left, [task.get_name() for task in left]
             assert sessions
