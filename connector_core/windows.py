@@ -181,7 +181,9 @@ class _Plan:
         read: Callable[[Window], AsyncGenerator[StreamBatch, None]],
         window: Window,
     ) -> AsyncGenerator[StreamBatch, None]:
-        """*read* of *window*, its records counted as they arrive."""
+        """*read* of *window*, its records counted as they arrive; once it
+        is read whole, :meth:`finished` (before the next window is cut: the
+        reader starts one only after this window's end is queued)."""
         progress: list[Any] = [window.width, 0]
         self.reading[window.index] = progress
         try:
@@ -191,6 +193,7 @@ class _Plan:
                     yield batch
         finally:
             self.reading.pop(window.index, None)
+        self.finished(window, progress[1])
 
     def finished(self, window: Window, served: int) -> None:
         self.read_width += window.width
@@ -433,7 +436,6 @@ async def read_windows(
             plan,
             functools.partial(plan.counted, read),
             concurrency=concurrency,
-            finished=plan.finished,
         )
     ) as batches:
         async for batch in batches:
