@@ -17,10 +17,16 @@ compute the same figures in SQL; both follow the definitions here, which
   ``metadata["tokens_used"]`` summed when present; by count, descending.
 
 Memory grows with users and days, never with the number of events.
+
+Several platforms side by side (:class:`PlatformsUsage`) add one figure no
+platform's analytics hold: ``people``, the distinct people with an event on
+any of them, where an account is its email (A to Z folded, as the stores
+match emails) and an account without an email is a person of its own.
 """
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -37,10 +43,20 @@ from connector_core.models import (
 
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from connector_core.models import AIAuditLog
 
 
-__all__ = ["TOP_USERS", "UsageAccumulator"]
+__all__ = [
+    "TOP_USERS",
+    "PlatformsUsage",
+    "UsageAccumulator",
+    "count_people",
+    "platform_cost",
+    "platform_tokens",
+    "side_by_side",
+]
 
 TOP_USERS = 10
 """How many users ``top_users`` lists, as in the original plan."""
@@ -171,3 +187,94 @@ class UsageAccumulator:
             daily_breakdown=daily,
             model_usage=model_usage,
         )
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def count_people(accounts: Iterable[tuple[str, str, str | None]]) -> int:
+    """How many people the *accounts* (platform, user id, email) are.
+
+    An account is its email, folded A to Z only (as both stores fold when
+    they match an email), so one person's accounts on several platforms, or
+    two ids of one platform with the same address, count once; an account
+    without an email is a person of its own. An account listed several
+    times with different emails is its lowest one: the same choice for
+    every store, since the partial sums keep only the lowest and highest.
+    """
+    lowest: dict[tuple[str, str], str | None] = {}
+    for platform, user_id, email in accounts:
+        key = (platform, user_id)
+        known = lowest.get(key)
+        if key not in lowest or (
+            email is not None and (known is None or email < known)
+        ):
+            lowest[key] = email
+    return len(
+        {
+            key if email is None else email.translate(_ASCII_LOWER)
+            for key, email in lowest.items()
+        }
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PlatformsUsage:
+    """Several platforms' usage over one period, side by side and combined.
+
+    What a security team compares first: which platform is used how much, by
+    how many people, at what token count and cost, and how many people use
+    any of them at all (*people*: a person with accounts on two platforms
+    is one, see :func:`count_people`). Each platform's own analytics stay
+    whole in *platforms*, in the order given.
+    """
+
+    period: AIDateRange
+    platforms: tuple[UsageAnalytics, ...]
+    people: int
+
+    @property
+    def total_events(self) -> int:
+        """Events on every platform."""
+        return sum(a.total_events for a in self.platforms)
+
+    @property
+    def models(self) -> tuple[tuple[str, ModelUsageMetric], ...]:
+        """Every platform's models, as (platform, model): the most used
+        first, ties by platform then model."""
+        return tuple(
+            sorted(
+                ((a.platform, m) for a in self.platforms for m in a.model_usage),
+                key=lambda pair: (-pair[1].usage_count, pair[0], pair[1].model),
+            )
+        )
+
+
+def platform_tokens(analytics: UsageAnalytics) -> int | None:
+    """The tokens of *analytics*' models, ``None`` when none reports any."""
+    counts = [
+        m.total_tokens for m in analytics.model_usage if m.total_tokens is not None
+    ]
+    return sum(counts) if counts else None
+
+
+def platform_cost(analytics: UsageAnalytics) -> float | None:
+    """The estimated cost of *analytics*' models, ``None`` when none has one."""
+    costs = [
+        m.cost_estimate for m in analytics.model_usage if m.cost_estimate is not None
+    ]
+    return sum(costs) if costs else None
+
+
+def side_by_side(reports: Sequence[UsageAnalytics], people: int) -> PlatformsUsage:
+    """*reports* (one per platform, one period) with the *people* among them."""
+    if not reports:
+        raise ValueError("side_by_side needs at least one platform's analytics")
+    return PlatformsUsage(
+        period=AIDateRange(
+            start=min(a.period.start for a in reports),
+            end=max(a.period.end for a in reports),
+        ),
+        platforms=tuple(reports),
+        people=people,
+    )

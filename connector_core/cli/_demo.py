@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import click
 
+from connector_core.analytics import PlatformsUsage, side_by_side
 from connector_core.cli._common import (
     Context,
     emit_json,
@@ -31,6 +32,7 @@ from connector_core.cli._plugins import sandbox_platforms
 from connector_core.cli._reading import write_usage
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
+from connector_core.export.overview import overview_lines
 from connector_core.models import AIDateRange, UsageAnalytics
 from connector_core.sandbox import SandboxOptions
 from connector_core.serialization import unstructure
@@ -106,7 +108,8 @@ def demo_command(
         for platform, provider in chosen
     ]
     names = ctx.registry.display_names
-    _write_report(report, [demo.analytics for demo in demos], names)
+    overview = _side_by_side(ctx, demos)
+    _write_report(report, overview or [demo.analytics for demo in demos], names)
     if as_json:
         emit_json(
             {
@@ -126,6 +129,10 @@ def demo_command(
     else:
         for demo in demos:
             click.echo(_summary(demo.sync))
+        if overview is not None:
+            click.echo("")
+            for line in overview_lines(overview, names):
+                click.echo(line)
         for demo in demos:
             click.echo("")
             write_usage(demo.analytics, "table", None, names=names)
@@ -154,8 +161,22 @@ def _hints(url: str, demos: list[_Demo]) -> list[str]:
     return hints
 
 
+def _side_by_side(ctx: Context, demos: list[_Demo]) -> PlatformsUsage | None:
+    """The platforms the demo synced side by side, when there are several."""
+    if len(demos) <= 1:
+        return None
+    analytics = [demo.analytics for demo in demos]
+    usage = side_by_side(analytics, 0)
+    people = ctx.store.people(
+        usage.period, connections=[demo.connection for demo in demos]
+    )
+    return attrs.evolve(usage, people=people)
+
+
 def _write_report(
-    report: str, analytics: list[UsageAnalytics], names: Mapping[str, str]
+    report: str,
+    analytics: list[UsageAnalytics] | PlatformsUsage,
+    names: Mapping[str, str],
 ) -> None:
     # Every user's email and IP: owner-only (see export.files).
     from connector_core.export.files import write_private_text  # noqa: PLC0415

@@ -6,11 +6,13 @@ import errno
 import os
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from connector_core.analytics import PlatformsUsage, side_by_side
 from connector_core.cli._common import (
     DATETIME,
     DEFAULT_SINCE,
@@ -162,13 +164,19 @@ def _platform_of(ctx: Context, connection: str | None, platform: str | None) -> 
             )
             return event.platform
         return saved.platform
-    platforms = {c.platform for c in ctx.open_store(read_only=True).list_connections()}
+    platforms = _platforms(ctx)
     if len(platforms) == 1:
-        return platforms.pop()
+        return platforms[0]
     raise ConfigurationError(
         "name the --platform or --connection to report on "
-        f"(the store has: {', '.join(sorted(platforms)) or 'nothing yet'})"
+        f"(the store has: {', '.join(platforms) or 'nothing yet'})"
     )
+
+
+def _platforms(ctx: Context) -> list[str]:
+    """The platforms of the store's saved connections, sorted."""
+    store = ctx.open_store(read_only=True)
+    return sorted({c.platform for c in store.list_connections()})
 
 
 def usage_report(
@@ -178,13 +186,23 @@ def usage_report(
     platform: str | None,
     since: datetime | None,
     until: datetime | None,
-) -> UsageAnalytics:
-    """The store's usage analytics for the options of ``aiaudit usage``."""
+) -> UsageAnalytics | PlatformsUsage:
+    """The store's usage analytics for the options of ``aiaudit usage``:
+    with neither a platform nor a connection named and several platforms
+    stored, all of them side by side."""
     end = until or datetime.now(UTC)
     check_range(since, end, until_is_now=until is None)
-    start = since or end - DEFAULT_HISTORY
-    return ctx.open_store(read_only=True).usage_analytics(
-        AIDateRange(start=start, end=end),
+    period = AIDateRange(start=since or end - DEFAULT_HISTORY, end=end)
+    store = ctx.open_store(read_only=True)
+    if platform is None and connection is None:
+        platforms = _platforms(ctx)
+        if len(platforms) > 1:
+            return side_by_side(
+                [store.usage_analytics(period, platform=p) for p in platforms],
+                store.people(period),
+            )
+    return store.usage_analytics(
+        period,
         platform=_platform_of(ctx, connection, platform),
         connection=connection,
     )
@@ -250,21 +268,27 @@ def usage_command(
 
 
 def write_usage(
-    analytics: UsageAnalytics,
+    analytics: UsageAnalytics | PlatformsUsage,
     output_format: str,
     output: str | None,
     *,
     names: Mapping[str, str],
 ) -> None:
-    """Print or write *analytics* as a table, JSON or an HTML report;
-    *names* are the platforms' display names (``Registry.display_names``)."""
+    """Print or write *analytics* (one platform's, or several side by side)
+    as a table, JSON or an HTML report; *names* are the platforms' display
+    names (``Registry.display_names``)."""
     from connector_core.export.files import (  # noqa: PLC0415
         private_file,
         write_private_text,
     )
     from connector_core.export.formats import write_analytics  # noqa: PLC0415
+    from connector_core.export.overview import write_platforms_usage  # noqa: PLC0415
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
+    if isinstance(analytics, PlatformsUsage):
+        write = partial(write_platforms_usage, analytics)
+    else:
+        write = partial(write_analytics, analytics)
     if output_format == "html":
         page = render_html_report(analytics, display_names=names)
         if output is None:
@@ -275,12 +299,10 @@ def write_usage(
             click.echo(f"wrote {output}", err=True)
         return
     if output is None:
-        write_analytics(
-            analytics, sys.stdout, format=output_format, display_names=names
-        )
+        write(sys.stdout, format=output_format, display_names=names)
     else:
         with private_file(output) as out:
-            write_analytics(analytics, out, format=output_format, display_names=names)
+            write(out, format=output_format, display_names=names)
 
 
 def _check_writable_folder(output: str) -> None:

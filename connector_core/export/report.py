@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from connector_core.analytics import PlatformsUsage, platform_cost, platform_tokens
+from connector_core.export._report_style import STYLE
 from connector_core.export.formats import daily_series
 from connector_core.export.ocsf import aiaudit_version, platform_display_name
 from connector_core.models import (
@@ -58,94 +60,6 @@ _MIN_SLOT_WITH_GAP: Final = 4.0
 _MAX_MONTH_LABELS: Final = 12
 _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
 """Nothing may be fetched; only the page's own style applies."""
-
-_STYLE: Final = """
-:root {
-  --bg: #f5f6f8; --card: #ffffff; --text: #1d2330; --muted: #667085;
-  --border: #e4e7ec; --grid: #eef0f3; --accent: #3d6fd9; --accent-2: #9db7ee;
-  --line: #0e8a7d; --warn: #d98a0b; --danger: #d2463c;
-}
-@media (prefers-color-scheme: dark) {
-  :root {
-    --bg: #101318; --card: #181c23; --text: #e6e8ec; --muted: #9aa3b2;
-    --border: #283040; --grid: #222936; --accent: #6d95ec; --accent-2: #3a5286;
-    --line: #35c3b2; --warn: #f0a83a; --danger: #ef6b61;
-  }
-}
-* { box-sizing: border-box; }
-body {
-  margin: 0; background: var(--bg); color: var(--text);
-  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
-    Arial, "Noto Sans", sans-serif;
-  -webkit-font-smoothing: antialiased;
-}
-main { max-width: 1120px; margin: 0 auto; padding: 32px 24px 48px; }
-header.page { display: flex; flex-wrap: wrap; justify-content: space-between;
-  align-items: flex-end; gap: 8px 24px; margin-bottom: 24px; }
-h1 { font-size: 26px; line-height: 1.2; margin: 0 0 4px; font-weight: 650; }
-h2 { font-size: 18px; margin: 36px 0 12px; font-weight: 620; }
-h3 { font-size: 13px; margin: 0 0 12px; font-weight: 600; color: var(--muted);
-  text-transform: uppercase; letter-spacing: .06em; }
-.sub, .meta, .note { color: var(--muted); }
-.meta { font-size: 12px; margin: 0; }
-.sub { margin: 0; }
-.kpis { display: grid; gap: 16px; margin-bottom: 16px;
-  grid-template-columns: repeat(auto-fit, minmax(min(150px, 100%), 1fr)); }
-.grid { display: grid; gap: 16px;
-  grid-template-columns: repeat(auto-fit, minmax(min(440px, 100%), 1fr)); }
-.card { background: var(--card); border: 1px solid var(--border);
-  border-radius: 10px; padding: 18px 20px; min-width: 0; }
-.wide { grid-column: 1 / -1; }
-.kpi .label { font-size: 12px; color: var(--muted); text-transform: uppercase;
-  letter-spacing: .06em; }
-.kpi .value { font-size: 28px; font-weight: 650; margin-top: 2px;
-  font-variant-numeric: tabular-nums; }
-.kpi .value.small { font-size: 18px; padding-top: 8px; }
-.kpi .hint { font-size: 12px; color: var(--muted); }
-svg { display: block; width: 100%; height: auto; overflow: visible; }
-.scroll { overflow-x: auto; }
-.scroll > svg { min-width: 640px; }
-svg text { fill: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
-svg text.label { fill: var(--text); }
-svg text.users { fill: var(--line); }
-.bar { fill: var(--accent); }
-.bar.risk-elevated { fill: var(--warn); }
-.bar.risk-high { fill: var(--danger); }
-.bar.secondary { fill: var(--accent-2); }
-g.row:hover .bar, rect.bar:hover { opacity: .78; }
-.gridline { stroke: var(--grid); stroke-width: 1; }
-.axis { stroke: var(--border); stroke-width: 1; }
-.trend { fill: none; stroke: var(--line); stroke-width: 2; stroke-linejoin: round; }
-.trend.dense { stroke-width: 1.25; }
-.dot { fill: var(--card); stroke: var(--line); stroke-width: 1.5; }
-.legend { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 10px 0 0;
-  font-size: 12px; color: var(--muted); }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
-  margin-right: 6px; vertical-align: -1px; background: var(--accent); }
-.swatch.bar-swatch { background: var(--accent); }
-.swatch.line { height: 2px; vertical-align: 3px; background: var(--line); }
-.swatch.warn { background: var(--warn); }
-.swatch.danger { background: var(--danger); }
-table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums;
-  margin-top: 12px; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--border); text-align: left;
-  overflow-wrap: break-word; }
-th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap; }
-.num { text-align: right; white-space: nowrap; }
-details { margin-top: 12px; }
-summary { cursor: pointer; color: var(--muted); font-size: 13px; }
-.empty { color: var(--muted); font-style: italic; margin: 8px 0; }
-footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
-@media (max-width: 520px) {
-  main { padding: 20px 12px 32px; }
-  .card { padding: 14px; }
-}
-@media print {
-  body { background: #fff; }
-  .card { break-inside: avoid; }
-  main { padding: 0; }
-}
-"""
 
 
 def _e(value: object) -> str:
@@ -664,7 +578,7 @@ def _kpi(label: str, value: str, hint: str = "", *, small: bool = False) -> str:
     )
 
 
-def _kpis(reports: Sequence[UsageAnalytics]) -> str:
+def _kpis(reports: Sequence[UsageAnalytics], people: int | None) -> str:
     events = sum(a.total_events for a in reports)
     active = sum(a.active_users for a in reports)
     users = sum(a.total_users for a in reports)
@@ -673,9 +587,15 @@ def _kpis(reports: Sequence[UsageAnalytics]) -> str:
     days = max(1, math.ceil((end - start) / _DAY))
     several = len(reports) > 1
     summed = " (summed per platform)" if several else ""
+    people_kpi = (
+        ""
+        if people is None
+        else _kpi("People", _int(people), "one per email, across platforms")
+    )
     return _el(
         "section",
         _kpi("Events", _int(events), f"{len(reports)} platforms" if several else ""),
+        people_kpi,
         _kpi(
             "Active users", _int(active), f"{_percent(active, users)} of users{summed}"
         ),
@@ -688,6 +608,42 @@ def _kpis(reports: Sequence[UsageAnalytics]) -> str:
         ),
         class_="kpis",
     )
+
+
+def _tokens_text(value: int | None) -> str:
+    return "-" if value is None else _int(value)
+
+
+def _cost_text(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _models_card(usage: PlatformsUsage, names: _Names) -> str:
+    """Every platform's models in one table: what the organization's AI
+    use costs, model by model, wherever it runs."""
+    models = usage.models
+    if not models:
+        return ""
+    table = _table(
+        [
+            ("Platform", False),
+            ("Model", False),
+            ("Uses", True),
+            ("Tokens", True),
+            ("Estimated cost", True),
+        ],
+        (
+            (
+                _e(platform_display_name(platform, names)),
+                _e(model.model),
+                _int(model.usage_count),
+                _tokens_text(model.total_tokens),
+                _cost_text(model.cost_estimate),
+            )
+            for platform, model in models
+        ),
+    )
+    return _el("div", _card("Models across platforms", table, wide=True), class_="grid")
 
 
 def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids, names: _Names) -> str:
@@ -709,6 +665,8 @@ def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids, names: _Names)
             ("Events", True),
             ("Active users", True),
             ("Total users", True),
+            ("Tokens", True),
+            ("Estimated cost", True),
             ("Period", False),
         ],
         (
@@ -717,6 +675,8 @@ def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids, names: _Names)
                 _int(a.total_events),
                 _int(a.active_users),
                 _int(a.total_users),
+                _tokens_text(platform_tokens(a)),
+                _cost_text(platform_cost(a)),
                 _e(_span(a.period)),
             )
             for a in ranked
@@ -727,7 +687,7 @@ def _platforms_card(reports: Sequence[UsageAnalytics], ids: _Ids, names: _Names)
 
 
 def render_html_report(
-    analytics: UsageAnalytics | Sequence[UsageAnalytics],
+    analytics: UsageAnalytics | Sequence[UsageAnalytics] | PlatformsUsage,
     *,
     title: str = "AI usage report",
     generated_at: dt.datetime | None = None,
@@ -736,7 +696,9 @@ def render_html_report(
     """Return a complete, self-contained HTML page of *analytics*.
 
     One :class:`UsageAnalytics` gives a single-platform report; several give
-    an overview of all platforms followed by one section per platform. The
+    an overview of all platforms followed by one section per platform; a
+    :class:`~connector_core.analytics.PlatformsUsage` adds the people across
+    platforms and every platform's models in one table. The
     page has the totals, a daily activity chart, the top users, events by
     type and, when reported, model usage; exact daily figures sit in a
     collapsible table for people who need the numbers.
@@ -745,7 +707,15 @@ def render_html_report(
     *display_names* (platform → the connector's ``display_name``) names the
     platforms; see :func:`~connector_core.export.ocsf.platform_display_name`.
     """
-    reports = [analytics] if isinstance(analytics, UsageAnalytics) else list(analytics)
+    people: int | None = None
+    combined: PlatformsUsage | None = None
+    if isinstance(analytics, PlatformsUsage):
+        combined, people = analytics, analytics.people
+        reports = list(analytics.platforms)
+    elif isinstance(analytics, UsageAnalytics):
+        reports = [analytics]
+    else:
+        reports = list(analytics)
     moment = ensure_utc(generated_at or dt.datetime.now(dt.UTC))
     version = aiaudit_version()
     generator = f"aiaudit {version}" if version else "aiaudit"
@@ -756,9 +726,11 @@ def render_html_report(
         subtitle = ", ".join(
             platform_display_name(a.platform, display_names) for a in reports
         )
-        body = _kpis(reports)
+        body = _kpis(reports, people)
         if several:
             body += _platforms_card(reports, ids, display_names)
+        if combined is not None:
+            body += _models_card(combined, display_names)
         body += "".join(
             _platform_section(a, ids, heading=several, names=display_names)
             for a in reports
@@ -788,6 +760,6 @@ def render_html_report(
         f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">\n'
         f'<meta name="generator" content="{_e(generator)}">\n'
         '<meta name="color-scheme" content="light dark">\n'
-        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<main>\n{header}\n{body}\n{footer}\n</main>\n</body>\n</html>\n"
     )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from connector_core._document import usual_documents
+from connector_core.analytics import count_people
 from connector_core.exceptions import CheckpointError, StoreError
 from connector_core.models import (
     AIAuditLog,
@@ -43,6 +44,7 @@ from connector_core.store._schema import apply_migrations, check_schema
 from connector_core.store._usage import (
     _Span,
     partial_sums,
+    read_accounts,
     read_usage,
     usage_figures,
 )
@@ -752,6 +754,15 @@ class SQLStore(Store):
                 top_users=top_users,
             )
         return usage_figures(rows, period, platform=platform)
+
+    def people(self, period: AIDateRange, *, connections: Sequence[str] = ()) -> int:
+        """How many people have an event in *period* (see :meth:`Store.people`),
+        from the partial sums of its whole days and the events of the rest."""
+        with self._mutex, self._session("snapshot") as session:
+            accounts = read_accounts(
+                session, self.dialect, _Span.of(period), connections=connections
+            )
+        return count_people(accounts)
 
 
 def _first_of_each_id(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

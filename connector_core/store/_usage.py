@@ -50,6 +50,7 @@ __all__ = [
     "USAGE_MODELS",
     "UsageRows",
     "partial_sums",
+    "read_accounts",
     "read_usage",
     "usage_figures",
 ]
@@ -344,6 +345,35 @@ class UsageRows:
     days: list[tuple[Any, ...]]
     top: list[TopUserMetric]
     activity: dict[str, list[tuple[Any, ...]]]
+
+
+_ACCOUNTS: Final = (
+    # Each account's lowest email: the whole days' from the partial sums,
+    # the rest's from the events (count_people keeps the lowest of both).
+    "SELECT platform, user_id, MIN(low_email) FROM usage_days"
+    " WHERE day >= ? AND day <= ?{scope} GROUP BY platform, user_id"
+    " UNION ALL"
+    " SELECT platform, user_id, MIN(user_email) FROM events"
+    " WHERE ((ts_us >= ? AND ts_us <= ?) OR (ts_us >= ? AND ts_us <= ?)){scope}"
+    " GROUP BY platform, user_id"
+)
+
+
+def read_accounts(
+    session: Session, dialect: Dialect, span: _Span, *, connections: Sequence[str]
+) -> list[tuple[str, str, str | None]]:
+    """Every account (platform, user id, lowest email) with an event in
+    *span*, of the *connections* alone when given; an account may come
+    twice."""
+    scope = tuple(connections)
+    templates = {
+        "scope": f" AND connection IN ({', '.join('?' * len(scope))})" if scope else ""
+    }
+    rows = session.query(
+        dialect.sql(_ACCOUNTS.format_map(templates)),
+        (*span.whole_days, *scope, *span.day_ends, *scope),
+    )
+    return [(platform, user_id, email) for platform, user_id, email in rows]
 
 
 def read_usage(

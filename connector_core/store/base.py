@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from connector_core.analytics import count_people
 from connector_core.models import AIAuditLog
 from connector_core.serialization import loads
 from connector_core.store._filters import LogFilter
@@ -307,3 +308,20 @@ class Store(abc.ABC):
     ) -> UsageAnalytics:
         """Usage over *period* computed in the database (see the module
         docstring); ``total_users`` is the number of active users."""
+
+    def people(self, period: AIDateRange, *, connections: Sequence[str] = ()) -> int:
+        """How many people have an event in *period*, on any platform (of
+        the *connections* alone, when given), each account counted by its
+        email: see :func:`~connector_core.analytics.count_people`.
+
+        This default reads every event of the period; the SQL stores answer
+        from their partial sums instead.
+        """
+        accounts = (
+            (log.platform, log.user_id, log.user_email)
+            for connection in (connections or (None,))
+            for log in self.iter_logs(
+                LogFilter(connection=connection, start=period.start, end=period.end)
+            )
+        )
+        return count_people(accounts)

@@ -1,0 +1,131 @@
+"""Several platforms side by side: the text and JSON of ``aiaudit usage``
+when a store holds more than one platform and none is named.
+
+The question it answers before any platform's own report: which platform
+is used how much, by how many people, at what token count and cost, and how
+many people use any of them (a person with accounts on two platforms is one,
+see :func:`~connector_core.analytics.count_people`). Each platform's own
+report follows it, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from connector_core.analytics import platform_cost, platform_tokens
+from connector_core.export.formats import (
+    _cell,
+    _check_style,
+    _compact_number,
+    _printable,
+    _utc,
+    write_analytics,
+)
+from connector_core.export.ocsf import platform_display_name
+from connector_core.serialization import unstructure
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import TextIO
+
+    from connector_core.analytics import PlatformsUsage
+
+
+__all__ = ["overview_lines", "write_platforms_usage"]
+
+_NAME_WIDTH = 24
+
+
+def _tokens(value: int | None) -> str:
+    return "-" if value is None else _compact_number(value)
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def overview_lines(
+    usage: PlatformsUsage, display_names: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """The side-by-side table of *usage*, one line at a time (no newline)."""
+    period = usage.period
+    yield "AI usage: all platforms"
+    yield f"Period: {_utc(period.start)} to {_utc(period.end)}"
+    yield ""
+    yield f"  People        {usage.people:>12,}  (one per email, across platforms)"
+    yield f"  Events        {usage.total_events:>12,}"
+    yield ""
+    yield (
+        f"  {'PLATFORM':<{_NAME_WIDTH}} {'EVENTS':>9}  {'ACTIVE':>7}  {'USERS':>7}"
+        f"  {'TOKENS':>8}  {'EST. COST':>10}"
+    )
+    ranked = sorted(usage.platforms, key=lambda a: (-a.total_events, a.platform))
+    for analytics in ranked:
+        name = _cell(
+            platform_display_name(analytics.platform, display_names), _NAME_WIDTH
+        )
+        yield (
+            f"  {name} {analytics.total_events:>9,}  {analytics.active_users:>7,}"
+            f"  {analytics.total_users:>7,}  {_tokens(platform_tokens(analytics)):>8}"
+            f"  {_cost(platform_cost(analytics)):>10}"
+        )
+    tokens = [t for a in usage.platforms if (t := platform_tokens(a)) is not None]
+    costs = [c for a in usage.platforms if (c := platform_cost(a)) is not None]
+    yield (
+        f"  {_cell('All platforms', _NAME_WIDTH)} {usage.total_events:>9,}"
+        f"  {usage.people:>7,}  {'':>7}  {_tokens(sum(tokens) if tokens else None):>8}"
+        f"  {_cost(sum(costs) if costs else None):>10}"
+    )
+    models = usage.models
+    if models:
+        yield ""
+        yield "Models across platforms"
+        yield (
+            f"  {'PLATFORM':<{_NAME_WIDTH}} {'MODEL':<24} {'USES':>9}  {'TOKENS':>8}"
+            f"  {'EST. COST':>10}"
+        )
+        for platform, model in models:
+            name = _cell(platform_display_name(platform, display_names), _NAME_WIDTH)
+            yield (
+                f"  {name} {_cell(model.model, 24)} {model.usage_count:>9,}"
+                f"  {_tokens(model.total_tokens):>8}  {_cost(model.cost_estimate):>10}"
+            )
+
+
+def write_platforms_usage(
+    usage: PlatformsUsage,
+    out: TextIO,
+    *,
+    format: str,  # noqa: A002 -- the CLI option's name
+    style: str = "snake",
+    display_names: Mapping[str, str] | None = None,
+) -> None:
+    """Write *usage* as text (the side-by-side table, then each platform's
+    report) or as JSON (``people``, ``period`` and ``platforms``, each the
+    JSON of ``aiaudit usage --platform``).
+
+    Raises:
+        ValueError: unknown *format* or *style*.
+    """
+    checked = _check_style(style)
+    if format == "json":
+        data = {
+            "period": unstructure(usage.period, style=checked),
+            "people": usage.people,
+            "platforms": [unstructure(a, style=checked) for a in usage.platforms],
+        }
+        out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if format != "table":
+        # The same refusal as a single platform's report.
+        write_analytics(usage.platforms[0], out, format=format, style=style)
+        return
+    out.writelines(
+        _printable(line) + "\n" for line in overview_lines(usage, display_names)
+    )
+    for analytics in usage.platforms:
+        out.write("\n")
+        write_analytics(analytics, out, format="table", display_names=display_names)
