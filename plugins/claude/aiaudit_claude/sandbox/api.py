@@ -160,6 +160,7 @@ class Budget:
     enforced: bool = True
     started: float = attrs.Factory(time.time)
     used: int = 0
+    refused: int = 0
 
     def spend(self) -> dict[str, str]:
         """Count one request; its headers, or a 429 once the budget is spent.
@@ -182,6 +183,7 @@ class Budget:
         if self.enforced and self.used >= self.limit:
             headers["anthropic-ratelimit-requests-remaining"] = "0"
             headers["retry-after"] = str(max(1, math.ceil(reset - now)))
+            self.refused += 1
             raise ApiError(
                 429,
                 "Number of requests has exceeded your per-minute rate limit.",
@@ -202,6 +204,8 @@ class FeedApi:
         hidden: Activity ids not published yet (the ``late`` profile).
         observed: Counters the conformance suite reads.
         accessed: Every ``compliance_api_accessed`` activity logged.
+        queries: The query of every listing served, in order, for tests
+            that check what a client asked for.
     """
 
     def __init__(
@@ -223,6 +227,7 @@ class FeedApi:
         self.started = time.monotonic()
         self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
         self.accessed: list[Activity] = []
+        self.queries: list[list[tuple[str, str]]] = []
         self.requests = 0
         self._by_id = {a.id: a for a in data.activities}
         self._signing_key = stable_id(data.seed, "url-signing").encode()
@@ -415,6 +420,7 @@ class FeedApi:
                 403, f"Missing required scopes. Got: {got} Needed: ['{FEED_SCOPE}']"
             )
         query = request.query
+        self.queries.append(list(query.items()))
         limit = _limit(query)
         after, before = query.get("after_id"), query.get("before_id")
         if after is not None and before is not None:
