@@ -262,3 +262,25 @@ def test_docs_are_in_the_site_navigation():
     assert "claude-mapping.md" in nav
     overview = (ROOT / "docs" / "claude.md").read_text(encoding="utf-8")
     assert "(claude-mapping.md)" in overview
+
+
+# --------------------------------------------------------------------------
+# The example records
+# --------------------------------------------------------------------------
+
+
+def test_example_records_cover_every_actor_kind_and_map():
+    fixture = load_contract(HERE / "contracts" / "activity-records.json")
+    records = fixture["records"]
+    kinds = {entry["record"]["actor"]["type"] for entry in records}
+    assert set(fixture["actor_kinds"]) <= kinds
+    assert len(fixture["actor_kinds"]) == 9
+    unmapped = set()
+    for entry in records:
+        record = entry["record"]
+        assert entry["actor_kind"] == record["actor"]["type"]
+        assert {"id", "created_at", "type", "actor"} <= set(record), record["id"]
+        if record["type"] not in TYPES:
+            unmapped.add(record["type"])
+    # The one unknown type is there on purpose, to be passed through.
+    assert unmapped == {"claude_future_feature_enabled"}
