@@ -87,10 +87,10 @@ def test_mapped_type_fields_and_metadata():
 
 
 def test_an_unmapped_type_passes_through():
-    (log,) = normalize_activity(activity(type="tunnel_created", tunnel_id="t1"))
-    assert log.action == "tunnel_created"
+    (log,) = normalize_activity(activity(type="hologram_created", hologram_id="h1"))
+    assert log.action == "hologram_created"
     assert log.activity_type is AIActivityType.SETTINGS_CHANGE
-    assert log.metadata["tunnel_id"] == "t1"
+    assert log.metadata["hologram_id"] == "h1"
 
 
 def test_a_record_tied_to_no_organization_takes_the_parents():

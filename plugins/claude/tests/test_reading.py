@@ -10,6 +10,7 @@ from conftest import OPTIONS, connector, read, whole_history
 
 from aiaudit_claude.connector import organization_pace
 from aiaudit_claude.event_map import TABLE
+from aiaudit_claude.sandbox.data import UNLISTED_TYPE
 from aiaudit_claude.sandbox.server import ClaudeSandbox
 from connector_core import ServerError
 
@@ -83,13 +84,34 @@ async def test_actions_are_pushed_down_as_activity_types(sandbox):
 
 
 async def test_a_pass_through_action_reads_everything_and_keeps_it(sandbox):
-    action = "claude_project_created"  # not in the table: its own name
+    action = UNLISTED_TYPE  # not in the table: its own name
     logs, _, _ = await read(connector(sandbox), whole_history(event_types=(action,)))
     expected = {a.id for a in sandbox.data.activities if a.type == action}
     assert expected
     assert {log.id for log in logs} == expected
     assert all(("exclude_activity_types[]", "compliance_api_accessed") in q
                for q in sandbox.api.queries)  # fmt: skip
+
+
+async def test_an_action_no_type_produces_asks_for_nothing(sandbox):
+    reserved = min(TABLE.reserved)
+    logs, _, _ = await read(connector(sandbox), whole_history(event_types=(reserved,)))
+    assert logs == []
+    assert sandbox.api.queries == []
+
+
+async def test_the_feeds_own_rows_are_read_when_asked_for(sandbox):
+    target = connector(sandbox)
+    await target.validate_ai_credentials()
+    query = whole_history(
+        start_date=sandbox.api.accessed[0].created_at,
+        end_date=sandbox.api.accessed[0].created_at,
+        event_types=("compliance_api.accessed",),
+    )
+    logs, _, _ = await read(target, query)
+    assert [log.id for log in logs] == [sandbox.api.accessed[0].id]
+    assert logs[0].user_id == sandbox.data.keys[sandbox.key()].key_id
+    assert ("activity_types[]", "compliance_api_accessed") in sandbox.api.queries[-1]
 
 
 async def test_user_ids_are_pushed_down_as_actor_ids(sandbox):

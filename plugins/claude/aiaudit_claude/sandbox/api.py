@@ -296,6 +296,7 @@ class FeedApi:
     ) -> None:
         """The feed's own record of this request, as the API writes one."""
         now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as printed
         activity_id = (
             f"activity_{stable_id(self.data.seed, f'access-{request_id}', 26)}"
         )

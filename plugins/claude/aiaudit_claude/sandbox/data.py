@@ -26,6 +26,7 @@ import attrs
 __all__ = [
     "ACTIVITY_MIX",
     "ALL_SCOPES",
+    "UNLISTED_TYPE",
     "Activity",
     "ApiKey",
     "OrgData",
@@ -78,8 +79,14 @@ ACTIVITY_MIX: Final[dict[str, float]] = {
     "org_compliance_api_settings_updated": 0.2,
     "integration_user_connected": 1.5,
     "audit_log_export_started": 0.3,
+    # newer than any list of types: the feed's ``type`` is an open string
+    "claude_canvas_published": 0.5,
 }
 """The types generated, with their relative weights."""
+
+UNLISTED_TYPE: Final = "claude_canvas_published"
+"""A type no published list names, as the feed keeps adding them: a reader
+must pass it through, not refuse it."""
 
 _TIED_SHARE: Final = 0.08
 
@@ -468,6 +475,8 @@ class _Maker:
                 "mcp_server_id": f"mcpsrv_{stable_id(seed, 'mcp')}",
                 "mcp_server_name": "Tracker",
             }
+        if kind == UNLISTED_TYPE:
+            return {"canvas_id": f"canvas_{stable_id(seed, f'canvas-{number}')}"}
         if kind == "audit_log_export_started":
             return {"from_date": "2024-01-01", "to_date": "2024-12-31"}
         return {}
