@@ -56,6 +56,9 @@ _ACTOR_IDS: Final[Mapping[str, tuple[str, ...]]] = {
     "admin_api_key_actor": ("admin_api_key_id",),
     "unauthenticated_user_actor": ("unauthenticated_email_address",),
     "scim_directory_sync_actor": ("directory_id", "workos_event_id"),
+    "service_account_actor": ("service_account_id",),
+    "federated_identity_actor": ("subject",),
+    "system_actor": ("service",),
     "anthropic_actor": (),
 }
 _ANY_ACTOR_ID: Final = (
@@ -66,6 +69,7 @@ _ANY_ACTOR_ID: Final = (
     "directory_id",
     "email_address",
     "unauthenticated_email_address",
+    "id",
 )
 
 
@@ -112,7 +116,9 @@ def actor_identity(actor: Mapping[str, Any]) -> tuple[str, str | None]:
     """Who acted: an id for ``user_id`` and the mailbox, if any.
 
     A person has their ``user_…`` id; a key its key id; SCIM its directory;
-    Anthropic itself is ``anthropic``. Someone not yet signed in is known
+    Anthropic itself is ``anthropic``; a system process its service (or
+    ``system``); a federated workload its token's subject. Someone not yet
+    signed in is known
     only by the address they typed, which is also their mailbox; without
     one they are ``unauthenticated``.
     """
@@ -128,6 +134,8 @@ def actor_identity(actor: Mapping[str, Any]) -> tuple[str, str | None]:
         return "anthropic", email
     if kind == "unauthenticated_user_actor":
         return "unauthenticated", email
+    if kind == "system_actor":
+        return "system", email
     return kind, email
 
 

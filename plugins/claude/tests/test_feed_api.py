@@ -121,6 +121,9 @@ async def test_every_actor_kind_and_family_is_seeded(sandbox):
         "unauthenticated_user_actor",
         "scim_directory_sync_actor",
         "anthropic_actor",
+        "system_actor",
+        "service_account_actor",
+        "federated_identity_actor",
     }
     assert {r["type"] for r in records} == set(ACTIVITY_MIX)
     unscoped = [r for r in records if r["type"].endswith("login_succeeded")]

@@ -79,6 +79,12 @@ ACTIVITY_MIX: Final[dict[str, float]] = {
     "org_compliance_api_settings_updated": 0.2,
     "integration_user_connected": 1.5,
     "audit_log_export_started": 0.3,
+    # the vendor and automation acting: Anthropic, a system process, a
+    # service account's key, a federated workload identity
+    "claude_chat_snapshot_deleted": 0.4,
+    "group_member_removed": 0.4,
+    "marketplace_created": 0.3,
+    "claude_code_security_scan_created": 0.4,
     # newer than any list of types: the feed's ``type`` is an open string
     "claude_canvas_published": 0.5,
 }
@@ -343,7 +349,33 @@ class _Maker:
             }
         if kind == "claude_organization_settings_updated" and rng.random() < 0.3:  # noqa: PLR2004
             return {"type": "anthropic_actor", "email_address": None}
-        return self._user_actor()
+        return self._automation(kind) or self._user_actor()
+
+    def _automation(self, kind: str) -> dict[str, Any] | None:
+        """The actors that are not a person: the vendor, a system process,
+        a service account's key, a federated workload identity."""
+        seed, rng = self.data.seed, self.rng
+        if kind == "claude_chat_snapshot_deleted":
+            return {"type": "anthropic_actor", "email_address": None}
+        if kind == "group_member_removed":
+            return {"type": "system_actor", "service": "directory-reconciliation"}
+        if kind == "marketplace_created":
+            return {
+                "type": "service_account_actor",
+                "service_account_id": f"svcacct_{stable_id(seed, 'service-account')}",
+                "ip_address": f"203.0.113.{rng.randrange(1, 255)}",
+                "user_agent": "ci-runner/2.3",
+            }
+        if kind == "claude_code_security_scan_created":
+            return {
+                "type": "federated_identity_actor",
+                "issuer": "https://token.actions.example.test",
+                "subject": f"repo:example/app{rng.randrange(3)}:ref:refs/heads/main",
+                "audience": ["https://api.anthropic.com"],
+                "ip_address": f"203.0.113.{rng.randrange(1, 255)}",
+                "user_agent": "deploy-bot/1.0",
+            }
+        return None
 
     def make(self, kind: str, moment: datetime, number: int) -> Activity:
         data = self.data
@@ -474,6 +506,21 @@ class _Maker:
                 "integration_type": "remote_mcp_server",
                 "mcp_server_id": f"mcpsrv_{stable_id(seed, 'mcp')}",
                 "mcp_server_name": "Tracker",
+            }
+        if kind == "claude_chat_snapshot_deleted":
+            snapshot = stable_id(seed, f"snapshot-{number}")
+            return {"claude_chat_snapshot_id": f"claude_chat_snapshot_{snapshot}"}
+        if kind == "group_member_removed":
+            return {
+                "group_id": f"group_{stable_id(seed, f'group-{rng.randrange(5)}')}",
+                "member_ids": [other["user_id"]],
+            }
+        if kind == "marketplace_created":
+            return {"marketplace_id": f"marketplace_{stable_id(seed, f'mkt-{number}')}"}
+        if kind == "claude_code_security_scan_created":
+            return {
+                "scan_id": f"scan_{stable_id(seed, f'scan-{number}')}",
+                "scan_project_id": f"scanproj_{stable_id(seed, 'scan-project')}",
             }
         if kind == UNLISTED_TYPE:
             return {"canvas_id": f"canvas_{stable_id(seed, f'canvas-{number}')}"}
