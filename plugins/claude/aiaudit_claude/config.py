@@ -88,11 +88,16 @@ class ClaudeConfig:
         default=ORGANIZATION_RATE_LIMIT, converter=rate_limit_option
     )
 
+    # The keys under the names Anthropic's documentation gives them; the
+    # connector's own options under aiaudit's. The base URL is not read from
+    # the SDK's ANTHROPIC_BASE_URL, which may point at a Messages API proxy
+    # that has no business seeing a compliance key.
     environment: ClassVar = {
         "api_key": ("ANTHROPIC_COMPLIANCE_KEY", "ANTHROPIC_ADMIN_KEY"),
-        "base_url": "ANTHROPIC_BASE_URL",
-        "organization_id": "ANTHROPIC_ORGANIZATION_ID",
-        "page_size": "ANTHROPIC_PAGE_SIZE",
-        "concurrency": "ANTHROPIC_CONCURRENCY",
-        "rate_limit": "ANTHROPIC_RATE_LIMIT",
+        "base_url": "AIAUDIT_CLAUDE_BASE_URL",
+        "organization_id": "AIAUDIT_CLAUDE_ORGANIZATION_ID",
+        "timeout": "AIAUDIT_CLAUDE_TIMEOUT",
+        "page_size": "AIAUDIT_CLAUDE_PAGE_SIZE",
+        "concurrency": "AIAUDIT_CLAUDE_CONCURRENCY",
+        "rate_limit": "AIAUDIT_CLAUDE_RATE_LIMIT",
     }
