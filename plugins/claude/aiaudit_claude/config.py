@@ -4,7 +4,7 @@ One key reads the Activity Feed: a Compliance Access Key with the
 ``read:compliance_activities`` scope, or an Admin API key (which always has
 that scope when it was created after the Compliance API was enabled). The
 first of ``ANTHROPIC_COMPLIANCE_KEY`` and ``ANTHROPIC_ADMIN_KEY`` that is
-set is used.
+set is used. The Admin API key, when set, also reads the Admin API.
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ ORGANIZATION_RATE_LIMIT: Final = 600 / 60
 organization, one budget shared by every key of it and every linked org."""
 
 
+def _optional_secret(value: object) -> Secret | None:
+    """An optional key: unset or blank is no key."""
+    if value is None or isinstance(value, Secret):
+        return value or None
+    if not isinstance(value, str):
+        raise TypeError(f"a key must be a string, got {type(value).__name__}")
+    value = value.strip()
+    return Secret(value) if value else None
+
+
 def _page_size(value: object) -> int:
     """Options from the command line arrive as text; anything but a whole
     number from 1 to the feed's maximum is refused in one sentence."""
@@ -64,7 +74,9 @@ class ClaudeConfig:
     """How to reach one parent organization's Compliance API.
 
     Attributes:
-        api_key: The key sent as ``x-api-key``.
+        api_key: The key sent as ``x-api-key`` to the Activity Feed.
+        admin_key: An Admin API key, for what only the Admin API tells (the
+            directory's size); without one that is left out.
         base_url: The API's origin (a sandbox or a proxy in tests).
         organization_id: The parent organization's id (``org_…``). It names
             records the feed ties to no organization (sign-ins, API calls)
@@ -77,6 +89,7 @@ class ClaudeConfig:
     """
 
     api_key: Secret
+    admin_key: Secret | None = attrs.field(default=None, converter=_optional_secret)
     base_url: str = DEFAULT_BASE_URL
     organization_id: str = ""
     timeout: float = attrs.field(default=60.0, converter=float)
@@ -94,6 +107,7 @@ class ClaudeConfig:
     # that has no business seeing a compliance key.
     environment: ClassVar = {
         "api_key": ("ANTHROPIC_COMPLIANCE_KEY", "ANTHROPIC_ADMIN_KEY"),
+        "admin_key": "ANTHROPIC_ADMIN_KEY",
         "base_url": "AIAUDIT_CLAUDE_BASE_URL",
         "organization_id": "AIAUDIT_CLAUDE_ORGANIZATION_ID",
         "timeout": "AIAUDIT_CLAUDE_TIMEOUT",

@@ -39,10 +39,12 @@ from aiaudit_claude.event_map import (
 )
 from aiaudit_claude.normalize import UNSCOPED, format_time, normalize_activity
 from connector_core import (
+    AIAuditLogQuery,
     AICredentialValidation,
     AuthenticationError,
     Checkpoint,
     ConnectionPace,
+    ConnectorError,
     CursorGuard,
     HTTPTransport,
     LogFilter,
@@ -55,11 +57,13 @@ from connector_core import (
     Window,
     WindowSizing,
     describe_structure_error,
+    get_logger,
     hookimpl,
     normalize_or_quarantine,
     read_windows,
     strict_converter,
 )
+from connector_core.analytics import UsageAccumulator
 
 
 if TYPE_CHECKING:
@@ -67,7 +71,9 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from connector_core import AIAuditLogQuery
+    from connector_core import Secret
+    from connector_core.connector import Connector
+    from connector_core.models import AIDateRange, UsageAnalytics
 
 
 __all__ = [
@@ -81,6 +87,12 @@ __all__ = [
 
 FEED_PATH: Final = "/v1/compliance/activities"
 FEED_SCOPE: Final = "read:compliance_activities"
+ADMIN_USERS_PATH: Final = "/v1/organizations/users"
+ADMIN_PAGE_MAX: Final = 1000
+ADMIN_KEY: Final = "an Admin API key (ANTHROPIC_ADMIN_KEY)"
+"""What the Admin API needs, as ``missing_permissions`` names it."""
+
+log = get_logger(__name__)
 
 PUBLICATION_LAG: Final = timedelta(minutes=5)
 """How long after its time an activity may still appear. The API documents
@@ -160,15 +172,18 @@ class ClaudeConnector:
         self.pace = organization_pace(config)
         self._organization = config.organization_id or UNSCOPED
 
-    def _http(self) -> HTTPTransport:
-        """A transport per call, closed by its ``async with``. The key goes
-        as ``x-api-key``, a header the transport treats as a credential:
-        redacted from every error and log line, never sent on a redirect
-        hop, never over plain http to a remote host."""
+    def _http(self, key: Secret | None = None) -> HTTPTransport:
+        """A transport per call, closed by its ``async with``. The key (the
+        feed's, unless another is given) goes as ``x-api-key``, a header the
+        transport treats as a credential: redacted from every error and log
+        line, never sent on a redirect hop, never over plain http to a
+        remote host. The Admin API's requests keep to the same pace: whether
+        they share the Compliance API's budget is not documented, and
+        sharing it is the reading that never exceeds it."""
         return HTTPTransport(
             self.config.base_url,
             headers={
-                "x-api-key": self.config.api_key.reveal(),
+                "x-api-key": (key or self.config.api_key).reveal(),
                 "anthropic-version": API_VERSION,
             },
             sensitive_headers=("x-api-key",),
@@ -210,12 +225,72 @@ class ClaudeConnector:
                     last_checked=now,
                     errors=(f"the key was refused: {exc}",),
                 )
+        problem = await self._probe_admin()
         return AICredentialValidation(
             is_valid=True,
             platform=self.platform,
-            has_required_permissions=True,
+            has_required_permissions=problem is None,
+            missing_permissions=() if problem is None else (ADMIN_KEY,),
             last_checked=now,
+            errors=() if problem is None else (problem,),
         )
+
+    async def _probe_admin(self) -> str | None:
+        """``None`` when no Admin key is configured or it reads the Admin
+        API; else why not. A refused Admin key leaves the feed working, so
+        it is a missing permission, not an invalid connection."""
+        if self.config.admin_key is None:
+            return None
+        async with self._http(self.config.admin_key) as http:
+            try:
+                await http.get_json(ADMIN_USERS_PATH, params={"limit": 1})
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                return f"the Admin API refused the Admin key: {exc}"
+        return None
+
+    @hookimpl
+    async def get_usage_analytics(
+        self, connector: Connector, period: AIDateRange
+    ) -> UsageAnalytics:
+        """The core's figures from the logs, plus the organization's head
+        count from the Admin API's directory when an Admin key is set."""
+        accumulator = UsageAccumulator(platform=self.platform, period=period)
+        query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
+        async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
+            async for entry in logs:
+                accumulator.add(entry)
+        return accumulator.result(total_users=await self._directory_size())
+
+    async def _directory_size(self) -> int | None:
+        """The members the Admin API lists, or ``None`` (the core then
+        counts the active users) without an Admin key or when it cannot be
+        read: a head count is worth a warning, not a failed report."""
+        if self.config.admin_key is None:
+            return None
+        guard = CursorGuard(ADMIN_USERS_PATH, "last_id")
+        count, after = 0, None
+        try:
+            async with self._http(self.config.admin_key) as http:
+                while True:
+                    params: dict[str, str | int] = {"limit": ADMIN_PAGE_MAX}
+                    if after is not None:
+                        params["after_id"] = after
+                    page = self._page(
+                        await http.get_json(ADMIN_USERS_PATH, params=params),
+                        ADMIN_USERS_PATH,
+                    )
+                    count += len(page.data)
+                    if not page.has_more:
+                        return count
+                    if page.last_id is None:
+                        raise SchemaError(
+                            f"{ADMIN_USERS_PATH}: has_more is true but last_id is null"
+                        )
+                    guard.advance(page.last_id)
+                    after = page.last_id
+        except ConnectorError as exc:
+            log.warning("usage.directory_unavailable", error=str(exc))
+            return None
 
     @hookimpl
     async def list_streams(self) -> list[StreamInfo]:
@@ -333,7 +408,7 @@ class ClaudeConnector:
         after: str | None = None
         while True:
             asked = params if after is None else [*params, ("after_id", after)]
-            page = self._page(await http.get_json(FEED_PATH, params=asked))
+            page = self._page(await http.get_json(FEED_PATH, params=asked), FEED_PATH)
             yield StreamBatch.from_results(
                 normalize_or_quarantine(stream, item, normalize) for item in page.data
             )
@@ -344,11 +419,12 @@ class ClaudeConnector:
             guard.advance(page.last_id)
             after = page.last_id
 
-    def _page(self, raw: object) -> Page:
-        """A page of the wrong shape is an API fault, never an empty page."""
+    def _page(self, raw: object, path: str) -> Page:
+        """A page of the wrong shape is an API fault, never an empty page.
+        The feed and the Admin API's lists share the envelope."""
         try:
             page: Page = _read_page(raw, Page)
         except (cattrs.BaseValidationError, TypeError) as exc:
             problem = describe_structure_error(exc)
-            raise SchemaError(f"{FEED_PATH}: malformed page: {problem}") from None
+            raise SchemaError(f"{path}: malformed page: {problem}") from None
         return page

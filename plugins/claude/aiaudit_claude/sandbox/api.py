@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "ADMIN_USERS_PATH",
     "FEED_PATH",
     "FEED_SCOPE",
     "MAX_LIMIT",
@@ -69,6 +70,9 @@ FEED_SCOPE: Final = "read:compliance_activities"
 ACCESS_TYPE: Final = "compliance_api_accessed"
 MAX_LIMIT: Final = 5000
 DEFAULT_LIMIT: Final = 100
+ADMIN_PREFIX: Final = "/v1/organizations/"
+ADMIN_USERS_PATH: Final = "/v1/organizations/users"
+ADMIN_MAX_LIMIT: Final = 1000
 ORGANIZATION_BUDGET: Final = 600
 """Requests a minute per parent organization, as the API documents."""
 SIGNATURE_PARAM: Final = "signature"
@@ -235,6 +239,7 @@ class FeedApi:
     def app(self, options: SandboxOptions) -> web.Application:
         app = web.Application(middlewares=[latency_middleware(options), self._gate])
         app.router.add_get(FEED_PATH, self.activities)
+        app.router.add_get(ADMIN_USERS_PATH, self.admin_users)
         return app
 
     def hidden(self) -> frozenset[str]:
@@ -255,6 +260,11 @@ class FeedApi:
             if SIGNATURE_PARAM in request.query:
                 key = self._signed(request)
                 response = await handler(request)
+            elif request.path.startswith(ADMIN_PREFIX):
+                # The Admin API: Admin keys only, outside the Compliance
+                # API's budget and its feed (neither is documented for it).
+                request[_KEY] = self._admin_key(request)
+                response = await self._serve(request, handler)
             else:
                 key = self._key(request)
                 request[_KEY] = key
@@ -268,7 +278,7 @@ class FeedApi:
         except ApiError as exc:
             response = exc.response(request_id)
         response.headers["request-id"] = request_id
-        if key is not None:
+        if key is not None and request.path.startswith("/v1/compliance/"):
             self._log_access(request, key, response.status, request_id)
         return response
 
@@ -289,6 +299,15 @@ class FeedApi:
             # The same body whether the key is missing, unknown or revoked,
             # and never an echo of it.
             raise ApiError(401, "The API key provided is invalid or has been revoked.")
+        return key
+
+    def _admin_key(self, request: web.Request) -> ApiKey:
+        """An Admin API key; any other key is no credential there (the
+        answer to a Compliance Access Key is not documented: a 401 is the
+        safe reading)."""
+        key = self._key(request)
+        if key.kind != "admin":
+            raise ApiError(401, "invalid x-api-key")
         return key
 
     def _log_access(
@@ -528,6 +547,44 @@ class FeedApi:
                 1 for a in found if a.key > mark or (inclusive and a.key == mark)
             )
         return sum(1 for a in found if a.key < mark or (inclusive and a.key == mark))
+
+    async def admin_users(self, request: web.Request) -> web.Response:
+        """``GET /v1/organizations/users``: the members, oldest first, paged
+        with ``after_id`` / ``before_id`` and ``limit`` 1 to 1,000 (default
+        20); filters ``email`` and ``roles[]``; ``beta=true`` ignored."""
+        query = request.query
+        text = query.get("limit", "20")
+        limit = int(text) if text.isdigit() else 0
+        if not 1 <= limit <= ADMIN_MAX_LIMIT:
+            raise ApiError(400, f"limit: must be between 1 and {ADMIN_MAX_LIMIT}")
+        after, before = query.get("after_id"), query.get("before_id")
+        if after is not None and before is not None:
+            raise ApiError(400, "Only one of after_id and before_id may be given.")
+        email, roles = query.get("email"), set(query.getall("roles[]", ()))
+        users = [
+            u
+            for u in self.data.members()
+            if (email is None or u["email"] == email)
+            and (not roles or u["role"] in roles)
+        ]
+        ids = [u["id"] for u in users]
+        cursor = after or before
+        if cursor is not None and cursor not in ids:
+            raise ApiError(400, f"Invalid cursor {cursor!r}.")
+        if before is not None:
+            end = ids.index(before)
+            start = max(0, end - limit)
+            page, more = users[start:end], start > 0
+        else:
+            start = 0 if after is None else ids.index(after) + 1
+            page, more = users[start : start + limit], start + limit < len(users)
+        body = {
+            "data": page,
+            "has_more": more,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        }
+        return web.json_response(body, dumps=dumps)
 
 
 def _within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:

@@ -216,6 +216,22 @@ class OrgData:
         self.activities.append(activity)
         self.activities.sort(key=lambda a: a.key)
 
+    def members(self) -> list[dict[str, Any]]:
+        """The Admin API's users: every member, as ``/v1/organizations/users``
+        lists them, in the order they were added."""
+        roles = ("user", "developer", "admin", "billing", "claude_code_user")
+        return [
+            {
+                "id": user["user_id"],
+                "type": "user",
+                "email": user["email"],
+                "name": f"Member {number:03d}",
+                "role": roles[0] if number % 7 else roles[number % 5],
+                "added_at": format_created(self.start - timedelta(days=400 - number)),
+            }
+            for number, user in enumerate(self.users)
+        ]
+
     def key_named(self, kind: str, scopes: frozenset[str] | None = None) -> ApiKey:
         for key in self.keys.values():
             if key.kind == kind and (scopes is None or key.scopes == scopes):

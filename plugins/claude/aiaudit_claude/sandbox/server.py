@@ -257,6 +257,7 @@ class ClaudeSandbox:
         rate = self.options.rate_limit
         return {
             "api_key": key or self.key(),
+            "admin_key": self.key("admin"),
             "base_url": self.url,
             "organization_id": self.data.parent_id,
             "page_size": SANDBOX_PAGE_SIZE,
