@@ -220,3 +220,13 @@ async def test_the_organization_budget_is_shared_by_every_key():
 
 async def test_the_history_ends_where_the_options_say(sandbox):
     assert sandbox.data.activities[-1].created_at < END
+
+
+async def test_an_unknown_path_is_a_404_in_the_envelope(client, sandbox):
+    async with client.get(
+        "/v1/compliance/nothing", headers={"x-api-key": sandbox.key()}
+    ) as response:
+        body = await response.json()
+    assert response.status == 404
+    assert body["error"]["type"] == "not_found_error"
+    assert body["request_id"] == response.headers["request-id"]

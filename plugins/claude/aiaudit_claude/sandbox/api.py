@@ -277,6 +277,11 @@ class FeedApi:
                 response.headers.update(limits)
         except ApiError as exc:
             response = exc.response(request_id)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            # The router's own refusals, in the API's envelope too.
+            kind = "not_found_error" if exc.status == 404 else "invalid_request_error"  # noqa: PLR2004
+            message = f"{request.method} {request.path}: {exc.reason}"
+            response = ApiError(exc.status, message, kind=kind).response(request_id)
         response.headers["request-id"] = request_id
         if key is not None and request.path.startswith("/v1/compliance/"):
             self._log_access(request, key, response.status, request_id)
@@ -333,7 +338,7 @@ class FeedApi:
             "type": ACCESS_TYPE,
             "request_id": request_id,
             "api_key_id": key.key_id,
-            "url": request.path,
+            "url": str(request.url),
             "request_method": request.method,
             "request_body": None,
             "status_code": status,
