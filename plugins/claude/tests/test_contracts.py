@@ -106,3 +106,14 @@ async def test_errors_look_like_the_apis(client, sandbox, status, params, key):
     prefix = documented.split("Got")[0] if status != 401 else documented
     assert body["error"]["message"].startswith(prefix)
     assert sent["request-id"] == body["request_id"]
+
+
+async def test_the_directory_page_looks_like_the_apis(client, sandbox):
+    documented = contract("admin-users-page.json")["response"]["body"]
+    headers = {"x-api-key": sandbox.key("admin"), "anthropic-version": "2023-06-01"}
+    async with client.get(
+        "/v1/organizations/users", params={"limit": "2"}, headers=headers
+    ) as response:
+        body = await response.json()
+    assert set(body) == set(documented)
+    assert set(body["data"][0]) == set(documented["data"][0])
