@@ -20,7 +20,10 @@ nox.options.error_on_external_run = True
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
-PLUGINS = {"chatgpt": ROOT / "plugins" / "chatgpt"}
+PLUGINS = {
+    "chatgpt": ROOT / "plugins" / "chatgpt",
+    "claude": ROOT / "plugins" / "claude",
+}
 """The platform plugins kept in this repository, each its own distribution."""
 
 

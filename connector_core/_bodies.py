@@ -48,8 +48,11 @@ def error_details(body: bytes, reason: str | None) -> tuple[str, str | None]:
     """The message and machine-readable code of an error response.
 
     OpenAI-style APIs send ``{"error": {"message", "type", "param", "code"}}``;
-    anything else (a proxy's HTML page, plain text) is summarised by its
-    reason phrase and first characters so the error still says something.
+    APIs whose errors carry no ``code`` key at all and name them only by
+    ``type`` (``{"error": {"type": "rate_limit_error", "message"}}``) have
+    that type as the code. Anything else (a proxy's HTML page, plain text)
+    is summarised by its reason phrase and first characters so the error
+    still says something.
     """
     try:
         document = orjson.loads(body)
@@ -59,7 +62,7 @@ def error_details(body: bytes, reason: str | None) -> tuple[str, str | None]:
         error = document.get("error")
         if isinstance(error, dict):
             message = error.get("message")
-            code = error.get("code")
+            code = error.get("code") if "code" in error else error.get("type")
             if isinstance(message, str) and message:
                 return message, None if code is None else str(code)
         elif isinstance(error, str) and error:

@@ -93,7 +93,7 @@ def check_status(
         return
     retry_after = parse_retry_after(response.headers, now=clock())
     error = _http_error(response, body, retry_after, headers)
-    if status not in policy.retry_statuses:
+    if status not in policy.retry_statuses or _told_not_to_retry(response):
         raise error
     if retry_after is not None and retry_after > policy.max_retry_after:
         # Sleeping that long would hide a quota problem behind a hang.
@@ -101,6 +101,27 @@ def check_status(
     raise RetryableError(
         f"status {status}", error, status=status, retry_after=retry_after
     )
+
+
+SHOULD_RETRY_HEADER: Final = "x-should-retry"
+"""A server's own verdict on an error: ``false`` says the failure is
+deterministic (the same request fails the same way), so retrying it only
+spends the rate budget; the retry policy is overruled then."""
+
+REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id")
+"""Where servers name the request for their support, in the order read."""
+
+
+def _told_not_to_retry(response: aiohttp.ClientResponse) -> bool:
+    return response.headers.get(SHOULD_RETRY_HEADER, "").strip().lower() == "false"
+
+
+def _request_id(response: aiohttp.ClientResponse) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return value
+    return None
 
 
 def _http_error(
@@ -118,7 +139,7 @@ def _http_error(
         url=display_url(response.url),
         code=code,
         body=excerpt(body),
-        request_id=response.headers.get("x-request-id"),
+        request_id=_request_id(response),
         secrets=headers.secret_values(),
     )
 

@@ -1,0 +1,430 @@
+"""The Claude connector: the Compliance API's Activity Feed, read in windows.
+
+The feed lists activities newest first (ties by id) between
+``created_at.gte`` and ``created_at.lt``, a page at a time: each page's
+``last_id`` is the ``after_id`` of the next, until ``has_more`` is false.
+A cursor is only good inside the listing it came from, so it is never a
+checkpoint: the range is cut into time windows, each window its own
+``after_id`` chain, drained and then checkpointed by its end, a time valid
+forever. The windows are independent, so the core's ``read_windows`` reads
+several at once and yields a checkpoint only once every window before it
+is read.
+
+Activities are indexed asynchronously and may appear up to
+:data:`PUBLICATION_LAG` after their time, so a checkpoint also names the ids
+read in the lag before it; a read resumed from it reads that stretch again
+and skips them: late rows are read, and nothing twice.
+
+Every Compliance API request writes a ``compliance_api_accessed`` row, the
+reader's own included; they are excluded at the source unless asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import attrs
+import cattrs
+
+from aiaudit_claude.config import API_VERSION, ClaudeConfig
+from aiaudit_claude.event_map import (
+    COMPLIANCE_ACCESS,
+    PLATFORM,
+    STREAM_ACTIVITIES,
+    TABLE,
+    native_types,
+)
+from aiaudit_claude.normalize import UNSCOPED, format_time, normalize_activity
+from connector_core import (
+    AIAuditLogQuery,
+    AICredentialValidation,
+    AuthenticationError,
+    Checkpoint,
+    ConnectionPace,
+    ConnectorError,
+    CursorGuard,
+    HTTPTransport,
+    LogFilter,
+    NotSupportedError,
+    PermissionDeniedError,
+    SchemaError,
+    StreamBatch,
+    StreamInfo,
+    StreamKind,
+    Window,
+    WindowSizing,
+    describe_structure_error,
+    get_logger,
+    hookimpl,
+    normalize_or_quarantine,
+    read_windows,
+    strict_converter,
+)
+from connector_core.analytics import UsageAccumulator
+
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Mapping
+
+    import aiohttp
+
+    from connector_core import Secret
+    from connector_core.connector import Connector
+    from connector_core.models import AIDateRange, UsageAnalytics
+
+
+__all__ = [
+    "FEED_PATH",
+    "FEED_SCOPE",
+    "PUBLICATION_LAG",
+    "ClaudeConnector",
+    "Resume",
+    "organization_pace",
+]
+
+FEED_PATH: Final = "/v1/compliance/activities"
+FEED_SCOPE: Final = "read:compliance_activities"
+ADMIN_USERS_PATH: Final = "/v1/organizations/users"
+ADMIN_PAGE_MAX: Final = 1000
+ADMIN_KEY: Final = "an Admin API key (ANTHROPIC_ADMIN_KEY)"
+"""What the Admin API needs, as ``missing_permissions`` names it."""
+
+log = get_logger(__name__)
+
+PUBLICATION_LAG: Final = timedelta(minutes=5)
+"""How long after its time an activity may still appear. The API documents
+ingestion "within about a minute" and advises windows that end at least a
+minute in the past and overlap by a few minutes: five minutes is that
+advice, and the safe side of it."""
+
+WINDOW: Final = timedelta(days=1)
+"""The first windows' width, before a read knows how busy the feed is."""
+
+PAGES_PER_WINDOW: Final = 20
+"""A window aims at twenty pages: large enough that its last, partial page
+is a small share of its requests, small enough that a busy month still
+makes more windows than there are places in flight."""
+
+DAYS: Final = WindowSizing(first=WINDOW, target=1, minimum=WINDOW, maximum=WINDOW)
+"""Whole days, however busy: how a paged read (``query.limit``) is cut, so
+that a read again from any of its checkpoints cuts the same windows."""
+
+_PACES: dict[tuple[str, str, int, float | None], ConnectionPace] = {}
+
+
+def organization_pace(config: ClaudeConfig) -> ConnectionPace:
+    """The pace every connection to one parent organization shares.
+
+    The API's budget is per parent organization, whatever the key, so two
+    connections of this process to the same organization (two keys, or a
+    host's several handles) share one allowance instead of each spending
+    the whole of it. Connections that name no organization share one pace
+    per base URL.
+    """
+    scope = (
+        config.base_url.rstrip("/"),
+        config.organization_id,
+        config.concurrency,
+        config.rate_limit,
+    )
+    pace = _PACES.get(scope)
+    if pace is None:
+        pace = _PACES[scope] = ConnectionPace(config.concurrency, config.rate_limit)
+    return pace
+
+
+@attrs.frozen(kw_only=True)
+class Resume(Checkpoint):
+    """The feed's checkpoint: read up to ``since``; ``seen`` are the ids
+    yielded in the publication lag before it."""
+
+    since: datetime
+    seen: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Page:
+    """A page of the feed. All four fields are optional in the API's schema;
+    a page saying there is more must say where it ends."""
+
+    data: tuple[Any, ...] = ()
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+_read_page = strict_converter().get_structure_hook(Page)
+
+
+class ClaudeConnector:
+    platform: ClassVar[str] = PLATFORM
+    display_name: ClassVar[str] = "Claude (Anthropic Compliance API)"
+    config_class: ClassVar[type[ClaudeConfig]] = ClaudeConfig
+
+    def __init__(
+        self, config: ClaudeConfig, *, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self.config = config
+        self._session = session
+        self.pace = organization_pace(config)
+        self._organization = config.organization_id or UNSCOPED
+
+    def _http(self, key: Secret | None = None) -> HTTPTransport:
+        """A transport per call, closed by its ``async with``. The key (the
+        feed's, unless another is given) goes as ``x-api-key``, a header the
+        transport treats as a credential: redacted from every error and log
+        line, never sent on a redirect hop, never over plain http to a
+        remote host. The Admin API's requests keep to the same pace: whether
+        they share the Compliance API's budget is not documented, and
+        sharing it is the reading that never exceeds it."""
+        return HTTPTransport(
+            self.config.base_url,
+            headers={
+                "x-api-key": (key or self.config.api_key).reveal(),
+                "anthropic-version": API_VERSION,
+            },
+            sensitive_headers=("x-api-key",),
+            timeout=self.config.timeout,
+            session=self._session,
+            concurrency=self.pace.concurrency,
+            budget=self.pace.budget,
+        )
+
+    @hookimpl
+    async def validate_ai_credentials(self) -> AICredentialValidation:
+        """Ask the feed for one activity of the last hour. A refused key is
+        an answer (``is_valid=False``); a key without the feed's scope still
+        works elsewhere, and the scope is named for the administrator. Other
+        errors (an outage) propagate: they say nothing of the key."""
+        now = datetime.now(UTC)
+        params: dict[str, str | int] = {
+            "created_at.gte": format_time(now - timedelta(hours=1)),
+            "limit": 1,
+            "exclude_activity_types[]": COMPLIANCE_ACCESS,
+        }
+        async with self._http() as http:
+            try:
+                await http.get_json(FEED_PATH, params=params)
+            except PermissionDeniedError as exc:  # before its base class
+                return AICredentialValidation(
+                    is_valid=True,
+                    platform=self.platform,
+                    has_required_permissions=False,
+                    missing_permissions=(FEED_SCOPE,),
+                    last_checked=now,
+                    errors=(f"the Activity Feed: {exc}",),
+                )
+            except AuthenticationError as exc:
+                return AICredentialValidation(
+                    is_valid=False,
+                    platform=self.platform,
+                    has_required_permissions=False,
+                    last_checked=now,
+                    errors=(f"the key was refused: {exc}",),
+                )
+        problem = await self._probe_admin()
+        return AICredentialValidation(
+            is_valid=True,
+            platform=self.platform,
+            has_required_permissions=problem is None,
+            missing_permissions=() if problem is None else (ADMIN_KEY,),
+            last_checked=now,
+            errors=() if problem is None else (problem,),
+        )
+
+    async def _probe_admin(self) -> str | None:
+        """``None`` when no Admin key is configured or it reads the Admin
+        API; else why not. A refused Admin key leaves the feed working, so
+        it is a missing permission, not an invalid connection."""
+        if self.config.admin_key is None:
+            return None
+        async with self._http(self.config.admin_key) as http:
+            try:
+                await http.get_json(ADMIN_USERS_PATH, params={"limit": 1})
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                return f"the Admin API refused the Admin key: {exc}"
+        return None
+
+    @hookimpl
+    async def get_usage_analytics(
+        self, connector: Connector, period: AIDateRange
+    ) -> UsageAnalytics:
+        """The core's figures from the logs, plus the organization's head
+        count from the Admin API's directory when an Admin key is set."""
+        accumulator = UsageAccumulator(platform=self.platform, period=period)
+        query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
+        async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
+            async for entry in logs:
+                accumulator.add(entry)
+        return accumulator.result(total_users=await self._directory_size())
+
+    async def _directory_size(self) -> int | None:
+        """The members the Admin API lists, or ``None`` (the core then
+        counts the active users) without an Admin key or when it cannot be
+        read: a head count is worth a warning, not a failed report."""
+        if self.config.admin_key is None:
+            return None
+        guard = CursorGuard(ADMIN_USERS_PATH, "last_id")
+        count, after = 0, None
+        try:
+            async with self._http(self.config.admin_key) as http:
+                while True:
+                    params: dict[str, str | int] = {"limit": ADMIN_PAGE_MAX}
+                    if after is not None:
+                        params["after_id"] = after
+                    page = self._page(
+                        await http.get_json(ADMIN_USERS_PATH, params=params),
+                        ADMIN_USERS_PATH,
+                    )
+                    count += len(page.data)
+                    if not page.has_more:
+                        return count
+                    if page.last_id is None:
+                        raise SchemaError(
+                            f"{ADMIN_USERS_PATH}: has_more is true but last_id is null"
+                        )
+                    guard.advance(page.last_id)
+                    after = page.last_id
+        except ConnectorError as exc:
+            log.warning("usage.directory_unavailable", error=str(exc))
+            return None
+
+    @hookimpl
+    async def list_streams(self) -> list[StreamInfo]:
+        return [
+            StreamInfo(
+                name=STREAM_ACTIVITIES,
+                kind=StreamKind.WINDOWED,
+                description="The Compliance API Activity Feed",
+                actions=tuple(sorted(TABLE.by_action)),
+                publication_lag=PUBLICATION_LAG,
+            )
+        ]
+
+    def _filters(self, query: AIAuditLogQuery) -> list[tuple[str, str]] | None:
+        """The feed's own filters for *query*, or ``None`` when nothing asked
+        for can be in it. Types go through the table's reverse index; actors
+        go as ``actor_ids[]`` only when every one asked for is a user id, the
+        only kind the API accepts there."""
+        where = LogFilter.from_query(query)
+        types = native_types(where.askable_actions)
+        params: list[tuple[str, str]] = []
+        if types is None:
+            params.append(("exclude_activity_types[]", COMPLIANCE_ACCESS))
+        elif not types:
+            return None
+        else:
+            params.extend(("activity_types[]", t) for t in sorted(types))
+        users = where.askable_user_ids
+        if users is not None and all(u.startswith("user_") for u in users):
+            params.extend(("actor_ids[]", u) for u in sorted(users))
+        return params
+
+    @hookimpl
+    async def read_stream(
+        self,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncGenerator[StreamBatch, None]:
+        if stream != STREAM_ACTIVITIES:
+            raise NotSupportedError(self.platform, f"stream {stream!r}")
+        filters = self._filters(query)
+        if filters is None:
+            return  # nothing asked for is in the feed: no request
+        wanted = LogFilter.from_query(query).askable_actions
+        stop = query.end_date + timedelta(microseconds=1)  # created_at.lt
+        resume = Resume.from_dict(stream, checkpoint)
+        start = query.start_date if resume is None else resume.since - PUBLICATION_LAG
+        if query.limit is None:
+            concurrency = self.config.concurrency
+            settled = min(datetime.now(UTC), stop) - PUBLICATION_LAG
+            sizing = WindowSizing(
+                first=WINDOW,
+                target=PAGES_PER_WINDOW * self.config.page_size,
+                minimum=4 * PUBLICATION_LAG,
+                maximum=30 * WINDOW,
+            )
+        else:
+            # A paged read resumes from a checkpoint and skips what earlier
+            # pages returned: the same windows must follow, one at a time.
+            concurrency, settled = 1, None
+            sizing = (
+                DAYS if resume is None else attrs.evolve(DAYS, first=PUBLICATION_LAG)
+            )
+
+        async with self._http() as http:
+
+            async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+                """One window, page by page; its end is its checkpoint."""
+                seen: dict[str, datetime] = {}
+                if resume is not None and window.index == 0:
+                    seen = dict.fromkeys(resume.seen, resume.since)
+                asked = [
+                    ("created_at.gte", format_time(window.start)),
+                    ("created_at.lt", format_time(window.end)),
+                    ("limit", str(self.config.page_size)),
+                    *filters,
+                ]
+                async for batch in self._window(http, stream, asked):
+                    fresh = tuple(
+                        log
+                        for log in batch.logs
+                        if log.id not in seen
+                        and (wanted is None or log.action in wanted)
+                    )
+                    seen.update((log.id, log.timestamp) for log in fresh)
+                    if fresh or batch.quarantined:
+                        yield attrs.evolve(batch, logs=fresh)
+                horizon = window.end - PUBLICATION_LAG
+                recent = sorted(i for i, t in seen.items() if t >= horizon)
+                done = Resume(since=window.end, seen=tuple(recent))
+                yield StreamBatch(checkpoint=done.to_dict())
+
+            windows = read_windows(
+                read,
+                start=start,
+                end=stop,
+                sizing=sizing,
+                concurrency=concurrency,
+                settled=settled,
+            )
+            async with contextlib.aclosing(windows) as batches:
+                async for batch in batches:
+                    yield batch
+
+    async def _window(
+        self, http: HTTPTransport, stream: str, params: list[tuple[str, str]]
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """One window's ``after_id`` chain. A cursor handed out twice would
+        fetch a page already read, forever: the guard raises SchemaError."""
+        guard = CursorGuard(FEED_PATH, "last_id")
+        normalize = functools.partial(
+            normalize_activity, platform=self.platform, organization=self._organization
+        )
+        after: str | None = None
+        while True:
+            asked = params if after is None else [*params, ("after_id", after)]
+            page = self._page(await http.get_json(FEED_PATH, params=asked), FEED_PATH)
+            yield StreamBatch.from_results(
+                normalize_or_quarantine(stream, item, normalize) for item in page.data
+            )
+            if not page.has_more:
+                return
+            if page.last_id is None:
+                raise SchemaError(f"{FEED_PATH}: has_more is true but last_id is null")
+            guard.advance(page.last_id)
+            after = page.last_id
+
+    def _page(self, raw: object, path: str) -> Page:
+        """A page of the wrong shape is an API fault, never an empty page.
+        The feed and the Admin API's lists share the envelope."""
+        try:
+            page: Page = _read_page(raw, Page)
+        except (cattrs.BaseValidationError, TypeError) as exc:
+            problem = describe_structure_error(exc)
+            raise SchemaError(f"{path}: malformed page: {problem}") from None
+        return page
