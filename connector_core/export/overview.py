@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["overview_lines", "write_platforms_usage"]
 
-_NAME_WIDTH = 24
+_NAME_WIDTH = 30
 
 
 def _tokens(value: int | None) -> str:

@@ -110,15 +110,16 @@ def test_the_table_puts_every_platform_side_by_side_first(two_platforms):
     lines = text.splitlines()
     assert "  People                   3  (one per email, across platforms)" in lines
     assert "  Events                   5" in lines
-    header = lines.index(
-        "  PLATFORM                    EVENTS   ACTIVE    USERS    TOKENS   EST. COST"
-    )
+    header = next(i for i, line in enumerate(lines) if line.startswith("  PLATFORM"))
+    rows = lines[header + 1 : header + 4]
     # The busiest first; a platform not installed is named as stored.
-    assert lines[header + 1 : header + 4] == [
-        "  Other                            3        2        2       800           -",
-        "  Example Reports                  2        2        2      1.2k           -",
-        "  All platforms                    5        3               2.0k           -",
+    assert [" ".join(row.split()) for row in rows] == [
+        "Other 3 2 2 800 -",
+        "Example Reports 2 2 2 1.2k -",
+        "All platforms 5 3 2.0k -",
     ]
+    # Columns line up: every figure ends where its heading does.
+    assert {len(row) for row in rows} == {len(lines[header])}
     assert "Models across platforms" in lines
     # Then each platform's own report, as --platform gives it.
     assert text.index("AI usage: Example Reports") > text.index("Models across")

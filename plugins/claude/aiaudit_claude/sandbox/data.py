@@ -152,6 +152,44 @@ class Activity:
         return value if isinstance(value, str) else None
 
 
+DOMAIN: Final = "acme-corp.example"
+"""The seeded company's email domain: the fictional company the project's
+other sandboxes seed too, so a demo of several platforms shows the same
+people on more than one of them (counted once across platforms)."""
+
+_FIRST_NAMES: Final = (
+    "ada", "alan", "amara", "ben", "carla", "chen", "dana", "diego", "elif",
+    "emma", "farah", "felix", "grace", "hana", "ivan", "jonas", "kofi", "lena",
+    "liam", "maya", "mei", "nadia", "noah", "olga", "omar", "priya", "quinn",
+    "ravi", "sara", "sven", "tara", "theo", "uma", "viktor", "wen", "yara",
+)  # fmt: skip
+_LAST_NAMES: Final = (
+    "abbott", "bauer", "costa", "dubois", "eriksen", "fischer", "garcia",
+    "haddad", "ito", "jensen", "kowalski", "lindqvist", "moreau", "nakamura",
+    "okafor", "petrov", "quintero", "rossi", "schmidt", "tanaka", "usman",
+    "varga", "weber", "xu",
+)  # fmt: skip
+
+
+def _members(rng: random.Random, seed: int, count: int) -> list[dict[str, str]]:
+    """*count* members with distinct first.last emails at :data:`DOMAIN`."""
+    members: list[dict[str, str]] = []
+    taken: set[str] = set()
+    for n in range(count):
+        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        local, suffix = f"{first}.{last}", 2
+        while local in taken:
+            local, suffix = f"{first}.{last}{suffix}", suffix + 1
+        taken.add(local)
+        members.append(
+            {
+                "user_id": f"user_{stable_id(seed, f'user-{n}')}",
+                "email": f"{local}@{DOMAIN}",
+            }
+        )
+    return members
+
+
 @attrs.define
 class OrgData:
     """A seeded parent organization and its activity, oldest first."""
@@ -173,14 +211,7 @@ class OrgData:
         rng = random.Random(seed)  # noqa: S311 - generated data, not security
         parent = (f"org_{stable_id(seed, 'org')}", _uuid(seed, "org"))
         linked = [parent, (f"org_{stable_id(seed, 'org-2')}", _uuid(seed, "org-2"))]
-        count = max(8, events // 40)
-        users = [
-            {
-                "user_id": f"user_{stable_id(seed, f'user-{n}')}",
-                "email": f"member{n:03d}@example.test",
-            }
-            for n in range(count)
-        ]
+        users = _members(rng, seed, max(8, events // 40))
         keys = _keys(seed)
         data = cls(
             seed=seed,
