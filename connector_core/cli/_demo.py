@@ -146,13 +146,16 @@ def demo_command(
 
 
 def _hints(url: str, demos: list[_Demo]) -> list[str]:
-    """Commands to look further, ready to paste: the latest events, and
-    each platform's usage over what the demo synced (``usage`` alone would
-    ask which platform, with several)."""
+    """Commands to look further, ready to paste: the latest events, every
+    platform's usage side by side (when there are several), and each
+    platform's own over what the demo synced."""
     # A URL with a password shows it masked, which --store would refuse:
     # then it came from a variable, which the command reads again.
     store = "" if url_passwords(url) else f" --store {shlex.quote(url)}"
     hints = [f"aiaudit logs{store} --newest-first --limit 20"]
+    if len(demos) > 1:
+        since = min(demo.sync.since for demo in demos)
+        hints.append(f"aiaudit usage{store} --since {since:%Y-%m-%d}")
     hints.extend(
         f"aiaudit usage{store} --connection {demo.connection} "
         f"--since {demo.sync.since:%Y-%m-%d}"

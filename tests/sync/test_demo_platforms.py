@@ -92,6 +92,8 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
     assert "synced demo-example [example]" in out
     assert "synced demo-second [second]" in out
     assert "AI usage: Example Reports" in out  # its display_name
+    # Both side by side first, then each alone.
+    assert out.index("AI usage: all platforms") < out.index("AI usage: Example Reports")
     assert "AI usage: Second Reports" in out
     # One HTML report over both, a section each.
     page = (tmp_path / "aiaudit-report.html").read_text()
@@ -107,7 +109,9 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
 
     hints = [line.removeprefix("try: ") for line in out.splitlines()]
     hints = [line for line in hints if line.startswith("aiaudit ")]
-    assert len(hints) == 3, out
+    # The latest events, both platforms side by side, then each alone.
+    assert len(hints) == 4, out
+    assert "--connection" not in hints[1]
     for hint in hints:
         argv = shlex.split(hint)
         run = aiaudit(tmp_path, *argv[1:], env=env)
@@ -121,6 +125,8 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
         else:
             assert run.stdout.startswith("AI usage: "), hint
             assert "Events" in run.stdout
+            together = run.stdout.startswith("AI usage: all platforms")
+            assert together == ("--connection" not in argv), hint
 
 
 def test_the_demo_of_the_platform_named(tmp_path):
