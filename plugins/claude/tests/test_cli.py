@@ -63,3 +63,60 @@ def test_a_sync_stores_the_history_once(run, sandbox_process):
     again = run("sync", "claude", "--since", start, "--until", end, "--json")
     [second] = json.loads(again.stdout)
     assert second["inserted"] == 0
+
+
+def test_check_asks_nothing_of_the_chats_unless_they_are_read(run, sandbox_process):
+    restricted = sandbox_process["details"]["keys"]["without_user_data_scope"]
+    plain = run("check", "claude", "--json", ANTHROPIC_COMPLIANCE_KEY=restricted)
+    assert json.loads(plain.stdout)[0]["ok"] is True
+
+
+def test_check_names_the_chats_scope_when_the_chats_are_read(run, sandbox_process):
+    restricted = sandbox_process["details"]["keys"]["without_user_data_scope"]
+    check = run(
+        "check",
+        "claude",
+        "--json",
+        ANTHROPIC_COMPLIANCE_KEY=restricted,
+        AIAUDIT_CLAUDE_CONTENT="1",
+    )
+    [verdict] = json.loads(check.stdout)
+    assert verdict["ok"] is False
+    assert "read:compliance_user_data" in json.dumps(verdict)
+    assert restricted not in check.stdout + check.stderr
+
+
+def test_a_sync_with_the_chats_stores_them_once(run, sandbox_process):
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    args = ("sync", "claude", "--since", start, "--until", end, "--json")
+    first = run(*args, AIAUDIT_CLAUDE_CONTENT="1")
+    assert first.returncode == 0, first.stderr
+    [report] = json.loads(first.stdout)
+    assert report["ok"]
+    expected = details["activities"] + details["chats"] + details["chat_uploads"]
+    assert report["inserted"] == expected
+    again = run(*args, AIAUDIT_CLAUDE_CONTENT="1")
+    [second] = json.loads(again.stdout)
+    assert second["inserted"] == 0
+
+
+def test_a_sync_without_the_scope_keeps_the_feed_and_says_why(run, sandbox_process):
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    restricted = details["keys"]["without_user_data_scope"]
+    result = run(
+        "sync",
+        "claude",
+        "--since",
+        start,
+        "--until",
+        end,
+        "--json",
+        ANTHROPIC_COMPLIANCE_KEY=restricted,
+        AIAUDIT_CLAUDE_CONTENT="1",
+    )
+    [report] = json.loads(result.stdout)
+    assert report["inserted"] == details["activities"]
+    assert "read:compliance_user_data" in json.dumps(report)
+    assert restricted not in result.stdout + result.stderr
