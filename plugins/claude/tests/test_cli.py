@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from connector_core.testing.ocsf import assert_valid_ocsf
 from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
 
 
@@ -120,3 +121,26 @@ def test_a_sync_without_the_scope_keeps_the_feed_and_says_why(run, sandbox_proce
     assert report["inserted"] == details["activities"]
     assert "read:compliance_user_data" in json.dumps(report)
     assert restricted not in result.stdout + result.stderr
+
+
+def test_the_synced_history_exports_as_valid_ocsf(run, sandbox_process):
+    """Every event a sync stores (the feed's, every actor kind and family,
+    and the chats stream's) leaves ``aiaudit logs --format ocsf`` as a
+    valid OCSF event."""
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    sync = run(
+        "sync", "claude", "--since", start, "--until", end, AIAUDIT_CLAUDE_CONTENT="1"
+    )
+    assert sync.returncode == 0, sync.stderr
+    out = run("logs", "--format", "ocsf", "--since", start, "--until", end)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(events) == (
+        details["activities"] + details["chats"] + details["chat_uploads"]
+    )
+    for event in events:
+        assert_valid_ocsf(event)
+        assert "raw" in event["unmapped"]
+    classes = {event["class_uid"] for event in events}
+    assert {3002, 3004, 6003, 6006} <= classes
