@@ -162,7 +162,7 @@ async def test_actions_the_stream_cannot_have_cost_no_request(sandbox):
 async def test_each_window_is_its_own_updated_at_chain(sandbox):
     await read_chats(connector(sandbox, content=True, concurrency=1), whole_history())
     windows: dict[tuple[str, str], list[str | None]] = {}
-    for query in sandbox.api.queries:
+    for query in sandbox.chats_api.queries:
         fields = dict(query)
         assert fields["order_by"] == "updated_at"
         bounds = (fields["updated_at.gte"], fields["updated_at.lt"])

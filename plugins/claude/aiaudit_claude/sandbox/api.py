@@ -1,4 +1,4 @@
-"""The sandbox's HTTP API: the Compliance API's Activity Feed and chats.
+"""The sandbox's HTTP API: the gateway and the Compliance API's Activity Feed.
 
 ``GET /v1/compliance/activities`` as the API reference describes it:
 
@@ -23,19 +23,9 @@
 * a ``compliance_api_accessed`` activity for every authenticated request,
   indexed after :attr:`FeedApi.ingestion_delay` seconds, as the feed's own.
 
-``GET /v1/compliance/apps/chats`` and ``.../chats/{id}/messages`` (Claude
-Enterprise content, scope ``read:compliance_user_data``, which no Admin key
-holds) as the API reference and the content guide describe them:
-
-* ascending by ``order_by`` (``created_at``, the default, or
-  ``updated_at``), ties by id; ``limit`` 1 to 1,000 (default 100); cursors
-  are opaque, bound to the sort key (another key's cursor is a 400);
-* org-wide listings (no ``user_ids[]``) take no ``before_id`` and no
-  ``project_ids[]``, and their time filters must be the sort key's;
-  per-user listings (1 to 10 ``user_ids[]``) sort by ``created_at`` only;
-* the messages endpoint answers the whole chat when ``limit`` is omitted,
-  and a 404 ``not_found_error`` for a chat it does not know;
-* the same budget, gateway and access log as the feed.
+The gateway (:meth:`FeedApi._gate`: keys, budget, faults, the access log)
+serves every route of the application, the chat endpoints
+(:mod:`.chats_api`) included.
 """
 
 from __future__ import annotations
@@ -65,21 +55,24 @@ if TYPE_CHECKING:
 
     from multidict import MultiMapping
 
-    from aiaudit_claude.sandbox.chats import Chat
     from connector_core.sandbox import SandboxOptions
 
 
 __all__ = [
     "ADMIN_USERS_PATH",
-    "CHATS_PATH",
-    "CONTENT_SCOPE",
+    "DEFAULT_LIMIT",
     "FEED_PATH",
     "FEED_SCOPE",
     "MAX_LIMIT",
+    "TIME_FILTERS",
     "ApiError",
     "Budget",
     "Faults",
     "FeedApi",
+    "dumps",
+    "query_time",
+    "request_key",
+    "within",
 ]
 
 FEED_PATH: Final = "/v1/compliance/activities"
@@ -92,10 +85,6 @@ ADMIN_USERS_PATH: Final = "/v1/organizations/users"
 ADMIN_MAX_LIMIT: Final = 1000
 ORGANIZATION_BUDGET: Final = 600
 """Requests a minute per parent organization, as the API documents."""
-CHATS_PATH: Final = "/v1/compliance/apps/chats"
-CONTENT_SCOPE: Final = "read:compliance_user_data"
-CHATS_MAX_LIMIT: Final = 1000
-CHATS_MAX_USERS: Final = 10
 SIGNATURE_PARAM: Final = "signature"
 CREDENTIAL_HEADERS: Final = ("Authorization", "x-api-key")
 
@@ -103,10 +92,17 @@ _RFC3339: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
 _TYPE_SHAPE: Final = re.compile(r"[a-z0-9_]{1,100}")
-_TIME_FILTERS: Final = ("gte", "gt", "lte", "lt")
+TIME_FILTERS: Final = ("gte", "gt", "lte", "lt")
 
 Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _KEY: Final = web.RequestKey("key", ApiKey)
+
+
+def request_key(request: web.Request) -> ApiKey:
+    """The key the gateway identified for *request*."""
+    return request[_KEY]
+
+
 _REQUEST_ID: Final = web.RequestKey("request_id", str)
 
 
@@ -242,11 +238,8 @@ class FeedApi:
         publish_delay: float = 0.0,
         hidden: frozenset[str] = frozenset(),
         ingestion_delay: float = 60.0,
-        chats: list[Chat] | None = None,
     ) -> None:
         self.data = data
-        self.chats = sorted(chats or (), key=lambda c: c.key("created_at"))
-        self._chats_by_id = {c.id: c for c in self.chats}
         self.faults = faults
         self.budget = budget
         self.publish_delay = publish_delay
@@ -264,8 +257,6 @@ class FeedApi:
         app = web.Application(middlewares=[latency_middleware(options), self._gate])
         app.router.add_get(FEED_PATH, self.activities)
         app.router.add_get(ADMIN_USERS_PATH, self.admin_users)
-        app.router.add_get(CHATS_PATH, self.list_chats)
-        app.router.add_get(CHATS_PATH + "/{chat_id}/messages", self.chat_messages)
         return app
 
     def hidden(self) -> frozenset[str]:
@@ -505,7 +496,7 @@ class FeedApi:
 
     def _candidates(self, query: MultiMapping[str]) -> list[Activity]:
         """Listed activities in the time range, oldest first."""
-        bounds = {op: _time(query, f"created_at.{op}") for op in _TIME_FILTERS}
+        bounds = {op: query_time(query, f"created_at.{op}") for op in TIME_FILTERS}
         history = self.data.activities
         times = [a.created_at for a in history]
         lo, hi = 0, len(history)
@@ -523,7 +514,7 @@ class FeedApi:
         found.extend(
             a
             for a in self.accessed
-            if a.created_at <= indexed and _within(a.created_at, bounds)
+            if a.created_at <= indexed and within(a.created_at, bounds)
         )
         found.sort(key=lambda a: a.key)
         return found
@@ -617,95 +608,9 @@ class FeedApi:
         }
         return web.json_response(body, dumps=dumps)
 
-    # -- Claude Enterprise chats -------------------------------------------------
 
-    def _content_key(self, request: web.Request) -> None:
-        """The content endpoints need ``read:compliance_user_data``; an
-        Admin key never has it (the API answers it a 403 too)."""
-        key = request[_KEY]
-        if CONTENT_SCOPE not in key.scopes:
-            got = sorted(key.scopes)
-            raise ApiError(
-                403,
-                f"Missing required scopes. Got: {got} Needed: ['{CONTENT_SCOPE}']",
-            )
-
-    async def list_chats(self, request: web.Request) -> web.Response:
-        """``GET /v1/compliance/apps/chats``: one organization's chats (or
-        every linked one's), ascending by the sort key, ties by id."""
-        self._content_key(request)
-        query = request.query
-        self.queries.append(list(query.items()))
-        limit = _bounded_limit(query, CHATS_MAX_LIMIT)
-        order_by = query.get("order_by", "created_at")
-        if order_by not in {"created_at", "updated_at"}:
-            raise ApiError(
-                400,
-                f"`order_by` must be `created_at` or `updated_at`. Got {order_by!r}.",
-            )
-        after, before = query.get("after_id"), query.get("before_id")
-        if after is not None and before is not None:
-            raise ApiError(400, "Only one of `after_id` and `before_id` may be given.")
-        keep = _chat_filter(query, order_by, org_wide=before is None)
-        found = sorted(
-            (c for c in self.chats if keep(c)), key=lambda c: c.key(order_by)
-        )
-        if before is not None:
-            mark = _chat_cursor(before, order_by, "before_id")
-            end = sum(1 for c in found if c.key(order_by) < mark)
-            start = max(0, end - limit)
-            page, more = found[start:end], start > 0
-        else:
-            start = 0
-            if after is not None:
-                mark = _chat_cursor(after, order_by, "after_id")
-                start = sum(1 for c in found if c.key(order_by) <= mark)
-            page, more = found[start : start + limit], start + limit < len(found)
-        body = {
-            "data": [c.record for c in page],
-            "has_more": more,
-            "first_id": _chat_token(page[0], order_by) if page else None,
-            "last_id": _chat_token(page[-1], order_by) if page else None,
-        }
-        return web.json_response(body, dumps=dumps)
-
-    async def chat_messages(self, request: web.Request) -> web.Response:
-        """``GET /v1/compliance/apps/chats/{id}/messages``: the chat and
-        its messages, all of them unless ``limit`` pages them."""
-        self._content_key(request)
-        chat_id = request.match_info["chat_id"]
-        chat = self._chats_by_id.get(chat_id)
-        if chat is None:
-            raise ApiError(404, f"Chat {chat_id!r} not found.")
-        messages = chat.messages
-        query = request.query
-        more, first, last = False, None, None
-        if "limit" in query or "after_id" in query:
-            limit = _bounded_limit(query, CHATS_MAX_LIMIT)
-            ids = [m["id"] for m in messages]
-            start = 0
-            after = query.get("after_id")
-            if after is not None:
-                decoded = _decode(after)
-                if decoded is None or decoded.get("m") not in ids:
-                    raise ApiError(400, f"Invalid `after_id`: {after!r}.")
-                start = ids.index(decoded["m"]) + 1
-            messages, more = messages[start : start + limit], start + limit < len(ids)
-        if messages:
-            first = _encode({"m": messages[0]["id"]})
-            last = _encode({"m": messages[-1]["id"]})
-        body = {
-            **chat.record,
-            "chat_messages": messages,
-            "has_more": more,
-            "first_id": first,
-            "last_id": last,
-        }
-        return web.json_response(body, dumps=dumps)
-
-
-def _within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
-    gte, gt, lte, lt = (bounds[op] for op in _TIME_FILTERS)
+def within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
+    gte, gt, lte, lt = (bounds[op] for op in TIME_FILTERS)
     return (
         (gte is None or moment >= gte)
         and (gt is None or moment > gt)
@@ -714,7 +619,7 @@ def _within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
     )
 
 
-def _time(query: MultiMapping[str], name: str) -> datetime | None:
+def query_time(query: MultiMapping[str], name: str) -> datetime | None:
     text = query.get(name)
     if text is None:
         return None
@@ -752,101 +657,3 @@ def _types(query: MultiMapping[str], name: str) -> frozenset[str]:
         if not _TYPE_SHAPE.fullmatch(value):
             raise ApiError(400, f"Invalid value for `{name}`: {value!r}.")
     return found
-
-
-def _bounded_limit(query: MultiMapping[str], maximum: int) -> int:
-    text = query.get("limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    limit = int(text) if text.isdigit() else 0
-    if not 1 <= limit <= maximum:
-        raise ApiError(
-            400,
-            f"The limit parameter must be between 1 and {maximum}, inclusive. "
-            f"Got {text}.",
-        )
-    return limit
-
-
-def _encode(value: dict[str, str]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
-
-
-def _decode(token: str) -> dict[str, str] | None:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, orjson.JSONDecodeError):
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(v, str) for v in value.values()
-    ):
-        return None
-    return value
-
-
-def _chat_token(chat: Chat, order_by: str) -> str:
-    """A chat cursor: opaque to the client, bound to the sort key."""
-    moment, chat_id = chat.key(order_by)
-    return _encode({"k": order_by, "t": moment.isoformat(), "id": chat_id})
-
-
-def _chat_cursor(token: str, order_by: str, name: str) -> tuple[datetime, str]:
-    decoded = _decode(token)
-    if decoded is None or not {"k", "t", "id"} <= decoded.keys():
-        raise ApiError(400, f"Invalid `{name}`: the cursor could not be decoded.")
-    if decoded["k"] != order_by:
-        raise ApiError(
-            400,
-            f"Invalid `{name}`: the cursor was issued for `order_by={decoded['k']}`.",
-        )
-    try:
-        moment = datetime.fromisoformat(decoded["t"])
-    except ValueError:
-        raise ApiError(400, f"Invalid `{name}`.") from None
-    return (moment.astimezone(UTC), decoded["id"])
-
-
-def _chat_filter(
-    query: MultiMapping[str], order_by: str, *, org_wide: bool
-) -> Callable[[Chat], bool]:
-    """Which chats a listing keeps, after the rules that tell org-wide
-    listings from per-user ones (refused with a 400 when broken)."""
-    users = set(query.getall("user_ids[]", ()))
-    projects = set(query.getall("project_ids[]", ()))
-    if len(users) > CHATS_MAX_USERS:
-        raise ApiError(400, f"At most {CHATS_MAX_USERS} `user_ids[]` may be given.")
-    if users and order_by == "updated_at":
-        raise ApiError(
-            400, "`order_by=updated_at` is only supported for org-wide queries."
-        )
-    if not users and not org_wide:
-        raise ApiError(400, "`before_id` is not supported for org-wide queries.")
-    if not users and projects:
-        raise ApiError(400, "`project_ids[]` requires `user_ids[]` (per-user queries).")
-    bounds: dict[str, dict[str, datetime | None]] = {}
-    for field in ("created_at", "updated_at"):
-        found = {op: _time(query, f"{field}.{op}") for op in _TIME_FILTERS}
-        asked = [op for op, moment in found.items() if moment is not None]
-        if asked and not users and field != order_by:
-            raise ApiError(
-                400,
-                f"`{field}.{asked[0]}` requires `order_by={field}` "
-                "for org-wide queries.",
-            )
-        bounds[field] = found
-    orgs = set(query.getall("organization_ids[]", ()))
-
-    def keep(chat: Chat) -> bool:
-        record = chat.record
-        return (
-            (not users or chat.user_id in users)
-            and (not projects or record["project_id"] in projects)
-            and (
-                not orgs
-                or bool({record["organization_id"], record["organization_uuid"]} & orgs)
-            )
-            and _within(chat.created_at, bounds["created_at"])
-            and _within(chat.updated_at, bounds["updated_at"])
-        )
-
-    return keep

@@ -53,6 +53,7 @@ from aiohttp import web
 
 from aiaudit_claude.sandbox.api import ORGANIZATION_BUDGET, Budget, Faults, FeedApi
 from aiaudit_claude.sandbox.chats import Chat, generate_chats
+from aiaudit_claude.sandbox.chats_api import ChatsApi
 from aiaudit_claude.sandbox.data import (
     ALL_SCOPES,
     Activity,
@@ -209,8 +210,8 @@ class ClaudeSandbox:
             publish_delay=options.publish_delay,
             hidden=hidden,
             ingestion_delay=ingestion_delay,
-            chats=self.chats,
         )
+        self.chats_api = ChatsApi(self.chats)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -247,7 +248,9 @@ class ClaudeSandbox:
         )
         if options.ground_truth_dir is not None:
             sandbox.write_ground_truth(Path(options.ground_truth_dir))
-        runner = web.AppRunner(sandbox.api.app(options), access_log=None)
+        app = sandbox.api.app(options)
+        sandbox.chats_api.register(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, options.host, options.port)
