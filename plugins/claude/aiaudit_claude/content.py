@@ -83,6 +83,7 @@ __all__ = [
     "normalize_upload",
     "parse_chat",
     "read_chats",
+    "uploads_of",
 ]
 
 log = get_logger(__name__)
@@ -347,7 +348,7 @@ def normalize_upload(
     )
 
 
-def _uploads(body: object, chat_id: str) -> list[dict[str, Any]]:
+def uploads_of(body: object, chat_id: str) -> list[dict[str, Any]]:
     """The files users attached, one per file id, each with its message's
     id and time; assistants' generated files are model output, not
     uploads. Nothing of a message's text is kept.
@@ -507,7 +508,7 @@ class ChatsReader:
                 log.warning("chats.messages_gone", chat=chat.id)
                 return results
             try:
-                found = _uploads(body, chat.id)
+                found = uploads_of(body, chat.id)
             except Exception as exc:  # noqa: BLE001 - quarantined, as any record
                 # The body holds the messages' text: the quarantine keeps
                 # the chat's id and the reason, never the prompts.
