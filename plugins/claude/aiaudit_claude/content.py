@@ -22,7 +22,10 @@ once; the checkpoint names the chats (id and ``updated_at``) read in the
 listing lag before it, so the overlap a resumed read re-reads is skipped,
 and nothing unchanged is yielded twice.
 
-Every chat costs one more request for its messages, unless only
+A chat is listed by its last change, so one created in a read's range but
+changed after its end lies past the range: each read also lists that tail
+(up to now, without a checkpoint) and yields from it only what happened in
+the range. Every chat costs one more request for its messages, unless only
 ``conversation.created`` is asked for. The listing's user filter needs
 ``order_by=created_at``, so users are filtered here, not pushed down.
 """
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -419,11 +422,12 @@ class ChatsReader:
         return entry.timestamp <= self.query.end_date
 
     async def window(
-        self, window: Window, stream: str
+        self, window: Window, stream: str, *, tail: bool = False
     ) -> AsyncGenerator[StreamBatch, None]:
         """One ``updated_at`` window, page by page; its end is its
-        checkpoint."""
-        seen = set(self.resume.seen) if self.resume and window.index == 0 else set()
+        checkpoint, unless it is the *tail* past the range's end."""
+        first = window.index == 0 and not tail
+        seen = set(self.resume.seen) if self.resume and first else set()
         listed: dict[str, datetime] = {}
         params = [
             ("order_by", "updated_at"),
@@ -448,6 +452,8 @@ class ChatsReader:
                 raise SchemaError(f"{CHATS_PATH}: has_more is true but last_id is null")
             guard.advance(page.last_id)
             after = page.last_id
+        if tail:
+            return
         horizon = window.end - CHATS_LAG
         recent = sorted(mark for mark, moment in listed.items() if moment >= horizon)
         done = ChatsResume(since=window.end, seen=tuple(recent))
@@ -468,6 +474,8 @@ class ChatsReader:
             return [parsed]
         chat, created, updated = parsed
         assert isinstance(item, dict)  # noqa: S101 - parse_chat read it as one
+        if created > self.query.end_date:
+            return []  # the tail's newer chats: nothing of them is in range
         mark = f"{chat.id}@{chat.updated_at}"
         if mark in seen:
             return []  # read before the checkpoint, unchanged since
@@ -603,3 +611,12 @@ async def read_chats(
     async with contextlib.aclosing(windows) as batches:
         async for batch in batches:
             yield batch
+    # A chat created (or given a file) in the range but changed since is
+    # listed after the range's end: the tail finds it, yielding only what
+    # happened in the range, and no checkpoint past the range's end.
+    now = datetime.now(UTC)
+    if stop < now:
+        tail = Window(index=0, start=stop, end=now, last=True)
+        async with contextlib.aclosing(reader.window(tail, stream, tail=True)) as more:
+            async for batch in more:
+                yield batch

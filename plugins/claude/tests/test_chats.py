@@ -276,3 +276,16 @@ async def test_the_ground_truth_holds_chats_without_their_text(tmp_path):
     assert PROMPT_MARK not in "".join(lines)
     uploads = sum(len(json.loads(line)["uploads"]) for line in lines)
     assert uploads == sum(len(c.uploads()) for c in sandbox.chats)
+
+
+async def test_a_chat_changed_after_the_range_is_still_found(sandbox):
+    chat = next(c for c in sandbox.chats if c.uploads())
+    assert OPTIONS.end is not None
+    chat.updated_at = OPTIONS.end + timedelta(days=2)
+    chat.record["updated_at"] = chat.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    logs, _, checkpoints = await read_chats(
+        connector(sandbox, content=True), whole_history()
+    )
+    chats, uploads = expected(sandbox)
+    assert {log.id for log in logs} == chats | uploads
+    assert max(c["since"] for c in checkpoints) <= "2026-03-01T00:00:00.000001Z"
