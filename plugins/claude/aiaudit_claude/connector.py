@@ -78,6 +78,7 @@ from connector_core import (
     strict_converter,
 )
 from connector_core.analytics import UsageAccumulator
+from connector_core.http import DEFAULT_RETRY_STATUSES, RetryPolicy
 
 
 if TYPE_CHECKING:
@@ -125,6 +126,13 @@ makes more windows than there are places in flight."""
 DAYS: Final = WindowSizing(first=WINDOW, target=1, minimum=WINDOW, maximum=WINDOW)
 """Whole days, however busy: how a paged read (``query.limit``) is cut, so
 that a read again from any of its checkpoints cuts the same windows."""
+
+OVERLOADED: Final = 529
+"""Anthropic's ``overloaded_error``: transient, retried with backoff like a
+502 to 504 (the errors page says so); not among the core's defaults, which
+know only standard statuses."""
+
+RETRY: Final = RetryPolicy(retry_statuses=DEFAULT_RETRY_STATUSES | {OVERLOADED})
 
 _PACES: dict[tuple[str, str, int, float | None], ConnectionPace] = {}
 
@@ -205,6 +213,7 @@ class ClaudeConnector:
             session=self._session,
             concurrency=self.pace.concurrency,
             budget=self.pace.budget,
+            retry=RETRY,
         )
 
     @hookimpl

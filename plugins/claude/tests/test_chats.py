@@ -23,7 +23,13 @@ from aiaudit_claude.content import (
 )
 from aiaudit_claude.sandbox.chats import PROMPT_MARK
 from aiaudit_claude.sandbox.server import ClaudeSandbox
-from connector_core import AIAuditLog, PermissionDeniedError, SandboxOptions, Secret
+from connector_core import (
+    AIAuditLog,
+    PermissionDeniedError,
+    SandboxOptions,
+    SchemaError,
+    Secret,
+)
 from connector_core.testing.contracts import load_contract
 
 
@@ -289,3 +295,27 @@ async def test_a_chat_changed_after_the_range_is_still_found(sandbox):
     chats, uploads = expected(sandbox)
     assert {log.id for log in logs} == chats | uploads
     assert max(c["since"] for c in checkpoints) <= "2026-03-01T00:00:00.000001Z"
+
+
+@pytest.mark.parametrize("faults", ["rate_limit", "server_error", "redirect"])
+async def test_throttling_outages_and_redirects_lose_nothing(faults):
+    options = SandboxOptions(
+        seed=7, events=240, days=3, end=OPTIONS.end, faults=faults, fault_rate=0.2
+    )
+    async with ClaudeSandbox.run(options, ingestion_delay=0.0) as sandbox:
+        query = whole_history(start_date=sandbox.data.start)
+        logs, quarantined, _ = await read_chats(connector(sandbox, content=True), query)
+        assert sandbox.api.observed["credentialed_hops"] == 0
+    chats, uploads = expected(sandbox)
+    assert quarantined == []
+    assert {log.id for log in logs} == chats | uploads
+
+
+async def test_a_cursor_handed_out_twice_is_a_schema_error():
+    options = SandboxOptions(
+        seed=7, events=600, days=3, end=OPTIONS.end, faults="stuck_cursor", fault_rate=1
+    )
+    async with ClaudeSandbox.run(options, ingestion_delay=0.0) as sandbox:
+        query = whole_history(start_date=sandbox.data.start)
+        with pytest.raises(SchemaError):
+            await read_chats(connector(sandbox, content=True), query)
