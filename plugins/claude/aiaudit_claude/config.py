@@ -5,6 +5,11 @@ One key reads the Activity Feed: a Compliance Access Key with the
 that scope when it was created after the Compliance API was enabled). The
 first of ``ANTHROPIC_COMPLIANCE_KEY`` and ``ANTHROPIC_ADMIN_KEY`` that is
 set is used. The Admin API key, when set, also reads the Admin API.
+
+The Claude Enterprise chats (``content``) are read only when asked for:
+they need a Compliance Access Key with ``read:compliance_user_data``, and
+the feed already reports each chat and upload once (see
+``docs/claude.md``, "Enterprise chats and files").
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from connector_core import (
 
 __all__ = [
     "API_VERSION",
+    "CHATS_PAGE_MAX",
     "DEFAULT_BASE_URL",
     "FEED_PAGE_MAX",
     "ORGANIZATION_RATE_LIMIT",
@@ -38,6 +44,13 @@ is not documented, so the documented value is the safest to send."""
 
 FEED_PAGE_MAX: Final = 5000
 """The feed's largest ``limit``."""
+
+CHATS_PAGE_MAX: Final = 1000
+"""The chat listing's largest ``limit``: a page size above it is sent as
+this."""
+
+_YES: Final = frozenset({"1", "true", "yes", "on"})
+_NO: Final = frozenset({"0", "false", "no", "off", ""})
 
 ORGANIZATION_RATE_LIMIT: Final = 600 / 60
 """Requests per second: the Compliance API allows 600 a minute per parent
@@ -69,6 +82,17 @@ def _page_size(value: object) -> int:
     return number
 
 
+def _flag(value: object) -> bool:
+    """A yes/no option; from the command line it arrives as text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _YES | _NO:
+        return value.strip().lower() in _YES
+    raise ValueError(
+        "content must be a yes/no value (1, true, yes, on or 0, false, no, off)"
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ClaudeConfig:
     """How to reach one parent organization's Compliance API.
@@ -86,6 +110,9 @@ class ClaudeConfig:
         page_size: Activities per request, up to 5,000.
         concurrency: Requests in flight.
         rate_limit: Requests per second for the whole parent organization.
+        content: Also read the Claude Enterprise chats and the files their
+            users attached (stream ``chats``): metadata only, never a
+            message's text.
     """
 
     api_key: Secret
@@ -100,6 +127,7 @@ class ClaudeConfig:
     rate_limit: float | None = attrs.field(
         default=ORGANIZATION_RATE_LIMIT, converter=rate_limit_option
     )
+    content: bool = attrs.field(default=False, converter=_flag)
 
     # The keys under the names Anthropic's documentation gives them; the
     # connector's own options under aiaudit's. The base URL is not read from
@@ -114,4 +142,5 @@ class ClaudeConfig:
         "page_size": "AIAUDIT_CLAUDE_PAGE_SIZE",
         "concurrency": "AIAUDIT_CLAUDE_CONCURRENCY",
         "rate_limit": "AIAUDIT_CLAUDE_RATE_LIMIT",
+        "content": "AIAUDIT_CLAUDE_CONTENT",
     }

@@ -17,6 +17,9 @@ and skips them: late rows are read, and nothing twice.
 
 Every Compliance API request writes a ``compliance_api_accessed`` row, the
 reader's own included; they are excluded at the source unless asked for.
+
+With ``content`` set, a second stream, ``chats``, reads the Claude
+Enterprise chats and the files attached to them (:mod:`.content`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import attrs
 import cattrs
 
-from aiaudit_claude.config import API_VERSION, ClaudeConfig
+from aiaudit_claude.config import API_VERSION, CHATS_PAGE_MAX, ClaudeConfig
+from aiaudit_claude.content import (
+    CHATS_LAG,
+    CHATS_PATH,
+    CONTENT_ACTIONS,
+    CONTENT_SCOPE,
+    CONTENT_TYPES,
+    STREAM_CHATS,
+    ChatsReader,
+    ChatsResume,
+    read_chats,
+)
 from aiaudit_claude.event_map import (
     COMPLIANCE_ACCESS,
     PLATFORM,
@@ -64,6 +78,7 @@ from connector_core import (
     strict_converter,
 )
 from connector_core.analytics import UsageAccumulator
+from connector_core.http import DEFAULT_RETRY_STATUSES, RetryPolicy
 
 
 if TYPE_CHECKING:
@@ -111,6 +126,13 @@ makes more windows than there are places in flight."""
 DAYS: Final = WindowSizing(first=WINDOW, target=1, minimum=WINDOW, maximum=WINDOW)
 """Whole days, however busy: how a paged read (``query.limit``) is cut, so
 that a read again from any of its checkpoints cuts the same windows."""
+
+OVERLOADED: Final = 529
+"""Anthropic's ``overloaded_error``: transient, retried with backoff like a
+502 to 504 (the errors page says so); not among the core's defaults, which
+know only standard statuses."""
+
+RETRY: Final = RetryPolicy(retry_statuses=DEFAULT_RETRY_STATUSES | {OVERLOADED})
 
 _PACES: dict[tuple[str, str, int, float | None], ConnectionPace] = {}
 
@@ -191,14 +213,16 @@ class ClaudeConnector:
             session=self._session,
             concurrency=self.pace.concurrency,
             budget=self.pace.budget,
+            retry=RETRY,
         )
 
     @hookimpl
     async def validate_ai_credentials(self) -> AICredentialValidation:
-        """Ask the feed for one activity of the last hour. A refused key is
-        an answer (``is_valid=False``); a key without the feed's scope still
-        works elsewhere, and the scope is named for the administrator. Other
-        errors (an outage) propagate: they say nothing of the key."""
+        """Ask the feed for one activity of the last hour (and, when the
+        chats are read, the chat listing for one chat). A refused key is an
+        answer (``is_valid=False``); a key without a scope still works
+        elsewhere, and each scope it lacks is named for the administrator.
+        Other errors (an outage) propagate: they say nothing of the key."""
         now = datetime.now(UTC)
         params: dict[str, str | int] = {
             "created_at.gte": format_time(now - timedelta(hours=1)),
@@ -209,14 +233,7 @@ class ClaudeConnector:
             try:
                 await http.get_json(FEED_PATH, params=params)
             except PermissionDeniedError as exc:  # before its base class
-                return AICredentialValidation(
-                    is_valid=True,
-                    platform=self.platform,
-                    has_required_permissions=False,
-                    missing_permissions=(FEED_SCOPE,),
-                    last_checked=now,
-                    errors=(f"the Activity Feed: {exc}",),
-                )
+                missing, errors = [FEED_SCOPE], [f"the Activity Feed: {exc}"]
             except AuthenticationError as exc:
                 return AICredentialValidation(
                     is_valid=False,
@@ -225,14 +242,25 @@ class ClaudeConnector:
                     last_checked=now,
                     errors=(f"the key was refused: {exc}",),
                 )
+            else:
+                missing, errors = [], []
+            if self.config.content:
+                try:
+                    await http.get_json(CHATS_PATH, params={"limit": 1})
+                except PermissionDeniedError as exc:
+                    missing.append(CONTENT_SCOPE)
+                    errors.append(f"the chats stream: {exc}")
         problem = await self._probe_admin()
+        if problem is not None:
+            missing.append(ADMIN_KEY)
+            errors.append(problem)
         return AICredentialValidation(
             is_valid=True,
             platform=self.platform,
-            has_required_permissions=problem is None,
-            missing_permissions=() if problem is None else (ADMIN_KEY,),
+            has_required_permissions=not missing,
+            missing_permissions=tuple(missing),
             last_checked=now,
-            errors=() if problem is None else (problem,),
+            errors=tuple(errors),
         )
 
     async def _probe_admin(self) -> str | None:
@@ -258,7 +286,10 @@ class ClaudeConnector:
         query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
         async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
             async for entry in logs:
-                accumulator.add(entry)
+                # The feed already counts every chat and upload the chats
+                # stream lists: counted once, from the feed.
+                if entry.native_type not in CONTENT_TYPES:
+                    accumulator.add(entry)
         return accumulator.result(total_users=await self._directory_size())
 
     async def _directory_size(self) -> int | None:
@@ -294,7 +325,7 @@ class ClaudeConnector:
 
     @hookimpl
     async def list_streams(self) -> list[StreamInfo]:
-        return [
+        streams = [
             StreamInfo(
                 name=STREAM_ACTIVITIES,
                 kind=StreamKind.WINDOWED,
@@ -303,6 +334,64 @@ class ClaudeConnector:
                 publication_lag=PUBLICATION_LAG,
             )
         ]
+        if self.config.content:
+            streams.append(
+                StreamInfo(
+                    name=STREAM_CHATS,
+                    kind=StreamKind.WINDOWED,
+                    description="Claude Enterprise chats and the files attached "
+                    "to them (metadata only, never a message's text)",
+                    actions=CONTENT_ACTIONS,
+                    publication_lag=CHATS_LAG,
+                )
+            )
+        return streams
+
+    def _sizing(
+        self, query: AIAuditLogQuery, resumed: bool, lag: timedelta
+    ) -> tuple[WindowSizing, int, datetime | None]:
+        """How a read's windows are cut, how many are read at once, and up
+        to when the data is settled (see ``read_stream``)."""
+        stop = query.end_date + timedelta(microseconds=1)
+        if query.limit is None:
+            sizing = WindowSizing(
+                first=WINDOW,
+                target=PAGES_PER_WINDOW * self.config.page_size,
+                minimum=4 * lag,
+                maximum=30 * WINDOW,
+            )
+            return sizing, self.config.concurrency, min(datetime.now(UTC), stop) - lag
+        # A paged read resumes from a checkpoint and skips what earlier
+        # pages returned: the same windows must follow, one at a time.
+        return (attrs.evolve(DAYS, first=lag) if resumed else DAYS), 1, None
+
+    async def _read_chats(
+        self, checkpoint: Mapping[str, Any] | None, query: AIAuditLogQuery
+    ) -> AsyncGenerator[StreamBatch, None]:
+        async with self._http() as http:
+            reader = ChatsReader(
+                http=http,
+                query=query,
+                resume=ChatsResume.from_dict(STREAM_CHATS, checkpoint),
+                page_size=min(self.config.page_size, CHATS_PAGE_MAX),
+                platform=self.platform,
+                organization=self._organization,
+            )
+            if reader.asks_for_nothing():
+                return
+            sizing, concurrency, settled = self._sizing(
+                query, reader.resume is not None, CHATS_LAG
+            )
+            batches = read_chats(
+                reader,
+                STREAM_CHATS,
+                sizing=sizing,
+                concurrency=concurrency,
+                settled=settled,
+            )
+            async with contextlib.aclosing(batches) as reading:
+                async for batch in reading:
+                    yield batch
 
     def _filters(self, query: AIAuditLogQuery) -> list[tuple[str, str]] | None:
         """The feed's own filters for *query*, or ``None`` when nothing asked
@@ -330,6 +419,13 @@ class ClaudeConnector:
         checkpoint: Mapping[str, Any] | None,
         query: AIAuditLogQuery,
     ) -> AsyncGenerator[StreamBatch, None]:
+        if stream == STREAM_CHATS and self.config.content:
+            async with contextlib.aclosing(
+                self._read_chats(checkpoint, query)
+            ) as chats:
+                async for batch in chats:
+                    yield batch
+            return
         if stream != STREAM_ACTIVITIES:
             raise NotSupportedError(self.platform, f"stream {stream!r}")
         filters = self._filters(query)
@@ -339,22 +435,9 @@ class ClaudeConnector:
         stop = query.end_date + timedelta(microseconds=1)  # created_at.lt
         resume = Resume.from_dict(stream, checkpoint)
         start = query.start_date if resume is None else resume.since - PUBLICATION_LAG
-        if query.limit is None:
-            concurrency = self.config.concurrency
-            settled = min(datetime.now(UTC), stop) - PUBLICATION_LAG
-            sizing = WindowSizing(
-                first=WINDOW,
-                target=PAGES_PER_WINDOW * self.config.page_size,
-                minimum=4 * PUBLICATION_LAG,
-                maximum=30 * WINDOW,
-            )
-        else:
-            # A paged read resumes from a checkpoint and skips what earlier
-            # pages returned: the same windows must follow, one at a time.
-            concurrency, settled = 1, None
-            sizing = (
-                DAYS if resume is None else attrs.evolve(DAYS, first=PUBLICATION_LAG)
-            )
+        sizing, concurrency, settled = self._sizing(
+            query, resume is not None, PUBLICATION_LAG
+        )
 
         async with self._http() as http:
 

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from connector_core.testing.ocsf import assert_valid_ocsf
 from connector_core.testing.processes import AIAUDIT, clean_env, running_sandbox
 
 
@@ -63,3 +64,83 @@ def test_a_sync_stores_the_history_once(run, sandbox_process):
     again = run("sync", "claude", "--since", start, "--until", end, "--json")
     [second] = json.loads(again.stdout)
     assert second["inserted"] == 0
+
+
+def test_check_asks_nothing_of_the_chats_unless_they_are_read(run, sandbox_process):
+    restricted = sandbox_process["details"]["keys"]["without_user_data_scope"]
+    plain = run("check", "claude", "--json", ANTHROPIC_COMPLIANCE_KEY=restricted)
+    assert json.loads(plain.stdout)[0]["ok"] is True
+
+
+def test_check_names_the_chats_scope_when_the_chats_are_read(run, sandbox_process):
+    restricted = sandbox_process["details"]["keys"]["without_user_data_scope"]
+    check = run(
+        "check",
+        "claude",
+        "--json",
+        ANTHROPIC_COMPLIANCE_KEY=restricted,
+        AIAUDIT_CLAUDE_CONTENT="1",
+    )
+    [verdict] = json.loads(check.stdout)
+    assert verdict["ok"] is False
+    assert "read:compliance_user_data" in json.dumps(verdict)
+    assert restricted not in check.stdout + check.stderr
+
+
+def test_a_sync_with_the_chats_stores_them_once(run, sandbox_process):
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    args = ("sync", "claude", "--since", start, "--until", end, "--json")
+    first = run(*args, AIAUDIT_CLAUDE_CONTENT="1")
+    assert first.returncode == 0, first.stderr
+    [report] = json.loads(first.stdout)
+    assert report["ok"]
+    expected = details["activities"] + details["chats"] + details["chat_uploads"]
+    assert report["inserted"] == expected
+    again = run(*args, AIAUDIT_CLAUDE_CONTENT="1")
+    [second] = json.loads(again.stdout)
+    assert second["inserted"] == 0
+
+
+def test_a_sync_without_the_scope_keeps_the_feed_and_says_why(run, sandbox_process):
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    restricted = details["keys"]["without_user_data_scope"]
+    result = run(
+        "sync",
+        "claude",
+        "--since",
+        start,
+        "--until",
+        end,
+        "--json",
+        ANTHROPIC_COMPLIANCE_KEY=restricted,
+        AIAUDIT_CLAUDE_CONTENT="1",
+    )
+    [report] = json.loads(result.stdout)
+    assert report["inserted"] == details["activities"]
+    assert "read:compliance_user_data" in json.dumps(report)
+    assert restricted not in result.stdout + result.stderr
+
+
+def test_the_synced_history_exports_as_valid_ocsf(run, sandbox_process):
+    """Every event a sync stores (the feed's, every actor kind and family,
+    and the chats stream's) leaves ``aiaudit logs --format ocsf`` as a
+    valid OCSF event."""
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    sync = run(
+        "sync", "claude", "--since", start, "--until", end, AIAUDIT_CLAUDE_CONTENT="1"
+    )
+    assert sync.returncode == 0, sync.stderr
+    out = run("logs", "--format", "ocsf", "--since", start, "--until", end)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(events) == (
+        details["activities"] + details["chats"] + details["chat_uploads"]
+    )
+    for event in events:
+        assert_valid_ocsf(event)
+        assert "raw" in event["unmapped"]
+    classes = {event["class_uid"] for event in events}
+    assert {3002, 3004, 6003, 6006} <= classes

@@ -158,6 +158,16 @@ async def test_a_server_error_the_api_says_not_to_retry_is_final():
     assert info.value.code == "api_error"
 
 
+async def test_an_overloaded_api_is_waited_out_and_nothing_is_lost():
+    # 529 overloaded_error is transient: retried like a 502 to 504.
+    options = attrs.evolve(OPTIONS, faults="server_error", fault_rate=0.2)
+    async with ClaudeSandbox.run(options) as sandbox:
+        logs, _, _ = await read(connector(sandbox), whole_history())
+        assert sandbox.api.faults is not None
+        assert sandbox.api.faults.injected > 0
+    assert sorted(log.id for log in logs) == sorted(sandbox.expected_ids())
+
+
 async def test_unreadable_records_are_quarantined_not_lost():
     options = attrs.evolve(OPTIONS, faults="bad_records", fault_rate=1.0)
     async with ClaudeSandbox.run(options) as sandbox:

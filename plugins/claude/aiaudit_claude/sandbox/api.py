@@ -1,4 +1,4 @@
-"""The sandbox's HTTP API: the Compliance API's Activity Feed.
+"""The sandbox's HTTP API: the gateway and the Compliance API's Activity Feed.
 
 ``GET /v1/compliance/activities`` as the API reference describes it:
 
@@ -22,6 +22,10 @@
   "request_id"}`` and a ``request-id`` header on every answer;
 * a ``compliance_api_accessed`` activity for every authenticated request,
   indexed after :attr:`FeedApi.ingestion_delay` seconds, as the feed's own.
+
+The gateway (:meth:`FeedApi._gate`: keys, budget, faults, the access log)
+serves every route of the application, the chat endpoints
+(:mod:`.chats_api`) included.
 """
 
 from __future__ import annotations
@@ -56,13 +60,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_USERS_PATH",
+    "DEFAULT_LIMIT",
     "FEED_PATH",
     "FEED_SCOPE",
     "MAX_LIMIT",
+    "TIME_FILTERS",
     "ApiError",
     "Budget",
     "Faults",
     "FeedApi",
+    "dumps",
+    "query_time",
+    "request_key",
+    "within",
 ]
 
 FEED_PATH: Final = "/v1/compliance/activities"
@@ -82,10 +92,17 @@ _RFC3339: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
 _TYPE_SHAPE: Final = re.compile(r"[a-z0-9_]{1,100}")
-_TIME_FILTERS: Final = ("gte", "gt", "lte", "lt")
+TIME_FILTERS: Final = ("gte", "gt", "lte", "lt")
 
 Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _KEY: Final = web.RequestKey("key", ApiKey)
+
+
+def request_key(request: web.Request) -> ApiKey:
+    """The key the gateway identified for *request*."""
+    return request[_KEY]
+
+
 _REQUEST_ID: Final = web.RequestKey("request_id", str)
 
 
@@ -479,7 +496,7 @@ class FeedApi:
 
     def _candidates(self, query: MultiMapping[str]) -> list[Activity]:
         """Listed activities in the time range, oldest first."""
-        bounds = {op: _time(query, f"created_at.{op}") for op in _TIME_FILTERS}
+        bounds = {op: query_time(query, f"created_at.{op}") for op in TIME_FILTERS}
         history = self.data.activities
         times = [a.created_at for a in history]
         lo, hi = 0, len(history)
@@ -497,7 +514,7 @@ class FeedApi:
         found.extend(
             a
             for a in self.accessed
-            if a.created_at <= indexed and _within(a.created_at, bounds)
+            if a.created_at <= indexed and within(a.created_at, bounds)
         )
         found.sort(key=lambda a: a.key)
         return found
@@ -592,8 +609,8 @@ class FeedApi:
         return web.json_response(body, dumps=dumps)
 
 
-def _within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
-    gte, gt, lte, lt = (bounds[op] for op in _TIME_FILTERS)
+def within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
+    gte, gt, lte, lt = (bounds[op] for op in TIME_FILTERS)
     return (
         (gte is None or moment >= gte)
         and (gt is None or moment > gt)
@@ -602,7 +619,7 @@ def _within(moment: datetime, bounds: dict[str, datetime | None]) -> bool:
     )
 
 
-def _time(query: MultiMapping[str], name: str) -> datetime | None:
+def query_time(query: MultiMapping[str], name: str) -> datetime | None:
     text = query.get(name)
     if text is None:
         return None

@@ -28,6 +28,11 @@ applied to ``fault_rate`` of the requests:
     other activity of that stretch hidden until the sandbox has served for
     ``SandboxOptions.publish_delay`` seconds.
 
+Beside the feed, the organization has Claude Enterprise chats
+(:mod:`.chats`): one for about every six activities asked for, of the same
+people, served by the content endpoints and written to the ground truth as
+``chats.jsonl``.
+
 ``SandboxOptions.rate_limit`` (requests a second) sets the parent
 organization's budget; without it the budget is the API's 600 a minute,
 counted and reported in the headers but not enforced, so that tests which
@@ -47,6 +52,8 @@ import orjson
 from aiohttp import web
 
 from aiaudit_claude.sandbox.api import ORGANIZATION_BUDGET, Budget, Faults, FeedApi
+from aiaudit_claude.sandbox.chats import Chat, generate_chats
+from aiaudit_claude.sandbox.chats_api import ChatsApi
 from aiaudit_claude.sandbox.data import (
     ALL_SCOPES,
     Activity,
@@ -89,6 +96,9 @@ POISONS: Final = (
 """The ``poisoned`` profile's activities: the actor field each spoils."""
 
 _LATE_BURST: Final = 8
+
+ACTIVITIES_PER_CHAT: Final = 6
+"""How many activities the history has for each chat generated."""
 
 
 def _history_end(options: SandboxOptions) -> datetime:
@@ -178,6 +188,9 @@ class ClaudeSandbox:
         self.options = options
         self.data = data
         self.url = ""
+        self.chats: list[Chat] = generate_chats(
+            data, max(10, options.events // ACTIVITIES_PER_CHAT)
+        )
         faults = options.faults
         self.poisoned = _poisoned(data) if faults == "poisoned" else {}
         hidden = _late(data) if faults == "late" else frozenset()
@@ -198,6 +211,7 @@ class ClaudeSandbox:
             hidden=hidden,
             ingestion_delay=ingestion_delay,
         )
+        self.chats_api = ChatsApi(self.chats)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -234,7 +248,9 @@ class ClaudeSandbox:
         )
         if options.ground_truth_dir is not None:
             sandbox.write_ground_truth(Path(options.ground_truth_dir))
-        runner = web.AppRunner(sandbox.api.app(options), access_log=None)
+        app = sandbox.api.app(options)
+        sandbox.chats_api.register(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, options.host, options.port)
@@ -268,12 +284,26 @@ class ClaudeSandbox:
         """Every activity id of the history: what a full read returns."""
         return [a.id for a in self.data.activities]
 
+    def expected_chats(self) -> list[Chat]:
+        """Every chat, in the order they were made."""
+        return list(self.chats)
+
     def write_ground_truth(self, directory: Path) -> None:
-        """Every activity of the history, oldest first, as JSON lines."""
+        """Every activity of the history, oldest first, and every chat with
+        the files its users attached (message bodies left out), as JSON
+        lines."""
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / "activities.jsonl").open("wb") as out:
             for activity in self.data.activities:
                 out.write(orjson.dumps(activity.record))
+                out.write(b"\n")
+        with (directory / "chats.jsonl").open("wb") as out:
+            for chat in self.chats:
+                uploads = [
+                    {"message_id": m["id"], "created_at": m["created_at"], **f}
+                    for m, f in chat.uploads()
+                ]
+                out.write(orjson.dumps({**chat.record, "uploads": uploads}))
                 out.write(b"\n")
 
     def describe(self) -> RunningSandbox:
@@ -289,11 +319,16 @@ class ClaudeSandbox:
                 "organization_id": data.parent_id,
                 "linked_organizations": [org for org, _ in data.linked],
                 "users": len(data.users),
+                "chats": len(self.chats),
+                "chat_uploads": sum(len(c.uploads()) for c in self.chats),
                 "keys": {
                     "compliance": self.key(),
                     "admin": self.key("admin"),
                     "without_activities_scope": self.key(
                         without="read:compliance_activities"
+                    ),
+                    "without_user_data_scope": self.key(
+                        without="read:compliance_user_data"
                     ),
                 },
                 "faults": self.options.faults,
