@@ -330,8 +330,21 @@ def _summary(report: SyncReport) -> str:
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         lines.append("  " + "  ".join(cells))
+    lines.extend(_usage_lines(report))
     lines.extend(f"  {s.stream} stopped: {s.error}" for s in report.streams if s.error)
     return "\n".join(lines)
+
+
+def _usage_lines(report: SyncReport) -> list[str]:
+    """A line per stream that read usage-report buckets: they are not
+    events, so the table's columns do not count them. A bucket read again
+    unchanged is neither new nor updated."""
+    return [
+        f"  {s.stream}: {s.usage_read:,} usage buckets read, "
+        f"{s.usage_inserted:,} new, {s.usage_updated:,} updated"
+        for s in report.streams
+        if s.usage_read
+    ]
 
 
 def _backfill_lines(report: SyncReport) -> list[str]:
