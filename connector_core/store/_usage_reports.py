@@ -216,7 +216,7 @@ _MODEL_USAGE: Final = (
     # in whole billionths (cost_units), exactly and alike in both databases;
     # a sum is NULL when no bucket reports the figure.
     "SELECT model, SUM(requests), SUM(input_tokens), SUM(output_tokens),"
-    " SUM(cost_units), COUNT(*),"
+    " SUM(cost_units),"
     " SUM(CASE WHEN input_tokens IS NULL AND output_tokens IS NULL"
     " THEN 0 ELSE 1 END)"
     " FROM usage_reports WHERE platform = ?{scope}"
@@ -245,10 +245,10 @@ def read_model_usage(
     if not rows:
         return None
     figures = []
-    for model, requests, low_in, low_out, units, _, with_tokens in rows:
+    for model, requests, tokens_in, tokens_out, units, with_tokens in rows:
         tokens = None
         if with_tokens:
-            tokens = int(low_in or 0) + int(low_out or 0)
+            tokens = int(tokens_in or 0) + int(tokens_out or 0)
         figures.append(
             (model, int(requests or 0), tokens, None if units is None else int(units))
         )
