@@ -273,10 +273,12 @@ class _ProgressLine:
         if not self.enabled:
             return
         elapsed = max(time.perf_counter() - self.started, 1e-6)
+        buckets = f", {report.usage_read:,} usage buckets" if report.usage_read else ""
         click.echo(
             f"\r{report.connection}/{report.stream}: {report.read:,} events "
             f"({report.read / elapsed:,.0f}/s), {report.batches:,} pages "
-            f"({report.batches / elapsed:,.1f}/s), {report.inserted:,} new   ",
+            f"({report.batches / elapsed:,.1f}/s), {report.inserted:,} new"
+            f"{buckets}   ",
             err=True,
             nl=False,
         )
