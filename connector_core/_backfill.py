@@ -101,6 +101,11 @@ class StreamBackfill:
         self.report.backfill = backfill
         counted = (self.report.read, self.report.inserted, self.report.duplicates)
         quarantined = self.report.quarantined
+        buckets = (
+            self.report.usage_read,
+            self.report.usage_inserted,
+            self.report.usage_updated,
+        )
         try:
             if backfill.whole:
                 await self._snapshot()
@@ -125,7 +130,15 @@ class StreamBackfill:
             backfill.inserted = self.report.inserted - counted[1]
             backfill.duplicates = self.report.duplicates - counted[2]
             backfill.quarantined = self.report.quarantined - quarantined
-        if backfill.complete and not backfill.read and not backfill.quarantined:
+            backfill.usage_read = self.report.usage_read - buckets[0]
+            backfill.usage_inserted = self.report.usage_inserted - buckets[1]
+            backfill.usage_updated = self.report.usage_updated - buckets[2]
+        if (
+            backfill.complete
+            and not backfill.read
+            and not backfill.usage_read
+            and not backfill.quarantined
+        ):
             empty = (
                 f"read no event from {backfill.start:%Y-%m-%d %H:%M} to "
                 f"{backfill.end:%Y-%m-%d %H:%M} UTC: nothing happened then, or "

@@ -42,8 +42,8 @@ __all__ = [
 log = get_logger("connector_core.sync")
 
 MAX_MERGED_EVENTS: Final = 5_000
-"""Events (and quarantined records) stored by one ``write_batch`` at most,
-when the writer merges the batches waiting for it.
+"""Events (and usage buckets and quarantined records) stored by one
+``write_batch`` at most, when the writer merges the batches waiting for it.
 
 A transaction per batch, often a single API page of 100 events, spends more
 on committing and on updating the partial sums than on the events: merging
@@ -102,11 +102,7 @@ async def drain_stream(
 
     async def write() -> None:
         while (taken := await pending.take(MAX_MERGED_EVENTS)) is not None:
-            group = [
-                batch
-                for batch in taken
-                if batch.logs or batch.quarantined or batch.checkpoint is not None
-            ]
+            group = [batch for batch in taken if not batch.empty]
             if group:
                 await store_batches(store, report, group, progress, backfill=backfill)
 
@@ -130,24 +126,27 @@ async def store_batches(
 ) -> None:
     """Store the batches of *group*, in order, in one transaction.
 
-    Their events and quarantined records are concatenated and the checkpoint
-    is the last one among them. Checkpoints are cumulative (each promises
-    every event before it was yielded in its batch or an earlier one), and
-    every earlier batch is either committed already or in this transaction,
-    so a checkpoint still never commits without the events before it.
+    Their events, usage buckets and quarantined records are concatenated
+    and the checkpoint is the last one among them. Checkpoints are
+    cumulative (each promises every event before it was yielded in its
+    batch or an earlier one), and every earlier batch is either committed
+    already or in this transaction, so a checkpoint still never commits
+    without the events before it.
 
     If that transaction fails, the batches are stored again one by one, as
     they were before merging: those before a bad one (an event that cannot
     be serialized, say) are committed, and its error is the one raised. (A
     failure that does not recur, a dropped connection say, costs a retry.)
     """
-    # Called as before backfills existed unless backfilling, so a store
-    # wrapped by a host (or a test) keeps working.
+    # Called as before backfills and usage reports existed unless
+    # backfilling or storing buckets, so a store wrapped by a host (or a
+    # test) keeps working for the streams it did.
     write = partial(store.write_batch, backfill=True) if backfill else store.write_batch
     if len(group) > 1:
+        usage = list(chain.from_iterable(batch.usage for batch in group))
         try:
             result = await asyncio.to_thread(
-                write,
+                partial(write, usage=usage) if usage else write,
                 report.connection,
                 report.stream,
                 list(chain.from_iterable(batch.logs for batch in group)),
@@ -172,7 +171,7 @@ async def store_batches(
             return
     for batch in group:
         result = await asyncio.to_thread(
-            write,
+            partial(write, usage=batch.usage) if batch.usage else write,
             report.connection,
             report.stream,
             batch.logs,
@@ -231,4 +230,4 @@ class ReadAhead:
 def _weight(batch: StreamBatch | None) -> int:
     if batch is None:
         return 0
-    return max(1, len(batch.logs) + len(batch.quarantined))
+    return max(1, len(batch.logs) + len(batch.usage) + len(batch.quarantined))

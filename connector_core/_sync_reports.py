@@ -50,8 +50,9 @@ class BackfillReport:
             (from its own checkpoint).
         complete: Every range asked for was read to its end; the coverage
             now starts at ``start`` unless the sync's end came first.
-        read, inserted, duplicates, quarantined: As in
-            :class:`StreamReport`, for the backfill alone.
+        read, inserted, duplicates, quarantined, usage_read,
+            usage_inserted, usage_updated: As in :class:`StreamReport`, for
+            the backfill alone.
         warning: Something the user should know (it read nothing: the
             platform may no longer keep events that old).
         error: Why it stopped early; the stream still synced
@@ -69,6 +70,9 @@ class BackfillReport:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    usage_read: int = 0
+    usage_inserted: int = 0
+    usage_updated: int = 0
     warning: str | None = None
     error: str | None = None
 
@@ -91,6 +95,11 @@ class StreamReport:
         inserted: Events new to the store.
         duplicates: Events the store already had (overlaps, re-reads).
         quarantined: Records that could not be normalized, stored aside.
+        usage_read: Usage-report buckets the connector returned.
+        usage_inserted: Buckets new to the store.
+        usage_updated: Stored buckets replaced by a revised one (a bucket
+            still open when it was read before); the rest of those read
+            were stored already as they are.
         checkpoints: Checkpoints committed (or passed by a later one that was
             committed in the same transaction).
         seconds: Time spent on the stream.
@@ -112,6 +121,9 @@ class StreamReport:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    usage_read: int = 0
+    usage_inserted: int = 0
+    usage_updated: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
     resumed: bool = False
@@ -138,11 +150,14 @@ class StreamReport:
         for batch in batches:
             self.batches += 1
             self.read += len(batch.logs)
+            self.usage_read += len(batch.usage)
             if batch.checkpoint is not None:
                 self.checkpoints += 1
         self.inserted += result.inserted
         self.duplicates += result.duplicates
         self.quarantined += result.quarantined
+        self.usage_inserted += result.usage_inserted
+        self.usage_updated += result.usage_updated
 
 
 @attrs.define
@@ -187,6 +202,21 @@ class SyncReport:
         return sum(s.quarantined for s in self.streams)
 
     @property
+    def usage_read(self) -> int:
+        """Usage-report buckets read, on every stream."""
+        return sum(s.usage_read for s in self.streams)
+
+    @property
+    def usage_inserted(self) -> int:
+        """Buckets new to the store."""
+        return sum(s.usage_inserted for s in self.streams)
+
+    @property
+    def usage_updated(self) -> int:
+        """Stored buckets replaced by a revised one."""
+        return sum(s.usage_updated for s in self.streams)
+
+    @property
     def batches(self) -> int:
         return sum(s.batches for s in self.streams)
 
@@ -218,6 +248,9 @@ class SyncReport:
             "inserted": self.inserted,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "usage_read": self.usage_read,
+            "usage_inserted": self.usage_inserted,
+            "usage_updated": self.usage_updated,
             "ok": self.ok,
             "streams": [s.as_dict() for s in self.streams],
         }

@@ -15,6 +15,9 @@ compute the same figures in SQL; both follow the definitions here, which
   UTC hour with the most events, the earliest on a tie.
 * ``model_usage``: logs per ``metadata["model"]``, with
   ``metadata["tokens_used"]`` summed when present; by count, descending.
+  When the platform's usage report was read (buckets of
+  :class:`~connector_core.models.ModelUsageRecord` starting in the period),
+  it comes from those instead: :func:`model_usage_of`.
 
 Memory grows with users and days, never with the number of events.
 
@@ -45,23 +48,38 @@ from connector_core.models import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from connector_core.models import AIAuditLog
+    from connector_core.models import AIAuditLog, ModelUsageRecord
 
 
 __all__ = [
+    "COST_UNIT",
+    "SUMMED_CURRENCY",
     "TOP_USERS",
     "PlatformsUsage",
     "UsageAccumulator",
+    "cost_units",
     "count_people",
+    "model_usage_of",
     "platform_cost",
     "platform_tokens",
     "side_by_side",
+    "usage_metric",
 ]
 
 TOP_USERS = 10
 """How many users ``top_users`` lists, as in the original plan."""
 
 _HOURS = 24
+
+COST_UNIT = 1_000_000_000
+"""Costs are summed as whole billionths of their currency, so the sum is
+exact and the same whatever the order of the buckets, here and in either
+database (the stores keep each bucket's cost in that unit too)."""
+
+SUMMED_CURRENCY = "USD"
+"""The one currency ``cost_estimate`` is summed in: a bucket in another
+keeps its cost in the store but adds none to the analytics, since adding
+amounts of two currencies needs an exchange rate the core does not have."""
 
 
 @attrs.define
@@ -277,4 +295,54 @@ def side_by_side(reports: Sequence[UsageAnalytics], people: int) -> PlatformsUsa
         ),
         platforms=tuple(reports),
         people=people,
+    )
+
+
+def cost_units(cost: float | None, currency: str) -> int | None:
+    """A bucket's cost in :data:`COST_UNIT` units, ``None`` when it has none
+    the analytics sum (see :data:`SUMMED_CURRENCY`)."""
+    if cost is None or currency != SUMMED_CURRENCY:
+        return None
+    return round(cost * COST_UNIT)
+
+
+def model_usage_of(
+    records: Iterable[ModelUsageRecord],
+) -> tuple[ModelUsageMetric, ...]:
+    """Model usage from usage-report buckets, as the stores compute it.
+
+    Per model: ``usage_count`` is the requests summed (a bucket that does
+    not report requests adds none: requests are not events, and the two are
+    never mixed in one figure); ``total_tokens`` the input and output
+    tokens summed, ``None`` when no bucket reports any; ``cost_estimate``
+    the USD costs summed (see :data:`SUMMED_CURRENCY`), ``None`` when no
+    bucket has one. The most requests first, ties by model.
+    """
+    sums: dict[str, list[int | None]] = {}
+    for record in records:
+        row = sums.setdefault(record.model, [0, None, None])
+        row[0] = (row[0] or 0) + (record.requests or 0)
+        tokens = record.tokens
+        if tokens is not None:
+            row[1] = tokens + (row[1] or 0)
+        units = cost_units(record.cost, record.currency)
+        if units is not None:
+            row[2] = units + (row[2] or 0)
+    return tuple(
+        usage_metric(model, requests or 0, tokens, units)
+        for model, (requests, tokens, units) in sorted(
+            sums.items(), key=lambda item: (-(item[1][0] or 0), item[0])
+        )
+    )
+
+
+def usage_metric(
+    model: str, requests: int, tokens: int | None, units: int | None
+) -> ModelUsageMetric:
+    """One model's figures from its sums (costs in :data:`COST_UNIT`)."""
+    return ModelUsageMetric(
+        model=model,
+        usage_count=requests,
+        total_tokens=tokens,
+        cost_estimate=None if units is None else units / COST_UNIT,
     )

@@ -55,6 +55,7 @@ __all__ = [
     "FileReference",
     "GeoLocation",
     "ModelUsageMetric",
+    "ModelUsageRecord",
     "OAuthCredentials",
     "PermissionCheck",
     "RateLimitInfo",
@@ -84,6 +85,7 @@ _KNOWN_PLATFORM_NAMES: set[str] = set()
 """Names already found valid: a set look-up instead of a regex per event."""
 _KNOWN_PLATFORM_LIMIT: Final = 256
 
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _MAX_PERCENT: Final = 100
 _LAST_HOUR: Final = 23
 
@@ -501,6 +503,100 @@ class ModelUsageMetric:
     cost_estimate: float | None = attrs.field(
         default=None, validator=_optional_non_negative
     )
+
+
+def _as_dimensions(value: Mapping[str, str]) -> dict[str, str]:
+    # Dimensions are keys of a bucket (a workspace, a project, a key id):
+    # text on both sides, so they compare, sort and store alike everywhere.
+    dimensions = _as_dict(value)
+    pairs: dict[Any, Any] = dimensions
+    for key, item in pairs.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(f"dimensions must map text to text, got {key!r}: {item!r}")
+    return dimensions
+
+
+def _currency(
+    _instance: object, attribute: "attrs.Attribute[Any]", value: object
+) -> None:
+    if not isinstance(value, str) or _CURRENCY.fullmatch(value) is None:
+        raise ValueError(
+            f"{attribute.name} must be an ISO 4217 code such as 'USD', got {value!r}"
+        )
+
+
+def _finite_non_negative(
+    _instance: object, attribute: "attrs.Attribute[Any]", value: object
+) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value < float("inf")
+    ):
+        raise ValueError(
+            f"{attribute.name} must be a finite number >= 0, got {value!r}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ModelUsageRecord:
+    """One bucket of a platform's usage report: what one model was asked
+    and cost over one stretch of time, for one combination of dimensions.
+
+    Usage and cost reports are the platform's own account of requests,
+    tokens and money, which audit events rarely carry; they are kept as
+    records of their own so the analytics of a stored period can report
+    tokens and cost per model. A bucket is revised while its stretch is
+    still open (today's figures grow), so ``id`` is derived from what
+    identifies the bucket (its start, model and dimensions), never from
+    its figures: the revised bucket replaces the stored one.
+
+    Attributes:
+        id: The bucket's stable key within its connection.
+        platform: The platform that reported it.
+        start, end: The bucket's stretch of time, UTC, ``start <= end``.
+        model: The model the figures are for.
+        requests: Requests made, when reported.
+        input_tokens, output_tokens: Tokens in and out, when reported.
+        cost: What it cost, in ``currency``, when reported.
+        currency: An ISO 4217 code; analytics sum only ``USD``.
+        dimensions: What else the bucket is grouped by (a workspace,
+            project or API key id), text to text.
+        raw: The bucket as the platform reported it.
+    """
+
+    id: str = attrs.field(validator=v.and_(v.instance_of(str), v.min_len(1)))
+    platform: AIPlatform = attrs.field(validator=validate_platform_name)
+    start: dt.datetime = attrs.field(converter=ensure_utc)
+    end: dt.datetime = attrs.field(converter=ensure_utc)
+    model: str = attrs.field(validator=v.and_(v.instance_of(str), v.min_len(1)))
+    requests: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    input_tokens: int | None = attrs.field(
+        default=None, validator=_optional_non_negative
+    )
+    output_tokens: int | None = attrs.field(
+        default=None, validator=_optional_non_negative
+    )
+    cost: float | None = attrs.field(default=None, validator=_finite_non_negative)
+    currency: str = attrs.field(default="USD", validator=_currency)
+    dimensions: Mapping[str, str] = attrs.field(factory=dict, converter=_as_dimensions)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_as_dict)
+
+    def __attrs_post_init__(self) -> None:
+        _check_range(self.start, self.end, "ModelUsageRecord")
+        for name in ("requests", "input_tokens", "output_tokens"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int | None):
+                raise TypeError(f"{name} must be an int or None, got {count!r}")
+
+    @property
+    def tokens(self) -> int | None:
+        """Input and output tokens together; ``None`` when neither is known."""
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
 
 
 @attrs.frozen(kw_only=True)

@@ -20,6 +20,14 @@ they travel in ``quarantined`` with the reason. A reader gets that for
 free by normalizing each record through :func:`normalize_or_quarantine` and
 building its batches with :meth:`StreamBatch.from_results`.
 
+Usage reports. A platform's usage and cost report (requests, tokens and
+cost per model and time bucket) is read as a stream of its own: its batches
+carry :class:`~connector_core.models.ModelUsageRecord` values in ``usage``
+instead of logs, and a malformed bucket is quarantined like a malformed
+event. Such a stream is an ordinary ``WINDOWED`` one, checkpointed by time;
+a bucket still open (today's) is read again on the next sync from a
+checkpoint at or before its start, and the store replaces it by its ``id``.
+
 The page hint. The core's pages resume from a checkpoint each, and tell the
 reader in ``query.limit`` how many logs the page still needs from it
 (``None``: read to the end, as the sync engine does). A reader that can
@@ -57,7 +65,7 @@ import attrs
 import orjson
 
 from connector_core.exceptions import RecordRefusedError
-from connector_core.models import AIAuditLog
+from connector_core.models import AIAuditLog, ModelUsageRecord
 
 
 __all__ = [
@@ -253,35 +261,60 @@ class StreamBatch:
         checkpoint: When set, a JSON-compatible state from which a later
             read resumes with nothing lost; ``None`` while a stretch is
             still being read.
+        usage: Buckets of a usage report (see the module docstring), each
+            replacing any stored bucket of the same id.
     """
 
     logs: tuple[AIAuditLog, ...] = ()
     quarantined: tuple[QuarantinedRecord, ...] = ()
     checkpoint: Mapping[str, Any] | None = None
+    usage: tuple[ModelUsageRecord, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether it carries nothing to store: no log, usage bucket,
+        quarantined record or checkpoint."""
+        return not (
+            self.logs or self.usage or self.quarantined or self.checkpoint is not None
+        )
 
     @classmethod
     def from_results(
         cls,
-        results: Iterable["AIAuditLog | Iterable[AIAuditLog] | QuarantinedRecord"],
+        results: Iterable[
+            "AIAuditLog | ModelUsageRecord | Iterable[AIAuditLog | ModelUsageRecord]"
+            " | QuarantinedRecord"
+        ],
         checkpoint: Mapping[str, Any] | None = None,
     ) -> "StreamBatch":
-        """One batch of normalized *results*, logs and quarantined apart.
+        """One batch of normalized *results*: logs, usage buckets and
+        quarantined records apart.
 
         Takes what :func:`normalize_or_quarantine` returns for each record
-        of a slice (a log, a list of logs, or a quarantined record), each
-        kind in its order.
+        of a slice (a log or a usage bucket, a list of them, or a
+        quarantined record), each kind in its order.
         """
         logs: list[AIAuditLog] = []
+        usage: list[ModelUsageRecord] = []
         quarantined: list[QuarantinedRecord] = []
         for result in results:
             if isinstance(result, AIAuditLog):
                 logs.append(result)
             elif isinstance(result, QuarantinedRecord):
                 quarantined.append(result)
+            elif isinstance(result, ModelUsageRecord):
+                usage.append(result)
             else:
-                logs.extend(result)
+                for item in result:
+                    if isinstance(item, ModelUsageRecord):
+                        usage.append(item)
+                    else:
+                        logs.append(item)
         return cls(
-            logs=tuple(logs), quarantined=tuple(quarantined), checkpoint=checkpoint
+            logs=tuple(logs),
+            quarantined=tuple(quarantined),
+            checkpoint=checkpoint,
+            usage=tuple(usage),
         )
 
 

@@ -149,6 +149,20 @@ DAILY = m.DailyActivityMetric(
 MODEL_USAGE = m.ModelUsageMetric(
     model="gpt-4o", usage_count=250, total_tokens=1_250_000, cost_estimate=18.75
 )
+USAGE_BUCKET = m.ModelUsageRecord(
+    id="2025-01-02/gpt-4o/proj_1",
+    platform="chatgpt",
+    start=T1,
+    end=T1 + dt.timedelta(days=1),
+    model="gpt-4o",
+    requests=250,
+    input_tokens=1_000_000,
+    output_tokens=250_000,
+    cost=18.75,
+    currency="USD",
+    dimensions={"project_id": "proj_1"},
+    raw={"results": [{"num_model_requests": 250}]},
+)
 ANALYTICS = m.UsageAnalytics(
     platform="chatgpt",
     period=DATE_RANGE,
@@ -247,6 +261,7 @@ FULL_INSTANCES = [
     TOP_USER,
     DAILY,
     MODEL_USAGE,
+    USAGE_BUCKET,
     ANALYTICS,
     CONNECTION,
     CREDENTIALS,

@@ -273,10 +273,12 @@ class _ProgressLine:
         if not self.enabled:
             return
         elapsed = max(time.perf_counter() - self.started, 1e-6)
+        buckets = f", {report.usage_read:,} usage buckets" if report.usage_read else ""
         click.echo(
             f"\r{report.connection}/{report.stream}: {report.read:,} events "
             f"({report.read / elapsed:,.0f}/s), {report.batches:,} pages "
-            f"({report.batches / elapsed:,.1f}/s), {report.inserted:,} new   ",
+            f"({report.batches / elapsed:,.1f}/s), {report.inserted:,} new"
+            f"{buckets}   ",
             err=True,
             nl=False,
         )
@@ -330,8 +332,21 @@ def _summary(report: SyncReport) -> str:
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         lines.append("  " + "  ".join(cells))
+    lines.extend(_usage_lines(report))
     lines.extend(f"  {s.stream} stopped: {s.error}" for s in report.streams if s.error)
     return "\n".join(lines)
+
+
+def _usage_lines(report: SyncReport) -> list[str]:
+    """A line per stream that read usage-report buckets: they are not
+    events, so the table's columns do not count them. A bucket read again
+    unchanged is neither new nor updated."""
+    return [
+        f"  {s.stream}: {s.usage_read:,} usage buckets read, "
+        f"{s.usage_inserted:,} new, {s.usage_updated:,} updated"
+        for s in report.streams
+        if s.usage_read
+    ]
 
 
 def _backfill_lines(report: SyncReport) -> list[str]:

@@ -26,6 +26,14 @@ Tables:
     backfill under way: its range and its own checkpoint. Added by
     migration 2; a stream synced before it has no row, and its coverage is
     estimated from its oldest stored event.
+``usage_reports``
+    The buckets of platforms' usage reports
+    (:class:`~connector_core.models.ModelUsageRecord`), keyed by
+    ``(connection, id)``: a bucket read again replaces the stored one. Its
+    ``document`` is the record as :func:`connector_core.serialization.dumps`
+    writes it; ``cost_units`` is its cost in billionths, when in the
+    currency the analytics sum (see :data:`connector_core.analytics.COST_UNIT`),
+    so sums are exact in both databases. Added by migration 3.
 ``quarantine``
     Records that could not be normalized, de-duplicated per connection by a
     hash of their stream and text.
@@ -65,6 +73,7 @@ __all__ = [
     "Migration",
     "apply_migrations",
     "check_schema",
+    "has_usage_reports",
 ]
 
 
@@ -221,6 +230,37 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    Migration(
+        version=3,
+        description="usage_reports: buckets of platforms' usage and cost reports",
+        statements=(
+            """CREATE TABLE usage_reports (
+                connection {text} NOT NULL,
+                id {text} NOT NULL,
+                platform {text} NOT NULL,
+                stream {text} NOT NULL,
+                start_us BIGINT NOT NULL,
+                end_us BIGINT NOT NULL,
+                day {text} NOT NULL,
+                model {text} NOT NULL,
+                requests BIGINT,
+                input_tokens BIGINT,
+                output_tokens BIGINT,
+                cost DOUBLE PRECISION,
+                cost_units BIGINT,
+                currency {text} NOT NULL,
+                dimensions TEXT NOT NULL,
+                document TEXT NOT NULL,
+                ingested_at TEXT NOT NULL,
+                PRIMARY KEY (connection, id)
+            )""",
+            # The analytics read a platform's buckets of a period.
+            (
+                "CREATE INDEX usage_reports_platform_start ON usage_reports"
+                " (platform, start_us, connection)"
+            ),
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version
@@ -229,7 +269,9 @@ READABLE_VERSION: Final = 1
 """The oldest schema a store opened read-only is read with. Migration 2
 added only what syncing uses (``coverage``), so ``logs`` and ``usage`` still
 read a store no sync has migrated yet; a migration that changes what they
-read raises this."""
+read raises this. Migration 3 added ``usage_reports``, which the analytics
+read only when the table exists (:func:`has_usage_reports`), so a store of
+version 1 or 2 still reads, with the model usage of its events."""
 
 
 def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
@@ -240,10 +282,13 @@ def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
     store at once apply each migration once.
     """
     session.execute(SCHEMA_VERSION_TABLE)
-    current = session.query("SELECT MAX(version) FROM schema_version")[0][0] or 0
-    _refuse_newer(current, url)
+    applied = {row[0] for row in session.query("SELECT version FROM schema_version")}
+    _refuse_newer(max(applied, default=0), url)
     for migration in MIGRATIONS:
-        if migration.version <= current:
+        # Each one recorded is skipped, whatever came after it: a store
+        # whose history lacks one (rebuilt by hand, or by a test standing
+        # in for an older version) gets exactly what it lacks.
+        if migration.version in applied:
             continue
         for statement in migration.render(dialect):
             session.execute(statement)
@@ -287,3 +332,10 @@ def _refuse_newer(current: int, url: str) -> None:
             f"store {url} has schema version {current}, newer than this version "
             f"of aiaudit understands ({LATEST_VERSION}); upgrade aiaudit"
         )
+
+
+def has_usage_reports(session: Session, dialect: Dialect) -> bool:
+    """Whether the store has the ``usage_reports`` table (migration 3): a
+    store opened read-only may be older."""
+    rows = session.query(dialect.sql(dialect.table_exists), ("usage_reports",))
+    return bool(rows[0][0])

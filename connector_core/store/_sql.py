@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import orjson
 
 from connector_core._document import usual_documents
@@ -40,13 +41,24 @@ from connector_core.store._quarantine import (
     _refused,
     _unstorable,
 )
-from connector_core.store._schema import apply_migrations, check_schema
+from connector_core.store._schema import (
+    apply_migrations,
+    check_schema,
+    has_usage_reports,
+)
 from connector_core.store._usage import (
     _Span,
     partial_sums,
     read_accounts,
     read_usage,
     usage_figures,
+)
+from connector_core.store._usage_reports import (
+    UsageWrite,
+    read_model_usage,
+    read_usage_documents,
+    usage_rows,
+    write_usage,
 )
 from connector_core.store._values import (
     _from_iso,
@@ -73,7 +85,9 @@ from connector_core.streams import QuarantinedRecord
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from contextlib import AbstractContextManager
+    from datetime import datetime
 
+    from connector_core.models import ModelUsageRecord
     from connector_core.store._driver import Bulk, Dialect, Session, SessionMode
 
 
@@ -118,6 +132,7 @@ _PURGED: Final = (
     "usage_hours",
     "usage_actions",
     "usage_models",
+    "usage_reports",
 )
 
 
@@ -405,18 +420,23 @@ class SQLStore(Store):
         checkpoint: Mapping[str, Any] | None = None,
         *,
         backfill: bool = False,
+        usage: Sequence[ModelUsageRecord] = (),
     ) -> WriteResult:
         """Store a batch and, when given, the stream's checkpoint, atomically.
 
         Rows are built before the transaction opens, so the database is held
         only for the statements. Inside it: the events not stored yet, the
-        partial sums of exactly those, the quarantined records and the
-        checkpoint (with *backfill*, the backfill's); anything failing (a
-        database error, an exception from a hook) rolls every part back.
+        partial sums of exactly those, the usage buckets new or revised,
+        the quarantined records and the checkpoint (with *backfill*, the
+        backfill's); anything failing (a database error, an exception from
+        a hook) rolls every part back.
         """
         now = _iso(_now())
         rows: list[tuple[Any, ...]] = []
         bad = [_quarantine_row(connection, record, now) for record in quarantined]
+        buckets, unstorable_buckets = usage_rows(connection, stream, usage, now)
+        bad.extend(_quarantine_row(connection, r, now) for r in unstorable_buckets)
+        buckets_written = UsageWrite()
         for log, written in zip(logs, usual_documents(logs), strict=True):
             try:
                 rows.append(event_row(connection, stream, log, now, written))
@@ -435,6 +455,10 @@ class SQLStore(Store):
                 for row, why in refused
             )
             self._add_usage(session, connection, new)
+            if buckets:
+                buckets_written = write_usage(
+                    session, self.dialect, self._bulk_insert, connection, buckets
+                )
             stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
             if backfill:
                 self._save_backfill_checkpoint(
@@ -446,6 +470,9 @@ class SQLStore(Store):
             inserted=len(new),
             duplicates=len(rows) - len(new) - len(refused),
             quarantined=stored_bad,
+            usage_inserted=buckets_written.inserted,
+            usage_updated=buckets_written.updated,
+            usage_unchanged=buckets_written.unchanged,
         )
 
     def _refusal(self, exc: BaseException) -> str | None:
@@ -688,6 +715,33 @@ class SQLStore(Store):
             f"{self.url} is not text but {type(document).__name__}"
         )
 
+    def usage_records(
+        self,
+        *,
+        connection: str | None = None,
+        platform: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ModelUsageRecord]:
+        """The stored usage buckets that match, by start (both ends
+        included), then connection and id; none from a store older than
+        usage reports, opened read-only.
+
+        Raises:
+            SchemaError: A stored document is not a bucket's.
+        """
+        with self._mutex, self._session("snapshot") as session:
+            if not has_usage_reports(session, self.dialect):
+                return []
+            return read_usage_documents(
+                session,
+                self.dialect,
+                connection=connection,
+                platform=platform,
+                start=start,
+                end=end,
+            )
+
     def count_logs(self, where: LogFilter) -> int:
         """How many events match (at most ``where.limit``)."""
         conditions, params = _log_conditions(where, self.dialect)
@@ -740,6 +794,8 @@ class SQLStore(Store):
         :meth:`iter_logs` order (which decides a user's ``email``: the first
         one seen). Two queries (:func:`~connector_core.store._usage.read_usage`)
         in one snapshot, so the figures agree even while a sync writes.
+        When usage buckets of the platform start in *period*, ``model_usage``
+        is theirs (a third query, in the same snapshot).
         """
         if top_users < 0:
             raise ValueError(f"top_users must be 0 or more, got {top_users}")
@@ -753,7 +809,20 @@ class SQLStore(Store):
                 connection=connection,
                 top_users=top_users,
             )
-        return usage_figures(rows, period, platform=platform)
+            reported = None
+            if has_usage_reports(session, self.dialect):
+                reported = read_model_usage(
+                    session,
+                    self.dialect,
+                    platform=platform,
+                    connection=connection,
+                    start=period.start,
+                    end=period.end,
+                )
+        figures = usage_figures(rows, period, platform=platform)
+        if reported is None:
+            return figures
+        return attrs.evolve(figures, model_usage=reported)
 
     def people(self, period: AIDateRange, *, connections: Sequence[str] = ()) -> int:
         """How many people have an event in *period* (see :meth:`Store.people`),

@@ -27,6 +27,12 @@ Guarantees every implementation gives, and the tests check on both:
 * :meth:`Store.usage_analytics` computes the figures in the database, by the
   definitions of :mod:`connector_core.analytics`, and agrees with
   :class:`~connector_core.analytics.UsageAccumulator` on the same events.
+* The buckets of usage reports (:class:`~connector_core.models.ModelUsageRecord`)
+  are keyed by ``(connection, id)`` too, but a bucket written again replaces
+  the stored one (a report is revised while its bucket is open), in the
+  same transaction as the batch's events and checkpoint. When a period has
+  buckets of the platform, its analytics' ``model_usage`` comes from them
+  (:func:`~connector_core.analytics.model_usage_of`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from connector_core.analytics import count_people
-from connector_core.models import AIAuditLog
+from connector_core.models import AIAuditLog, ModelUsageRecord
 from connector_core.serialization import loads
 from connector_core.store._filters import LogFilter
 from connector_core.streams import QuarantinedRecord
@@ -124,11 +130,23 @@ class Coverage:
 
 @attrs.frozen(kw_only=True)
 class WriteResult:
-    """What one batch changed."""
+    """What one batch changed.
+
+    Attributes:
+        inserted: Events new to the store.
+        duplicates: Events it had already.
+        quarantined: Records stored aside.
+        usage_inserted: Usage buckets new to the store.
+        usage_updated: Stored usage buckets replaced by a revised one.
+        usage_unchanged: Usage buckets stored already exactly as read.
+    """
 
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    usage_inserted: int = 0
+    usage_updated: int = 0
+    usage_unchanged: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -250,6 +268,7 @@ class Store(abc.ABC):
         checkpoint: Mapping[str, Any] | None = None,
         *,
         backfill: bool = False,
+        usage: Sequence[ModelUsageRecord] = (),
     ) -> WriteResult:
         """Store a batch and, when given, the stream's new checkpoint, in one
         transaction.
@@ -257,6 +276,11 @@ class Store(abc.ABC):
         With *backfill*, the batch belongs to the stream's backfill under
         way (see :meth:`save_coverage`): the checkpoint is that backfill's,
         and the stream's own checkpoint is left as it is.
+
+        *usage* are buckets of a usage report, each replacing the stored one
+        of its id. The sync engine passes it only when a batch has some, so
+        a store written before usage reports existed keeps working for
+        every stream but a usage report's.
 
         Raises:
             StoreError: With *backfill*, no backfill is under way; nothing
@@ -289,6 +313,23 @@ class Store(abc.ABC):
         for document in self.iter_documents(where):
             yield loads(document, AIAuditLog)
 
+    def usage_records(
+        self,
+        *,
+        connection: str | None = None,
+        platform: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ModelUsageRecord]:
+        """The stored usage buckets that match (a bucket matches a time
+        range by its start, both ends included), by start, then connection
+        and id.
+
+        This default is for a store that keeps no usage reports: it has
+        none to return.
+        """
+        return []
+
     @abc.abstractmethod
     def count_logs(self, where: LogFilter) -> int:
         """How many events match."""
@@ -307,7 +348,9 @@ class Store(abc.ABC):
         top_users: int = 10,
     ) -> UsageAnalytics:
         """Usage over *period* computed in the database (see the module
-        docstring); ``total_users`` is the number of active users."""
+        docstring); ``total_users`` is the number of active users, and
+        ``model_usage`` comes from the usage buckets starting in *period*
+        when there are any."""
 
     def people(self, period: AIDateRange, *, connections: Sequence[str] = ()) -> int:
         """How many people have an event in *period*, on any platform (of

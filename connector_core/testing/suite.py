@@ -96,6 +96,11 @@ from connector_core.testing._reading_checks import (
     top_user_problems,
     usage_analytics,
 )
+from connector_core.testing._usage_checks import (
+    usage_problems,
+    usage_resume_problems,
+    usage_streams,
+)
 
 
 if TYPE_CHECKING:
@@ -431,6 +436,24 @@ class ConnectorConformance:
         start right after it (anything older would be a page's log twice).
         Without one, logs yielded ahead of the checkpoint may come again."""
         problems = aiaudit_harness.resume_problems()
+        if problems:
+            fail(listed(problems))
+
+    def test_usage_buckets_are_well_formed_and_resume_whole(
+        self, aiaudit_harness: Harness
+    ) -> None:
+        """A usage report (requests, tokens and cost per model and bucket)
+        is where a host's token and cost figures come from. Its buckets are
+        stored by id, a revised one replacing the stored one: ids must be
+        unique within a batch, times UTC, figures not negative, and a read
+        resumed from any checkpoint must lose no bucket (reading one again
+        is allowed: an open bucket is read again on purpose). A connector
+        without a usage stream has nothing to get wrong here, and passes."""
+        reading = aiaudit_harness.require_reading()
+        if not usage_streams(reading):
+            return
+        problems = usage_problems(reading, aiaudit_harness.platform)
+        problems += aiaudit_harness.run(usage_resume_problems(aiaudit_harness))
         if problems:
             fail(listed(problems))
 

@@ -34,6 +34,8 @@ from connector_core.sync import sync_connection
 END = datetime(2025, 3, 1, tzinfo=UTC)
 UNTIL = END - timedelta(seconds=1)
 STREAMS = ("login_activity", "assistant_activity")
+USAGE = "model_usage"
+"""The usage report's stream: buckets, not events."""
 
 
 def _days(n: int) -> datetime:
@@ -92,14 +94,15 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
     await _sync(registry, sandbox, store, "whole", since=_days(30))
     first = await _sync(registry, sandbox, store, since=_days(10))
     checkpoints = store.checkpoints("acme")
-    assert set(checkpoints) == set(STREAMS)
+    assert set(checkpoints) == {*STREAMS, USAGE}
+    buckets = len(store.usage_records(connection="acme"))
 
     second = await _sync(registry, sandbox, store, since=_days(30))
 
     _assert_exact(store, sandbox, _days(30))
     assert second.ok, [(s.stream, s.error, s.backfill) for s in second.streams]
     backfills = {s.stream: s.backfill for s in second.streams}
-    assert set(backfills) == set(STREAMS)
+    assert set(backfills) == {*STREAMS, USAGE}
     assert all(backfills.values()), backfills
     for name, backfill in backfills.items():
         assert backfill.start == _days(30), name
@@ -108,7 +111,17 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
         assert backfill.error is None, name
         assert not backfill.whole, name
         assert backfill.end == _days(10), name
-        assert backfill.inserted > 0, name
+        assert backfill.warning is None, name
+        if name == USAGE:
+            assert backfill.inserted == 0
+            assert backfill.usage_inserted > 0
+        else:
+            assert backfill.inserted > 0, name
+    # The older days' buckets: the whole connection's, as a sync of the range.
+    assert len(store.usage_records(connection="acme")) > buckets
+    assert store.usage_records(connection="acme") == store.usage_records(
+        connection="whole"
+    )
     assert second.inserted == sum(b.inserted for b in backfills.values()) > 0
     assert first.inserted + second.inserted == len(_ids(store))
     # The windowed streams' checkpoints neither moved back nor skipped
@@ -140,8 +153,10 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
         await _sync(registry, sandbox, store, "whole", since=_days(30))
         await _sync(registry, sandbox, store, since=_days(10))
         with store._mutex, store._session("write") as session:
+            # Version 1 had neither coverage nor usage reports.
             session.execute("DROP TABLE coverage")
-            session.execute("DELETE FROM schema_version WHERE version = 2")
+            session.execute("DROP TABLE usage_reports")
+            session.execute("DELETE FROM schema_version WHERE version >= 2")
     finally:
         store.close()
     reader = open_store(store_url, read_only=True)
@@ -173,7 +188,9 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
         for name in STREAMS:
             assert backfills[name].estimated, name
             assert backfills[name].end == oldest[name], name
-        for name in backfills:
+        # The usage stream has no event to estimate from (and a store of
+        # version 1 never had one): only the event streams are checked.
+        for name in STREAMS:
             assert store.coverage("acme", name) == Coverage(start=_days(30)), name
     finally:
         store.close()

@@ -477,6 +477,11 @@ def test_a_future_until_is_clamped_to_now(sandbox_process, store_url, tmp_path):
     # The windowed streams' checkpoints are the end of their last window:
     # the exclusive end just after the query's (inclusive) end, so at most
     # a microsecond after `after`; ten days ahead before the clamp.
+    # The usage report's is the start of the day it read last, today: that
+    # day's buckets are still open, and the next sync reads them again.
+    usage = datetime.fromisoformat(checkpoints.pop("model_usage")["since"])
+    assert usage <= after
+    assert after - usage < timedelta(days=1)
     windowed = [datetime.fromisoformat(c["since"]) for c in checkpoints.values()]
     assert len(windowed) == 2
     assert before <= min(windowed)

@@ -14,6 +14,12 @@ Some activity is published late, up to ``PUBLICATION_LAG`` after its time.
 A checkpoint therefore also names the logs yielded in the lag before it,
 and a read resumed from it first reads that stretch again, skipping them:
 late activity is read, and nothing twice.
+
+The usage report is one more stream, ``model_usage``: daily buckets of
+requests, tokens and cost per model and project, yielded as usage records
+rather than logs. Today's bucket still grows, so its checkpoint is the
+start of the last day read, and the next read fetches that day again; the
+store replaces each bucket by its id.
 """
 
 from __future__ import annotations
@@ -57,8 +63,10 @@ from aiaudit_example.normalize import (
     PERMISSIONS,
     PLATFORM,
     PUBLICATION_LAG,
+    USAGE_PATH,
     format_time,
     normalize_activity,
+    normalize_usage,
 )
 
 
@@ -112,6 +120,9 @@ class ExampleConfig:
 _STREAMS: Final = {f"{app}_activity": app for app in APPLICATIONS}
 """One stream per application: the API lists one application per request."""
 
+USAGE_STREAM: Final = "model_usage"
+"""The usage report's stream."""
+
 
 @attrs.frozen(kw_only=True)
 class Resume(Checkpoint):
@@ -121,6 +132,20 @@ class Resume(Checkpoint):
 
     since: datetime
     seen: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class UsageResume(Checkpoint):
+    """The usage stream's checkpoint: every bucket of a day before ``since``
+    was read; the day of ``since`` may still be revised, so it is read
+    again."""
+
+    since: datetime
+
+
+def _day(moment: datetime) -> datetime:
+    """The start of *moment*'s day (UTC): buckets are whole days."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @attrs.frozen
@@ -218,6 +243,12 @@ class ExampleConnector:
             )
             for stream, app in _STREAMS.items()
             for events in [APPLICATIONS[app]]
+        ] + [
+            StreamInfo(
+                name=USAGE_STREAM,
+                kind=StreamKind.WINDOWED,
+                description="Requests, tokens and cost per model, project and day",
+            )
         ]
 
     @hookimpl
@@ -227,6 +258,22 @@ class ExampleConnector:
         checkpoint: Mapping[str, Any] | None,
         query: AIAuditLogQuery,
     ) -> AsyncGenerator[StreamBatch, None]:
+        reader = (
+            self._usage(checkpoint, query)
+            if stream == USAGE_STREAM
+            else self._activity(stream, checkpoint, query)
+        )
+        async with contextlib.aclosing(reader) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _activity(
+        self,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """An application's activity, in windows (see the module docstring)."""
         app = _STREAMS.get(stream)
         if app is None:
             raise NotSupportedError(self.platform, f"stream {stream!r}")
@@ -336,6 +383,50 @@ class ExampleConnector:
             )
             if token is None:
                 return
+
+    async def _usage(
+        self, checkpoint: Mapping[str, Any] | None, query: AIAuditLogQuery
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """The usage report's buckets from the checkpoint's day (or the day
+        of the query's start) to the query's end, page by page, in order of
+        their start: after each page, every day before its last bucket's
+        is read, and that is the checkpoint."""
+        if LogFilter.from_query(query).askable_actions is not None:
+            return  # buckets are no action: a read of some actions has none
+        resume = UsageResume.from_dict(USAGE_STREAM, checkpoint)
+        start = _day(query.start_date) if resume is None else resume.since
+        stop = query.end_date + timedelta(microseconds=1)  # endTime is exclusive
+        if start >= stop:
+            return
+        params: dict[str, str | int] = {
+            "startTime": format_time(start),
+            "endTime": format_time(stop),
+            "maxResults": self.config.page_size,
+        }
+        guard = CursorGuard(USAGE_PATH, "nextPageToken")
+        normalize = functools.partial(normalize_usage, platform=self.platform)
+        token: str | None = None
+        async with self._http() as http:
+            while True:
+                asked = params if token is None else {**params, "pageToken": token}
+                raw = await http.get_json(USAGE_PATH, params=asked)
+                page = self._page(raw, USAGE_PATH)
+                token = page.nextPageToken
+                if token is not None:
+                    guard.advance(token)
+                batch = StreamBatch.from_results(
+                    normalize_or_quarantine(USAGE_STREAM, item, normalize)
+                    for item in page.items
+                )
+                since = _day(query.end_date) if token is None else None
+                if since is None and batch.usage:
+                    since = _day(batch.usage[-1].start)
+                if since is not None:
+                    done = UsageResume(since=max(since, start))
+                    batch = attrs.evolve(batch, checkpoint=done.to_dict())
+                yield batch
+                if token is None:
+                    return
 
     def _page(self, raw: object, path: str) -> Page:
         """A page of the wrong shape is an API fault, never an empty page."""

@@ -9,11 +9,16 @@ the reader, instead of misread.
 
 The table :data:`APPLICATIONS` is the whole mapping; being data, it also
 answers which requests a filter needs, so the two never disagree.
+
+The usage report is read the same way: each daily bucket of requests,
+tokens and cost per model and project becomes one
+:class:`~connector_core.ModelUsageRecord`, or is refused with the reason.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import attrs
@@ -21,6 +26,7 @@ import cattrs
 from connector_core import (
     AIActivityType,
     AIAuditLog,
+    ModelUsageRecord,
     RecordRefusedError,
     describe_structure_error,
     strict_converter,
@@ -50,6 +56,9 @@ APPLICATIONS: Final = {
 
 PERMISSIONS: Final = {app: f"reports.{app}.readonly" for app in APPLICATIONS}
 """The scope a key needs to read each application."""
+
+USAGE_PATH: Final = "/admin/reports/v1/usage/models"
+"""The usage report: daily buckets per model and project."""
 
 
 def parse_time(text: str) -> datetime:
@@ -183,3 +192,71 @@ def _parameters(event: Event) -> dict[str, Any]:
         else:
             found[p.name] = p.value if p.multiValue is None else list(p.multiValue)
     return found
+
+
+@attrs.frozen
+class Cost:
+    amount: str  # a decimal, as text: money is never a binary float on the wire
+    currencyCode: str = "USD"  # noqa: N815
+
+
+@attrs.frozen
+class UsageBucket:
+    startTime: str  # noqa: N815
+    endTime: str  # noqa: N815
+    model: str
+    projectId: str  # noqa: N815
+    requests: str | None = None  # int64 as text, as every count of the API
+    inputTokens: str | None = None  # noqa: N815
+    outputTokens: str | None = None  # noqa: N815
+    cost: Cost | None = None
+
+
+_read_bucket = strict_converter().get_structure_hook(UsageBucket)
+
+
+def usage_id(start: datetime, model: str, project: str) -> str:
+    """A bucket is named by its day, model and project, never its figures:
+    the day's bucket read again while the day is open replaces the stored
+    one."""
+    return f"usage:{round(start.timestamp() * 1000)}:{model}:{project}"
+
+
+def normalize_usage(raw: Any, platform: str = PLATFORM) -> ModelUsageRecord:
+    """The record of one usage bucket, as *platform*.
+
+    Raises:
+        RecordRefusedError: It cannot be read; the reason names what is wrong.
+    """
+    try:
+        bucket = _read_bucket(raw, UsageBucket)
+    except (cattrs.BaseValidationError, TypeError) as exc:
+        reason = f"malformed usage bucket: {describe_structure_error(exc)}"
+        raise RecordRefusedError(reason, native_type="model_usage") from None
+    try:
+        start = parse_time(bucket.startTime)
+        cost = None if bucket.cost is None else Decimal(bucket.cost.amount)
+        return ModelUsageRecord(
+            id=usage_id(start, bucket.model, bucket.projectId),
+            platform=platform,
+            start=start,
+            end=parse_time(bucket.endTime),
+            model=bucket.model,
+            requests=_count(bucket.requests),
+            input_tokens=_count(bucket.inputTokens),
+            output_tokens=_count(bucket.outputTokens),
+            cost=None if cost is None else float(cost),
+            currency="USD" if bucket.cost is None else bucket.cost.currencyCode,
+            dimensions={"project_id": bucket.projectId},
+            raw=raw,
+        )
+    except (ValueError, TypeError, InvalidOperation) as exc:
+        raise RecordRefusedError(
+            f"usage bucket: {exc}",
+            native_id=f"{bucket.startTime}/{bucket.model}/{bucket.projectId}",
+            native_type="model_usage",
+        ) from None
+
+
+def _count(text: str | None) -> int | None:
+    return None if text is None else int(text)  # ValueError: not an integer

@@ -31,6 +31,12 @@ network, a fault here does not spare the retry: at a rate of 1.0 every
 request fails, which is what lets the conformance suite see the connector's
 errors instead of its retries.
 
+The usage report (``GET /admin/reports/v1/usage/models``, ``startTime``
+inclusive, ``endTime`` exclusive, paged like the listing) serves a bucket per
+day, model and project, oldest first, from the history's first day to the
+day it ends on. That last day is still open: its figures grow each time
+:meth:`_Api.revise_usage` is called, as a real report's do during the day.
+
 Two profiles change the data instead of the requests: ``poisoned`` adds a
 few activities no database takes as they are (a lone surrogate, a NUL, a
 6,000-character user id; see :data:`POISONS`), and ``late`` adds a burst of
@@ -51,6 +57,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -65,9 +72,11 @@ from aiaudit_example.normalize import (
     PERMISSIONS,
     PLATFORM,
     PUBLICATION_LAG,
+    USAGE_PATH,
     format_time,
     log_id,
     parse_time,
+    usage_id,
 )
 
 
@@ -107,6 +116,13 @@ _EVENT_WEIGHTS: Final = {
     "conversation_exported": 0.04,
 }
 _MODELS: Final = ("example-large", "example-small", "example-vision")
+_PROJECTS: Final = ("proj_alpha", "proj_beta")
+_PRICE_PER_1K: Final = {
+    "example-large": Decimal("0.0100"),
+    "example-small": Decimal("0.0005"),
+    "example-vision": Decimal("0.0040"),
+}
+"""USD per thousand tokens, in and out alike: what a bucket's cost is."""
 _TIED_SHARE: Final = 0.05
 _TWO_EVENT_SHARE: Final = 0.05
 _LATE_BURST: Final = 6
@@ -183,6 +199,72 @@ class Activity:
         ]
 
 
+@attrs.frozen
+class UsageBucket:
+    """One day's usage of a model by a project; :meth:`to_json` serves it."""
+
+    start: datetime
+    model: str
+    project: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+
+    def revised(self, revision: int) -> UsageBucket:
+        """The bucket after *revision* more stretches of its open day."""
+        return attrs.evolve(
+            self,
+            requests=self.requests + 3 * revision,
+            input_tokens=self.input_tokens + 900 * revision,
+            output_tokens=self.output_tokens + 300 * revision,
+        )
+
+    @property
+    def id(self) -> str:
+        """The id a correct connector gives its record."""
+        return usage_id(self.start, self.model, self.project)
+
+    def to_json(self) -> dict[str, Any]:
+        tokens = self.input_tokens + self.output_tokens
+        cost = _PRICE_PER_1K[self.model] * tokens / 1000
+        return {
+            "kind": "admin#reports#modelUsage",
+            "startTime": format_time(self.start),
+            "endTime": format_time(self.start + timedelta(days=1)),
+            "model": self.model,
+            "projectId": self.project,
+            "requests": str(self.requests),
+            "inputTokens": str(self.input_tokens),
+            "outputTokens": str(self.output_tokens),
+            "cost": {"amount": f"{cost:.6f}", "currencyCode": "USD"},
+        }
+
+
+def _usage(seed: int, start: datetime, end: datetime) -> list[UsageBucket]:
+    """A bucket per day, model and project from *start*'s day to *end*'s,
+    oldest first; drawn from a generator of their own, so the activities
+    are the same with or without them."""
+    rng = random.Random(f"{seed}:usage")  # noqa: S311 - generated data
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    buckets = []
+    while day <= end:
+        for model in _MODELS:
+            for project in _PROJECTS:
+                requests = rng.randrange(5, 400)
+                buckets.append(
+                    UsageBucket(
+                        start=day,
+                        model=model,
+                        project=project,
+                        requests=requests,
+                        input_tokens=requests * rng.randrange(200, 2000),
+                        output_tokens=requests * rng.randrange(50, 800),
+                    )
+                )
+        day += timedelta(days=1)
+    return buckets
+
+
 def _parameter(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"name": name, "boolValue": value}
@@ -219,6 +301,8 @@ class ExampleData:
     """Log id to native id of each poisoned activity (``poisoned`` profile)."""
     late: frozenset[str] = frozenset()
     """The unique qualifiers hidden until published (``late`` profile)."""
+    usage: list[UsageBucket] = attrs.Factory(list)
+    """The usage report's buckets, oldest first; the last day's are open."""
 
     @classmethod
     def generate(
@@ -307,6 +391,7 @@ class ExampleData:
             times={app: [a.time for a in listed] for app, listed in by_app.items()},
             poisoned={a.log_ids()[0]: a.unique_qualifier for a in poisoned},
             late=frozenset(late),
+            usage=_usage(seed, start, end),
         )
 
     def __len__(self) -> int:
@@ -522,6 +607,20 @@ class _Api:
         self.started = time.monotonic()
         self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
         self._signing_key = _token(data.seed, "page-token-signing").encode()
+        self.usage_revision = 0
+
+    def revise_usage(self) -> None:
+        """The open day goes on: its buckets grow (what a report served
+        during the day does, so a connector must replace them)."""
+        self.usage_revision += 1
+
+    def usage_buckets(self) -> list[UsageBucket]:
+        """The buckets as served now: the open day's revised."""
+        last = self.data.usage[-1].start if self.data.usage else None
+        return [
+            bucket.revised(self.usage_revision) if bucket.start == last else bucket
+            for bucket in self.data.usage
+        ]
 
     def app(self, options: SandboxOptions) -> web.Application:
         """The API, behind the options' latency (added first, so every
@@ -530,6 +629,7 @@ class _Api:
         app.router.add_get(
             API_PREFIX + "{user_key}/applications/{application}", self.activities
         )
+        app.router.add_get(USAGE_PATH, self.usage)
         return app
 
     def hidden(self) -> frozenset[str]:
@@ -544,7 +644,7 @@ class _Api:
     ) -> web.StreamResponse:
         """Authenticate, throttle and disturb, in that order, as a gateway would."""
         try:
-            if request.path.startswith(API_PREFIX):
+            if request.path.startswith(API_PREFIX) or request.path == USAGE_PATH:
                 if SIGNATURE_PARAM in request.query:
                     request[_KEY] = self._signed(request)
                     return await handler(request)
@@ -581,7 +681,10 @@ class _Api:
             page["items"] = {"error": "upstream answered with a partial page"}
         else:  # bad_records
             for item in page.get("items") or ():
-                item["id"]["time"] = "not-a-time"
+                if isinstance(item.get("id"), dict):
+                    item["id"]["time"] = "not-a-time"
+                else:  # a usage bucket
+                    item["startTime"] = "not-a-time"
         return web.json_response(page, dumps=_dumps)
 
     def _key(self, request: web.Request) -> str:
@@ -702,6 +805,30 @@ class _Api:
         }
         if page:
             body["items"] = [a.to_json(self.data.customer_id) for a in page]
+        if offset + limit < len(found):
+            body["nextPageToken"] = self._sign(offset + limit, bound)
+        return web.json_response(body, dumps=_dumps)
+
+    async def usage(self, request: web.Request) -> web.Response:
+        """The usage report: the buckets starting in the range, oldest first."""
+        request.get(_KEY) or self._key(request)
+        query = request.query
+        start = _time_param(query, "startTime", self.data.start)
+        end = _time_param(query, "endTime", self.data.end + timedelta(days=3650))
+        if start > end:
+            raise ApiError(400, "Start time must be before end time.")
+        limit = _int_param(query, "maxResults", MAX_RESULTS)
+        if not 1 <= limit <= MAX_RESULTS:
+            raise ApiError(400, "Invalid value for: maxResults (1 to 1000)")
+        bound = "|".join(
+            ("usage", query.get("startTime", ""), query.get("endTime", ""), str(limit))
+        )
+        offset = self._offset(query.get("pageToken"), bound)
+        found = [b for b in self.usage_buckets() if start <= b.start < end]
+        body: dict[str, Any] = {"kind": "admin#reports#modelUsageReport"}
+        page = found[offset : offset + limit]
+        if page:
+            body["items"] = [bucket.to_json() for bucket in page]
         if offset + limit < len(found):
             body["nextPageToken"] = self._sign(offset + limit, bound)
         return web.json_response(body, dumps=_dumps)
@@ -859,6 +986,7 @@ class ExampleSandbox:
                 "activities": len(self.data),
                 "history": [format_time(self.data.start), format_time(self.data.end)],
                 "customer_id": self.data.customer_id,
+                "usage_buckets": len(self.data.usage),
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
                 "latency_ms": self.options.latency_ms,
