@@ -20,6 +20,12 @@ reader's own included; they are excluded at the source unless asked for.
 
 With ``content`` set, a second stream, ``chats``, reads the Claude
 Enterprise chats and the files attached to them (:mod:`.content`).
+
+The ``usage`` stream reads the Admin API's usage and cost reports
+(:mod:`.usage`): tokens and cost per day, model and workspace. Only an Admin
+API key reads them: without one the stream is not listed (so a sync or a
+read of the logs goes on without it), a read that names it fails saying
+which key it needs, and ``validate_ai_credentials`` says so too.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from aiaudit_claude.event_map import (
     native_types,
 )
 from aiaudit_claude.normalize import UNSCOPED, format_time, normalize_activity
+from aiaudit_claude.usage import STREAM_USAGE, admin_key_missing, read_usage
 from connector_core import (
     AIAuditLogQuery,
     AICredentialValidation,
@@ -250,10 +257,16 @@ class ClaudeConnector:
                 except PermissionDeniedError as exc:
                     missing.append(CONTENT_SCOPE)
                     errors.append(f"the chats stream: {exc}")
-        problem = await self._probe_admin()
-        if problem is not None:
-            missing.append(ADMIN_KEY)
-            errors.append(problem)
+        if self.config.admin_key is None:
+            # Not a missing permission: the feed needs no Admin key, and a
+            # connection without one is complete. Said, for whoever wonders
+            # where the usage stream went.
+            errors.append(str(admin_key_missing()))
+        else:
+            problem = await self._probe_admin()
+            if problem is not None:
+                missing.append(ADMIN_KEY)
+                errors.append(problem)
         return AICredentialValidation(
             is_valid=True,
             platform=self.platform,
@@ -266,14 +279,18 @@ class ClaudeConnector:
     async def _probe_admin(self) -> str | None:
         """``None`` when no Admin key is configured or it reads the Admin
         API; else why not. A refused Admin key leaves the feed working, so
-        it is a missing permission, not an invalid connection."""
+        it is a missing permission (the usage stream's and the directory's),
+        not an invalid connection."""
         if self.config.admin_key is None:
             return None
         async with self._http(self.config.admin_key) as http:
             try:
                 await http.get_json(ADMIN_USERS_PATH, params={"limit": 1})
             except (AuthenticationError, PermissionDeniedError) as exc:
-                return f"the Admin API refused the Admin key: {exc}"
+                return (
+                    "the Admin API refused the Admin key (the usage stream "
+                    f"needs it): {exc}"
+                )
         return None
 
     @hookimpl
@@ -334,6 +351,17 @@ class ClaudeConnector:
                 publication_lag=PUBLICATION_LAG,
             )
         ]
+        if self.config.admin_key is not None:
+            # Listed only when it can be read: every read of the logs reads
+            # every stream, and one that always fails would fail them all.
+            streams.append(
+                StreamInfo(
+                    name=STREAM_USAGE,
+                    kind=StreamKind.WINDOWED,
+                    description="Tokens and cost per day, model and workspace "
+                    "(the Admin API's usage and cost reports)",
+                )
+            )
         if self.config.content:
             streams.append(
                 StreamInfo(
@@ -393,6 +421,32 @@ class ClaudeConnector:
                 async for batch in reading:
                     yield batch
 
+    def _other_stream(
+        self,
+        stream: str,
+        checkpoint: Mapping[str, Any] | None,
+        query: AIAuditLogQuery,
+    ) -> AsyncGenerator[StreamBatch, None] | None:
+        """The reader of a stream other than the feed; ``None`` for the
+        feed (or a stream this connector does not have)."""
+        if stream == STREAM_CHATS and self.config.content:
+            return self._read_chats(checkpoint, query)
+        if stream == STREAM_USAGE:
+            return self._read_usage(checkpoint, query)
+        return None
+
+    async def _read_usage(
+        self, checkpoint: Mapping[str, Any] | None, query: AIAuditLogQuery
+    ) -> AsyncGenerator[StreamBatch, None]:
+        """The usage stream, read with the Admin key (see :mod:`.usage`)."""
+        if self.config.admin_key is None:
+            raise admin_key_missing()
+        async with self._http(self.config.admin_key) as http:
+            batches = read_usage(http, checkpoint, query, platform=self.platform)
+            async with contextlib.aclosing(batches) as reading:
+                async for batch in reading:
+                    yield batch
+
     def _filters(self, query: AIAuditLogQuery) -> list[tuple[str, str]] | None:
         """The feed's own filters for *query*, or ``None`` when nothing asked
         for can be in it. Types go through the table's reverse index; actors
@@ -419,11 +473,10 @@ class ClaudeConnector:
         checkpoint: Mapping[str, Any] | None,
         query: AIAuditLogQuery,
     ) -> AsyncGenerator[StreamBatch, None]:
-        if stream == STREAM_CHATS and self.config.content:
-            async with contextlib.aclosing(
-                self._read_chats(checkpoint, query)
-            ) as chats:
-                async for batch in chats:
+        other = self._other_stream(stream, checkpoint, query)
+        if other is not None:
+            async with contextlib.aclosing(other) as batches:
+                async for batch in batches:
                     yield batch
             return
         if stream != STREAM_ACTIVITIES:

@@ -191,9 +191,10 @@ async def test_each_window_is_its_own_updated_at_chain(sandbox):
 
 
 async def test_the_stream_is_listed_only_when_asked_for(sandbox):
-    assert [s.name for s in await connector(sandbox).list_streams()] == ["activities"]
+    listed = await connector(sandbox).list_streams()
+    assert [s.name for s in listed] == ["activities", "usage"]
     listed = await connector(sandbox, content=True).list_streams()
-    assert [s.name for s in listed] == ["activities", "chats"]
+    assert [s.name for s in listed] == ["activities", "usage", "chats"]
 
 
 @pytest.mark.parametrize("kind", ["compliance", "admin"])

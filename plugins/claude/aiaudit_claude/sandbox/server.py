@@ -31,7 +31,9 @@ applied to ``fault_rate`` of the requests:
 Beside the feed, the organization has Claude Enterprise chats
 (:mod:`.chats`): one for about every six activities asked for, of the same
 people, served by the content endpoints and written to the ground truth as
-``chats.jsonl``.
+``chats.jsonl``; and its API use, a day at a time (:mod:`.usage`), served
+by the Admin API's usage and cost reports and written as ``usage.jsonl``,
+the records a correct reader yields.
 
 ``SandboxOptions.rate_limit`` (requests a second) sets the parent
 organization's budget; without it the budget is the API's 600 a minute,
@@ -61,6 +63,7 @@ from aiaudit_claude.sandbox.data import (
     format_created,
     stable_id,
 )
+from aiaudit_claude.sandbox.usage import UsageApi, UsageData
 from connector_core import RunningSandbox, SandboxOptions
 
 
@@ -212,6 +215,7 @@ class ClaudeSandbox:
             ingestion_delay=ingestion_delay,
         )
         self.chats_api = ChatsApi(self.chats)
+        self.usage_api = UsageApi(UsageData.generate(data))
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -250,6 +254,7 @@ class ClaudeSandbox:
             sandbox.write_ground_truth(Path(options.ground_truth_dir))
         app = sandbox.api.app(options)
         sandbox.chats_api.register(app)
+        sandbox.usage_api.register(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -288,10 +293,15 @@ class ClaudeSandbox:
         """Every chat, in the order they were made."""
         return list(self.chats)
 
+    def expected_usage(self) -> list[dict[str, Any]]:
+        """The usage records a full read yields now (the open day as
+        revised so far)."""
+        return self.usage_api.usage.expected()
+
     def write_ground_truth(self, directory: Path) -> None:
-        """Every activity of the history, oldest first, and every chat with
-        the files its users attached (message bodies left out), as JSON
-        lines."""
+        """Every activity of the history, oldest first, every chat with
+        the files its users attached (message bodies left out), and the
+        usage records of the reports as first served, as JSON lines."""
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / "activities.jsonl").open("wb") as out:
             for activity in self.data.activities:
@@ -304,6 +314,10 @@ class ClaudeSandbox:
                     for m, f in chat.uploads()
                 ]
                 out.write(orjson.dumps({**chat.record, "uploads": uploads}))
+                out.write(b"\n")
+        with (directory / "usage.jsonl").open("wb") as out:
+            for record in self.expected_usage():
+                out.write(orjson.dumps(record))
                 out.write(b"\n")
 
     def describe(self) -> RunningSandbox:
@@ -321,6 +335,7 @@ class ClaudeSandbox:
                 "users": len(data.users),
                 "chats": len(self.chats),
                 "chat_uploads": sum(len(c.uploads()) for c in self.chats),
+                "usage_buckets": len(self.expected_usage()),
                 "keys": {
                     "compliance": self.key(),
                     "admin": self.key("admin"),
