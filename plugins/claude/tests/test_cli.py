@@ -144,3 +144,51 @@ def test_the_synced_history_exports_as_valid_ocsf(run, sandbox_process):
         assert "raw" in event["unmapped"]
     classes = {event["class_uid"] for event in events}
     assert {3002, 3004, 6003, 6006} <= classes
+
+
+def test_a_sync_stores_the_usage_report_and_usage_shows_it(run, sandbox_process):
+    """``aiaudit sync`` stores the usage stream's buckets, and ``aiaudit
+    usage --platform claude`` shows tokens and cost per model from them."""
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    sync = run("sync", "claude", "--since", start, "--until", end, "--json")
+    assert sync.returncode == 0, sync.stderr
+    [report] = json.loads(sync.stdout)
+    [usage] = [s for s in report["streams"] if s["stream"] == "usage"]
+    assert usage["usage_inserted"] == details["usage_buckets"]
+
+    args = ("usage", "--platform", "claude", "--since", start, "--until", end)
+    shown = run(*args, "--json")
+    assert shown.returncode == 0, shown.stderr
+    models = {m["model"]: m for m in json.loads(shown.stdout)["model_usage"]}
+    assert {"claude-opus-4-7", "claude-sonnet-4-5", "claude-haiku-4-5"} <= set(models)
+    for name in ("claude-opus-4-7", "claude-sonnet-4-5", "claude-haiku-4-5"):
+        assert models[name]["total_tokens"] > 0
+        assert models[name]["cost_estimate"] > 0
+    table = run(*args)
+    assert table.returncode == 0, table.stderr
+    [line] = [x for x in table.stdout.splitlines() if "claude-opus-4-7" in x]
+    assert "$" in line, table.stdout
+
+
+def test_a_sync_without_an_admin_key_keeps_the_feed(run, sandbox_process):
+    details = sandbox_process["details"]
+    start, end = details["history"]
+    result = run(
+        "sync",
+        "claude",
+        "--since",
+        start,
+        "--until",
+        end,
+        "--json",
+        ANTHROPIC_ADMIN_KEY="",
+        ANTHROPIC_COMPLIANCE_KEY=details["keys"]["compliance"],
+    )
+    assert result.returncode == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["inserted"] == details["activities"]
+    assert "usage" not in [s["stream"] for s in report["streams"]]
+    check = run("check", "claude", "--json", ANTHROPIC_ADMIN_KEY="")
+    [verdict] = json.loads(check.stdout)
+    assert "ANTHROPIC_ADMIN_KEY" in json.dumps(verdict["errors"])

@@ -9,10 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from conftest import END, OPTIONS, connector, whole_history
 
 from aiaudit_claude.connector import ADMIN_KEY
+from aiaudit_claude.sandbox.server import ClaudeSandbox
 from aiaudit_claude.usage import (
     COST_UNIT,
     STREAM_USAGE,
@@ -22,7 +24,7 @@ from aiaudit_claude.usage import (
     join_day,
     usage_line,
 )
-from connector_core import ConfigurationError, Registry
+from connector_core import ConfigurationError, Registry, SchemaError
 from connector_core.analytics import model_usage_of
 from connector_core.models import AIDateRange
 from connector_core.store import open_store
@@ -309,3 +311,12 @@ def test_costs_in_two_currencies_are_quarantined_not_summed():
     }
     [refused] = join_day([], bucket_lines(bucket, cost_line, "cost"))
     assert "more than one currency" in refused.reason
+
+
+async def test_a_page_of_the_wrong_shape_is_a_schema_error():
+    """A report whose ``data`` is not a list (the sandbox's ``malformed``
+    profile) is an API fault, never an empty report."""
+    options = attrs.evolve(OPTIONS, faults="malformed", fault_rate=1.0)
+    async with ClaudeSandbox.run(options, ingestion_delay=0.0) as faulty:
+        with pytest.raises(SchemaError, match="usage_report/messages: malformed page"):
+            await read_usage(connector(faulty), whole_history())
