@@ -84,7 +84,7 @@ from connector_core import (
     read_windows,
     strict_converter,
 )
-from connector_core.analytics import UsageAccumulator
+from connector_core.analytics import UsageAccumulator, model_usage_of
 from connector_core.http import DEFAULT_RETRY_STATUSES, RetryPolicy
 
 
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from connector_core import Secret
+    from connector_core import ModelUsageRecord, Secret
     from connector_core.connector import Connector
     from connector_core.models import AIDateRange, UsageAnalytics
 
@@ -297,8 +297,10 @@ class ClaudeConnector:
     async def get_usage_analytics(
         self, connector: Connector, period: AIDateRange
     ) -> UsageAnalytics:
-        """The core's figures from the logs, plus the organization's head
-        count from the Admin API's directory when an Admin key is set."""
+        """The core's figures from the logs, plus, when an Admin key is
+        set, the organization's head count from the Admin API's directory
+        and the tokens and cost per model from its usage reports (as a
+        store computes them from the synced buckets)."""
         accumulator = UsageAccumulator(platform=self.platform, period=period)
         query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
         async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
@@ -307,7 +309,30 @@ class ClaudeConnector:
                 # stream lists: counted once, from the feed.
                 if entry.native_type not in CONTENT_TYPES:
                     accumulator.add(entry)
-        return accumulator.result(total_users=await self._directory_size())
+        analytics = accumulator.result(total_users=await self._directory_size())
+        reported = await self._reported_usage(period)
+        if reported:
+            analytics = attrs.evolve(analytics, model_usage=model_usage_of(reported))
+        return analytics
+
+    async def _reported_usage(self, period: AIDateRange) -> list[ModelUsageRecord]:
+        """The usage buckets starting in *period*, or none (the figures then
+        come from the logs) without an Admin key or when the reports cannot
+        be read: worth a warning, not a failed report."""
+        if self.config.admin_key is None:
+            return []
+        query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
+        found: list[ModelUsageRecord] = []
+        try:
+            async with contextlib.aclosing(self._read_usage(None, query)) as usage:
+                async for batch in usage:
+                    found.extend(
+                        r for r in batch.usage if period.start <= r.start <= period.end
+                    )
+        except ConnectorError as exc:
+            log.warning("usage.reports_unavailable", error=str(exc))
+            return []
+        return found
 
     async def _directory_size(self) -> int | None:
         """The members the Admin API lists, or ``None`` (the core then

@@ -320,3 +320,17 @@ async def test_a_page_of_the_wrong_shape_is_a_schema_error():
     async with ClaudeSandbox.run(options, ingestion_delay=0.0) as faulty:
         with pytest.raises(SchemaError, match="usage_report/messages: malformed page"):
             await read_usage(connector(faulty), whole_history())
+
+
+async def test_the_live_usage_report_takes_tokens_and_cost_from_the_reports(sandbox):
+    period = AIDateRange(start=END - timedelta(days=3), end=END)
+    registry = Registry.load()
+    async with registry.create("claude", sandbox.config()) as handle:
+        analytics = await handle.get_usage_analytics(period)
+    expected = [
+        r
+        for r in (await read_usage(connector(sandbox), whole_history()))[0]
+        if period.start <= r.start <= period.end
+    ]
+    assert analytics.model_usage == model_usage_of(expected)
+    assert analytics.total_events > 0  # the rest still from the feed
