@@ -66,7 +66,7 @@ from connector_core import (
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Iterable
+    from collections.abc import AsyncGenerator, Callable, Iterable
 
 
 __all__ = [
@@ -235,9 +235,15 @@ def _refused(what: str, problem: str, raw: object) -> RecordRefusedError:
     )
 
 
-def _non_negative(name: str, value: int) -> int:
-    if value < 0:
-        raise ValueError(f"{name} is negative")
+MAX_NAME: Final = 256
+"""The longest model or workspace id read; a longer one is no id."""
+
+
+def _name(value: str, field: str) -> str:
+    """A model or workspace id as a key and a stored text: printable (no
+    NUL, no lone surrogate, which a database refuses) and of a sane length."""
+    if len(value) > MAX_NAME or not value.isprintable():
+        raise ValueError(f"{field} is not a printable id of at most {MAX_NAME} chars")
     return value
 
 
@@ -255,26 +261,33 @@ def usage_line(raw: object, start: datetime, end: datetime) -> Line:
         ) from None
     if not row.model:
         raise _refused("usage row", "model is missing", raw)
+    counts = {
+        "uncached_input_tokens": row.uncached_input_tokens,
+        "cache_creation.ephemeral_1h_input_tokens": (
+            row.cache_creation.ephemeral_1h_input_tokens
+        ),
+        "cache_creation.ephemeral_5m_input_tokens": (
+            row.cache_creation.ephemeral_5m_input_tokens
+        ),
+        "cache_read_input_tokens": row.cache_read_input_tokens,
+        "output_tokens": row.output_tokens,
+    }
     try:
-        tokens_in = _non_negative("input tokens", input_tokens(row))
-        tokens_out = _non_negative("output_tokens", row.output_tokens)
-        for name, count in (
-            ("uncached_input_tokens", row.uncached_input_tokens),
-            ("cache_read_input_tokens", row.cache_read_input_tokens),
-            ("cache_creation", row.cache_creation.ephemeral_1h_input_tokens),
-            ("cache_creation", row.cache_creation.ephemeral_5m_input_tokens),
-        ):
-            _non_negative(name, count)
+        for name, count in counts.items():
+            if count < 0:
+                raise ValueError(f"{name} is negative")  # noqa: TRY301 - one refusal
+        model = _name(row.model, "model")
+        workspace = _name(row.workspace_id or DEFAULT_WORKSPACE, "workspace_id")
     except ValueError as exc:
         raise _refused("usage row", str(exc), raw) from None
     return Line(
         start=start,
         end=end,
-        model=row.model,
-        workspace=row.workspace_id or DEFAULT_WORKSPACE,
+        model=model,
+        workspace=workspace,
         raw=dict(raw) if isinstance(raw, dict) else {},
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
+        input_tokens=input_tokens(row),
+        output_tokens=row.output_tokens,
     )
 
 
@@ -297,11 +310,16 @@ def cost_line(raw: object, start: datetime, end: datetime) -> Line:
         raise _refused("cost row", "amount is not a decimal number", raw) from None
     if not amount.is_finite() or amount < 0:
         raise _refused("cost row", "amount is not a finite, non-negative number", raw)
+    try:
+        model = _name(row.model or row.cost_type or _NO_MODEL, "model")
+        workspace = _name(row.workspace_id or DEFAULT_WORKSPACE, "workspace_id")
+    except ValueError as exc:
+        raise _refused("cost row", str(exc), raw) from None
     return Line(
         start=start,
         end=end,
-        model=row.model or row.cost_type or _NO_MODEL,
-        workspace=row.workspace_id or DEFAULT_WORKSPACE,
+        model=model,
+        workspace=workspace,
         raw=dict(raw) if isinstance(raw, dict) else {},
         cost=amount * COST_UNIT,
         currency=row.currency,
@@ -309,7 +327,7 @@ def cost_line(raw: object, start: datetime, end: datetime) -> Line:
 
 
 def bucket_lines(
-    raw: object, row_reader: Any, report: str
+    raw: object, row_reader: Callable[[object, datetime, datetime], Line], report: str
 ) -> list[Line | QuarantinedRecord]:
     """The rows of one daily bucket of *report*, read or quarantined; a
     bucket whose times cannot be read is quarantined whole."""

@@ -262,6 +262,20 @@ def test_the_restated_pages_join_into_records():
         ({"uncached_input_tokens": "9", "output_tokens": 1, "model": "m"}, "malformed"),
         ({"uncached_input_tokens": -1, "output_tokens": 1, "model": "m"}, "negative"),
         ({"uncached_input_tokens": 1, "output_tokens": 1, "model": None}, "model"),
+        (
+            {"uncached_input_tokens": 1, "output_tokens": 1, "model": "m\x00"},
+            "printable",
+        ),
+        (
+            {"uncached_input_tokens": 1, "output_tokens": 1, "model": "m"}
+            | {"workspace_id": "w" * 300},
+            "printable",
+        ),
+        (
+            {"uncached_input_tokens": 1, "output_tokens": 1, "model": "m"}
+            | {"cache_creation": {"ephemeral_5m_input_tokens": -4}},
+            "negative",
+        ),
         ("not a row", "malformed"),
     ],
 )
@@ -282,6 +296,7 @@ def test_an_unreadable_usage_row_is_quarantined(row, reason):
         ({"amount": "-3", "currency": "USD"}, "non-negative"),
         ({"amount": "NaN", "currency": "USD"}, "finite"),
         ({"amount": 12.5, "currency": "USD"}, "malformed"),
+        ({"amount": "1", "currency": "USD", "model": "\ud800"}, "printable"),
     ],
 )
 def test_an_unreadable_cost_row_is_quarantined(row, reason):
