@@ -268,6 +268,16 @@ class PlatformsUsage:
         )
 
 
+def uses_known(model: ModelUsageMetric) -> bool:
+    """Whether *model*'s ``usage_count`` is a count of uses rather than a
+    zero standing for "not reported": usage reports that give tokens and
+    cost but no requests (some platforms' do not count them) leave it 0,
+    which reports show as unknown, not as no use."""
+    return model.usage_count > 0 or (
+        model.total_tokens is None and model.cost_estimate is None
+    )
+
+
 def platform_tokens(analytics: UsageAnalytics) -> int | None:
     """The tokens of *analytics*' models, ``None`` when none reports any."""
     counts = [

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, get_args
 
 import orjson
 
+from connector_core.analytics import uses_known
 from connector_core.export.ocsf import platform_display_name, to_ocsf
 from connector_core.models import (
     AIAuditLog,
@@ -483,10 +484,8 @@ def _analytics_lines(
                 if model.cost_estimate is not None
                 else "-"
             )
-            yield (
-                f"  {_cell(model.model, 32)} {model.usage_count:>9,}  "
-                f"{tokens:>8}  {cost:>10}"
-            )
+            uses = f"{model.usage_count:,}" if uses_known(model) else "-"
+            yield f"  {_cell(model.model, 32)} {uses:>9}  {tokens:>8}  {cost:>10}"
 
 
 def write_analytics(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from connector_core.analytics import platform_cost, platform_tokens
+from connector_core.analytics import platform_cost, platform_tokens, uses_known
 from connector_core.export.formats import (
     _cell,
     _check_style,
@@ -89,8 +89,9 @@ def overview_lines(
         )
         for platform, model in models:
             name = _cell(platform_display_name(platform, display_names), _NAME_WIDTH)
+            uses = f"{model.usage_count:,}" if uses_known(model) else "-"
             yield (
-                f"  {name} {_cell(model.model, 24)} {model.usage_count:>9,}"
+                f"  {name} {_cell(model.model, 24)} {uses:>9}"
                 f"  {_tokens(model.total_tokens):>8}  {_cost(model.cost_estimate):>10}"
             )
 

@@ -23,13 +23,19 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from connector_core.analytics import PlatformsUsage, platform_cost, platform_tokens
+from connector_core.analytics import (
+    PlatformsUsage,
+    platform_cost,
+    platform_tokens,
+    uses_known,
+)
 from connector_core.export._report_style import STYLE
 from connector_core.export.formats import daily_series
 from connector_core.export.ocsf import aiaudit_version, platform_display_name
 from connector_core.models import (
     AIDateRange,
     DailyActivityMetric,
+    ModelUsageMetric,
     TopUserMetric,
     UsageAnalytics,
     ensure_utc,
@@ -511,16 +517,25 @@ def _daily_card(analytics: UsageAnalytics, ids: _Ids) -> str:
 
 
 def _model_card(analytics: UsageAnalytics, ids: _Ids) -> str:
-    models = sorted(analytics.model_usage, key=lambda m: (-m.usage_count, m.model))
+    models = list(analytics.model_usage)
     if not models:
         return ""
-    total = sum(model.usage_count for model in models)
+    # The bars measure uses; a platform whose usage reports count tokens
+    # but not requests is drawn by its tokens instead.
+    by_uses = any(model.usage_count for model in models)
+    unit = "uses" if by_uses else "tokens"
+
+    def measure(model: ModelUsageMetric) -> int:
+        return model.usage_count if by_uses else model.total_tokens or 0
+
+    models.sort(key=lambda m: (-measure(m), m.model))
+    total = sum(measure(model) for model in models)
     rows = [
         _Row(
             label=model.model,
-            value=model.usage_count,
-            text=_share(model.usage_count, total),
-            tooltip=f"{model.model}: {_int(model.usage_count)} uses",
+            value=measure(model),
+            text=_share(measure(model), total),
+            tooltip=f"{model.model}: {_int(measure(model))} {unit}",
         )
         for model in models
     ]
@@ -529,7 +544,7 @@ def _model_card(analytics: UsageAnalytics, ids: _Ids) -> str:
         (
             (
                 _e(model.model),
-                _int(model.usage_count),
+                _int(model.usage_count) if uses_known(model) else "-",
                 _int(model.total_tokens) if model.total_tokens is not None else "-",
                 f"${model.cost_estimate:,.2f}"
                 if model.cost_estimate is not None
@@ -538,7 +553,9 @@ def _model_card(analytics: UsageAnalytics, ids: _Ids) -> str:
             for model in models
         ),
     )
-    chart = _hbar_chart(rows, caption="Uses per model", ids=ids, wide=True)
+    chart = _hbar_chart(
+        rows, caption=f"{unit.capitalize()} per model", ids=ids, wide=True
+    )
     return _card("Model usage", chart, table, wide=True)
 
 
@@ -636,7 +653,7 @@ def _models_card(usage: PlatformsUsage, names: _Names) -> str:
             (
                 _e(platform_display_name(platform, names)),
                 _e(model.model),
-                _int(model.usage_count),
+                _int(model.usage_count) if uses_known(model) else "-",
                 _tokens_text(model.total_tokens),
                 _cost_text(model.cost_estimate),
             )

@@ -190,7 +190,7 @@ _read_page = strict_converter().get_structure_hook(Page)
 
 class ClaudeConnector:
     platform: ClassVar[str] = PLATFORM
-    display_name: ClassVar[str] = "Claude (Anthropic Compliance API)"
+    display_name: ClassVar[str] = "Claude (Anthropic)"
     config_class: ClassVar[type[ClaudeConfig]] = ClaudeConfig
 
     def __init__(
