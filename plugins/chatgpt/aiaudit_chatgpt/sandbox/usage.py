@@ -455,6 +455,48 @@ class UsageData:
             last_used=last_used,
         )
 
+    # -- the open day -----------------------------------------------------
+
+    def revise_open_day(self, requests: int = 5) -> None:
+        """The last day of the history goes on: its buckets grow.
+
+        A real report's current day keeps growing until midnight, so a
+        connector must read it again and replace what it stored. Here the
+        newest *requests* records are sent again at the last recorded
+        minute of that day (same project, key, model and tier, each one
+        request of fixed size); the day's cost rows are recomputed from its
+        records, so both endpoints and :meth:`totals` agree after it.
+        """
+        usage, costs = self._usage, self._costs
+        last_day = (self.end - 1) - (self.end - 1) % DAY
+        if not usage.ts:
+            return
+        ts = max(last_day, usage.ts[-1])
+        picked = list(usage.rows(max(0, len(usage.ts) - requests), len(usage.ts)))
+        for row in picked:
+            # One request: 1200 tokens in (300 of them cached), 400 out.
+            usage.append((ts, *row[1:7], 1200, 400, 300, 1))
+            self._last_used[row[3]] = max(self._last_used.get(row[3], 0), ts)
+        item_index = {name: ix for ix, name in enumerate(self.line_items)}
+        daily: dict[tuple[int, int, int], list[Any]] = {}
+        for row in usage.rows(bisect_left(usage.ts, last_day), len(usage.ts)):
+            for name, quantity, amount in _row_costs(row):
+                cell = daily.setdefault((row[1], row[3], item_index[name]), [0, 0.0])
+                cell[0] += quantity
+                cell[1] += amount
+        first = bisect_left(costs.ts, last_day)
+        for column in (costs.ts, costs.project, costs.key, costs.item, costs.quantity):
+            del column[first:]
+        del costs.amount[first:]
+        for (project, key, item), (quantity, amount) in sorted(daily.items()):
+            for column, value in zip(
+                (costs.ts, costs.project, costs.key, costs.item, costs.quantity),
+                (last_day, project, key, item, quantity),
+                strict=True,
+            ):
+                column.append(value)
+            costs.amount.append(amount)
+
     # -- ground truth for tests ------------------------------------------
 
     def totals(self, start: int, end: int) -> dict[str, int]:
