@@ -192,7 +192,6 @@ class _Costs:
 
     cells: dict[Cell, Decimal] = attrs.Factory(dict)
     quarantined: list[QuarantinedRecord] = attrs.Factory(list)
-    readable: bool = True
 
     def cost(self, cell: Cell) -> float | None:
         amount = self.cells.get(cell)
@@ -250,7 +249,7 @@ async def _read_costs(
             # Usage without costs is still worth storing: the tokens are
             # right, and a cost of None says it is unknown.
             log.warning("usage.costs_unavailable", error=str(exc))
-            return _Costs(quarantined=costs.quarantined, readable=False)
+            return _Costs(quarantined=costs.quarantined)
         buckets, page = _buckets(raw, COSTS_PATH)
         if page is not None:
             guard.advance(page)
@@ -369,7 +368,7 @@ async def _page_batch(
             else:
                 cells[cell] = raw
                 found.append((bucket, raw, cell))
-    costs = _Costs(readable=False)
+    costs = _Costs()
     if found:
         costs = await _read_costs(http, buckets[0].start, buckets[-1].end, cells)
     for bucket, raw, cell in found:
