@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from multidict import MultiMapping
 
     from aiaudit_chatgpt.sandbox._web import SandboxKeys
+    from aiaudit_chatgpt.sandbox.faults import FaultInjector
     from aiaudit_chatgpt.sandbox.org import Organization, User
 
 
@@ -803,17 +804,34 @@ def _window(
     )
 
 
-def _page(window: _Window, buckets: list[dict[str, Any]]) -> dict[str, Any]:
+def _page(
+    window: _Window, buckets: list[dict[str, Any]], *, stuck: str | None = None
+) -> dict[str, Any]:
+    """The page envelope; *stuck* is the cursor a stuck page hands back (the
+    one it was asked with), with ``has_more`` true whatever the data."""
     after = _encode_page(window.stop, window.start) if window.has_more else None
     return {
         "object": "page",
         "data": buckets,
-        "has_more": window.has_more,
-        "next_page": after,
+        "has_more": window.has_more or stuck is not None,
+        "next_page": after if stuck is None else stuck,
     }
 
 
-def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
+def _stuck_cursor(
+    faults: FaultInjector | None, request: web.Request, window: _Window
+) -> str | None:
+    """The cursor of a stuck page (``stuck_cursor`` profile): the one asked
+    with, or this page's own first bucket's on a first page, so the next
+    request asks this page again."""
+    if faults is None or not faults.stuck(request):
+        return None
+    return request.query.get("page") or _encode_page(window.first, window.start)
+
+
+def usage_routes(
+    data: UsageData, keys: SandboxKeys, faults: FaultInjector | None = None
+) -> list[web.RouteDef]:
     """The completions usage and costs endpoints over *data*.
 
     Both need the ``api.usage.read`` permission: the restricted admin key is
@@ -830,7 +848,9 @@ def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
         window = _window(query, USAGE_WIDTHS, data.end)
         group_by = _group_by(query, COMPLETIONS_GROUP_BY)
         keep = data.filter_for(query, usage=True)
-        return json_response(_page(window, data.completions(window, group_by, keep)))
+        stuck = _stuck_cursor(faults, request, window)
+        buckets = data.completions(window, group_by, keep)
+        return json_response(_page(window, buckets, stuck=stuck))
 
     async def costs(request: web.Request) -> web.Response:
         require_key(
@@ -840,7 +860,10 @@ def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
         window = _window(query, COSTS_WIDTHS, data.end)
         group_by = _group_by(query, COSTS_GROUP_BY)
         keep = data.filter_for(query, usage=False)
-        return json_response(_page(window, data.costs(window, group_by, keep)))
+        stuck = _stuck_cursor(faults, request, window)
+        return json_response(
+            _page(window, data.costs(window, group_by, keep), stuck=stuck)
+        )
 
     return [
         web.get("/v1/organization/usage/completions", completions),
