@@ -211,7 +211,9 @@ def _cost_line(raw: object) -> tuple[str | None, str | None, str | None, Decimal
     try:
         usd = Decimal(str(value))
     except InvalidOperation:  # pragma: no cover - a float always converts
-        raise RecordRefusedError("cost amount is not a number") from None
+        raise RecordRefusedError(
+            "cost amount is not a number", native_type=COST_TYPE
+        ) from None
     if not usd.is_finite() or usd < 0:
         raise RecordRefusedError(
             "cost amount is negative or not finite", native_type=COST_TYPE
@@ -229,7 +231,8 @@ def _cost_line(raw: object) -> tuple[str | None, str | None, str | None, Decimal
             raise RecordRefusedError(
                 f"cost {name} is not a string", native_type=COST_TYPE
             )
-    item, project, key = (f if isinstance(f, str) else None for f in fields)
+    # An empty id is no id, as in a usage result (see _cell).
+    item, project, key = (f if isinstance(f, str) and f else None for f in fields)
     return item, project, key, usd
 
 
