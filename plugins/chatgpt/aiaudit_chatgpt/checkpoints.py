@@ -21,6 +21,7 @@ of their class. Their shapes, all still read:
 * custom GPTs: ``{"floor", "seen"}``; before the snapshot, ``{"since",
   "seen"}`` with the newest time seen, which could hide GPTs listed late: it
   is read as no checkpoint.
+* usage report: ``{"since"}``, the start of the day read again next.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "AdminWindowEnd",
     "FilesCheckpoint",
     "GptsCheckpoint",
+    "UsageCheckpoint",
     "iso",
     "parse_time",
     "read_admin_checkpoint",
@@ -170,6 +172,20 @@ class GptsCheckpoint(Checkpoint):
 
     floor: datetime
     seen: SeenIds = attrs.field(factory=SeenIds)
+
+
+@attrs.frozen(kw_only=True)
+class UsageCheckpoint(Checkpoint):
+    """Where the usage report stands: every daily bucket before ``since`` is
+    read and closed. The day of ``since`` may still be open (today's figures
+    grow until it ends), so a read resumed here reads it again, and the
+    store replaces its buckets by their ids.
+
+    Attributes:
+        since: Midnight UTC of the first day the next read fetches.
+    """
+
+    since: datetime
 
 
 def unreadable_checkpoint(stream: str, problem: str) -> CheckpointError:

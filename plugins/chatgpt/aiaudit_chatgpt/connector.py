@@ -32,6 +32,7 @@ from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG, read_compliance_
 from aiaudit_chatgpt.gpts_reader import list_gpts, read_custom_gpts
 from aiaudit_chatgpt.listings import list_all
 from aiaudit_chatgpt.normalize import Normalizer
+from aiaudit_chatgpt.usage_reader import USAGE_STREAM, model_of_line_item, read_usage
 from connector_core import ConnectionPace, LogFilter, get_logger, hookimpl
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (
@@ -319,6 +320,15 @@ class ChatGPTEnterpriseConnector:
                     actions=actions_of(STREAM_GPTS),
                 )
             )
+        if self.admin is not None:
+            streams.append(
+                StreamInfo(
+                    name=USAGE_STREAM,
+                    kind=StreamKind.WINDOWED,
+                    description="Requests, tokens and cost per model, project, "
+                    "API key and day (Admin API usage and costs)",
+                )
+            )
         return streams
 
     @hookimpl
@@ -359,6 +369,13 @@ class ChatGPTEnterpriseConnector:
                 self.normalizer,
                 native=native,
                 workspace_id=self.workspace_id,
+                checkpoint=checkpoint,
+                query=query,
+            )
+        elif stream == USAGE_STREAM and self.admin is not None:
+            batches = read_usage(
+                self.admin,
+                platform=self.platform,
                 checkpoint=checkpoint,
                 query=query,
             )
@@ -436,14 +453,15 @@ class ChatGPTEnterpriseConnector:
         )
 
     async def _costs(self, start: int, end: int) -> dict[str, float]:
-        """Cost per model, from the Costs API's line items (``"gpt-4o, input"``)."""
+        """Cost per model, from the Costs API's line items (``"gpt-4o, input"``);
+        a line item that names no model is attributed to none (see
+        :mod:`aiaudit_chatgpt.usage_reader`)."""
         costs: dict[str, float] = {}
         try:
             async for result in self._buckets(
                 "/organization/costs", start, end, group_by="line_item"
             ):
-                item = result.get("line_item") or ""
-                model = item.split(",", 1)[0].strip() or "unknown"
+                model = model_of_line_item(result.get("line_item")) or "unknown"
                 amount = (result.get("amount") or {}).get("value") or 0.0
                 costs[model] = round(costs.get(model, 0.0) + float(amount), 6)
         except ConnectorHTTPError as exc:

@@ -269,7 +269,7 @@ def build_api_app(state: SandboxState, options: SandboxOptions) -> web.Applicati
     app = web.Application(middlewares=middlewares)
     app.add_routes(_audit_routes(state))
     app.add_routes(directory_routes(state.org, state.keys, usage=state.usage))
-    app.add_routes(usage_routes(state.usage, state.keys))
+    app.add_routes(usage_routes(state.usage, state.keys, state.faults))
     app.add_routes(
         compliance_routes(
             state.compliance,

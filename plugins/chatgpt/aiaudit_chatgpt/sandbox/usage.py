@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from multidict import MultiMapping
 
     from aiaudit_chatgpt.sandbox._web import SandboxKeys
+    from aiaudit_chatgpt.sandbox.faults import FaultInjector
     from aiaudit_chatgpt.sandbox.org import Organization, User
 
 
@@ -455,6 +456,48 @@ class UsageData:
             last_used=last_used,
         )
 
+    # -- the open day -----------------------------------------------------
+
+    def revise_open_day(self, requests: int = 5) -> None:
+        """The last day of the history goes on: its buckets grow.
+
+        A real report's current day keeps growing until midnight, so a
+        connector must read it again and replace what it stored. Here the
+        newest *requests* records are sent again at the last recorded
+        minute of that day (same project, key, model and tier, each one
+        request of fixed size); the day's cost rows are recomputed from its
+        records, so both endpoints and :meth:`totals` agree after it.
+        """
+        usage, costs = self._usage, self._costs
+        last_day = (self.end - 1) - (self.end - 1) % DAY
+        if not usage.ts:
+            return
+        ts = max(last_day, usage.ts[-1])
+        picked = list(usage.rows(max(0, len(usage.ts) - requests), len(usage.ts)))
+        for row in picked:
+            # One request: 1200 tokens in (300 of them cached), 400 out.
+            usage.append((ts, *row[1:7], 1200, 400, 300, 1))
+            self._last_used[row[3]] = max(self._last_used.get(row[3], 0), ts)
+        item_index = {name: ix for ix, name in enumerate(self.line_items)}
+        daily: dict[tuple[int, int, int], list[Any]] = {}
+        for row in usage.rows(bisect_left(usage.ts, last_day), len(usage.ts)):
+            for name, quantity, amount in _row_costs(row):
+                cell = daily.setdefault((row[1], row[3], item_index[name]), [0, 0.0])
+                cell[0] += quantity
+                cell[1] += amount
+        first = bisect_left(costs.ts, last_day)
+        for column in (costs.ts, costs.project, costs.key, costs.item, costs.quantity):
+            del column[first:]
+        del costs.amount[first:]
+        for (project, key, item), (quantity, amount) in sorted(daily.items()):
+            for column, value in zip(
+                (costs.ts, costs.project, costs.key, costs.item, costs.quantity),
+                (last_day, project, key, item, quantity),
+                strict=True,
+            ):
+                column.append(value)
+            costs.amount.append(amount)
+
     # -- ground truth for tests ------------------------------------------
 
     def totals(self, start: int, end: int) -> dict[str, int]:
@@ -761,17 +804,34 @@ def _window(
     )
 
 
-def _page(window: _Window, buckets: list[dict[str, Any]]) -> dict[str, Any]:
+def _page(
+    window: _Window, buckets: list[dict[str, Any]], *, stuck: str | None = None
+) -> dict[str, Any]:
+    """The page envelope; *stuck* is the cursor a stuck page hands back (the
+    one it was asked with), with ``has_more`` true whatever the data."""
     after = _encode_page(window.stop, window.start) if window.has_more else None
     return {
         "object": "page",
         "data": buckets,
-        "has_more": window.has_more,
-        "next_page": after,
+        "has_more": window.has_more or stuck is not None,
+        "next_page": after if stuck is None else stuck,
     }
 
 
-def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
+def _stuck_cursor(
+    faults: FaultInjector | None, request: web.Request, window: _Window
+) -> str | None:
+    """The cursor of a stuck page (``stuck_cursor`` profile): the one asked
+    with, or this page's own first bucket's on a first page, so the next
+    request asks this page again."""
+    if faults is None or not faults.stuck(request):
+        return None
+    return request.query.get("page") or _encode_page(window.first, window.start)
+
+
+def usage_routes(
+    data: UsageData, keys: SandboxKeys, faults: FaultInjector | None = None
+) -> list[web.RouteDef]:
     """The completions usage and costs endpoints over *data*.
 
     Both need the ``api.usage.read`` permission: the restricted admin key is
@@ -788,7 +848,9 @@ def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
         window = _window(query, USAGE_WIDTHS, data.end)
         group_by = _group_by(query, COMPLETIONS_GROUP_BY)
         keep = data.filter_for(query, usage=True)
-        return json_response(_page(window, data.completions(window, group_by, keep)))
+        stuck = _stuck_cursor(faults, request, window)
+        buckets = data.completions(window, group_by, keep)
+        return json_response(_page(window, buckets, stuck=stuck))
 
     async def costs(request: web.Request) -> web.Response:
         require_key(
@@ -798,7 +860,10 @@ def usage_routes(data: UsageData, keys: SandboxKeys) -> list[web.RouteDef]:
         window = _window(query, COSTS_WIDTHS, data.end)
         group_by = _group_by(query, COSTS_GROUP_BY)
         keep = data.filter_for(query, usage=False)
-        return json_response(_page(window, data.costs(window, group_by, keep)))
+        stuck = _stuck_cursor(faults, request, window)
+        return json_response(
+            _page(window, data.costs(window, group_by, keep), stuck=stuck)
+        )
 
     return [
         web.get("/v1/organization/usage/completions", completions),

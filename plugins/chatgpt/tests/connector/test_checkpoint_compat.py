@@ -34,6 +34,7 @@ from connector_core.sync import sync_connection
 
 ADMIN, TENANT = "admin_audit_logs", "admin_tenant_audit_logs"
 FILES, GPTS = "compliance_logs", "custom_gpts"
+USAGE = "usage"
 
 # -- what earlier releases stored ----------------------------------------------
 
@@ -156,6 +157,7 @@ KEYS = {
     TENANT: {"until", "seen", "width"},
     FILES: {"end", "seen"},
     GPTS: {"floor", "seen"},
+    USAGE: {"since"},
 }
 
 
@@ -236,6 +238,6 @@ async def test_a_sync_resumes_from_the_checkpoints_stored_before_versions(
         # The streams that checkpoint every read now store tagged ones; the
         # files stream checkpoints only after a file it had not read.
         again = store.checkpoints("c")
-        assert all("v" in again[stream] for stream in (ADMIN, TENANT, GPTS))
+        assert all("v" in again[stream] for stream in (ADMIN, TENANT, GPTS, USAGE))
     finally:
         store.close()

@@ -238,6 +238,7 @@ async def test_either_api_alone(registry, sandbox, session):
         assert [s.name for s in await conn.list_streams()] == [
             "admin_audit_logs",
             "admin_tenant_audit_logs",
+            "usage",
         ]
         check = await conn.validate_permissions()
         assert (

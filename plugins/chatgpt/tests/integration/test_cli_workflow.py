@@ -306,3 +306,45 @@ def test_a_date_until_syncs_that_whole_day(run, sandbox_process):
         if time.startswith(day)
     ]
     assert max(times) >= f"{day}T12:00"
+
+
+def test_usage_from_the_store_shows_tokens_and_cost_per_model(
+    run, sandbox_process, store_url
+):
+    """``aiaudit sync chatgpt`` stores the usage report's buckets, so
+    ``aiaudit usage`` reads tokens and cost per model from the store: the
+    figures are the stored buckets' sums, not the events' "-"."""
+    period = _since_until(sandbox_process)
+    _synced(run("sync", "chatgpt", *period, "--json"))
+    shown = run("usage", "--platform", "chatgpt", *period, "--json")
+    assert shown.returncode == 0, shown.stderr
+    analytics = json.loads(shown.stdout)
+    by_model = {m["model"]: m for m in analytics["model_usage"]}
+    assert by_model
+
+    store = open_store(store_url, read_only=True)
+    try:
+        buckets = store.usage_records(platform="chatgpt")
+    finally:
+        store.close()
+    assert buckets
+    assert set(by_model) == {b.model for b in buckets}
+    for model, figures in by_model.items():
+        mine = [b for b in buckets if b.model == model]
+        assert figures["usage_count"] == sum(b.requests for b in mine)
+        assert figures["total_tokens"] == sum(b.tokens for b in mine)
+        # Every line item of the sandbox names its model: all cost attributed.
+        assert figures["cost_estimate"] == pytest.approx(
+            sum(b.cost for b in mine), abs=1e-6
+        )
+        assert figures["total_tokens"] > 0
+
+    table = run("usage", "--platform", "chatgpt", *period)
+    assert table.returncode == 0, table.stderr
+    rows = table.stdout.split("Model usage", 1)[1].splitlines()[2:]
+    shown_models = {row.split()[0]: row.split() for row in rows if row.strip()}
+    assert set(shown_models) >= set(by_model)
+    for model in by_model:
+        tokens, cost = shown_models[model][2], shown_models[model][3]
+        assert tokens != "-"
+        assert cost.startswith("$")

@@ -32,6 +32,14 @@ def test_the_demo_of_chatgpt(tmp_path):
     out = result.stdout
     assert "synced demo-chatgpt [chatgpt]" in out
     assert "AI usage: ChatGPT Enterprise" in out  # its display_name
+    # The usage report's buckets were synced with the events: every model
+    # shows its tokens and an estimated cost, read from the store.
+    models = out.split("Model usage", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert models, out
+    for row in models:
+        _model, _uses, tokens, cost = row.split()
+        assert tokens != "-", row
+        assert cost.startswith("$"), row
     # The report over the one platform, under its display name.
     page = (tmp_path / "aiaudit-report.html").read_text()
     assert '<p class="sub">ChatGPT Enterprise</p>' in page

@@ -100,6 +100,52 @@ GOOD_LINES = [
 ]
 
 
+USAGE_DAY = 1_735_689_600  # 2025-01-01
+GOOD_USAGE = {
+    "object": "organization.usage.completions.result",
+    "input_tokens": 1200,
+    "output_tokens": 300,
+    "num_model_requests": 4,
+    "model": "gpt-4o",
+    "project_id": "proj_corpus",
+    "api_key_id": None,
+}
+BAD_USAGE = [
+    GOOD_USAGE | {"model": None},
+    GOOD_USAGE | {"model": "o3", "input_tokens": -3},
+    GOOD_USAGE | {"model": "gpt-5", "num_model_requests": 2.5},
+    ["gpt-4o", 1200, 300],
+    None,
+]
+GOOD_COST = {
+    "object": "organization.costs.result",
+    "amount": {"value": 0.25, "currency": "usd"},
+    "line_item": "gpt-4o, input",
+    "project_id": "proj_corpus",
+    "api_key_id": None,
+}
+BAD_COSTS = [
+    GOOD_COST | {"amount": {"value": "0.25", "currency": "usd"}},
+    GOOD_COST | {"amount": {"value": 0.25, "currency": "eur"}},
+    GOOD_COST | {"project_id": 7},
+]
+
+
+def _usage_page(results):
+    """A usage or costs page of one daily bucket holding *results*."""
+    bucket = {"start_time": USAGE_DAY, "end_time": USAGE_DAY + 86_400}
+    data = [{"object": "bucket", **bucket, "results": results}]
+    return {"object": "page", "data": data, "has_more": False, "next_page": None}
+
+
+async def _completions(request):
+    return web.json_response(_usage_page([GOOD_USAGE, *BAD_USAGE]))
+
+
+async def _costs(request):
+    return web.json_response(_usage_page([GOOD_COST, *BAD_COSTS]))
+
+
 @pytest.fixture
 async def corrupt_api():
     """An Admin API page and a Logs Platform file with the corpus mixed in."""
@@ -149,9 +195,12 @@ async def corrupt_api():
         f"/v1/compliance/workspaces/{WORKSPACE}/logs/log_corpus", download
     )
     app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/gpts", empty)
+    app.router.add_get("/v1/organization/usage/completions", _completions)
+    app.router.add_get("/v1/organization/costs", _costs)
     async with TestServer(app, host="127.0.0.1") as server:
         # A case without a reason is valid (a huge record, stored whole).
-        yield str(server.make_url("/v1")), sum(1 for case in cases if case["reason"])
+        bad = sum(1 for case in cases if case["reason"])
+        yield str(server.make_url("/v1")), bad + len(BAD_USAGE) + len(BAD_COSTS)
 
 
 async def test_a_sync_through_the_corpus_keeps_every_good_record(
@@ -181,9 +230,12 @@ async def test_a_sync_through_the_corpus_keeps_every_good_record(
             )
         stored = {log.id for log in store.iter_logs(LogFilter(connection="corpus"))}
         quarantined = store.quarantined("corpus")
+        buckets = store.usage_records(connection="corpus")
     finally:
         store.close()
     assert report.ok, [s.error for s in report.streams]
+    # The one good usage bucket, with the one good cost line of its model.
+    assert [(b.model, b.requests, b.cost) for b in buckets] == [("gpt-4o", 4, 0.25)]
     assert {g["id"] for g in GOOD_ADMIN} <= stored
     assert {f"evt_good{i:03d}" for i in range(20)} <= stored
     # The huge valid record is stored whole, everything else malformed is aside.
