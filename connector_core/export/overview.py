@@ -16,6 +16,7 @@ import orjson
 
 from connector_core.analytics import platform_cost, platform_tokens, uses_known
 from connector_core.export.formats import (
+    ANALYTICS_FORMATS,
     _cell,
     _check_style,
     _compact_number,
@@ -121,9 +122,10 @@ def write_platforms_usage(
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if format != "table":
-        # The same refusal as a single platform's report.
-        write_analytics(usage.platforms[0], out, format=format, style=style)
-        return
+        raise ValueError(
+            f"unknown analytics format {format!r}; expected one of: "
+            f"{', '.join(ANALYTICS_FORMATS)}"
+        )
     out.writelines(
         _printable(line) + "\n" for line in overview_lines(usage, display_names)
     )

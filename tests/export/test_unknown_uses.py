@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import pytest
+
 from connector_core.analytics import side_by_side, uses_known
 from connector_core.export.formats import write_analytics
-from connector_core.export.overview import overview_lines
+from connector_core.export.overview import overview_lines, write_platforms_usage
 from connector_core.export.report import render_html_report
 from connector_core.models import AIDateRange, ModelUsageMetric, UsageAnalytics
 
@@ -65,3 +67,10 @@ def test_html_draws_tokens_when_no_model_has_a_count():
     assert "<td>-</td>" in page or ">-<" in page
     both = render_html_report(_analytics(TOKENS_ONLY, COUNTED))
     assert "Uses per model" in both
+
+
+def test_side_by_side_refuses_a_format_it_cannot_write():
+    with pytest.raises(ValueError, match="unknown analytics format 'csv'"):
+        write_platforms_usage(
+            side_by_side([_analytics(COUNTED)], 3), io.StringIO(), format="csv"
+        )
