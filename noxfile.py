@@ -23,6 +23,7 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PLUGINS = {
     "chatgpt": ROOT / "plugins" / "chatgpt",
     "claude": ROOT / "plugins" / "claude",
+    "gemini": ROOT / "plugins" / "gemini",
 }
 """The platform plugins kept in this repository, each its own distribution."""
 
