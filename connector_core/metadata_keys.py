@@ -22,6 +22,12 @@ from typing import Final
 __all__ = [
     "ACTOR_TYPE",
     "API_KEY_ID",
+    "APP_ACCESS",
+    "APP_ID",
+    "APP_IS_AI",
+    "APP_NAME",
+    "APP_REACHES",
+    "APP_SCOPES",
     "ASSISTANT_ID",
     "ASSISTANT_NAME",
     "ASSISTANT_TYPE",
@@ -30,6 +36,8 @@ __all__ = [
     "DETAILS",
     "ERROR_CODE",
     "ERROR_MESSAGE",
+    "FEATURE",
+    "FEATURE_APP",
     "FILES",
     "FILE_ID",
     "FILE_NAME",
@@ -119,6 +127,42 @@ ASSISTANT_TYPE: Final = "assistant_type"
 """What the platform calls that kind of assistant (``gpt``, ``gem``);
 ``assistant`` when absent."""
 
+# -- third-party apps and AI features ----------------------------------------
+
+APP_NAME: Final = "app_name"
+"""A third-party app a person granted access to their account (or revoked it
+from), by its name as the platform shows it."""
+
+APP_ID: Final = "app_id"
+"""That app's id on the platform (an OAuth client id): names change, ids do
+not, so grants are told apart by it when present."""
+
+APP_SCOPES: Final = "app_scopes"
+"""What the grant allows, as the platform's own scope strings (a list)."""
+
+APP_ACCESS: Final = "app_access"
+"""``granted`` or ``revoked``: the event gave the app access or took it
+away. The core's view of granted apps counts an app as still granted to a
+person until a later ``revoked`` for the same app and person."""
+
+APP_IS_AI: Final = "app_is_ai"
+"""``True`` when the plugin recognises the app as an AI app (from a table
+it keeps as data); absent when it cannot tell."""
+
+APP_REACHES: Final = "app_reaches"
+"""The kinds of data the grant reaches, in plain words the plugin derives
+from the scopes (``mail``, ``files``, ``calendar``, ``contacts``): a list,
+empty when none is sensitive."""
+
+FEATURE_APP: Final = "feature_app"
+"""Where an AI feature was used (``gmail``, ``docs``): an assistant built
+into another product reports the product, and the analytics count uses per
+product and feature."""
+
+FEATURE: Final = "feature"
+"""Which AI feature was used there (``summarize``, ``generate_text``)."""
+
+
 # -- models and files --------------------------------------------------------
 
 MODEL: Final = "model"
@@ -158,6 +202,12 @@ NEUTRAL_KEYS: Final = frozenset(
     {
         ACTOR_TYPE,
         API_KEY_ID,
+        APP_ACCESS,
+        APP_ID,
+        APP_IS_AI,
+        APP_NAME,
+        APP_REACHES,
+        APP_SCOPES,
         ASSISTANT_ID,
         ASSISTANT_NAME,
         ASSISTANT_TYPE,
@@ -166,6 +216,8 @@ NEUTRAL_KEYS: Final = frozenset(
         DETAILS,
         ERROR_CODE,
         ERROR_MESSAGE,
+        FEATURE,
+        FEATURE_APP,
         FILES,
         FILE_ID,
         FILE_NAME,
