@@ -21,6 +21,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 import attrs
@@ -130,6 +131,11 @@ class ConnectorSpec:
         plugin: The name of the plugin that registered it.
         operations: The hooks the class implements itself.
         secret_fields: Configuration fields holding secrets.
+        retention: How far back the platform keeps history (class
+            attribute ``retention``, a ``timedelta``), or ``None`` when it
+            keeps everything or does not say. The conformance suite ends a
+            sandbox's history today rather than on its pinned date when the
+            pinned history would fall outside it.
     """
 
     platform: str
@@ -139,6 +145,7 @@ class ConnectorSpec:
     plugin: str
     operations: tuple[str, ...]
     secret_fields: tuple[str, ...]
+    retention: timedelta | None = None
 
     @property
     def default_connection(self) -> str:
@@ -184,6 +191,15 @@ class ConnectorSpec:
                 plugin,
                 f"{name} must be constructible as {name}(config, session=...): {exc}",
             ) from exc
+        retention = getattr(connector_class, "retention", None)
+        if retention is not None and not (
+            isinstance(retention, timedelta) and retention > timedelta(0)
+        ):
+            raise PluginError(
+                plugin,
+                f"{name}.retention must be a positive timedelta or None, "
+                f"got {retention!r}",
+            )
         secret_fields = tuple(
             field.name
             for field in attrs.fields(config_class)
@@ -197,6 +213,7 @@ class ConnectorSpec:
             plugin=plugin,
             operations=operations,
             secret_fields=secret_fields,
+            retention=retention,
         )
 
     def make_config(self, config: object) -> Any:

@@ -34,6 +34,7 @@ __all__ = [
     "declaration_problems",
     "exception_texts",
     "good_credential_problems",
+    "held_in_config",
     "leaks",
     "listing_problems",
     "refused_answers",
@@ -127,6 +128,19 @@ def unwrapped_secrets(harness: Harness) -> list[str]:
         for field in spec.secret_fields
         if getattr(config, field) is not None
         and not isinstance(getattr(config, field), Secret)
+    ]
+
+
+def held_in_config(harness: Harness) -> list[str]:
+    """The configuration fields whose value contains a secret the sandbox
+    says the configuration only refers to (``held_secrets``): a key file's
+    content pasted where its path belongs."""
+    declared = list(harness.details.held_secrets)
+    held = [text for _, text in harness.secrets() if text in declared]
+    return [
+        f"field {name!r}"
+        for name, value in harness.sandbox.config.items()
+        if isinstance(value, str) and any(secret in value for secret in held)
     ]
 
 

@@ -19,6 +19,7 @@ so that a plugin needs nothing from this package to provide it::
             "fault_config": {},             # merged into the config of fault runs
             "poisoned_ids": {"<log id>": "<native id>"},  # under ``poisoned``
             "observed": {},                 # counters the sandbox keeps updating
+            "held_secrets": [...],          # secrets the config only refers to
         }
     }
 
@@ -58,6 +59,15 @@ What each fault profile must make the sandbox do, at ``fault_rate`` 1.0
     sandbox has served for ``SandboxOptions.publish_delay`` seconds; then
     serve them where they belong in time. Make sure that trailing stretch
     holds events to hide. ``expected_ids``, when given, includes them.
+
+``held_secrets`` is for a configuration that holds no secret itself but
+refers to one kept elsewhere: a key *file* named by its path, whose key the
+connector reads when it needs it. List the secret values the connector comes
+to hold that way (the private key, and the access tokens the sandbox issues:
+the list is live, the sandbox may append to it while it serves). The suite
+then accepts a configuration without a ``Secret`` field, checks that no
+field holds one of these values in the clear, and looks for them, as for
+``Secret`` fields, in logs, errors and reprs.
 
 ``observed`` is optional and live: a mapping the sandbox keeps updating
 while it serves, which the suite reads after a fault run. The counters it
@@ -126,6 +136,7 @@ _KEYS: Final = frozenset(
         "fault_config",
         "poisoned_ids",
         "observed",
+        "held_secrets",
     }
 )
 
@@ -165,6 +176,8 @@ class ConformanceDetails:
             poisoned record and the native id a quarantined copy carries.
         observed: The sandbox's live counters (the same mapping, not a
             copy), or ``None``.
+        held_secrets: Secrets the configuration refers to but does not hold
+            (the same sequence, not a copy: the sandbox may add to it).
     """
 
     bad_config: Mapping[str, Any] | None = None
@@ -177,6 +190,7 @@ class ConformanceDetails:
     fault_config: Mapping[str, Any] = attrs.field(factory=dict)
     poisoned_ids: Mapping[str, str] = attrs.field(factory=dict)
     observed: Mapping[str, Any] | None = None
+    held_secrets: Sequence[str] = ()
 
     @classmethod
     def from_details(cls, details: Mapping[str, Any]) -> ConformanceDetails:
@@ -225,7 +239,16 @@ class ConformanceDetails:
             fault_config=_optional_mapping(given, "fault_config", where) or {},
             poisoned_ids=_poisoned(given.get("poisoned_ids"), where),
             observed=_optional_mapping(given, "observed", where),
+            held_secrets=_held(given.get("held_secrets"), where),
         )
+
+
+def _held(value: object, where: str) -> Sequence[str]:
+    if value is None:
+        return ()
+    _strings(value, f"{where}['held_secrets']")
+    # The sandbox's own sequence: a copy would miss what it adds later.
+    return value  # type: ignore[return-value]
 
 
 def _poisoned(value: object, where: str) -> Mapping[str, str]:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from connector_core.sandbox import RunningSandbox, SandboxOptions, SandboxProvider
 
 
-__all__ = ["Harness", "Reading", "StreamRead"]
+__all__ = ["Harness", "Reading", "StreamRead", "within_retention"]
 
 T = TypeVar("T")
 
@@ -124,6 +124,29 @@ def _history_end(options: SandboxOptions) -> datetime:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def within_retention(
+    options: SandboxOptions,
+    retention: timedelta | None,
+    now: datetime | None = None,
+) -> SandboxOptions:
+    """*options*, with the history ending today instead of on its pinned
+    date when the platform keeps less than reaches back to that date.
+
+    The suite pins its history so every run reads the same data; a platform
+    that keeps only recent history (and a sandbox that imitates it) cannot
+    serve a pinned date once it has aged out. Such a history ends at the
+    start of the current UTC day, seed and size unchanged: each run still
+    compares the read with the sandbox's own ground truth.
+    """
+    if retention is None or options.end is None:
+        return options
+    now = now or datetime.now(UTC)
+    oldest = now - retention + timedelta(days=1)  # a day's margin for the run
+    if options.end - timedelta(days=options.days) >= oldest:
+        return options
+    return attrs.evolve(options, end=None)
+
+
 class Harness:
     """A running sandbox of one platform, and everything read from it.
 
@@ -187,6 +210,7 @@ class Harness:
                 if p.status != "loaded"
             ]
             fail(f"{exc}" + (f"; {listed(problems)}" if problems else ""))
+        options = within_retention(options, spec.retention)
         provider = registry.sandbox(platform)
         if provider is None:
             fail(
@@ -275,6 +299,9 @@ class Harness:
                 text = value.reveal() if isinstance(value, Secret) else value
                 if isinstance(text, str) and len(text) >= _MIN_SECRET:
                     found.setdefault(text, f"{field} of {which} configuration")
+        for number, text in enumerate(list(self.details.held_secrets), 1):
+            if len(text) >= _MIN_SECRET:
+                found.setdefault(text, f"secret #{number} the configuration refers to")
         return sorted(
             ((label, text) for text, label in found.items()),
             key=lambda item: len(item[1]),

@@ -40,6 +40,7 @@ from connector_core.sandbox import SandboxOptions
 from connector_core.testing._access_checks import (
     declaration_problems,
     good_credential_problems,
+    held_in_config,
     leaks,
     listing_problems,
     refused_credential_problems,
@@ -243,10 +244,18 @@ class ConnectorConformance:
         registry knows which settings to keep out of files and listings."""
         harness = aiaudit_harness
         spec = harness.spec
-        if not spec.secret_fields:
+        if not spec.secret_fields and not harness.details.held_secrets:
             fail(
                 f"no field of {spec.config_class.__name__} is typed Secret: "
-                "type the key fields connector_core.Secret so they are masked"
+                "type the key fields connector_core.Secret so they are masked "
+                "(or, for a configuration that only refers to its secrets, a "
+                "key file's path, list them in the sandbox's held_secrets)"
+            )
+        held = held_in_config(harness)
+        if held:
+            fail(
+                "the configuration holds a secret it should only refer to, in "
+                + listed(held)
             )
         unwrapped = unwrapped_secrets(harness)
         if unwrapped:

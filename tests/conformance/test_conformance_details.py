@@ -85,3 +85,18 @@ def test_every_fault_kind_has_a_default_profile_named_after_it():
 def test_malformed_details_are_refused_with_the_place(conformance, message):
     with pytest.raises(ConformanceDetailsError, match=re.escape(message)):
         ConformanceDetails.from_details({"conformance": conformance})
+
+
+def test_held_secrets_are_the_sandboxs_own_list():
+    # A configuration naming a key file holds no secret itself; the sandbox
+    # lists what the connector comes to hold, and may add tokens it issues.
+    held = ["-----BEGIN PRIVATE KEY-----abc"]
+    details = ConformanceDetails.from_details({"conformance": {"held_secrets": held}})
+    held.append("ya29.issued-later")
+    assert list(details.held_secrets) == held
+
+
+@pytest.mark.parametrize("value", ["one-string", [1, 2], {"a": "b"}])
+def test_held_secrets_must_be_strings(value):
+    with pytest.raises(ConformanceDetailsError, match="held_secrets"):
+        ConformanceDetails.from_details({"conformance": {"held_secrets": value}})
