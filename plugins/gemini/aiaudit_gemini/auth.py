@@ -458,6 +458,7 @@ class ServiceAccountAuth:
             status,
             message,
             code=error,
+            method="POST",
             url=key.token_uri,
             secrets=[assertion.reveal()],
         )
