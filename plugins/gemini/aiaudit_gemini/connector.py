@@ -82,6 +82,7 @@ __all__ = [
     "ACTIVITIES_PATH",
     "GEMINI_DATA_START",
     "HORIZON",
+    "HORIZON_MARGIN",
     "GeminiConnector",
     "Resume",
 ]
@@ -92,6 +93,11 @@ ACTIVITIES_PATH: Final = "/admin/reports/v1/activity/users/all/applications/{}"
 
 HORIZON: Final = timedelta(days=180)
 """How far back the Reports API answers: older events are gone."""
+
+HORIZON_MARGIN: Final = timedelta(minutes=10)
+"""A read that starts within this of the horizon starts this far inside
+it: the horizon moves on while the request travels, and a start the API
+finds past it is refused (or, by Google, silently cut)."""
 
 GEMINI_DATA_START: Final = datetime(2025, 6, 20, tzinfo=UTC)
 """Gemini in Workspace has logs from this day on, none before."""
@@ -302,7 +308,7 @@ class GeminiConnector:
                     detail="events between the checkpoint and the horizon are "
                     "gone from the Reports API; reading from the horizon",
                 )
-                start = horizon
+        start = max(start, horizon + HORIZON_MARGIN)
         first = _STARTS.get(stream)
         if first is not None and start < first:
             log.warning(
@@ -343,9 +349,14 @@ class GeminiConnector:
         lag = self.lag
 
         async with self._client() as client:
+            # Ids of finished windows in the lag before the latest end: a
+            # window narrower than the lag (a paged read's days) names them
+            # in its checkpoint too, so a read resumed there skips them.
+            carried: dict[str, datetime] = {}
 
             async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
                 """One window, page by page; its end is its checkpoint."""
+                nonlocal carried
                 mine: dict[str, datetime] = {}
                 skip = resume.seen if resume is not None else SeenIds()
                 params = [*self._params(window.start, window.end), *extra]
@@ -364,7 +375,8 @@ class GeminiConnector:
                     if kept or batch.quarantined:
                         yield attrs.evolve(batch, logs=kept)
                 horizon = window.end - lag
-                seen = SeenIds(i for i, t in mine.items() if t >= horizon)
+                carried = {i: t for i, t in (carried | mine).items() if t >= horizon}
+                seen = SeenIds(i for i, t in carried.items() if t < window.end)
                 if resume is not None and horizon < resume.since:
                     seen.update(resume.seen)
                 done = Resume(since=window.end, seen=seen)

@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 from google.auth import crypt, jwt
 
+from aiaudit_gemini import GeminiConfig, GeminiConnector
 from aiaudit_gemini.sandbox.data import AUDIT_SCOPE
 from aiaudit_gemini.sandbox.server import GeminiSandbox
 from aiaudit_gemini.sandbox.token import GRANT_TYPE
-from connector_core import SandboxOptions
+from connector_core import (
+    AIAuditLog,
+    AIAuditLogQuery,
+    QuarantinedRecord,
+    SandboxOptions,
+)
 
 
 END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -122,3 +129,56 @@ async def read_all(
         if not token:
             return pages
         query["pageToken"] = token
+
+
+# -- the connector against the sandbox -----------------------------------------
+
+
+def connector(sandbox: GeminiSandbox, **changes: Any) -> GeminiConnector:
+    """A connector configured as the sandbox says, with *changes*."""
+    return GeminiConnector(GeminiConfig(**{**sandbox.config(), **changes}))
+
+
+def whole_history(sandbox: GeminiSandbox, **changes: Any) -> AIAuditLogQuery:
+    fields: dict[str, Any] = {
+        "start_date": sandbox.domain.start,
+        "end_date": sandbox.domain.end,
+        **changes,
+    }
+    return AIAuditLogQuery(**fields)
+
+
+@attrs.define
+class Reading:
+    """What one read of every stream returned."""
+
+    logs: list[AIAuditLog] = attrs.Factory(list)
+    quarantined: list[QuarantinedRecord] = attrs.Factory(list)
+    checkpoints: dict[str, dict[str, Any]] = attrs.Factory(dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return [entry.id for entry in self.logs]
+
+
+async def read(
+    target: GeminiConnector,
+    query: AIAuditLogQuery,
+    checkpoints: dict[str, dict[str, Any]] | None = None,
+    streams: tuple[str, ...] = APPLICATIONS,
+) -> Reading:
+    """Every stream read from its checkpoint in *checkpoints* (or from the
+    query's start), keeping the last checkpoint of each."""
+    found = Reading()
+    for stream in streams:
+        start = (checkpoints or {}).get(stream)
+        batches = target.read_stream(stream, start, query)
+        try:
+            async for batch in batches:
+                found.logs.extend(batch.logs)
+                found.quarantined.extend(batch.quarantined)
+                if batch.checkpoint is not None:
+                    found.checkpoints[stream] = dict(batch.checkpoint)
+        finally:
+            await batches.aclose()
+    return found
