@@ -62,7 +62,13 @@ def test_a_type_without_a_row_for_its_name_takes_its_star_row():
         ),
         # Not ours: maybe a native type passed through; ask for everything.
         ("login", ["login/risky_sensitive_action_allowed"], None),
-        ("login", ["account.warning.suspicious_login"], None),
+        (
+            "login",
+            ["account.warning.suspicious_login"],
+            frozenset({"suspicious_login"}),
+        ),
+        # A warning the table does not name comes from the `*` row.
+        ("login", ["account.warning.some_new_warning"], None),
     ],
 )
 def test_a_filter_becomes_event_names(application, actions, names):
