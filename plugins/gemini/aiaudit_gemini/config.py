@@ -45,7 +45,7 @@ DEFAULT_LAG_HOURS: Final = 72
 """How far back each incremental read looks again for events published
 late. Google documents lags from minutes to a few hours per report, says a
 small share may come later, and third-party readers see up to three days:
-three days is the safe side of what is known (see ``docs/gemini.md``)."""
+three days is the safe side of what is known."""
 
 _MAX_LAG_HOURS: Final = 30 * 24
 """A re-read longer than a month would cost more than it finds."""

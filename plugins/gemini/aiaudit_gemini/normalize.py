@@ -40,6 +40,7 @@ from connector_core import (
     normalize_or_quarantine,
 )
 from connector_core import metadata_keys as keys
+from connector_core.models import GeoLocation
 
 
 if TYPE_CHECKING:
@@ -366,6 +367,19 @@ def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _location(raw: Mapping[str, Any]) -> GeoLocation | None:
+    """Where the request came from, as Google resolved its address
+    (``networkInfo``: ISO 3166 country and subdivision)."""
+    network = raw.get("networkInfo")
+    if not isinstance(network, Mapping):
+        return None
+    country = _text_of(network.get("regionCode"))
+    region = _text_of(network.get("subdivisionCode"))
+    if country is None and region is None:
+        return None
+    return GeoLocation(country=country, region=region)
+
+
 def _feature(row: Row, name: str, details: Mapping[str, Any]) -> dict[str, Any]:
     """Where an AI feature was used, and which, as the row says."""
     found: dict[str, Any] = {}
@@ -477,6 +491,7 @@ def normalize_event(
         action=row.action_for(name),
         metadata=metadata,
         ip_address=actor.ip,
+        location=_location(raw),
         risk_indicators=tuple(risks),
         native_type=native,
         raw=raw,

@@ -448,6 +448,8 @@ def test_the_details_are_the_flattened_parameters():
     assert entry.metadata[keys.FEATURE] == "generate_text"
     assert entry.metadata["user_device_info"]["deviceType"] == "DESKTOP_CHROME"
     assert entry.metadata["network_info"]["regionCode"] == "US"
+    assert entry.location is not None
+    assert entry.location.country == "US"
 
 
 # -- grants -----------------------------------------------------------------------
