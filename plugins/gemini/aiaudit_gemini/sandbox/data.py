@@ -589,9 +589,7 @@ class _Maker:
         parameters = [_param("action", action), _param("app_name", where)]
         if rng.random() < 0.7:  # noqa: PLR2004 - the two parameters are optional
             parameters.append(_param("feature_source", _FEATURE_SOURCES[where]))
-            category = (
-                "proactive_generate" if action in _PROACTIVE else "active_generate"
-            )
+            category = "generative_ai" if action in _PROACTIVE else "active_generate"
             parameters.append(_param("event_category", category))
         event = {
             "type": "ai_usage_event",
@@ -697,9 +695,7 @@ class _Maker:
                 ],
             )
         if kind == "challenge_success":
-            method = rng.choice(
-                ("security_key", "google_authenticator", "idv_preregistered_phone")
-            )
+            method = rng.choice(("security_key", "security_key", "backup_code"))
             return self.activity(
                 "login",
                 moment,
