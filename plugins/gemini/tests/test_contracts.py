@@ -181,7 +181,7 @@ async def test_every_page_of_a_disturbed_read_is_valid(profile):
 def test_every_application_and_shape_appears_in_the_history(sandbox):
     activities = sandbox.domain.activities
     gemini = activities["gemini_in_workspace_apps"]
-    assert all("userDeviceInfo" in a.record for a in gemini)
+    assert any("userDeviceInfo" in a.record for a in gemini)
     for app in ("gemini_notebook", "token", "login"):
         assert not any("userDeviceInfo" in a.record for a in activities[app])
     warnings = [

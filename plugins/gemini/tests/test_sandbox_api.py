@@ -3,6 +3,7 @@ ties, time bounds, filters, refusals and the fault profiles."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -449,3 +450,21 @@ async def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="gremlins"):
         async with await faulty("gremlins"):
             pass
+
+
+async def test_paging_one_at_a_time_through_a_tie(client, sandbox, headers):
+    """Activities sharing a millisecond are told apart by their qualifier,
+    newest first, and a page boundary inside the tie loses none of them."""
+    history = sandbox.domain.activities["gemini_in_workspace_apps"]
+    times = Counter(a.time for a in history)
+    moment = max(times, key=lambda t: (times[t], t))
+    assert times[moment] > 1
+    params = {
+        "startTime": format_time(moment),
+        "endTime": format_time(moment + timedelta(milliseconds=1)),
+        "maxResults": "1",
+    }
+    pages = await read_all(client, headers, "gemini_in_workspace_apps", params)
+    served = [int(p["items"][0]["id"]["uniqueQualifier"]) for p in pages]
+    tied = sorted((a.qualifier for a in history if a.time == moment), reverse=True)
+    assert served == tied

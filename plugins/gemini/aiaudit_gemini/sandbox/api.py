@@ -461,7 +461,8 @@ class ReportsApi:
     async def _stuck(self, request: web.Request) -> web.Response:
         """The query's first page, saying there is more, whatever token was
         sent, with the same ``nextPageToken`` every time."""
-        query = self._query(request, stuck=True)
+        self._authorize(request)
+        query = self._query(request)
         page, _ = self._page(query, None)
         mark = page[-1].key if page else (query.upper, _LOWEST)
         return self._answer(query, page, self._page_token(query, mark))
@@ -469,6 +470,17 @@ class ReportsApi:
     # -- the listing -----------------------------------------------------------------
 
     async def activities(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        query = self._query(request)
+        self.queries.append(list(request.query.items()))
+        cursor = self._cursor(request.query.get("pageToken"), query)
+        page, more = self._page(query, cursor)
+        next_token = self._page_token(query, page[-1].key) if more else None
+        return self._answer(query, page, next_token)
+
+    def _authorize(self, request: web.Request) -> None:
+        """Refuse a token that may not read activity: one without the audit
+        scope, or whose subject is no Reports admin."""
         token = request[_TOKEN]
         if AUDIT_SCOPE not in token.scopes:
             raise ApiError(
@@ -484,12 +496,6 @@ class ReportsApi:
                 "authError",
                 extra={"location": "Authorization", "locationType": "header"},
             )
-        query = self._query(request)
-        self.queries.append(list(request.query.items()))
-        cursor = self._cursor(request.query.get("pageToken"), query)
-        page, more = self._page(query, cursor)
-        next_token = self._page_token(query, page[-1].key) if more else None
-        return self._answer(query, page, next_token)
 
     def _answer(
         self, query: _Query, page: list[Activity], next_token: str | None
@@ -504,7 +510,7 @@ class ReportsApi:
             body["nextPageToken"] = next_token
         return web.json_response(body, dumps=dumps)
 
-    def _query(self, request: web.Request, *, stuck: bool = False) -> _Query:  # noqa: C901, PLR0912 - one check per parameter
+    def _query(self, request: web.Request) -> _Query:  # noqa: C901, PLR0912 - one check per parameter
         app = request.match_info["applicationName"]
         user_key = request.match_info["userKey"]
         query = request.query

@@ -203,18 +203,13 @@ class Domain:
         return next(u for u in self.users if not u.admin)
 
     def user(self, email_or_profile: str) -> User | None:
-        return (
-            next(
-                (
-                    u
-                    for u in self.users
-                    if email_or_profile in {u.email.lower(), u.profile_id}
-                ),
-                None,
-            )
-            if email_or_profile
-            else None
-        )
+        """The person with this (lower-case) email or profile id."""
+        if not email_or_profile:
+            return None
+        for user in self.users:
+            if email_or_profile in {user.email.lower(), user.profile_id}:
+                return user
+        return None
 
     def add(self, activity: Activity) -> None:
         """One more activity, kept in order."""
@@ -559,7 +554,7 @@ class _Maker:
                         "regionCode": region,
                         "subdivisionCode": subdivision,
                     }
-            if device:
+            if device and self.rng.random() < 0.8:  # noqa: PLR2004 - not always sent
                 device_id, kind, version = user.device
                 info = {"deviceType": kind, "deviceOsVersion": version}
                 if self.rng.random() < 0.5:  # noqa: PLR2004
@@ -589,9 +584,7 @@ class _Maker:
         parameters = [_param("action", action), _param("app_name", where)]
         if rng.random() < 0.7:  # noqa: PLR2004 - the two parameters are optional
             parameters.append(_param("feature_source", _FEATURE_SOURCES[where]))
-            category = (
-                "proactive_generate" if action in _PROACTIVE else "active_generate"
-            )
+            category = "generative_ai" if action in _PROACTIVE else "active_generate"
             parameters.append(_param("event_category", category))
         event = {
             "type": "ai_usage_event",
@@ -697,9 +690,7 @@ class _Maker:
                 ],
             )
         if kind == "challenge_success":
-            method = rng.choice(
-                ("security_key", "google_authenticator", "idv_preregistered_phone")
-            )
+            method = rng.choice(("security_key", "security_key", "backup_code"))
             return self.activity(
                 "login",
                 moment,

@@ -133,7 +133,9 @@ def history_bounds(options: SandboxOptions) -> tuple[datetime, datetime]:
     if start >= end:
         raise ValueError(
             f"the history would end at {end.isoformat()}, more than "
-            f"{HISTORY_LIMIT.days} days ago: the Reports API keeps 180 days"
+            f"{HISTORY_LIMIT.days} days ago: the Reports API keeps 180 days, so "
+            "no client could read it; leave SandboxOptions.end unset (the start "
+            "of today) or give a recent one"
         )
     return start, end
 

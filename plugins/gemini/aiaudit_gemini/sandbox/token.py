@@ -5,11 +5,12 @@ account with domain-wide delegation, as Google's answers it.
 jwt-bearer&assertion=<jwt>`` and verifies the assertion with google-auth
 against the public keys of the service accounts it knows, by the header's
 ``kid``: the signature, ``iss`` (the key's account), ``aud`` (this endpoint's
-own URL), ``iat``/``exp`` (not expired, at most an hour apart), ``scope``
-(the audit scope, and only scopes the delegation grants) and ``sub`` (a
-person of the domain). It issues an opaque access token, ``expires_in``
-3599, bound to the account and the subject; the Reports API answers 401 to
-any token it did not issue or that has expired.
+own URL, or Google's, which google-auth always names), ``iat``/``exp`` (not
+expired, at most an hour apart), ``scope`` (the audit scope, and only scopes
+the delegation grants) and ``sub`` (a person of the domain). It issues an
+opaque access token, ``expires_in`` 3599, bound to the account and the
+subject; the Reports API answers 401 to any token it did not issue or that
+has expired.
 
 Refusals are Google's: 400 ``invalid_grant`` for a bad signature, an
 unknown key or account, bad claims or an unknown subject; 401
@@ -61,6 +62,9 @@ __all__ = [
 
 TOKEN_PATH: Final = "/token"  # noqa: S105 - a path, not a secret
 GRANT_TYPE: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+"""The real endpoint's URL: google-auth names it as the audience whatever
+the key file's ``token_uri`` says, so the sandbox takes it beside its own."""
 TOKEN_LIFETIME: Final = 3599
 """Seconds an access token lives, as Google's answers say."""
 MAX_ASSERTION_LIFETIME: Final = 3600
@@ -225,7 +229,7 @@ class TokenEndpoint:
     token stands for whom.
 
     Attributes:
-        url: This endpoint's own URL: the audience an assertion must name
+        url: This endpoint's own URL: an audience an assertion may name
             (set once the server has its port).
         lifetime: Seconds a token issued now lives.
         counts: Tokens issued and assertions refused, for tests.
@@ -319,7 +323,7 @@ class TokenEndpoint:
             raise TokenError(400, "invalid_grant", "Invalid JWT Signature.") from None
         if claims.get("iss") != account.client_email:
             raise TokenError(400, "invalid_grant", "Invalid grant: account not found")
-        if claims.get("aud") != self.url:
+        if claims.get("aud") not in {self.url, GOOGLE_TOKEN_URI}:
             raise TokenError(
                 400, "invalid_grant", f"Invalid JWT: audience must be {self.url}"
             )
