@@ -1,1 +1,1 @@
-"""A local Google Workspace: the Reports API and its token endpoint, for tests and demos."""
+"""A local Google Workspace: the Reports API and its token endpoint."""
