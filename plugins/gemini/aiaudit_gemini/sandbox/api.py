@@ -19,6 +19,11 @@
   the ``eventName`` does not have makes the report empty);
   ``actorIpAddress``; ``customerId`` (``my_customer`` or the domain's own);
   ``includeSensitiveData=true`` is a 403 on these applications;
+  ``orgUnitID`` and ``groupIdFilter`` are checked against their patterns,
+  and they and the other filters (``resourceDetailsFilter``,
+  ``agentInfoFilter``, ``applicationInfoFilter``, ``networkInfoFilter``,
+  ``deviceFilter``, ``statusFilter``) are accepted but not applied: the
+  connector reads whole applications;
 * newest first, ties on the time by ``uniqueQualifier``; an Activity
   returned whole (every event) when any of its events matches;
 * ``nextPageToken`` only when there is more; it is opaque, signed, and
@@ -342,10 +347,6 @@ class ReportsApi:
         app.router.add_get(ACTIVITIES_PATH, self.activities)
         self.tokens.register(app)
         return app
-
-    def refresh(self) -> None:
-        """Index the domain's activity again, after it changed."""
-        self._keys.clear()
 
     def hidden(self) -> frozenset[tuple[str, int]]:
         if time.monotonic() - self.started >= self.publish_delay:
