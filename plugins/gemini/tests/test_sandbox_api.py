@@ -3,6 +3,7 @@ ties, time bounds, filters, refusals and the fault profiles."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -104,12 +105,20 @@ async def test_a_page_token_is_bound_to_its_query(client, headers):
         activities_path("token"), params={**params, "pageToken": token}, headers=headers
     ) as r:
         assert r.status == 400
-    async with client.get(
-        activities_path("login"),
-        params={**params, "pageToken": "garbage"},
-        headers=headers,
-    ) as r:
-        assert r.status == 400
+    for garbage in (
+        "garbage",
+        "e30.x",
+        "WzFd.x",
+        f"{token[:-2]}é",
+        "🙂.🙂",
+        token + "x",
+    ):
+        async with client.get(
+            activities_path("login"),
+            params={**params, "pageToken": garbage},
+            headers=headers,
+        ) as r:
+            assert r.status == 400, garbage
 
 
 async def test_the_empty_report_has_no_items(client, headers):
@@ -365,8 +374,12 @@ async def test_redirect_profile_refuses_a_credentialed_hop():
             body = await r.json()
         assert r.status == 200
         assert len(body["items"]) == 3
+        for tampered in ("x", "é", "signed.mac"):
+            forged = re.sub(r"signature=[^&]*", f"signature={tampered}", location)
+            async with client.get(forged) as r:
+                assert r.status == 400, tampered
         observed = sandbox.api.observed
-        assert observed["redirect_hops"] == 2
+        assert observed["redirect_hops"] == 5
         assert observed["credentialed_hops"] == 1
 
 

@@ -455,7 +455,7 @@ class ReportsApi:
         query = [(k, v) for k, v in request.query.items() if k != SIGNATURE_PARAM]
         token = self._signed.get(handle)
         expected = self._mac([handle, request.path, query])
-        if token is None or not hmac.compare_digest(mac, expected):
+        if token is None or not hmac.compare_digest(mac.encode(), expected.encode()):
             raise bad_request("Invalid value for: signature")
         return token
 
@@ -665,7 +665,9 @@ class ReportsApi:
             moment, qualifier = datetime.fromisoformat(position[0]), int(position[1])
         except (ValueError, TypeError, IndexError, KeyError):
             raise bad_request("Invalid pageToken.") from None
-        if not hmac.compare_digest(mac, self._mac([query.bound, position])):
+        if not hmac.compare_digest(
+            mac.encode(), self._mac([query.bound, position]).encode()
+        ):
             raise bad_request(
                 "Invalid pageToken: it belongs to a request with other parameters."
             )
