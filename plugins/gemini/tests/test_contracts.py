@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +25,7 @@ from conftest import (
 )
 
 from aiaudit_gemini.sandbox import api
-from aiaudit_gemini.sandbox.data import AUDIT_SCOPE
+from aiaudit_gemini.sandbox.data import AUDIT_SCOPE, format_time
 from aiaudit_gemini.sandbox.server import GeminiSandbox
 from aiaudit_gemini.sandbox.token import UNAUTHORIZED_CLIENT
 from connector_core.testing.contracts import load_contract
@@ -110,6 +111,49 @@ def test_the_restated_pages_are_valid(name):
     assert query <= set(LIST["parameters"])
 
 
+ACCEPTED = {
+    "actorIpAddress": "192.0.2.10",
+    "agentInfoFilter": 'agentId="a1" AND agentName="Helper"',
+    "applicationInfoFilter": 'oAuthClientId="123.apps.googleusercontent.com"',
+    "customerId": "my_customer",
+    "deviceFilter": "deviceType=DESKTOP_CHROME",
+    "endTime": "2099-01-01T00:00:00Z",
+    "eventName": "login_success",
+    "filters": "is_suspicious==false",
+    "groupIdFilter": "id:abc123,id:def456",
+    "includeSensitiveData": "false",
+    "maxResults": "7",
+    "networkInfoFilter": 'regionCode="US"',
+    "orgUnitID": "id:03ph8a2z",
+    "resourceDetailsFilter": 'resourceDetails.id = "doc1"',
+    "statusFilter": 'statusCode="200"',
+}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, p in LIST["parameters"].items() if p["location"] == "query")
+)
+async def test_every_documented_parameter_is_accepted(client, headers, name):
+    if name == "pageToken":
+        async with client.get(
+            activities_path("login"), params={"maxResults": "2"}, headers=headers
+        ) as r:
+            value = (await r.json())["nextPageToken"]
+        params = {"maxResults": "2", "pageToken": value}
+    elif name == "startTime":
+        params = {"startTime": format_time(OPTIONS.end - timedelta(days=1))}
+    else:
+        params = {name: ACCEPTED[name]}
+    pattern = LIST["parameters"][name].get("pattern")
+    if pattern is not None:
+        assert re.fullmatch(pattern, params[name]), name
+    async with client.get(
+        activities_path("login"), params=params, headers=headers
+    ) as r:
+        body = await r.json()
+    assert r.status == 200, body
+
+
 def test_the_error_fixture_is_googles_envelope():
     for case in contract("errors.json")["cases"]:
         error = case["body"]["error"]
@@ -170,12 +214,18 @@ async def test_every_page_of_a_disturbed_read_is_valid(profile):
         aiohttp.ClientSession(base_url=sandbox.url) as client,
     ):
         headers = {"Authorization": f"Bearer {await mint(client, sandbox)}"}
-        served = 0
-        for app in APPLICATIONS:
-            for page in await read_all(client, headers, app, {"maxResults": "50"}):
-                assert page_problems(page) == [], app
-                served += len(page.get("items", ()))
-        assert served
+        served = []
+        for _ in ("before publication", "after"):
+            count = 0
+            for app in APPLICATIONS:
+                pages = await read_all(client, headers, app, {"maxResults": "50"})
+                for page in pages:
+                    assert page_problems(page) == [], app
+                    count += len(page.get("items", ()))
+            served.append(count)
+            sandbox.api.publish_delay = 0.0  # the late events are published
+        assert served[0]
+        assert (served[0] < served[1]) == (profile == "late")
 
 
 def test_every_application_and_shape_appears_in_the_history(sandbox):

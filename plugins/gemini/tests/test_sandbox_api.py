@@ -3,6 +3,7 @@ ties, time bounds, filters, refusals and the fault profiles."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -104,12 +105,20 @@ async def test_a_page_token_is_bound_to_its_query(client, headers):
         activities_path("token"), params={**params, "pageToken": token}, headers=headers
     ) as r:
         assert r.status == 400
-    async with client.get(
-        activities_path("login"),
-        params={**params, "pageToken": "garbage"},
-        headers=headers,
-    ) as r:
-        assert r.status == 400
+    for garbage in (
+        "garbage",
+        "e30.x",
+        "WzFd.x",
+        f"{token[:-2]}é",
+        "🙂.🙂",
+        token + "x",
+    ):
+        async with client.get(
+            activities_path("login"),
+            params={**params, "pageToken": garbage},
+            headers=headers,
+        ) as r:
+            assert r.status == 400, garbage
 
 
 async def test_the_empty_report_has_no_items(client, headers):
@@ -365,8 +374,12 @@ async def test_redirect_profile_refuses_a_credentialed_hop():
             body = await r.json()
         assert r.status == 200
         assert len(body["items"]) == 3
+        for tampered in ("x", "é", "signed.mac"):
+            forged = re.sub(r"signature=[^&]*", f"signature={tampered}", location)
+            async with client.get(forged) as r:
+                assert r.status == 400, tampered
         observed = sandbox.api.observed
-        assert observed["redirect_hops"] == 2
+        assert observed["redirect_hops"] == 5
         assert observed["credentialed_hops"] == 1
 
 
@@ -426,24 +439,25 @@ async def test_poisoned_profile_lists_its_records():
 
 
 async def test_rate_limit_option_is_enforced():
+    # 0.001 a second over an hour's window: three requests, then a 429 that
+    # no clock on a slow machine can turn into a fourth success.
     options = OPTIONS.__class__(
-        seed=1, events=200, days=5, end=OPTIONS.end, rate_limit=1.0
+        seed=1, events=200, days=5, end=OPTIONS.end, rate_limit=0.001
     )
     async with (
-        GeminiSandbox.run(options, budget_window=2.0) as sandbox,
+        GeminiSandbox.run(options, budget_window=3600.0) as sandbox,
         aiohttp.ClientSession(base_url=sandbox.url) as client,
     ):
         headers = {"Authorization": f"Bearer {await mint(client, sandbox)}"}
         statuses = []
-        for _ in range(3):
+        for _ in range(4):
             async with client.get(activities_path("login"), headers=headers) as r:
                 statuses.append(r.status)
                 if r.status == 429:
                     assert int(r.headers["Retry-After"]) >= 1
                     body = await r.json()
                     assert body["error"]["errors"][0]["reason"] == "rateLimitExceeded"
-        assert statuses[:2] == [200, 200]
-        assert statuses[2] == 429
+        assert statuses == [200, 200, 200, 429]
 
 
 async def test_unknown_profile_is_refused():

@@ -237,3 +237,11 @@ def test_aiaudit_sandbox_gemini_serves_until_ctrl_c(tmp_path):
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert not key_file.exists()
+
+
+async def test_every_answer_passes_the_latency_middleware(sandbox):
+    """The core's latency middleware is first, so errors and faults pay the
+    round trip too (its timing is the core's to test)."""
+    app = sandbox.api.app(OPTIONS)
+    assert app.middlewares[0].__name__ == "add_latency"
+    assert len(app.middlewares) == 2

@@ -61,8 +61,14 @@ NOW = int(time.time())
         ({"iss": "someone@elsewhere.iam.gserviceaccount.com"}, "invalid_grant"),
         ({"scope": None}, "invalid_scope"),
         ({"exp": None}, "invalid_grant"),
+        ({"iat": "yesterday"}, "invalid_grant"),
+        ({"exp": [1]}, "invalid_grant"),
+        ({"iat": float(NOW), "exp": NOW + 60.5}, "invalid_grant"),
     ],
-    ids=["audience", "expired", "too-long", "not-yet", "issuer", "no-scope", "no-exp"],
+    ids=[
+        "audience", "expired", "too-long", "not-yet", "issuer", "no-scope",
+        "no-exp", "text-iat", "list-exp", "float-times",
+    ],
 )  # fmt: skip
 async def test_bad_claims_are_invalid_grants(client, sandbox, claims, error):
     status, body = await exchange(client, sandbox, signed(sandbox, **claims))

@@ -19,6 +19,11 @@
   the ``eventName`` does not have makes the report empty);
   ``actorIpAddress``; ``customerId`` (``my_customer`` or the domain's own);
   ``includeSensitiveData=true`` is a 403 on these applications;
+  ``orgUnitID`` and ``groupIdFilter`` are checked against their patterns,
+  and they and the other filters (``resourceDetailsFilter``,
+  ``agentInfoFilter``, ``applicationInfoFilter``, ``networkInfoFilter``,
+  ``deviceFilter``, ``statusFilter``) are accepted but not applied: the
+  connector reads whole applications;
 * newest first, ties on the time by ``uniqueQualifier``; an Activity
   returned whole (every event) when any of its events matches;
 * ``nextPageToken`` only when there is more; it is opaque, signed, and
@@ -343,10 +348,6 @@ class ReportsApi:
         self.tokens.register(app)
         return app
 
-    def refresh(self) -> None:
-        """Index the domain's activity again, after it changed."""
-        self._keys.clear()
-
     def hidden(self) -> frozenset[tuple[str, int]]:
         if time.monotonic() - self.started >= self.publish_delay:
             return frozenset()
@@ -454,7 +455,7 @@ class ReportsApi:
         query = [(k, v) for k, v in request.query.items() if k != SIGNATURE_PARAM]
         token = self._signed.get(handle)
         expected = self._mac([handle, request.path, query])
-        if token is None or not hmac.compare_digest(mac, expected):
+        if token is None or not hmac.compare_digest(mac.encode(), expected.encode()):
             raise bad_request("Invalid value for: signature")
         return token
 
@@ -664,7 +665,9 @@ class ReportsApi:
             moment, qualifier = datetime.fromisoformat(position[0]), int(position[1])
         except (ValueError, TypeError, IndexError, KeyError):
             raise bad_request("Invalid pageToken.") from None
-        if not hmac.compare_digest(mac, self._mac([query.bound, position])):
+        if not hmac.compare_digest(
+            mac.encode(), self._mac([query.bound, position]).encode()
+        ):
             raise bad_request(
                 "Invalid pageToken: it belongs to a request with other parameters."
             )

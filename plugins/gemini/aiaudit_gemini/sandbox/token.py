@@ -303,7 +303,7 @@ class TokenEndpoint:
     def _verify(self, assertion: str) -> tuple[ServiceAccount, dict[str, Any]]:
         try:
             header = jwt.decode_header(assertion)  # type: ignore[no-untyped-call]
-        except (ValueError, google.auth.exceptions.GoogleAuthError):
+        except (ValueError, TypeError, google.auth.exceptions.GoogleAuthError):
             raise TokenError(400, "invalid_grant", "Invalid JWT: malformed") from None
         account = self._by_kid.get(str(header.get("kid")))
         if account is None or header.get("alg") != "RS256":
@@ -316,7 +316,7 @@ class TokenEndpoint:
                 audience=None,
                 clock_skew_in_seconds=_CLOCK_SKEW,
             )
-        except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+        except (ValueError, TypeError, google.auth.exceptions.GoogleAuthError) as exc:
             text = str(exc)
             if "expired" in text or "early" in text or "claim" in text:
                 raise TokenError(400, "invalid_grant", _SHORT_LIVED) from None
