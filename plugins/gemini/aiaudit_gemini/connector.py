@@ -150,6 +150,7 @@ _read_page = strict_converter().get_structure_hook(Page)
 class GeminiConnector:
     platform: ClassVar[str] = PLATFORM
     display_name: ClassVar[str] = "Gemini (Google Workspace)"
+    retention: ClassVar[timedelta] = HORIZON
     config_class: ClassVar[type[GeminiConfig]] = GeminiConfig
 
     def __init__(

@@ -323,6 +323,9 @@ class GeminiSandbox:
                     },
                     "poisoned_ids": dict(self.poisoned),
                     "observed": self.api.observed,
+                    # The config names a key file: what it refers to, and
+                    # the tokens a client comes to hold, are the secrets.
+                    "held_secrets": self.tokens.held,
                 },
             },
         )

@@ -233,6 +233,11 @@ class TokenEndpoint:
             (set once the server has its port).
         lifetime: Seconds a token issued now lives.
         counts: Tokens issued and assertions refused, for tests.
+        held: Every secret a client of this endpoint comes to hold: each
+            service account's private key (whole, and a line of it, which a
+            leak would show even cut short) and each token issued, appended
+            as issued. The conformance suite looks for them in logs, errors
+            and reprs.
     """
 
     def __init__(self, domain: Domain, accounts: dict[str, ServiceAccount]) -> None:
@@ -243,6 +248,10 @@ class TokenEndpoint:
         self.tokens: dict[str, AccessToken] = {}
         self.counts: dict[str, int] = {"issued": 0, "refused": 0}
         self._by_kid = {a.key_id: a for a in accounts.values() if a.known}
+        self.held: list[str] = []
+        for account in accounts.values():
+            pem = account.key_file("")["private_key"]
+            self.held += [pem, pem.splitlines()[1]]
 
     def register(self, app: web.Application) -> None:
         app.router.add_post(TOKEN_PATH, self.token)
@@ -292,6 +301,7 @@ class TokenEndpoint:
                 raise TokenError(400, "invalid_grant", "Invalid email or User ID")
             subject = user.email
         token = "ya29.c." + secrets.token_urlsafe(48)
+        self.held.append(token)
         self.tokens[token] = AccessToken(
             account=account,
             subject=subject,
