@@ -47,20 +47,26 @@ def people_text(people: Sequence[str], shown: int = _PEOPLE_SHOWN) -> str:
 
 
 def apps_data(
-    apps: AppGrants | None, features: FeaturesUsed | None, style: Style
+    apps: AppGrants | None,
+    features: FeaturesUsed | None,
+    style: Style,
+    *,
+    platform: str | None = None,
 ) -> dict[str, Any]:
     """The JSON keys ``aiaudit usage`` adds for the two views: the apps
     (``apps_granted``) and the features (``ai_features``), each a list of
-    the views' records in *style*; a view not given adds no key."""
+    the views' records in *style* (of *platform* alone, when given); a
+    view not given adds no key."""
     data: dict[str, Any] = {}
     camel = style == "camel"
     if apps is not None:
         data["appsGranted" if camel else "apps_granted"] = unstructure(
-            apps.apps, style=style
+            [a for a in apps.apps if platform in (None, a.platform)], style=style
         )
     if features is not None:
         data["aiFeatures" if camel else "ai_features"] = unstructure(
-            features.features, style=style
+            [f for f in features.features if platform in (None, f.platform)],
+            style=style,
         )
     return data
 

@@ -513,8 +513,10 @@ def write_analytics(
     Raises:
         ValueError: unknown *format* or *style*.
     """
-    checked = _check_style(style)
+    # Here, not at the top: that module builds on this one's helpers.
     from connector_core.export.apps import apps_data, apps_lines  # noqa: PLC0415
+
+    checked = _check_style(style)
 
     if format == "json":
         data = unstructure(analytics, style=checked)

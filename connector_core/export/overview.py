@@ -111,8 +111,9 @@ def write_platforms_usage(
     """Write *usage* as text (the side-by-side table, the sections of
     *apps* and *features* when given and not empty, then each platform's
     report) or as JSON (``people``, ``period`` and ``platforms``, each the
-    JSON of ``aiaudit usage --platform``, and the keys of *apps* and
-    *features* when given: :func:`~connector_core.export.apps.apps_data`).
+    JSON of ``aiaudit usage --platform``: with *apps* and *features* given,
+    that platform's part of them, see
+    :func:`~connector_core.export.apps.apps_data`).
 
     Raises:
         ValueError: unknown *format* or *style*.
@@ -122,8 +123,13 @@ def write_platforms_usage(
         data = {
             "period": unstructure(usage.period, style=checked),
             "people": usage.people,
-            "platforms": [unstructure(a, style=checked) for a in usage.platforms],
-            **apps_data(apps, features, checked),
+            "platforms": [
+                {
+                    **unstructure(a, style=checked),
+                    **apps_data(apps, features, checked, platform=a.platform),
+                }
+                for a in usage.platforms
+            ],
         }
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return

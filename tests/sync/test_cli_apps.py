@@ -178,9 +178,15 @@ def test_side_by_side_the_views_cover_every_platform(toy_store):
     result = aiaudit("--store", toy_store, "usage", *RANGE, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert len(data["platforms"]) == 2
-    assert [a["name"] for a in data["apps_granted"]] == [HOSTILE, "Clock", "Zed"]
-    assert {f["platform"] for f in data["ai_features"]} == {"toy", "other"}
+    other, toy = data["platforms"]
+    # Each platform's entry is what --platform gives, its views included.
+    assert [a["name"] for a in toy["apps_granted"]] == [HOSTILE, "Clock"]
+    assert [a["name"] for a in other["apps_granted"]] == ["Zed"]
+    assert [f["feature"] for f in other["ai_features"]] == ["draft"]
+    alone = aiaudit(
+        "--store", toy_store, "usage", *RANGE, "--platform", "toy", "--json"
+    )
+    assert json.loads(alone.stdout) == toy
     text = aiaudit("--store", toy_store, "usage", *RANGE).stdout
     assert text.index("Apps granted access") < text.index("AI usage: ", 1)
     assert text.startswith("AI usage: all platforms")
