@@ -25,6 +25,12 @@ Several platforms side by side (:class:`PlatformsUsage`) add one figure no
 platform's analytics hold: ``people``, the distinct people with an event on
 any of them, where an account is its email (A to Z folded, as the stores
 match emails) and an account without an email is a person of its own.
+
+Two views read the neutral app and feature keys of
+:mod:`connector_core.metadata_keys` instead of counting events:
+:class:`AppGrants`, the third-party apps people granted access to their
+accounts (the security view), and :class:`FeaturesUsed`, the AI features
+used inside other products.
 """
 
 from __future__ import annotations
@@ -32,10 +38,20 @@ from __future__ import annotations
 import string
 from collections import Counter
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from connector_core.metadata_keys import (
+    APP_ACCESS,
+    APP_ID,
+    APP_IS_AI,
+    APP_NAME,
+    APP_REACHES,
+    APP_SCOPES,
+    FEATURE,
+    FEATURE_APP,
+)
 from connector_core.models import (
     AIDateRange,
     DailyActivityMetric,
@@ -55,11 +71,18 @@ __all__ = [
     "COST_UNIT",
     "SUMMED_CURRENCY",
     "TOP_USERS",
+    "AppGrant",
+    "AppGrants",
+    "AppGrantsAccumulator",
+    "FeatureUse",
+    "FeaturesAccumulator",
+    "FeaturesUsed",
     "PlatformsUsage",
     "UsageAccumulator",
     "cost_units",
     "count_people",
     "model_usage_of",
+    "person_of",
     "platform_cost",
     "platform_tokens",
     "side_by_side",
@@ -356,3 +379,249 @@ def usage_metric(
         total_tokens=tokens,
         cost_estimate=None if units is None else units / COST_UNIT,
     )
+
+
+# --------------------------------------------------------------------------
+# Third-party apps granted access, and AI features used inside other products
+# --------------------------------------------------------------------------
+#
+# Both read only the neutral metadata keys of connector_core.metadata_keys,
+# so any platform whose normalizer fills them is covered, and neither
+# depends on the order logs come in: a store reads them in time order, a
+# connector's default may not.
+
+_GRANTED = "granted"
+_REVOKED = "revoked"
+
+
+def person_of(log: AIAuditLog) -> str:
+    """Who *log*'s actor is, as the two views below count people: their
+    email, A to Z folded (as :func:`count_people` and the stores match
+    emails), or their user id when the log has no email."""
+    email = log.user_email
+    return log.user_id if not email else email.translate(_ASCII_LOWER)
+
+
+@attrs.frozen(kw_only=True)
+class AppGrant:
+    """One third-party app with access to people's accounts on a platform.
+
+    Attributes:
+        platform: The platform the grants were made on.
+        app_id: The app's id (``metadata["app_id"]``), when the logs give
+            one; the app is told apart by it, whatever its name.
+        name: The app's name in its latest log that names it; ``""`` when
+            none does.
+        is_ai: Some log of it says the plugin recognises it as an AI app.
+        reaches: The kinds of data its grants reach, every log's
+            ``app_reaches`` together, sorted.
+        scopes: Its scopes, every log's together, sorted.
+        granted_to: The people it holds a grant of now: their latest
+            ``granted`` or ``revoked`` log for it in the period is a grant.
+            Each is an email, A to Z folded, or a user id without one.
+        revoked_by: The people whose latest such log is a revoke.
+        first_granted, last_granted: Its first and last grant in the period;
+            ``None`` when it has only revokes there.
+        events: Its logs in the period (grants, revokes and any other).
+    """
+
+    platform: str
+    app_id: str | None
+    name: str
+    is_ai: bool
+    reaches: tuple[str, ...]
+    scopes: tuple[str, ...]
+    granted_to: tuple[str, ...]
+    revoked_by: tuple[str, ...]
+    first_granted: datetime | None
+    last_granted: datetime | None
+    events: int
+
+    @property
+    def rank(self) -> int:
+        """Where it comes in the security view: 0 an AI app reaching
+        data, 1 another AI app, 2 another app reaching data, 3 the rest."""
+        return (0 if self.is_ai else 2) + (0 if self.reaches else 1)
+
+
+@attrs.frozen(kw_only=True)
+class AppGrants:
+    """The third-party apps granted access in a period (see
+    ``docs/analytics.md``): AI apps reaching data first, then AI apps,
+    then other apps reaching data, then the rest (:attr:`AppGrant.rank`);
+    within each, the most people holding a grant now first, then by name,
+    platform and id."""
+
+    period: AIDateRange
+    apps: tuple[AppGrant, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class FeatureUse:
+    """Uses of one AI feature built into a product, on one platform.
+
+    Attributes:
+        platform: The platform.
+        app: Where it was used (``metadata["feature_app"]``); ``None`` when
+            the logs do not say.
+        feature: Which feature (``metadata["feature"]``).
+        uses: Logs of it.
+        people: Distinct people with one (see :func:`person_of`).
+    """
+
+    platform: str
+    app: str | None
+    feature: str
+    uses: int
+    people: int
+
+
+@attrs.frozen(kw_only=True)
+class FeaturesUsed:
+    """The AI features used in a period: the most used first, then by
+    platform, product and feature."""
+
+    period: AIDateRange
+    features: tuple[FeatureUse, ...] = ()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    """A list of strings from metadata, its other members left out; one
+    string stands for a list of itself."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list | tuple):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
+
+
+@attrs.define
+class _App:
+    app_id: str | None
+    name: str = ""
+    name_at: tuple[datetime, str] | None = None
+    is_ai: bool = False
+    reaches: set[str] = attrs.Factory(set)
+    scopes: set[str] = attrs.Factory(set)
+    # person -> (time, id) of their latest grant or revoke, and which.
+    latest: dict[str, tuple[tuple[datetime, str], bool]] = attrs.Factory(dict)
+    first: datetime | None = None
+    last: datetime | None = None
+    events: int = 0
+
+
+@attrs.define
+class AppGrantsAccumulator:
+    """Fold logs into :class:`AppGrants`, in any order.
+
+    Call :meth:`add` for every log of the period (a log without
+    ``app_access`` is ignored), then :meth:`result`.
+    """
+
+    period: AIDateRange
+    _apps: dict[tuple[str, str, str], _App] = attrs.Factory(dict)
+
+    def add(self, log: AIAuditLog) -> None:
+        """Count *log* when it grants or revokes an app, or is otherwise
+        about one (``app_access`` present with another value: counted as an
+        event of the app, changing no grant)."""
+        metadata = log.metadata
+        if APP_ACCESS not in metadata:
+            return
+        app_id, name = _text(metadata.get(APP_ID)), _text(metadata.get(APP_NAME))
+        key = (
+            (log.platform, "id", app_id)
+            if app_id
+            else (log.platform, "name", name or "")
+        )
+        app = self._apps.get(key)
+        if app is None:
+            app = self._apps[key] = _App(app_id=app_id)
+        app.events += 1
+        moment = (log.timestamp, log.id)
+        if name is not None and (app.name_at is None or moment >= app.name_at):
+            app.name, app.name_at = name, moment
+        app.is_ai = app.is_ai or metadata.get(APP_IS_AI) is True
+        app.reaches.update(_texts(metadata.get(APP_REACHES)))
+        app.scopes.update(_texts(metadata.get(APP_SCOPES)))
+        access = metadata[APP_ACCESS]
+        if access not in (_GRANTED, _REVOKED):
+            return
+        granted = access == _GRANTED
+        if granted:
+            if app.first is None or log.timestamp < app.first:
+                app.first = log.timestamp
+            if app.last is None or log.timestamp > app.last:
+                app.last = log.timestamp
+        person = person_of(log)
+        known = app.latest.get(person)
+        if known is None or moment >= known[0]:
+            app.latest[person] = (moment, granted)
+
+    def result(self) -> AppGrants:
+        """The apps so far, in the order :class:`AppGrants` states."""
+        grants = [
+            AppGrant(
+                platform=platform,
+                app_id=app.app_id,
+                name=app.name,
+                is_ai=app.is_ai,
+                reaches=tuple(sorted(app.reaches)),
+                scopes=tuple(sorted(app.scopes)),
+                granted_to=tuple(sorted(p for p, (_, g) in app.latest.items() if g)),
+                revoked_by=tuple(
+                    sorted(p for p, (_, g) in app.latest.items() if not g)
+                ),
+                first_granted=app.first,
+                last_granted=app.last,
+                events=app.events,
+            )
+            for (platform, _, _), app in self._apps.items()
+        ]
+        grants.sort(
+            key=lambda g: (
+                g.rank,
+                -len(g.granted_to),
+                g.name.casefold(),
+                g.name,
+                g.platform,
+                g.app_id or "",
+            )
+        )
+        return AppGrants(period=self.period, apps=tuple(grants))
+
+
+@attrs.define
+class FeaturesAccumulator:
+    """Fold logs into :class:`FeaturesUsed`, in any order: each log with a
+    ``feature`` is a use of it, in its ``feature_app``."""
+
+    period: AIDateRange
+    _uses: dict[tuple[str, str | None, str], list[Any]] = attrs.Factory(dict)
+
+    def add(self, log: AIAuditLog) -> None:
+        """Count *log* when it names a feature."""
+        feature = _text(log.metadata.get(FEATURE))
+        if feature is None:
+            return
+        key = (log.platform, _text(log.metadata.get(FEATURE_APP)), feature)
+        use = self._uses.get(key)
+        if use is None:
+            use = self._uses[key] = [0, set()]
+        use[0] += 1
+        use[1].add(person_of(log))
+
+    def result(self) -> FeaturesUsed:
+        """The features so far, the most used first."""
+        features = [
+            FeatureUse(
+                platform=platform, app=app, feature=feature, uses=uses, people=len(who)
+            )
+            for (platform, app, feature), (uses, who) in self._uses.items()
+        ]
+        features.sort(key=lambda f: (-f.uses, f.platform, f.app or "", f.feature))
+        return FeaturesUsed(period=self.period, features=tuple(features))

@@ -32,6 +32,7 @@ from connector_core.sync import DEFAULT_HISTORY
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from connector_core.analytics import AppGrants, FeaturesUsed
     from connector_core.models import UsageAnalytics
     from connector_core.store.base import SavedConnection
 
@@ -259,11 +260,33 @@ def usage_command(
     analytics = usage_report(
         ctx, connection=connection, platform=platform, since=since, until=until
     )
+    apps, features = security_views(ctx, analytics, connection=connection)
     write_usage(
         analytics,
         "json" if as_json else output_format,
         output,
         names=ctx.registry.display_names,
+        apps=apps,
+        features=features,
+    )
+
+
+def security_views(
+    ctx: Context,
+    analytics: UsageAnalytics | PlatformsUsage,
+    *,
+    connection: str | None,
+) -> tuple[AppGrants, FeaturesUsed]:
+    """The apps granted access and the AI features used over the period of
+    *analytics*, of its one platform (and *connection*) or of all of them."""
+    store = ctx.open_store(read_only=True)
+    connections = () if connection is None else (connection,)
+    platform = None if isinstance(analytics, PlatformsUsage) else analytics.platform
+    return (
+        store.app_grants(analytics.period, connections=connections, platform=platform),
+        store.features_used(
+            analytics.period, connections=connections, platform=platform
+        ),
     )
 
 
@@ -273,10 +296,13 @@ def write_usage(
     output: str | None,
     *,
     names: Mapping[str, str],
+    apps: AppGrants | None = None,
+    features: FeaturesUsed | None = None,
 ) -> None:
     """Print or write *analytics* (one platform's, or several side by side)
     as a table, JSON or an HTML report; *names* are the platforms' display
-    names (``Registry.display_names``)."""
+    names (``Registry.display_names``); *apps* and *features* add their
+    sections, keys or cards."""
     from connector_core.export.files import (  # noqa: PLC0415
         private_file,
         write_private_text,
@@ -286,11 +312,13 @@ def write_usage(
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
     if isinstance(analytics, PlatformsUsage):
-        write = partial(write_platforms_usage, analytics)
+        write = partial(write_platforms_usage, analytics, apps=apps, features=features)
     else:
-        write = partial(write_analytics, analytics)
+        write = partial(write_analytics, analytics, apps=apps, features=features)
     if output_format == "html":
-        page = render_html_report(analytics, display_names=names)
+        page = render_html_report(
+            analytics, display_names=names, apps=apps, features=features
+        )
         if output is None:
             click.echo(page)
         else:

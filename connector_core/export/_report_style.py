@@ -85,6 +85,12 @@ th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap
 details { margin-top: 12px; }
 summary { cursor: pointer; color: var(--muted); font-size: 13px; }
 .empty { color: var(--muted); font-style: italic; margin: 8px 0; }
+.security { margin-bottom: 16px; }
+.security .note { font-size: 12px; margin: 0; }
+.badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 8px;
+  font-size: 11px; font-weight: 650; line-height: 18px; vertical-align: 1px; }
+.badge.ai { background: var(--danger); color: #fff; }
+.who { color: var(--muted); }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 @media (max-width: 520px) {
   main { padding: 20px 12px 32px; }

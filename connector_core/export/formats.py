@@ -38,6 +38,8 @@ from connector_core.serialization import Style, dumps, restyle_log, unstructure
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from connector_core.analytics import AppGrants, FeaturesUsed
+
 
 __all__ = [
     "ANALYTICS_FORMATS",
@@ -495,6 +497,8 @@ def write_analytics(
     format: str,  # noqa: A002 -- the CLI option's name
     style: str = "snake",
     display_names: Mapping[str, str] | None = None,
+    apps: AppGrants | None = None,
+    features: FeaturesUsed | None = None,
 ) -> None:
     """Write *analytics* as a readable text report (``table``) or ``json``.
 
@@ -502,19 +506,30 @@ def write_analytics(
     frequent, the rest summed), the daily breakdown with a sparkline (quiet
     days filled in as zeros) and model usage. ``json`` is the analytics as
     data, in *style*. *display_names* names the platform in the text
-    report, as in :func:`write_logs`.
+    report, as in :func:`write_logs`. *apps* and *features*, when given,
+    add their sections (:func:`~connector_core.export.apps.apps_lines`) or
+    JSON keys (:func:`~connector_core.export.apps.apps_data`).
 
     Raises:
         ValueError: unknown *format* or *style*.
     """
+    # Here, not at the top: that module builds on this one's helpers.
+    from connector_core.export.apps import apps_data, apps_lines  # noqa: PLC0415
+
     checked = _check_style(style)
+
     if format == "json":
         data = unstructure(analytics, style=checked)
+        data.update(apps_data(apps, features, checked))
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif format == "table":
         out.writelines(
             _printable(line) + "\n"
             for line in _analytics_lines(analytics, display_names)
+        )
+        out.writelines(
+            _printable(line) + "\n"
+            for line in apps_lines(apps, features, display_names)
         )
     else:
         raise ValueError(

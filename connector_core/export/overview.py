@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from connector_core.analytics import platform_cost, platform_tokens, uses_known
+from connector_core.export.apps import apps_data, apps_lines
 from connector_core.export.formats import (
     ANALYTICS_FORMATS,
     _cell,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import TextIO
 
-    from connector_core.analytics import PlatformsUsage
+    from connector_core.analytics import AppGrants, FeaturesUsed, PlatformsUsage
 
 
 __all__ = ["overview_lines", "write_platforms_usage"]
@@ -104,10 +105,15 @@ def write_platforms_usage(
     format: str,  # noqa: A002 -- the CLI option's name
     style: str = "snake",
     display_names: Mapping[str, str] | None = None,
+    apps: AppGrants | None = None,
+    features: FeaturesUsed | None = None,
 ) -> None:
-    """Write *usage* as text (the side-by-side table, then each platform's
+    """Write *usage* as text (the side-by-side table, the sections of
+    *apps* and *features* when given and not empty, then each platform's
     report) or as JSON (``people``, ``period`` and ``platforms``, each the
-    JSON of ``aiaudit usage --platform``).
+    JSON of ``aiaudit usage --platform``: with *apps* and *features* given,
+    that platform's part of them, see
+    :func:`~connector_core.export.apps.apps_data`).
 
     Raises:
         ValueError: unknown *format* or *style*.
@@ -117,7 +123,13 @@ def write_platforms_usage(
         data = {
             "period": unstructure(usage.period, style=checked),
             "people": usage.people,
-            "platforms": [unstructure(a, style=checked) for a in usage.platforms],
+            "platforms": [
+                {
+                    **unstructure(a, style=checked),
+                    **apps_data(apps, features, checked, platform=a.platform),
+                }
+                for a in usage.platforms
+            ],
         }
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -128,6 +140,9 @@ def write_platforms_usage(
         )
     out.writelines(
         _printable(line) + "\n" for line in overview_lines(usage, display_names)
+    )
+    out.writelines(
+        _printable(line) + "\n" for line in apps_lines(apps, features, display_names)
     )
     for analytics in usage.platforms:
         out.write("\n")

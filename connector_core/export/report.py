@@ -16,7 +16,6 @@ where someone's ``<script>`` runs.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import itertools
 import math
 from typing import TYPE_CHECKING, Final
@@ -29,7 +28,9 @@ from connector_core.analytics import (
     platform_tokens,
     uses_known,
 )
+from connector_core.export._html import _card, _e, _el, _empty, _int, _n, _table
 from connector_core.export._report_style import STYLE
+from connector_core.export.apps import app_cards
 from connector_core.export.formats import daily_series
 from connector_core.export.ocsf import aiaudit_version, platform_display_name
 from connector_core.models import (
@@ -43,7 +44,9 @@ from connector_core.models import (
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from connector_core.analytics import AppGrants, FeaturesUsed
 
     _Names = Mapping[str, str] | None
 
@@ -66,39 +69,6 @@ _MIN_SLOT_WITH_GAP: Final = 4.0
 _MAX_MONTH_LABELS: Final = 12
 _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
 """Nothing may be fetched; only the page's own style applies."""
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _n(value: float) -> str:
-    # SVG coordinates: one decimal is sub-pixel and keeps the file small.
-    return f"{value:.1f}".removesuffix(".0")
-
-
-def _attribute(name: str, value: object) -> str:
-    # class_ -> class, text_anchor -> text-anchor; camelCase SVG names as-is.
-    key = name.rstrip("_").replace("_", "-")
-    text = _n(value) if isinstance(value, float) else str(value)
-    return f' {key}="{_e(text)}"'
-
-
-def _el(tag: str, *children: str, **attributes: object) -> str:
-    """An element whose attribute values are escaped here.
-
-    Children are markup already; text from data goes in through :func:`_e`.
-    """
-    rendered = "".join(
-        _attribute(name, value)
-        for name, value in attributes.items()
-        if value is not None
-    )
-    return f"<{tag}{rendered}>{''.join(children)}</{tag}>"
-
-
-def _int(value: int) -> str:
-    return f"{value:,}"
 
 
 def _short(value: float) -> str:
@@ -181,29 +151,6 @@ def _scroll(chart: str) -> str:
     # A wide chart keeps a legible minimum size on a phone and scrolls
     # sideways instead of shrinking its text to nothing.
     return _el("div", chart, class_="scroll")
-
-
-def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]]) -> str:
-    """A table; each header says whether its column is numeric (right-aligned).
-
-    Cells are markup already (escaped by the caller).
-    """
-    numeric = [is_number for _, is_number in headers]
-    head = "".join(
-        _el("th", _e(name), class_="num" if is_number else None)
-        for name, is_number in headers
-    )
-    body = "".join(
-        _el(
-            "tr",
-            *(
-                _el("td", cell, class_="num" if is_number else None)
-                for cell, is_number in zip(row, numeric, strict=True)
-            ),
-        )
-        for row in rows
-    )
-    return _el("table", _el("thead", _el("tr", head)), _el("tbody", body))
 
 
 # --------------------------------------------------------------------------
@@ -374,19 +321,6 @@ def _daily_chart(days: Sequence[DailyActivityMetric], *, ids: _Ids) -> str:
 # --------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------
-
-
-def _card(heading: str, *content: str, wide: bool = False) -> str:
-    return _el(
-        "section",
-        _el("h3", _e(heading)),
-        *content,
-        class_="card wide" if wide else "card",
-    )
-
-
-def _empty(text: str) -> str:
-    return _el("p", _e(text), class_="empty")
 
 
 def _legend(*items: tuple[str, str]) -> str:
@@ -709,6 +643,8 @@ def render_html_report(
     title: str = "AI usage report",
     generated_at: dt.datetime | None = None,
     display_names: Mapping[str, str] | None = None,
+    apps: AppGrants | None = None,
+    features: FeaturesUsed | None = None,
 ) -> str:
     """Return a complete, self-contained HTML page of *analytics*.
 
@@ -723,6 +659,11 @@ def render_html_report(
     *generated_at* (default: now) must be timezone-aware; it is shown in UTC.
     *display_names* (platform → the connector's ``display_name``) names the
     platforms; see :func:`~connector_core.export.ocsf.platform_display_name`.
+
+    *apps* and *features*, when given, add the security cards right after
+    the totals, before any usage card: the apps granted access (AI apps
+    flagged, what they reach, who holds a grant now, who revoked) and the
+    AI features used; each says so when its view is empty.
     """
     people: int | None = None
     combined: PlatformsUsage | None = None
@@ -743,7 +684,7 @@ def render_html_report(
         subtitle = ", ".join(
             platform_display_name(a.platform, display_names) for a in reports
         )
-        body = _kpis(reports, people)
+        body = _kpis(reports, people) + app_cards(apps, features, display_names)
         if several:
             body += _platforms_card(reports, ids, display_names)
         if combined is not None:
@@ -754,7 +695,9 @@ def render_html_report(
         )
     else:
         subtitle = "No platforms"
-        body = _empty("No platform reported usage for this report.")
+        body = _empty("No platform reported usage for this report.") + app_cards(
+            apps, features, display_names
+        )
 
     header = _el(
         "header",

@@ -25,14 +25,22 @@ import attrs
 import orjson
 
 from connector_core._document import usual_documents
-from connector_core.analytics import count_people
+from connector_core.analytics import (
+    AppGrants,
+    AppGrantsAccumulator,
+    FeaturesAccumulator,
+    FeaturesUsed,
+    count_people,
+)
 from connector_core.exceptions import CheckpointError, StoreError
+from connector_core.metadata_keys import APP_ACCESS, FEATURE
 from connector_core.models import (
     AIAuditLog,
     AIDateRange,
     UsageAnalytics,
     ensure_utc,
 )
+from connector_core.serialization import loads
 from connector_core.store._document import _ID, EVENTS, event_row
 from connector_core.store._filters import _log_conditions, _where
 from connector_core.store._quarantine import (
@@ -666,11 +674,25 @@ class SQLStore(Store):
         backwards for the newest first).
         """
         conditions, params = _log_conditions(where, self.dialect)
-        remaining = where.limit
+        return self._documents(
+            conditions, params, limit=where.limit, newest_first=where.newest_first
+        )
+
+    def _documents(
+        self,
+        conditions: Sequence[str],
+        params: Sequence[Any],
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[str]:
+        """The documents of the events meeting every condition, in the
+        order and chunks of :meth:`iter_documents`."""
+        remaining = limit
         after: tuple[Any, ...] = ()
         beyond, order = (
             ("<", " ORDER BY ts_us DESC, id DESC, connection DESC")
-            if where.newest_first
+            if newest_first
             else (">", " ORDER BY ts_us, id, connection")
         )
         while remaining is None or remaining > 0:
@@ -696,6 +718,36 @@ class SQLStore(Store):
             after = rows[-1][:3]
             if remaining is not None:
                 remaining -= len(rows)
+
+    def _logs_carrying(
+        self,
+        key: str,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str],
+        platform: str | None,
+    ) -> Iterator[AIAuditLog]:
+        """The events of *period* whose document holds the metadata *key*,
+        found by the database: only those documents leave it and are parsed.
+
+        A stored document is compact JSON written by
+        :func:`~connector_core.serialization.dumps`, so an event whose
+        metadata has *key* holds ``"key":`` in its text; ``LIKE`` finds
+        those (and perhaps a few more, the same text inside ``details``),
+        and the callers' folds read the metadata itself.
+        """
+        conditions, params = _log_conditions(
+            LogFilter(start=period.start, end=period.end, platform=platform),
+            self.dialect,
+        )
+        if connections:
+            conditions.append(f"connection IN ({', '.join('?' * len(connections))})")
+            params.extend(connections)
+        condition, pattern = self.dialect.match_glob("document", f'*"{key}":*')
+        conditions.append(condition)
+        params.append(pattern)
+        for document in self._documents(conditions, params):
+            yield loads(document, AIAuditLog)
 
     def _document_text(self, connection: str, event_id: str, document: Any) -> str:
         """A stored document that the database did not give as text: the
@@ -832,6 +884,40 @@ class SQLStore(Store):
                 session, self.dialect, _Span.of(period), connections=connections
             )
         return count_people(accounts)
+
+    def app_grants(
+        self,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str] = (),
+        platform: str | None = None,
+    ) -> AppGrants:
+        """The third-party apps granted access in *period* (see
+        :meth:`Store.app_grants`), from the events carrying ``app_access``
+        alone, which the database selects."""
+        fold = AppGrantsAccumulator(period)
+        for log in self._logs_carrying(
+            APP_ACCESS, period, connections=connections, platform=platform
+        ):
+            fold.add(log)
+        return fold.result()
+
+    def features_used(
+        self,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str] = (),
+        platform: str | None = None,
+    ) -> FeaturesUsed:
+        """The AI features used in *period* (see :meth:`Store.features_used`),
+        from the events carrying ``feature`` alone, which the database
+        selects."""
+        fold = FeaturesAccumulator(period)
+        for log in self._logs_carrying(
+            FEATURE, period, connections=connections, platform=platform
+        ):
+            fold.add(log)
+        return fold.result()
 
 
 def _first_of_each_id(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -27,6 +27,10 @@ Guarantees every implementation gives, and the tests check on both:
 * :meth:`Store.usage_analytics` computes the figures in the database, by the
   definitions of :mod:`connector_core.analytics`, and agrees with
   :class:`~connector_core.analytics.UsageAccumulator` on the same events.
+* :meth:`Store.app_grants` and :meth:`Store.features_used` read only the
+  events carrying the neutral app and feature keys (the database selects
+  them), and agree with :class:`~connector_core.analytics.AppGrantsAccumulator`
+  and :class:`~connector_core.analytics.FeaturesAccumulator` fed every event.
 * The buckets of usage reports (:class:`~connector_core.models.ModelUsageRecord`)
   are keyed by ``(connection, id)`` too, but a bucket written again replaces
   the stored one (a report is revised while its bucket is open), in the
@@ -44,7 +48,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from connector_core.analytics import count_people
+from connector_core.analytics import (
+    AppGrantsAccumulator,
+    FeaturesAccumulator,
+    count_people,
+)
 from connector_core.models import AIAuditLog, ModelUsageRecord
 from connector_core.serialization import loads
 from connector_core.store._filters import LogFilter
@@ -55,6 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from contextlib import AbstractContextManager
 
+    from connector_core.analytics import AppGrants, FeaturesUsed
     from connector_core.models import AIDateRange, UsageAnalytics
 
 
@@ -368,3 +377,65 @@ class Store(abc.ABC):
             )
         )
         return count_people(accounts)
+
+    def _period_logs(
+        self,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str],
+        platform: str | None,
+    ) -> Iterator[AIAuditLog]:
+        for connection in connections or (None,):
+            yield from self.iter_logs(
+                LogFilter(
+                    connection=connection,
+                    platform=platform,
+                    start=period.start,
+                    end=period.end,
+                )
+            )
+
+    def app_grants(
+        self,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str] = (),
+        platform: str | None = None,
+    ) -> AppGrants:
+        """The third-party apps people granted access to their accounts in
+        *period*, per platform and app (of the *connections* alone, of the
+        *platform* alone, when given): see
+        :class:`~connector_core.analytics.AppGrants`.
+
+        A grant seen in the period stays until a later revoke by the same
+        person for the same app; a grant made before the period is not
+        seen. This default reads every event of the period; the SQL stores
+        select the events carrying ``app_access`` in the database.
+        """
+        fold = AppGrantsAccumulator(period)
+        for log in self._period_logs(
+            period, connections=connections, platform=platform
+        ):
+            fold.add(log)
+        return fold.result()
+
+    def features_used(
+        self,
+        period: AIDateRange,
+        *,
+        connections: Sequence[str] = (),
+        platform: str | None = None,
+    ) -> FeaturesUsed:
+        """The AI features used in *period*, per platform, product and
+        feature, with their uses and distinct people (filtered as
+        :meth:`app_grants`): see :class:`~connector_core.analytics.FeaturesUsed`.
+
+        This default reads every event of the period; the SQL stores select
+        the events carrying ``feature`` in the database.
+        """
+        fold = FeaturesAccumulator(period)
+        for log in self._period_logs(
+            period, connections=connections, platform=platform
+        ):
+            fold.add(log)
+        return fold.result()
