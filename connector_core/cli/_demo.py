@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import click
 
-from connector_core.analytics import PlatformsUsage, side_by_side
+from connector_core.analytics import (
+    AppGrants,
+    FeaturesUsed,
+    PlatformsUsage,
+    side_by_side,
+)
 from connector_core.cli._common import (
     Context,
     emit_json,
@@ -32,6 +37,7 @@ from connector_core.cli._plugins import sandbox_platforms
 from connector_core.cli._reading import write_usage
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
+from connector_core.export.apps import apps_lines
 from connector_core.export.overview import overview_lines
 from connector_core.models import AIDateRange, UsageAnalytics
 from connector_core.sandbox import SandboxOptions
@@ -109,7 +115,14 @@ def demo_command(
     ]
     names = ctx.registry.display_names
     overview = _side_by_side(ctx, demos)
-    _write_report(report, overview or [demo.analytics for demo in demos], names)
+    apps, features = _security_views(ctx, demos)
+    _write_report(
+        report,
+        overview or [demo.analytics for demo in demos],
+        names,
+        apps=apps,
+        features=features,
+    )
     if as_json:
         emit_json(
             {
@@ -133,6 +146,10 @@ def demo_command(
             click.echo("")
             for line in overview_lines(overview, names):
                 click.echo(line)
+        # The security views first, over every platform the demo synced:
+        # the apps people granted access to, then the AI features they used.
+        for line in apps_lines(apps, features, names):
+            click.echo(line)
         for demo in demos:
             click.echo("")
             write_usage(demo.analytics, "table", None, names=names)
@@ -176,17 +193,42 @@ def _side_by_side(ctx: Context, demos: list[_Demo]) -> PlatformsUsage | None:
     return attrs.evolve(usage, people=people)
 
 
+def _security_views(
+    ctx: Context, demos: list[_Demo]
+) -> tuple[AppGrants | None, FeaturesUsed | None]:
+    """The apps granted access and the AI features used over every
+    connection the demo synced, and the span all of them cover."""
+    if not demos:
+        return None, None
+    period = AIDateRange(
+        start=min(demo.analytics.period.start for demo in demos),
+        end=max(demo.analytics.period.end for demo in demos),
+    )
+    connections = [demo.connection for demo in demos]
+    return (
+        ctx.store.app_grants(period, connections=connections),
+        ctx.store.features_used(period, connections=connections),
+    )
+
+
 def _write_report(
     report: str,
     analytics: list[UsageAnalytics] | PlatformsUsage,
     names: Mapping[str, str],
+    *,
+    apps: AppGrants | None,
+    features: FeaturesUsed | None,
 ) -> None:
     # Every user's email and IP: owner-only (see export.files).
     from connector_core.export.files import write_private_text  # noqa: PLC0415
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
     page = render_html_report(
-        analytics, title="AI usage report (demo data)", display_names=names
+        analytics,
+        title="AI usage report (demo data)",
+        display_names=names,
+        apps=apps,
+        features=features,
     )
     write_private_text(report, page)
 

@@ -18,7 +18,7 @@ from connector_core.serialization import unstructure
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from connector_core.analytics import AppGrant, AppGrants, FeaturesUsed
     from connector_core.serialization import Style
@@ -80,17 +80,20 @@ def apps_lines(
     newline); nothing for a view that is empty or not given. Each section
     starts with an empty line, so it follows any report."""
     if apps is not None and apps.apps:
+        width = _platform_width(
+            platform_display_name(app.platform, display_names) for app in apps.apps
+        )
         yield ""
         yield "Apps granted access (AI apps and apps reaching data first)"
         yield (
-            f"  {'PLATFORM':<16} {'APP':<28} {'AI':<3} {'REACHES':<20}"
+            f"  {'PLATFORM':<{width}} {'APP':<28} {'AI':<3} {'REACHES':<20}"
             f" {'PEOPLE':>6} {'REVOKED':>7}  LAST GRANTED"
         )
         for app in apps.apps:
             platform = platform_display_name(app.platform, display_names)
             last = _utc(app.last_granted) if app.last_granted else "-"
             yield (
-                f"  {_cell(platform, 16)} {_cell(_name(app), 28)}"
+                f"  {_cell(platform, width)} {_cell(_name(app), 28)}"
                 f" {'AI' if app.is_ai else '-':<3}"
                 f" {_cell(', '.join(app.reaches) or '-', 20)}"
                 f" {len(app.granted_to):>6,} {len(app.revoked_by):>7,}  {last}"
@@ -100,18 +103,29 @@ def apps_lines(
             if app.revoked_by:
                 yield f"      revoked by: {people_text(app.revoked_by, _LIST_SHOWN)}"
     if features is not None and features.features:
+        width = _platform_width(
+            platform_display_name(use.platform, display_names)
+            for use in features.features
+        )
         yield ""
         yield "AI features used"
         yield (
-            f"  {'PLATFORM':<16} {'PRODUCT':<20} {'FEATURE':<28}"
+            f"  {'PLATFORM':<{width}} {'PRODUCT':<20} {'FEATURE':<28}"
             f" {'USES':>9} {'PEOPLE':>7}"
         )
         for use in features.features:
             platform = platform_display_name(use.platform, display_names)
             yield (
-                f"  {_cell(platform, 16)} {_cell(use.app or '-', 20)}"
+                f"  {_cell(platform, width)} {_cell(use.app or '-', 20)}"
                 f" {_cell(use.feature, 28)} {use.uses:>9,} {use.people:>7,}"
             )
+
+
+def _platform_width(names: Iterable[str]) -> int:
+    """The platform column fits the longest name shown (a display name such
+    as "Gemini (Google Workspace)" is read whole), within reason."""
+    longest = max((len(name) for name in names), default=0)
+    return max(len("PLATFORM"), min(longest, 28))
 
 
 def _date(app: AppGrant) -> str:

@@ -87,3 +87,52 @@ def test_the_synced_history_exports_as_valid_ocsf(run, sandbox_process):
     assert len(events) == sandbox_process["details"]["events"]
     for event in events:
         assert_valid_ocsf(event)
+
+
+def test_the_demo_lists_the_ai_apps_people_granted_access(tmp_path):
+    # The main job on this platform alone: the text and the HTML report both
+    # show the apps granted access, AI apps first, and who granted them.
+    report = tmp_path / "report.html"
+    demo = subprocess.run(
+        [
+            str(AIAUDIT),
+            "--store",
+            f"sqlite:///{tmp_path / 'demo.db'}",
+            "demo",
+            "gemini",
+            "--events",
+            "1500",
+            "--days",
+            "10",
+            "--report",
+            str(report),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert demo.returncode == 0, demo.stderr
+    page = report.read_text()
+    assert "Apps granted access" in page
+    text = subprocess.run(
+        [str(AIAUDIT), "--store", f"sqlite:///{tmp_path / 'demo.db'}", "usage"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    section = text.split("Apps granted access", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in section.splitlines()[2:] if not line.startswith("      ")]
+    assert rows, text
+    # AI apps come first, and each names the people it is granted to.
+    assert " AI " in rows[0]
+    assert "granted to: " in section
+    assert "@" in section.split("granted to: ", 1)[1].split("\n", 1)[0]
+    first_app = rows[0].split("Gemini (Google Workspace)", 1)[1].split(" AI ", 1)[0]
+    assert first_app.strip() in page
