@@ -54,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import attrs
@@ -374,6 +375,7 @@ class HTTPTransport:
         *,
         params: Params | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
         retry: RetryPolicy | None = None,
@@ -382,14 +384,22 @@ class HTTPTransport:
 
         *path* is relative to ``base_url`` unless it is an absolute URL,
         which is used as given (already encoded, as URLs from API responses
-        are). With *expect_json*, a 2xx body that is not JSON counts as a
-        failed attempt: gateways do serve truncated bodies and HTML pages
-        with status 200, and a second try usually gets the real answer.
+        are). The body is *json*, or *form* sent as
+        ``application/x-www-form-urlencoded`` (OAuth token endpoints take
+        only that), never both. With *expect_json*, a 2xx body that is not
+        JSON counts as a failed attempt: gateways do serve truncated bodies
+        and HTML pages with status 200, and a second try usually gets the
+        real answer.
         """
         method = method.upper()
         url = self._url(path, params)
+        if json is not None and form is not None:
+            raise ValueError("a request has one body: json or form, not both")
         body = None if json is None else orjson.dumps(json)
         request_headers = self._headers.for_request(headers, json_body=body is not None)
+        if form is not None:
+            body = urlencode(form).encode("ascii")
+            request_headers["Content-Type"] = "application/x-www-form-urlencoded"
         policy = retry if retry is not None else self._policy
         return await self._retrying(
             method,

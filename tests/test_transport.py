@@ -587,6 +587,29 @@ async def test_request_posts_json_and_returns_a_response(http, mocked):
     assert sent_headers(mocked, "POST", URL_X)["Content-Type"] == "application/json"
 
 
+async def test_request_posts_a_form_as_an_oauth_token_endpoint_takes_it(http, mocked):
+    mocked.post(URL_X, status=200, payload={"access_token": "t", "expires_in": 3599})
+
+    grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    response = await http.request(
+        "POST", "/x", form={"grant_type": grant, "assertion": "a.b+c/d="}
+    )
+
+    assert response.data == {"access_token": "t", "expires_in": 3599}
+    call = mocked.requests[("POST", URL(URL_X))][0]
+    assert call.kwargs["data"] == (
+        b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+        b"&assertion=a.b%2Bc%2Fd%3D"
+    )
+    sent = sent_headers(mocked, "POST", URL_X)
+    assert sent["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+async def test_a_request_has_one_body(http):
+    with pytest.raises(ValueError, match="json or form, not both"):
+        await http.request("POST", "/x", json={}, form={"a": "b"})
+
+
 async def test_a_per_request_policy_overrides_the_transport_policy(http, mocked):
     mocked.post(URL_X, status=503, repeat=True)
     mocked.get(URL_X, status=409, repeat=True)

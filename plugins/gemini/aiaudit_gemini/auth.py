@@ -33,7 +33,6 @@ import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
-from urllib.parse import urlencode
 
 import attrs
 import orjson
@@ -363,10 +362,10 @@ class ServiceAccountAuth:
         key = self.key
         for attempt in range(1, _GRANT_ATTEMPTS + 1):
             assertion = self.assertion()
-            body = urlencode({"grant_type": JWT_GRANT, "assertion": assertion.reveal()})
+            form = {"grant_type": JWT_GRANT, "assertion": assertion.reveal()}
             started = self._clock()
             try:
-                data = await self._post(key.token_uri, body)
+                data = await self._post(key.token_uri, form)
             except ConnectorHTTPError as exc:
                 error, description = _grant_error(exc.body)
                 if error in _RETRIED_GRANT_ERRORS and attempt < _GRANT_ATTEMPTS:
@@ -377,13 +376,10 @@ class ServiceAccountAuth:
             return self._granted(data, started)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _post(self, token_uri: str, body: str) -> Any:
-        """POST the form to the token endpoint through the core's transport.
-
-        The transport sends JSON bodies; a form goes through it as an
-        ``orjson.Fragment``, which orjson writes verbatim, under the form's
-        content type. Every method is retried on 429 and 5xx: minting a
-        token twice is harmless.
+    async def _post(self, token_uri: str, form: Mapping[str, str]) -> Any:
+        """POST the form to the token endpoint through the core's transport
+        (its timeouts, proxy rules and redaction). Every method is retried on
+        429 and 5xx: minting a token twice is harmless.
         """
         async with HTTPTransport(
             token_uri,
@@ -394,8 +390,7 @@ class ServiceAccountAuth:
             response = await http.request(
                 "POST",
                 token_uri,
-                json=orjson.Fragment(body.encode("ascii")),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                form=form,
             )
         return response.data
 
