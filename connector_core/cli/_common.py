@@ -22,6 +22,7 @@ from connector_core.exceptions import (
     ConfigurationError,
     ConnectionBusyError,
     ParameterError,
+    StoreError,
 )
 from connector_core.sync import DEFAULT_HISTORY
 
@@ -342,6 +343,15 @@ class Context:
         self._store = open_store(self.store_url, read_only=read_only)
         return self._store
 
+    def store_exists(self) -> bool:
+        """Whether the store can be opened for reading as it is: false for
+        a SQLite file nothing was synced to yet."""
+        try:
+            self.open_store(read_only=True)
+        except StoreError:
+            return False
+        return True
+
     def use_store(self, url: str | None) -> None:
         """Use the store at *url* from now on (``--store`` after a command)."""
         self.close()
@@ -356,24 +366,41 @@ class Context:
         """The error of a connection name the store does not know, with the
         names it does (*hint* says what to do instead)."""
         # Read-only: the store open already serves, or one that exists.
-        store = self.open_store(read_only=True)
-        known = ", ".join(c.name for c in store.list_connections())
+        saved = (
+            self.open_store(read_only=True).list_connections()
+            if self.store_exists()
+            else []
+        )
+        known = ", ".join(c.name for c in saved)
         return ConfigurationError(
             f"no connection named {name!r} (saved: {known or 'none'})"
             + (f"; {hint}" if hint else "")
         )
 
-    def saved_or_environment(self, name: str) -> SavedConnection:
+    def saved_or_environment(self, name: str, *, save: bool = True) -> SavedConnection:
         """The saved connection *name*, or, when *name* is a platform with
         nothing saved under it, the one its environment variables describe
         (saved now, secrets as references, under the platform's
-        ``default_connection`` name)."""
-        saved = self.store.get_connection(name)
+        ``default_connection`` name).
+
+        With *save* false the store is only read, and not even that when
+        there is none yet: a command that only looks (``check``) must
+        leave the store as it found it, or a later sync of another name for
+        the same organization would store its history twice.
+        """
+        if save:
+            saved = self.store.get_connection(name)
+        elif self.store_exists():
+            saved = self.open_store(read_only=True).get_connection(name)
+        else:
+            saved = None
         if saved is not None:
             return saved
         if name in self.registry.platforms:
             spec = self.registry.spec(name)
             connection = connection_from_environment(spec, None, os.environ)
+            if not save:
+                return connection
             # Atomic create-if-absent: syncs started at once for a platform
             # never saved all save it, and all get the one saved.
             return self.store.ensure_connection(connection)

@@ -203,10 +203,20 @@ def checkpoints_reset(
 # -- check ---------------------------------------------------------------------
 
 
-def _targets(ctx: Context, names: tuple[str, ...]) -> list[SavedConnection]:
+def _targets(
+    ctx: Context, names: tuple[str, ...], *, save: bool = True
+) -> list[SavedConnection]:
+    """The connections *names* stand for (all saved ones without names).
+    Without *save* (``check``) the store is only read and nothing is saved:
+    a platform named with nothing saved is used from its environment."""
     if names:
-        return [ctx.saved_or_environment(name) for name in names]
-    saved = ctx.store.list_connections()
+        return [ctx.saved_or_environment(name, save=save) for name in names]
+    if save:
+        saved = ctx.store.list_connections()
+    elif ctx.store_exists():
+        saved = ctx.open_store(read_only=True).list_connections()
+    else:
+        saved = []
     if not saved:
         raise ConfigurationError(
             "no saved connections: name one (or a platform) to use its environment"
@@ -223,9 +233,11 @@ def check_command(ctx: Context, *, names: tuple[str, ...], as_json: bool) -> Non
     """Check credentials and permissions, with a verdict per surface.
 
     NAMES are saved connections or platforms (their environment variables);
-    all saved connections by default. Exits 1 unless every one passes.
+    all saved connections by default. Saves nothing: a platform is checked
+    from its environment without becoming a connection. Exits 1 unless
+    every one passes.
     """
-    results = [asyncio.run(_check(ctx, c)) for c in _targets(ctx, names)]
+    results = [asyncio.run(_check(ctx, c)) for c in _targets(ctx, names, save=False)]
     if as_json:
         emit_json(results)
     else:

@@ -50,6 +50,27 @@ def run(tmp_path, sandbox_process, store_url):
     return invoke
 
 
+def test_check_leaves_the_store_as_it_found_it(run, tmp_path, store_url):
+    # Nothing there yet: a check of the platform's environment creates no
+    # store and saves no connection.
+    checked = run("check", "example", "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)[0]["connection"] == "example"
+    listed = run("connections", "list", "--json")
+    assert json.loads(listed.stdout or "[]") == [], listed.stderr
+    # With a saved connection under another name: checking the platform
+    # does not add a second one (a later plain sync would store the same
+    # organization twice), and checking everything checks only the saved.
+    added = run("connections", "add", "acme", "--platform", "example", "--from-env")
+    assert added.returncode == 0, added.stderr
+    assert run("check", "example").returncode == 0
+    assert [
+        c["name"] for c in json.loads(run("connections", "list", "--json").stdout)
+    ] == ["acme"]
+    every = json.loads(run("check", "--json").stdout)
+    assert [c["connection"] for c in every] == ["acme"]
+
+
 def _since_until(sandbox_process):
     start, end = sandbox_process["details"]["history"]
     return ["--since", start, "--until", end]
