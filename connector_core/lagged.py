@@ -24,8 +24,8 @@ narrow windows. :class:`LaggedWindows` holds it once:
 * a window that fails yields no checkpoint: the read fails, and what was
   checkpointed before stands.
 
-The reader gives only ``read(window)``, the window's pages as
-:class:`~connector_core.streams.StreamBatch` es without checkpoints. A
+The reader gives only ``read(window)``: the window's pages, as batches
+(:class:`~connector_core.streams.StreamBatch`) without checkpoints. A
 source whose unit of identity is not a log (a listed item that makes
 several logs, identified by its id and change time) claims its keys itself
 through :meth:`LaggedWindows.ledger` and reads with ``by_log=False``.
