@@ -122,6 +122,13 @@ from connector_core.http import (
     concurrency_option,
     rate_limit_option,
 )
+from connector_core.lagged import (
+    LagCheckpoint,
+    LagDigestCheckpoint,
+    LaggedWindows,
+    LagPoint,
+    WindowLedger,
+)
 from connector_core.models import (
     AIActivityType,
     AIAuditLog,
@@ -185,6 +192,10 @@ __all__ = [
     "CursorGuard",
     "FanOutResult",
     "HTTPTransport",
+    "LagCheckpoint",
+    "LagDigestCheckpoint",
+    "LagPoint",
+    "LaggedWindows",
     "LibraryLogger",
     "LogFilter",
     "ModelUsageRecord",
@@ -214,6 +225,7 @@ __all__ = [
     "UnknownPlatformError",
     "UsageAnalytics",
     "Window",
+    "WindowLedger",
     "WindowSizing",
     "concurrency_option",
     "describe_structure_error",

@@ -39,6 +39,8 @@ from connector_core import (
     ConnectionPace,
     CursorGuard,
     HTTPTransport,
+    LagCheckpoint,
+    LaggedWindows,
     LogFilter,
     NotSupportedError,
     PermissionDeniedError,
@@ -54,7 +56,6 @@ from connector_core import (
     hookimpl,
     normalize_or_quarantine,
     rate_limit_option,
-    read_windows,
     strict_converter,
 )
 
@@ -125,13 +126,10 @@ USAGE_STREAM: Final = "model_usage"
 
 
 @attrs.frozen(kw_only=True)
-class Resume(Checkpoint):
+class Resume(LagCheckpoint):
     """A stream's checkpoint: read up to ``since``; ``seen`` are the logs
     yielded in the lag before it. ``Resume.from_dict`` reads it back (or
     raises CheckpointError); ``to_dict()`` is what a batch carries."""
-
-    since: datetime
-    seen: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -295,8 +293,12 @@ class ExampleConnector:
         if wanted is not None and len(names) == 1:
             params["eventName"] = names[0]  # one name the API filters
         stop = query.end_date + timedelta(microseconds=1)  # endTime is exclusive
-        resume = Resume.from_dict(stream, checkpoint)
-        start = query.start_date if resume is None else resume.since - PUBLICATION_LAG
+        lagged = LaggedWindows(
+            lag=PUBLICATION_LAG,
+            resume=Resume.from_dict(stream, checkpoint),
+            checkpoint=Resume,
+            keep=None if wanted is None else (lambda log: log.action in wanted),
+        )
         if query.limit is None:
             # Read for throughput: several windows at once, each sized by
             # how busy the last one was, cut only where all is published.
@@ -317,40 +319,24 @@ class ExampleConnector:
             # windows must follow (the lag before it apart, then whole days),
             # read one at a time.
             concurrency, settled = 1, None
-            sizing = (
-                DAYS if resume is None else attrs.evolve(DAYS, first=PUBLICATION_LAG)
-            )
+            resumed = lagged.resume is not None
+            sizing = attrs.evolve(DAYS, first=PUBLICATION_LAG) if resumed else DAYS
 
         async with self._http() as http:
 
-            async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
-                """One window, page by page; its end is its checkpoint."""
-                seen: dict[str, datetime] = {}  # id -> time of each log yielded
-                if resume is not None and window.index == 0:
-                    seen = dict.fromkeys(resume.seen, resume.since)  # read before
+            def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+                """One window, page by page: the core keeps the logs inside
+                it not yielded before, and yields its end as its checkpoint."""
                 asked = {
                     **params,
                     "startTime": format_time(window.start),
                     "endTime": format_time(window.end),
                 }
-                async for batch in self._window(http, stream, path, asked):
-                    fresh = tuple(
-                        log
-                        for log in batch.logs
-                        if log.id not in seen
-                        and (wanted is None or log.action in wanted)
-                    )
-                    seen.update((log.id, log.timestamp) for log in fresh)
-                    if fresh or batch.quarantined:
-                        yield attrs.evolve(batch, logs=fresh)
-                horizon = window.end - PUBLICATION_LAG
-                recent = sorted(i for i, t in seen.items() if t >= horizon)
-                done = Resume(since=window.end, seen=tuple(recent))
-                yield StreamBatch(checkpoint=done.to_dict())
+                return self._window(http, stream, path, asked)
 
-            windows = read_windows(
+            windows = lagged.read(
                 read,
-                start=start,
+                start=lagged.start(query.start_date),
                 end=stop,
                 sizing=sizing,
                 concurrency=concurrency,

@@ -63,11 +63,12 @@ from connector_core import (
     AIAuditLogQuery,
     AICredentialValidation,
     AuthenticationError,
-    Checkpoint,
     ConnectionPace,
     ConnectorError,
     CursorGuard,
     HTTPTransport,
+    LagCheckpoint,
+    LaggedWindows,
     LogFilter,
     NotSupportedError,
     PermissionDeniedError,
@@ -81,7 +82,6 @@ from connector_core import (
     get_logger,
     hookimpl,
     normalize_or_quarantine,
-    read_windows,
     strict_converter,
 )
 from connector_core.analytics import UsageAccumulator, model_usage_of
@@ -166,12 +166,9 @@ def organization_pace(config: ClaudeConfig) -> ConnectionPace:
 
 
 @attrs.frozen(kw_only=True)
-class Resume(Checkpoint):
+class Resume(LagCheckpoint):
     """The feed's checkpoint: read up to ``since``; ``seen`` are the ids
     yielded in the publication lag before it."""
-
-    since: datetime
-    seen: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -511,43 +508,32 @@ class ClaudeConnector:
             return  # nothing asked for is in the feed: no request
         wanted = LogFilter.from_query(query).askable_actions
         stop = query.end_date + timedelta(microseconds=1)  # created_at.lt
-        resume = Resume.from_dict(stream, checkpoint)
-        start = query.start_date if resume is None else resume.since - PUBLICATION_LAG
+        lagged = LaggedWindows(
+            lag=PUBLICATION_LAG,
+            resume=Resume.from_dict(stream, checkpoint),
+            checkpoint=Resume,
+            keep=None if wanted is None else (lambda log: log.action in wanted),
+        )
         sizing, concurrency, settled = self._sizing(
-            query, resume is not None, PUBLICATION_LAG
+            query, lagged.resume is not None, PUBLICATION_LAG
         )
 
         async with self._http() as http:
 
-            async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
-                """One window, page by page; its end is its checkpoint."""
-                seen: dict[str, datetime] = {}
-                if resume is not None and window.index == 0:
-                    seen = dict.fromkeys(resume.seen, resume.since)
+            def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+                """One window, page by page; the core dedupes and yields its
+                end as its checkpoint."""
                 asked = [
                     ("created_at.gte", format_time(window.start)),
                     ("created_at.lt", format_time(window.end)),
                     ("limit", str(self.config.page_size)),
                     *filters,
                 ]
-                async for batch in self._window(http, stream, asked):
-                    fresh = tuple(
-                        log
-                        for log in batch.logs
-                        if log.id not in seen
-                        and (wanted is None or log.action in wanted)
-                    )
-                    seen.update((log.id, log.timestamp) for log in fresh)
-                    if fresh or batch.quarantined:
-                        yield attrs.evolve(batch, logs=fresh)
-                horizon = window.end - PUBLICATION_LAG
-                recent = sorted(i for i, t in seen.items() if t >= horizon)
-                done = Resume(since=window.end, seen=tuple(recent))
-                yield StreamBatch(checkpoint=done.to_dict())
+                return self._window(http, stream, asked)
 
-            windows = read_windows(
+            windows = lagged.read(
                 read,
-                start=start,
+                start=lagged.start(query.start_date),
                 end=stop,
                 sizing=sizing,
                 concurrency=concurrency,

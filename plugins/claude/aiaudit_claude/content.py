@@ -45,9 +45,10 @@ from aiaudit_claude.normalize import format_time, parse_time
 from connector_core import (
     AIAuditLog,
     AIAuditLogQuery,
-    Checkpoint,
     CursorGuard,
     HTTPTransport,
+    LagCheckpoint,
+    LaggedWindows,
     LogFilter,
     NotFoundError,
     PermissionDeniedError,
@@ -56,11 +57,11 @@ from connector_core import (
     SchemaError,
     StreamBatch,
     Window,
+    WindowLedger,
     WindowSizing,
     describe_structure_error,
     get_logger,
     normalize_or_quarantine,
-    read_windows,
     strict_converter,
 )
 from connector_core import metadata_keys as keys
@@ -123,13 +124,10 @@ def file_log_id(chat_id: str, file_id: str) -> str:
     return f"{chat_id}/{file_id}"
 
 
-@attrs.frozen
-class ChatsResume(Checkpoint):
+@attrs.frozen(kw_only=True)
+class ChatsResume(LagCheckpoint):
     """Read up to ``since`` (of ``updated_at``); ``seen`` names the chats,
     as ``id@updated_at``, listed in the lag before it."""
-
-    since: datetime
-    seen: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -422,13 +420,12 @@ class ChatsReader:
         return entry.timestamp <= self.query.end_date
 
     async def window(
-        self, window: Window, stream: str, *, tail: bool = False
+        self, window: Window, stream: str, ledger: WindowLedger
     ) -> AsyncGenerator[StreamBatch, None]:
-        """One ``updated_at`` window, page by page; its end is its
-        checkpoint, unless it is the *tail* past the range's end."""
-        first = window.index == 0 and not tail
-        seen = set(self.resume.seen) if self.resume and first else set()
-        listed: dict[str, datetime] = {}
+        """One ``updated_at`` window, page by page. A chat is claimed in
+        *ledger* by ``id@updated_at``: one listed again unchanged (in the
+        lag a resumed read re-reads) is skipped before its messages are
+        fetched, and the window's checkpoint names the chats it listed."""
         params = [
             ("order_by", "updated_at"),
             ("updated_at.gte", format_time(window.start)),
@@ -442,7 +439,7 @@ class ChatsReader:
             page = _page(await self._get(CHATS_PATH, asked))
             results: list[AIAuditLog | QuarantinedRecord] = []
             for item in page.data:
-                results.extend(await self._chat(item, stream, seen, listed))
+                results.extend(await self._chat(item, stream, ledger))
             batch = StreamBatch.from_results(results)
             if batch.logs or batch.quarantined:
                 yield batch
@@ -452,19 +449,12 @@ class ChatsReader:
                 raise SchemaError(f"{CHATS_PATH}: has_more is true but last_id is null")
             guard.advance(page.last_id)
             after = page.last_id
-        if tail:
-            return
-        horizon = window.end - CHATS_LAG
-        recent = sorted(mark for mark, moment in listed.items() if moment >= horizon)
-        done = ChatsResume(since=window.end, seen=tuple(recent))
-        yield StreamBatch(checkpoint=done.to_dict())
 
     async def _chat(
         self,
         item: object,
         stream: str,
-        seen: set[str],
-        listed: dict[str, datetime],
+        ledger: WindowLedger,
     ) -> list[AIAuditLog | QuarantinedRecord]:
         """A listed chat's logs: its creation, then its uploads."""
         parsed = normalize_or_quarantine(
@@ -476,10 +466,8 @@ class ChatsReader:
         assert isinstance(item, dict)  # noqa: S101 - parse_chat read it as one
         if created > self.query.end_date:
             return []  # the tail's newer chats: nothing of them is in range
-        mark = f"{chat.id}@{chat.updated_at}"
-        if mark in seen:
-            return []  # read before the checkpoint, unchanged since
-        listed[mark] = updated
+        if not ledger.claim(f"{chat.id}@{chat.updated_at}", updated):
+            return []  # read before (the checkpoint's), unchanged since
         results: list[AIAuditLog | QuarantinedRecord] = []
         made = normalize_or_quarantine(
             stream,
@@ -590,23 +578,22 @@ async def read_chats(
     settled: datetime | None,
 ) -> AsyncGenerator[StreamBatch, None]:
     """Every window of *reader*'s range, checkpoints in order."""
-    start = (
-        reader.query.start_date
-        if reader.resume is None
-        else reader.resume.since - CHATS_LAG
-    )
+    lagged = LaggedWindows(lag=CHATS_LAG, resume=reader.resume, checkpoint=ChatsResume)
     stop = reader.query.end_date + timedelta(microseconds=1)  # updated_at.lt
 
     def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
-        return reader.window(window, stream)
+        return reader.window(window, stream, lagged.ledger(window))
 
-    windows = read_windows(
+    # A chat makes several logs, each timed by its own event, not by the
+    # listing's updated_at: the reader claims chats, and filters its logs.
+    windows = lagged.read(
         read,
-        start=start,
+        start=lagged.start(reader.query.start_date),
         end=stop,
         sizing=sizing,
         concurrency=concurrency,
         settled=settled,
+        by_log=False,
     )
     async with contextlib.aclosing(windows) as batches:
         async for batch in batches:
@@ -617,6 +604,7 @@ async def read_chats(
     now = datetime.now(UTC)
     if stop < now:
         tail = Window(index=0, start=stop, end=now, last=True)
-        async with contextlib.aclosing(reader.window(tail, stream, tail=True)) as more:
+        tail_read = reader.window(tail, stream, WindowLedger(tail))
+        async with contextlib.aclosing(tail_read) as more:
             async for batch in more:
                 yield batch

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from conftest import read, whole_history
 
 from aiaudit_claude import ClaudeConfig, ClaudeConnector
+from aiaudit_claude.normalize import parse_time
 from connector_core import SchemaError, Secret
 
 
@@ -25,14 +26,22 @@ GOOD = {
 }
 
 
-async def _read_from(page: Any, *, once: bool = False):
+def _holds(query: Any, moment: str) -> bool:
+    """Whether the window *query* asks for holds *moment*."""
+    start, end = (parse_time(query[f"created_at.{op}"]) for op in ("gte", "lt"))
+    return start <= parse_time(moment) < end
+
+
+async def _read_from(page: Any, *, at: str | None = None):
     """Read the whole history from a server answering *page* to every
-    request (with *once*, to the first only, and empty pages after)."""
+    request (with *at*, only to the window holding that time, as the feed
+    does: a window keeps only the logs inside it; empty pages elsewhere)."""
     calls: list[dict[str, str]] = []
 
     async def handler(request: web.Request) -> web.Response:
         calls.append(dict(request.query))
-        return web.json_response({} if once and len(calls) > 1 else page)
+        here = at is None or _holds(request.query, at)
+        return web.json_response(page if here else {})
 
     app = web.Application()
     app.router.add_get("/v1/compliance/activities", handler)
@@ -81,7 +90,7 @@ async def test_a_page_of_another_shape_is_a_schema_error(page):
 async def test_records_of_another_shape_are_quarantined_and_the_rest_kept():
     bad = [7, {"id": "activity_02"}, {**GOOD, "id": "activity_03", "actor": None}]
     page = {"data": [GOOD, *bad], "has_more": False}
-    (logs, quarantined, _), _ = await _read_from(page, once=True)
+    (logs, quarantined, _), _ = await _read_from(page, at=GOOD["created_at"])
     assert [log.id for log in logs] == ["activity_01"]
     assert [q.native_id for q in quarantined] == [None, "activity_02", "activity_03"]
     assert all(q.stream == "activities" and q.reason for q in quarantined)

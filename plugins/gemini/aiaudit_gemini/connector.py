@@ -47,10 +47,11 @@ from aiaudit_gemini.normalize import format_time, read_activity
 from connector_core import (
     AICredentialValidation,
     AuthenticationError,
-    Checkpoint,
     ConfigurationError,
     ConnectionPace,
     CursorGuard,
+    LagDigestCheckpoint,
+    LaggedWindows,
     LogFilter,
     NotSupportedError,
     PermissionDeniedError,
@@ -63,10 +64,8 @@ from connector_core import (
     describe_structure_error,
     get_logger,
     hookimpl,
-    read_windows,
     strict_converter,
 )
-from connector_core.cursors import SeenIds
 from connector_core.http import DEFAULT_RETRY_STATUSES, RetryPolicy
 
 
@@ -125,12 +124,9 @@ _APPLICATION_NAMES: Final = {
 
 
 @attrs.frozen(kw_only=True)
-class Resume(Checkpoint):
+class Resume(LagDigestCheckpoint):
     """An application's checkpoint: read up to ``since``; ``seen`` are the
     ids yielded in the publication lag before it."""
-
-    since: datetime
-    seen: SeenIds = attrs.field(factory=SeenIds)
 
 
 @attrs.frozen
@@ -347,43 +343,23 @@ class GeminiConnector:
         sizing, concurrency, settled = self._sizing(
             query, resume is not None, stop, now
         )
-        lag = self.lag
+        lagged = LaggedWindows(
+            lag=self.lag,
+            resume=resume,
+            checkpoint=Resume,
+            keep=None if wanted is None else (lambda entry: entry.action in wanted),
+        )
 
         async with self._client() as client:
-            # Ids of finished windows in the lag before the latest end: a
-            # window narrower than the lag (a paged read's days) names them
-            # in its checkpoint too, so a read resumed there skips them.
-            carried: dict[str, datetime] = {}
 
-            async def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
-                """One window, page by page; its end is its checkpoint."""
-                nonlocal carried
-                mine: dict[str, datetime] = {}
-                skip = resume.seen if resume is not None else SeenIds()
+            def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
+                """One window, page by page: the core keeps the events
+                inside it not yielded before (an event on an edge is the
+                next window's), and yields its end as its checkpoint."""
                 params = [*self._params(window.start, window.end), *extra]
-                async for batch in self._window(client, stream, params):
-                    fresh = tuple(
-                        entry
-                        for entry in batch.logs
-                        if window.start <= entry.timestamp < window.end
-                        and entry.id not in mine
-                        and entry.id not in skip
-                    )
-                    mine.update((entry.id, entry.timestamp) for entry in fresh)
-                    kept = tuple(
-                        e for e in fresh if wanted is None or e.action in wanted
-                    )
-                    if kept or batch.quarantined:
-                        yield attrs.evolve(batch, logs=kept)
-                horizon = window.end - lag
-                carried = {i: t for i, t in (carried | mine).items() if t >= horizon}
-                seen = SeenIds(i for i, t in carried.items() if t < window.end)
-                if resume is not None and horizon < resume.since:
-                    seen.update(resume.seen)
-                done = Resume(since=window.end, seen=seen)
-                yield StreamBatch(checkpoint=done.to_dict())
+                return self._window(client, stream, params)
 
-            windows = read_windows(
+            windows = lagged.read(
                 read,
                 start=start,
                 end=stop,
