@@ -366,12 +366,8 @@ class Context:
         """The error of a connection name the store does not know, with the
         names it does (*hint* says what to do instead)."""
         # Read-only: the store open already serves, or one that exists.
-        saved = (
-            self.open_store(read_only=True).list_connections()
-            if self.store_exists()
-            else []
-        )
-        known = ", ".join(c.name for c in saved)
+        store = self.open_store(read_only=True)
+        known = ", ".join(c.name for c in store.list_connections())
         return ConfigurationError(
             f"no connection named {name!r} (saved: {known or 'none'})"
             + (f"; {hint}" if hint else "")
@@ -390,10 +386,11 @@ class Context:
         """
         if save:
             saved = self.store.get_connection(name)
-        elif self.store_exists():
-            saved = self.open_store(read_only=True).get_connection(name)
+        elif name in self.registry.platforms and not self.store_exists():
+            saved = None  # nothing saved anywhere yet: the environment it is
         else:
-            saved = None
+            # A store that is not there says so, naming where it looked.
+            saved = self.open_store(read_only=True).get_connection(name)
         if saved is not None:
             return saved
         if name in self.registry.platforms:

@@ -211,12 +211,8 @@ def _targets(
     a platform named with nothing saved is used from its environment."""
     if names:
         return [ctx.saved_or_environment(name, save=save) for name in names]
-    if save:
-        saved = ctx.store.list_connections()
-    elif ctx.store_exists():
-        saved = ctx.open_store(read_only=True).list_connections()
-    else:
-        saved = []
+    store = ctx.store if save else ctx.open_store(read_only=True)
+    saved = store.list_connections()
     if not saved:
         raise ConfigurationError(
             "no saved connections: name one (or a platform) to use its environment"
