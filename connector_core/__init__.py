@@ -145,7 +145,12 @@ from connector_core.models import (
     UsageAnalytics,
 )
 from connector_core.registry import FanOutResult, PluginInfo, Registry
-from connector_core.sandbox import RunningSandbox, SandboxOptions, SandboxProvider
+from connector_core.sandbox import (
+    FaultDraw,
+    RunningSandbox,
+    SandboxOptions,
+    SandboxProvider,
+)
 from connector_core.secrets import Secret
 from connector_core.store import LogFilter
 from connector_core.streams import (
@@ -191,6 +196,7 @@ __all__ = [
     "ConnectorTimeoutError",
     "CursorGuard",
     "FanOutResult",
+    "FaultDraw",
     "HTTPTransport",
     "LagCheckpoint",
     "LagDigestCheckpoint",

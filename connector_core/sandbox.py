@@ -11,6 +11,7 @@ it hands back.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "FaultDraw",
     "Latency",
     "RunningSandbox",
     "SandboxOptions",
@@ -112,6 +114,46 @@ class SandboxOptions:
     publish_delay: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0))
     latency_ms: float = attrs.field(default=0.0, validator=_milliseconds)
     jitter_ms: float = attrs.field(default=0.0, validator=_milliseconds)
+
+
+@attrs.define
+class FaultDraw:
+    """Decides, request by request, whether a sandbox misbehaves: a share
+    *rate* of the requests it serves under the fault *profile*.
+
+    The draw is a hash of the seed and the request's number, not a random
+    generator's state, so the same seed disturbs the same requests on every
+    run, and a test that failed on a fault fails again on it.
+
+    Attributes:
+        profile: The fault profile's name (``SandboxOptions.faults``).
+        rate: The share of requests disturbed, 0 to 1.
+        seed: The sandbox's seed.
+        seen: Requests drawn for so far.
+        injected: Requests disturbed so far.
+    """
+
+    profile: str
+    rate: float
+    seed: int
+    seen: int = 0
+    injected: int = 0
+
+    @classmethod
+    def of(cls, options: SandboxOptions) -> FaultDraw | None:
+        """The draw *options* ask for, or ``None`` for a well-behaved server."""
+        if not options.faults:
+            return None
+        return cls(options.faults, options.fault_rate, options.seed)
+
+    def draw(self) -> bool:
+        """Whether to disturb the next request."""
+        number = self.seen
+        self.seen += 1
+        digest = hashlib.blake2b(f"{self.seed}:{number}".encode(), digest_size=8)
+        hit = int.from_bytes(digest.digest(), "big") / 2.0**64 < self.rate
+        self.injected += hit
+        return hit
 
 
 class Latency:

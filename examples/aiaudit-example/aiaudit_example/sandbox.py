@@ -65,7 +65,7 @@ import attrs
 import orjson
 from aiohttp import web
 from connector_core import RunningSandbox, SandboxOptions
-from connector_core.sandbox import latency_middleware
+from connector_core.sandbox import FaultDraw, latency_middleware
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
@@ -555,25 +555,6 @@ def _dumps(value: Any) -> str:
 
 
 @attrs.define
-class _Faults:
-    """Decides, per request, whether and how to misbehave (reproducibly)."""
-
-    profile: str
-    rate: float
-    seed: int
-    seen: int = 0
-    injected: int = 0
-
-    def draw(self) -> bool:
-        number = self.seen
-        self.seen += 1
-        digest = hashlib.blake2b(f"{self.seed}:{number}".encode(), digest_size=8)
-        hit = int.from_bytes(digest.digest(), "big") / 2.0**64 < self.rate
-        self.injected += hit
-        return hit
-
-
-@attrs.define
 class _RateLimiter:
     """At most *rate* requests per second per key, as one-second buckets."""
 
@@ -596,7 +577,7 @@ class _Api:
         self,
         data: ExampleData,
         *,
-        faults: _Faults | None,
+        faults: FaultDraw | None,
         limiter: _RateLimiter | None,
         publish_delay: float = 0.0,
     ) -> None:
@@ -903,11 +884,7 @@ class ExampleSandbox:
         self.options = options
         self.data = data
         self.url = ""
-        self.faults = (
-            _Faults(options.faults, options.fault_rate, options.seed)
-            if options.faults
-            else None
-        )
+        self.faults = FaultDraw.of(options)
         self.api = _Api(
             data,
             faults=self.faults,

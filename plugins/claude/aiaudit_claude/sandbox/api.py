@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import hashlib
 import hmac
 import json
 import math
@@ -47,7 +46,7 @@ import orjson
 from aiohttp import web
 
 from aiaudit_claude.sandbox.data import Activity, ApiKey, OrgData, stable_id
-from connector_core.sandbox import latency_middleware
+from connector_core.sandbox import FaultDraw, latency_middleware
 
 
 if TYPE_CHECKING:
@@ -67,7 +66,6 @@ __all__ = [
     "TIME_FILTERS",
     "ApiError",
     "Budget",
-    "Faults",
     "FeedApi",
     "dumps",
     "query_time",
@@ -153,25 +151,6 @@ def dumps(value: Any) -> str:
 
 
 @attrs.define
-class Faults:
-    """Decides, per request, whether to misbehave (reproducibly)."""
-
-    profile: str
-    rate: float
-    seed: int
-    seen: int = 0
-    injected: int = 0
-
-    def draw(self) -> bool:
-        number = self.seen
-        self.seen += 1
-        digest = hashlib.blake2b(f"{self.seed}:{number}".encode(), digest_size=8)
-        hit = int.from_bytes(digest.digest(), "big") / 2.0**64 < self.rate
-        self.injected += hit
-        return hit
-
-
-@attrs.define
 class Budget:
     """The parent organization's requests per window (a minute by default):
     every key and every linked organization spends the same one."""
@@ -233,7 +212,7 @@ class FeedApi:
         self,
         data: OrgData,
         *,
-        faults: Faults | None,
+        faults: FaultDraw | None,
         budget: Budget,
         publish_delay: float = 0.0,
         hidden: frozenset[str] = frozenset(),

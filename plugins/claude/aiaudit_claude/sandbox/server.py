@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 from aiohttp import web
 
-from aiaudit_claude.sandbox.api import ORGANIZATION_BUDGET, Budget, Faults, FeedApi
+from aiaudit_claude.sandbox.api import ORGANIZATION_BUDGET, Budget, FeedApi
 from aiaudit_claude.sandbox.chats import Chat, generate_chats
 from aiaudit_claude.sandbox.chats_api import ChatsApi
 from aiaudit_claude.sandbox.data import (
@@ -64,7 +64,7 @@ from aiaudit_claude.sandbox.data import (
     stable_id,
 )
 from aiaudit_claude.sandbox.usage import UsageApi, UsageData
-from connector_core import RunningSandbox, SandboxOptions
+from connector_core import FaultDraw, RunningSandbox, SandboxOptions
 
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class ClaudeSandbox:
             )
         self.api = FeedApi(
             data,
-            faults=Faults(faults, options.fault_rate, options.seed) if faults else None,
+            faults=FaultDraw.of(options),
             budget=budget,
             publish_delay=options.publish_delay,
             hidden=hidden,

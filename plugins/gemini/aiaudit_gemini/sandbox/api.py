@@ -68,7 +68,7 @@ from aiaudit_gemini.sandbox.data import (
     stable_id,
 )
 from aiaudit_gemini.sandbox.token import TOKEN_PATH, AccessToken, TokenEndpoint
-from connector_core.sandbox import latency_middleware
+from connector_core.sandbox import FaultDraw, latency_middleware
 
 
 if TYPE_CHECKING:
@@ -88,7 +88,6 @@ __all__ = [
     "STANDARD_PARAMETERS",
     "ApiError",
     "Budget",
-    "Faults",
     "ReportsApi",
     "dumps",
 ]
@@ -224,25 +223,6 @@ def forbidden() -> ApiError:
 
 
 @attrs.define
-class Faults:
-    """Decides, per request, whether to misbehave (reproducibly)."""
-
-    profile: str
-    rate: float
-    seed: int
-    seen: int = 0
-    injected: int = 0
-
-    def draw(self) -> bool:
-        number = self.seen
-        self.seen += 1
-        digest = hashlib.blake2b(f"{self.seed}:{number}".encode(), digest_size=8)
-        hit = int.from_bytes(digest.digest(), "big") / 2.0**64 < self.rate
-        self.injected += hit
-        return hit
-
-
-@attrs.define
 class Budget:
     """Requests allowed per window, refused with a 429 once spent."""
 
@@ -310,7 +290,7 @@ class ReportsApi:
         domain: Domain,
         tokens: TokenEndpoint,
         *,
-        faults: Faults | None = None,
+        faults: FaultDraw | None = None,
         budget: Budget | None = None,
         publish_delay: float = 0.0,
         hidden: frozenset[tuple[str, int]] = frozenset(),

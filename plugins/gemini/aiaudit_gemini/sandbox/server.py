@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from aiaudit_gemini.sandbox.api import HORIZON, Budget, Faults, ReportsApi, dumps
+from aiaudit_gemini.sandbox.api import HORIZON, Budget, ReportsApi, dumps
 from aiaudit_gemini.sandbox.data import (
     APPLICATIONS,
     AUDIT_SCOPE,
@@ -67,7 +67,7 @@ from aiaudit_gemini.sandbox.token import (
     TokenEndpoint,
     service_accounts,
 )
-from connector_core import RunningSandbox, SandboxOptions
+from connector_core import FaultDraw, RunningSandbox, SandboxOptions
 
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class GeminiSandbox:
         self.api = ReportsApi(
             domain,
             self.tokens,
-            faults=Faults(faults, options.fault_rate, options.seed) if faults else None,
+            faults=FaultDraw.of(options),
             budget=budget,
             publish_delay=options.publish_delay,
             hidden=hidden,
