@@ -12,7 +12,8 @@ def _draws(draw: FaultDraw, count: int) -> list[bool]:
 def test_the_same_seed_disturbs_the_same_requests():
     options = SandboxOptions(seed=3, faults="server_error", fault_rate=0.3)
     first, second = FaultDraw.of(options), FaultDraw.of(options)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert _draws(first, 200) == _draws(second, 200)
     assert first.seen == 200
     assert 30 < first.injected < 90  # about three in ten
