@@ -33,7 +33,7 @@ import pluggy
 
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
     from datetime import datetime
 
     import click
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         PermissionCheck,
         UsageAnalytics,
     )
+    from connector_core.risk import RiskRule
     from connector_core.sandbox import SandboxProvider
     from connector_core.streams import StreamBatch, StreamInfo
 
@@ -130,6 +131,21 @@ def aiaudit_register_commands(cli: click.Group) -> None:
         decorate functions with ``@cli.command()``.
 
     Who implements this: plugins with platform-specific tools.
+    """
+
+
+@hookspec
+def aiaudit_risk_rules() -> Sequence[RiskRule] | None:
+    """Risk rules a plugin adds to the built-in ones (``docs/risk.md``).
+
+    Return rules read with :func:`connector_core.risk.load_rules` from a
+    TOML file the plugin ships. A rule with the id of a built-in one
+    replaces it; a host's own files (``AIAUDIT_RISK_RULES``, ``--rules``)
+    come after and replace both.
+
+    Who implements this: plugins whose platform has events the built-in
+    rules cannot name (the rules speak the normalized vocabulary, so most
+    need none).
     """
 
 

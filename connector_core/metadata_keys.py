@@ -55,6 +55,7 @@ __all__ = [
     "TARGET_USER_EMAIL",
     "TARGET_USER_ID",
     "TOKENS_USED",
+    "VISIBILITY",
     "WORKSPACE_NAME",
 ]
 
@@ -163,6 +164,14 @@ FEATURE: Final = "feature"
 """Which AI feature was used there (``summarize``, ``generate_text``)."""
 
 
+VISIBILITY: Final = "visibility"
+"""Who can reach a shared thing after a sharing change (an assistant, a
+conversation, a project): ``invite_only``, ``workspace``,
+``workspace_with_link``, ``anyone_with_link``, ``public``, ``external``
+(another organization), or the platform's own word in snake_case. The risk
+rule ``shared_outside`` reads it."""
+
+
 # -- models and files --------------------------------------------------------
 
 MODEL: Final = "model"
@@ -234,6 +243,7 @@ NEUTRAL_KEYS: Final = frozenset(
         TARGET_USER_EMAIL,
         TARGET_USER_ID,
         TOKENS_USED,
+        VISIBILITY,
         WORKSPACE_NAME,
     }
 )

@@ -25,7 +25,7 @@ import functools
 import importlib.metadata
 import os
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
@@ -40,6 +40,7 @@ from connector_core.exceptions import ConnectorError, PluginError, UnknownPlatfo
 if TYPE_CHECKING:
     import aiohttp
 
+    from connector_core.risk import RiskRule
     from connector_core.sandbox import SandboxProvider
 
 SandboxSource = Any
@@ -308,8 +309,8 @@ class Registry:
             raise PluginError(
                 name,
                 f"implements unknown hook(s) {', '.join(unknown)}; the plugin "
-                "hooks are aiaudit_register_connectors, aiaudit_sandbox and "
-                "aiaudit_register_commands",
+                "hooks are aiaudit_register_connectors, aiaudit_sandbox, "
+                "aiaudit_register_commands and aiaudit_risk_rules",
             )
 
     def call_impl(
@@ -339,6 +340,39 @@ class Registry:
         where a host that loaded the registry gets them.
         """
         return {name: spec.display_name for name, spec in self.platforms.items()}
+
+    def risk_rules(self) -> list[Sequence[RiskRule]]:
+        """The risk rules each loaded plugin adds (its ``aiaudit_risk_rules``
+        hook), in load order.
+
+        :raises PluginError: naming the plugin whose hook failed or
+            returned something other than rules: a rule set half-applied
+            would score silently differently from what its author wrote.
+        """
+        from connector_core.risk import RiskRule  # noqa: PLC0415
+
+        found: list[Sequence[RiskRule]] = []
+        for impl in self.pm.hook.aiaudit_risk_rules.get_hookimpls():
+            try:
+                rules = self.call_impl("aiaudit_risk_rules", impl, {})
+            except Exception as exc:
+                raise PluginError(
+                    impl.plugin_name,
+                    f"aiaudit_risk_rules failed: {_error_line(exc)}",
+                ) from exc
+            if rules is None:
+                continue
+            if not isinstance(rules, list | tuple) or not all(
+                isinstance(rule, RiskRule) for rule in rules
+            ):
+                raise PluginError(
+                    impl.plugin_name,
+                    "aiaudit_risk_rules must return a list of RiskRule"
+                    " (connector_core.risk.load_rules), got "
+                    f"{type(rules).__name__}",
+                )
+            found.append(tuple(rules))
+        return found
 
     def spec(self, platform: str) -> ConnectorSpec:
         """The connector class registered for *platform*.

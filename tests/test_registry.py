@@ -403,6 +403,55 @@ def test_hook_aiaudit_register_commands():
     assert result.output == "hello from a plugin\n"
 
 
+def test_hook_aiaudit_risk_rules():
+    from connector_core.exceptions import PluginError  # noqa: PLC0415
+    from connector_core.risk import configured_rules, load_rules  # noqa: PLC0415
+
+    ours = load_rules(
+        """
+[[rule]]
+id = "settings_change"
+title = "Setting changed"
+section = "changes"
+kind = "event"
+actions = ["settings.updated"]
+score = 5
+severity = "low"
+type = "policy_violation"
+
+[[rule]]
+id = "toy_export"
+title = "Toy export"
+section = "uploads"
+kind = "event"
+actions = ["toy.exported"]
+score = 70
+severity = "high"
+type = "data_exfiltration"
+""",
+        source="toy",
+    )
+
+    @hookimpl
+    def aiaudit_risk_rules():
+        return ours
+
+    registry = load(("rules", module("rules", aiaudit_risk_rules=aiaudit_risk_rules)))
+    assert registry.risk_rules() == [ours]
+    rules = {r.id: r for r in configured_rules(plugin_rules=registry.risk_rules())}
+    # A built-in id is replaced in its place; a new one is added.
+    assert rules["settings_change"].score == 5
+    assert "toy_export" in rules
+
+    @hookimpl(specname="aiaudit_risk_rules")
+    def not_rules():
+        return ["a rule"]
+
+    broken = load(("odd", module("odd", aiaudit_risk_rules=not_rules)))
+    with pytest.raises(PluginError, match="must return a list of RiskRule"):
+        broken.risk_rules()
+
+
 # ---------------------------------------------------------------------------
 # Connector hooks
 # ---------------------------------------------------------------------------

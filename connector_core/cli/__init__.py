@@ -25,6 +25,7 @@ from connector_core.cli._common import (
 from connector_core.cli._demo import demo_command
 from connector_core.cli._plugins import plugins_command, sandbox_command
 from connector_core.cli._reading import logs_command, usage_command
+from connector_core.cli._risks import risks_command
 from connector_core.cli._syncing import (
     check_command,
     checkpoints_group,
@@ -75,6 +76,7 @@ def build_cli(registry: Registry) -> click.Group:
         checkpoints_group,
         logs_command,
         usage_command,
+        risks_command,
         sandbox_command,
         demo_command,
     ):

@@ -13,7 +13,7 @@ import asyncio
 import os
 import shlex
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,11 +35,14 @@ from connector_core.cli._common import (
 )
 from connector_core.cli._plugins import sandbox_platforms
 from connector_core.cli._reading import write_usage
+from connector_core.cli._risks import rules_in_force, rules_option, tz_option
 from connector_core.cli._syncing import _ProgressLine, _summary
 from connector_core.connections import ENV_REFERENCE
 from connector_core.export.apps import apps_lines
 from connector_core.export.overview import overview_lines
+from connector_core.export.security import ROWS_SHOWN, security_data, security_lines
 from connector_core.models import AIDateRange, UsageAnalytics
+from connector_core.risk import assess
 from connector_core.sandbox import SandboxOptions
 from connector_core.serialization import unstructure
 from connector_core.store import default_store_url
@@ -49,8 +52,9 @@ from connector_core.sync import SyncReport, sync_connection
 
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
+    from connector_core.risk import RiskAssessment, RiskRule
     from connector_core.sandbox import RunningSandbox
 
 
@@ -83,6 +87,8 @@ class _Demo:
     help="Where to write the HTML report.",
 )
 @json_option
+@rules_option
+@tz_option
 @store_option
 @pass_context
 def demo_command(
@@ -94,6 +100,8 @@ def demo_command(
     seed: int,
     report: str,
     as_json: bool,
+    rule_files: tuple[str, ...],
+    zone: tzinfo | None,
 ) -> None:
     """Sync a month from the built-in sandboxes, then report on usage.
 
@@ -115,13 +123,19 @@ def demo_command(
     ]
     names = ctx.registry.display_names
     overview = _side_by_side(ctx, demos)
-    apps, features = _security_views(ctx, demos)
+    # Checked before any sandbox starts would be nicer, but the rules are
+    # read from files that cannot change meanwhile; a broken one fails here,
+    # before anything is written.
+    rules = rules_in_force(ctx, rule_files)
+    apps, features, security = _security_views(ctx, demos, rules)
     _write_report(
         report,
         overview or [demo.analytics for demo in demos],
         names,
         apps=apps,
         features=features,
+        security=security,
+        zone=zone,
     )
     if as_json:
         emit_json(
@@ -137,29 +151,58 @@ def demo_command(
                     }
                     for demo in demos
                 ],
+                **(
+                    {}
+                    if security is None
+                    else {"security": security_data(security, "snake", rows=ROWS_SHOWN)}
+                ),
             }
         )
     else:
-        for demo in demos:
-            click.echo(_summary(demo.sync))
-        if overview is not None:
-            click.echo("")
-            for line in overview_lines(overview, names):
-                click.echo(line)
-        # The security views first, over every platform the demo synced:
-        # the apps people granted access to, then the AI features they used.
-        for line in apps_lines(apps, features, names):
-            click.echo(line)
-        for demo in demos:
-            click.echo("")
-            write_usage(demo.analytics, "table", None, names=names)
-        click.echo("")
-        click.echo(f"HTML report: {Path(report).resolve()}")
-        click.echo(f"store: {ctx.store.url}")
-        for hint in _hints(ctx.store.url, demos):
-            click.echo(f"try: {hint}")
+        _print_text(
+            ctx, demos, overview, (apps, features, security), zone=zone, report=report
+        )
     if not all(demo.sync.ok for demo in demos):
         sys.exit(1)
+
+
+def _print_text(
+    ctx: Context,
+    demos: list[_Demo],
+    overview: PlatformsUsage | None,
+    views: tuple[AppGrants | None, FeaturesUsed | None, RiskAssessment | None],
+    *,
+    zone: tzinfo | None,
+    report: str,
+) -> None:
+    """The demo's text: each sync's summary, the security views, the usage
+    side by side, each platform's usage, and where to look further."""
+    names = ctx.registry.display_names
+    apps, features, security = views
+    for demo in demos:
+        click.echo(_summary(demo.sync))
+    # The security views first, over every platform the demo synced:
+    # the risk findings, the apps people granted access to, the AI
+    # features they used; then the usage side by side.
+    if security is not None:
+        click.echo("")
+        for line in security_lines(security, names, zone=zone or UTC):
+            click.echo(line)
+    sections = list(apps_lines(apps, features, names))
+    for line in sections[1:] if security is not None else sections:
+        click.echo(line)
+    if overview is not None:
+        click.echo("")
+        for line in overview_lines(overview, names):
+            click.echo(line)
+    for demo in demos:
+        click.echo("")
+        write_usage(demo.analytics, "table", None, names=names)
+    click.echo("")
+    click.echo(f"HTML report: {Path(report).resolve()}")
+    click.echo(f"store: {ctx.store.url}")
+    for hint in _hints(ctx.store.url, demos):
+        click.echo(f"try: {hint}")
 
 
 def _hints(url: str, demos: list[_Demo]) -> list[str]:
@@ -170,8 +213,10 @@ def _hints(url: str, demos: list[_Demo]) -> list[str]:
     # then it came from a variable, which the command reads again.
     store = "" if url_passwords(url) else f" --store {shlex.quote(url)}"
     hints = [f"aiaudit logs{store} --newest-first --limit 20"]
-    if len(demos) > 1:
+    if demos:
         since = min(demo.sync.since for demo in demos)
+        hints.append(f"aiaudit risks{store} --since {since:%Y-%m-%d} --limit 20")
+    if len(demos) > 1:
         hints.append(f"aiaudit usage{store} --since {since:%Y-%m-%d}")
     hints.extend(
         f"aiaudit usage{store} --connection {demo.connection} "
@@ -194,12 +239,12 @@ def _side_by_side(ctx: Context, demos: list[_Demo]) -> PlatformsUsage | None:
 
 
 def _security_views(
-    ctx: Context, demos: list[_Demo]
-) -> tuple[AppGrants | None, FeaturesUsed | None]:
-    """The apps granted access and the AI features used over every
-    connection the demo synced, and the span all of them cover."""
+    ctx: Context, demos: list[_Demo], rules: Sequence[RiskRule]
+) -> tuple[AppGrants | None, FeaturesUsed | None, RiskAssessment | None]:
+    """The apps granted access, the AI features used and the risk findings
+    over every connection the demo synced, and the span all of them cover."""
     if not demos:
-        return None, None
+        return None, None, None
     period = AIDateRange(
         start=min(demo.analytics.period.start for demo in demos),
         end=max(demo.analytics.period.end for demo in demos),
@@ -208,6 +253,7 @@ def _security_views(
     return (
         ctx.store.app_grants(period, connections=connections),
         ctx.store.features_used(period, connections=connections),
+        assess(ctx.store, period, rules, connections=connections),
     )
 
 
@@ -218,6 +264,8 @@ def _write_report(
     *,
     apps: AppGrants | None,
     features: FeaturesUsed | None,
+    security: RiskAssessment | None,
+    zone: tzinfo | None,
 ) -> None:
     # Every user's email and IP: owner-only (see export.files).
     from connector_core.export.files import write_private_text  # noqa: PLC0415
@@ -229,6 +277,8 @@ def _write_report(
         display_names=names,
         apps=apps,
         features=features,
+        security=security,
+        zone=zone,
     )
     write_private_text(report, page)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import sys
@@ -22,6 +23,7 @@ from connector_core.cli._common import (
     pass_context,
     store_option,
 )
+from connector_core.cli._risks import risk_assessment, rules_option, tz_option
 from connector_core.exceptions import ConfigurationError
 from connector_core.export.formats import ANALYTICS_FORMATS, LOG_FORMATS
 from connector_core.models import AIDateRange
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from connector_core.analytics import AppGrants, FeaturesUsed
     from connector_core.models import UsageAnalytics
+    from connector_core.risk import RiskAssessment
     from connector_core.store.base import SavedConnection
 
 
@@ -234,6 +237,8 @@ def usage_report(
     help="Write the report to this file instead of printing it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@rules_option
+@tz_option
 @store_option
 @pass_context
 def usage_command(
@@ -246,11 +251,17 @@ def usage_command(
     output_format: str,
     output: str | None,
     as_json: bool,
+    rule_files: tuple[str, ...],
+    zone: dt.tzinfo | None,
 ) -> None:
     """Usage analytics computed in the store: who uses it, how much, when.
 
-    With --format html it is a self-contained report with charts, viewable
-    offline: give --output report.html too.
+    The security section comes first: the highest-risk findings of the risk
+    rules (docs/risk.md; aiaudit risks lists them all), failed sign-ins and
+    uploads per person, key, role and settings changes, new locations,
+    sharing, and the apps granted access. With --format html it is a
+    self-contained report with charts, viewable offline: give --output
+    report.html too.
     """
     if output is not None:
         # Before the store is read: a report computed only to be refused
@@ -261,6 +272,13 @@ def usage_command(
         ctx, connection=connection, platform=platform, since=since, until=until
     )
     apps, features = security_views(ctx, analytics, connection=connection)
+    security = risk_assessment(
+        ctx,
+        analytics.period,
+        connection=connection,
+        platform=None if isinstance(analytics, PlatformsUsage) else analytics.platform,
+        rule_files=rule_files,
+    )
     write_usage(
         analytics,
         "json" if as_json else output_format,
@@ -268,6 +286,8 @@ def usage_command(
         names=ctx.registry.display_names,
         apps=apps,
         features=features,
+        security=security,
+        zone=zone,
     )
 
 
@@ -298,11 +318,14 @@ def write_usage(
     names: Mapping[str, str],
     apps: AppGrants | None = None,
     features: FeaturesUsed | None = None,
+    security: RiskAssessment | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> None:
     """Print or write *analytics* (one platform's, or several side by side)
     as a table, JSON or an HTML report; *names* are the platforms' display
     names (``Registry.display_names``); *apps* and *features* add their
-    sections, keys or cards."""
+    sections, keys or cards; *security* comes first in each. Times are in
+    *zone*: by default UTC in text, and the viewer's own in HTML."""
     from connector_core.export.files import (  # noqa: PLC0415
         private_file,
         write_private_text,
@@ -312,12 +335,31 @@ def write_usage(
     from connector_core.export.report import render_html_report  # noqa: PLC0415
 
     if isinstance(analytics, PlatformsUsage):
-        write = partial(write_platforms_usage, analytics, apps=apps, features=features)
+        write = partial(
+            write_platforms_usage,
+            analytics,
+            apps=apps,
+            features=features,
+            security=security,
+            zone=zone or dt.UTC,
+        )
     else:
-        write = partial(write_analytics, analytics, apps=apps, features=features)
+        write = partial(
+            write_analytics,
+            analytics,
+            apps=apps,
+            features=features,
+            security=security,
+            zone=zone or dt.UTC,
+        )
     if output_format == "html":
         page = render_html_report(
-            analytics, display_names=names, apps=apps, features=features
+            analytics,
+            display_names=names,
+            apps=apps,
+            features=features,
+            security=security,
+            zone=zone,
         )
         if output is None:
             click.echo(page)

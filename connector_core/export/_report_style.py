@@ -91,6 +91,14 @@ summary { cursor: pointer; color: var(--muted); font-size: 13px; }
   font-size: 11px; font-weight: 650; line-height: 18px; vertical-align: 1px; }
 .badge.ai { background: var(--danger); color: #fff; }
 .who { color: var(--muted); }
+.email, time, .events-link { white-space: nowrap; }
+.score { display: inline-block; min-width: 28px; padding: 0 6px; border-radius: 8px;
+  font-weight: 650; text-align: center; }
+.score.high { background: var(--danger); color: #fff; }
+.score.medium { background: var(--warn); color: #fff; }
+.score.low { background: var(--grid); }
+.sensitive { color: var(--danger); }
+#security > h2 { margin-top: 8px; }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 @media (max-width: 520px) {
   main { padding: 20px 12px 32px; }

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from connector_core.analytics import AppGrants, FeaturesUsed
+    from connector_core.risk import RiskAssessment
 
 
 __all__ = [
@@ -499,6 +500,8 @@ def write_analytics(
     display_names: Mapping[str, str] | None = None,
     apps: AppGrants | None = None,
     features: FeaturesUsed | None = None,
+    security: RiskAssessment | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> None:
     """Write *analytics* as a readable text report (``table``) or ``json``.
 
@@ -508,29 +511,52 @@ def write_analytics(
     data, in *style*. *display_names* names the platform in the text
     report, as in :func:`write_logs`. *apps* and *features*, when given,
     add their sections (:func:`~connector_core.export.apps.apps_lines`) or
-    JSON keys (:func:`~connector_core.export.apps.apps_data`).
+    JSON keys (:func:`~connector_core.export.apps.apps_data`). *security*,
+    when given, comes first: its text section (times in *zone*), or its
+    summary under the JSON key ``security``
+    (:func:`~connector_core.export.security.security_data`).
 
     Raises:
         ValueError: unknown *format* or *style*.
     """
-    # Here, not at the top: that module builds on this one's helpers.
+    # Here, not at the top: those modules build on this one's helpers.
     from connector_core.export.apps import apps_data, apps_lines  # noqa: PLC0415
+    from connector_core.export.security import (  # noqa: PLC0415
+        ROWS_SHOWN,
+        security_data,
+        security_lines,
+    )
 
     checked = _check_style(style)
 
     if format == "json":
         data = unstructure(analytics, style=checked)
         data.update(apps_data(apps, features, checked))
+        if security is not None:
+            data["security"] = security_data(security, checked, rows=ROWS_SHOWN)
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif format == "table":
-        out.writelines(
+        report = (
             _printable(line) + "\n"
             for line in _analytics_lines(analytics, display_names)
         )
-        out.writelines(
+        views = [
             _printable(line) + "\n"
             for line in apps_lines(apps, features, display_names)
-        )
+        ]
+        if security is None:
+            out.writelines(report)
+            out.writelines(views)
+        else:
+            # Risk first: the security section, the apps, then the usage.
+            out.writelines(
+                _printable(line) + "\n"
+                for line in security_lines(security, display_names, zone=zone)
+            )
+            out.writelines(views[1:])  # the section ends with an empty line
+            if views:
+                out.write("\n")
+            out.writelines(report)
     else:
         raise ValueError(
             f"unknown analytics format {format!r}; expected one of: "

@@ -10,6 +10,7 @@ report follows it, unchanged.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import orjson
@@ -26,6 +27,11 @@ from connector_core.export.formats import (
     write_analytics,
 )
 from connector_core.export.ocsf import platform_display_name
+from connector_core.export.security import (
+    ROWS_SHOWN,
+    security_data,
+    security_lines,
+)
 from connector_core.serialization import unstructure
 
 
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from connector_core.analytics import AppGrants, FeaturesUsed, PlatformsUsage
+    from connector_core.risk import RiskAssessment
 
 
 __all__ = ["overview_lines", "write_platforms_usage"]
@@ -107,13 +114,18 @@ def write_platforms_usage(
     display_names: Mapping[str, str] | None = None,
     apps: AppGrants | None = None,
     features: FeaturesUsed | None = None,
+    security: RiskAssessment | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> None:
     """Write *usage* as text (the side-by-side table, the sections of
     *apps* and *features* when given and not empty, then each platform's
     report) or as JSON (``people``, ``period`` and ``platforms``, each the
     JSON of ``aiaudit usage --platform``: with *apps* and *features* given,
     that platform's part of them, see
-    :func:`~connector_core.export.apps.apps_data`).
+    :func:`~connector_core.export.apps.apps_data`). *security*, when
+    given, comes first: its text section (times in *zone*; the security
+    view is every platform's at once), or its summary under the top-level
+    JSON key ``security``.
 
     Raises:
         ValueError: unknown *format* or *style*.
@@ -127,10 +139,23 @@ def write_platforms_usage(
                 {
                     **unstructure(a, style=checked),
                     **apps_data(apps, features, checked, platform=a.platform),
+                    **(
+                        {}
+                        if security is None
+                        else {
+                            "security": security_data(
+                                security.of_platform(a.platform),
+                                checked,
+                                rows=ROWS_SHOWN,
+                            )
+                        }
+                    ),
                 }
                 for a in usage.platforms
             ],
         }
+        if security is not None:
+            data["security"] = security_data(security, checked, rows=ROWS_SHOWN)
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if format != "table":
@@ -138,12 +163,25 @@ def write_platforms_usage(
             f"unknown analytics format {format!r}; expected one of: "
             f"{', '.join(ANALYTICS_FORMATS)}"
         )
-    out.writelines(
+    overview = (
         _printable(line) + "\n" for line in overview_lines(usage, display_names)
     )
-    out.writelines(
+    views = [
         _printable(line) + "\n" for line in apps_lines(apps, features, display_names)
-    )
+    ]
+    if security is None:
+        out.writelines(overview)
+        out.writelines(views)
+    else:
+        # Risk first: the security section, the apps, then the usage.
+        out.writelines(
+            _printable(line) + "\n"
+            for line in security_lines(security, display_names, zone=zone)
+        )
+        out.writelines(views[1:])  # the section ends with an empty line
+        if views:
+            out.write("\n")
+        out.writelines(overview)
     for analytics in usage.platforms:
         out.write("\n")
         write_analytics(analytics, out, format="table", display_names=display_names)

@@ -15,7 +15,9 @@ where someone's ``<script>`` runs.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import itertools
 import math
 from typing import TYPE_CHECKING, Final
@@ -33,6 +35,7 @@ from connector_core.export._report_style import STYLE
 from connector_core.export.apps import app_cards
 from connector_core.export.formats import daily_series
 from connector_core.export.ocsf import aiaudit_version, platform_display_name
+from connector_core.export.security import security_section
 from connector_core.models import (
     AIDateRange,
     DailyActivityMetric,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from connector_core.analytics import AppGrants, FeaturesUsed
+    from connector_core.risk import RiskAssessment
 
     _Names = Mapping[str, str] | None
 
@@ -67,8 +71,25 @@ _MAX_X_LABELS: Final = 8
 _DOTS_UP_TO: Final = 62
 _MIN_SLOT_WITH_GAP: Final = 4.0
 _MAX_MONTH_LABELS: Final = 12
-_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
-"""Nothing may be fetched; only the page's own style applies."""
+LOCAL_TIMES: Final = (
+    "for(const t of document.querySelectorAll('time.local')){"
+    "const d=new Date(t.getAttribute('datetime'));"
+    "if(!isNaN(d)){const p=n=>String(n).padStart(2,'0');"
+    "t.textContent=d.getFullYear()+'-'+p(d.getMonth()+1)+'-'+p(d.getDate())"
+    "+' '+p(d.getHours())+':'+p(d.getMinutes());t.title=t.getAttribute('datetime');}}"
+    "const z=document.getElementById('viewer-zone');"
+    "if(z){z.textContent=Intl.DateTimeFormat().resolvedOptions().timeZone||'local';}"
+)
+"""The page's one script: times marked ``local`` are shown in the viewer's
+time zone (the report is read far from where it was made)."""
+
+_CSP: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(LOCAL_TIMES.encode()).digest()).decode()
+    + "'"
+)
+"""Nothing may be fetched; only the page's own style applies, and only its
+own script runs (allowed by its hash, not by 'unsafe-inline')."""
 
 
 def _short(value: float) -> str:
@@ -645,6 +666,8 @@ def render_html_report(
     display_names: Mapping[str, str] | None = None,
     apps: AppGrants | None = None,
     features: FeaturesUsed | None = None,
+    security: RiskAssessment | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> str:
     """Return a complete, self-contained HTML page of *analytics*.
 
@@ -664,6 +687,11 @@ def render_html_report(
     the totals, before any usage card: the apps granted access (AI apps
     flagged, what they reach, who holds a grant now, who revoked) and the
     AI features used; each says so when its view is empty.
+
+    *security*, when given, puts the security section first (the risk
+    findings, each row linking to its events; the apps cards join it).
+    Its times are in *zone* when one is given, otherwise in the viewer's
+    own time zone: a small script, allowed by its hash alone, rewrites them.
     """
     people: int | None = None
     combined: PlatformsUsage | None = None
@@ -684,7 +712,13 @@ def render_html_report(
         subtitle = ", ".join(
             platform_display_name(a.platform, display_names) for a in reports
         )
-        body = _kpis(reports, people) + app_cards(apps, features, display_names)
+        cards = app_cards(apps, features, display_names)
+        if security is not None:
+            body = security_section(
+                security, display_names, zone=zone, extra=cards
+            ) + _kpis(reports, people)
+        else:
+            body = _kpis(reports, people) + cards
         if several:
             body += _platforms_card(reports, ids, display_names)
         if combined is not None:
@@ -695,9 +729,14 @@ def render_html_report(
         )
     else:
         subtitle = "No platforms"
-        body = _empty("No platform reported usage for this report.") + app_cards(
-            apps, features, display_names
-        )
+        cards = app_cards(apps, features, display_names)
+        body = _empty("No platform reported usage for this report.")
+        if security is not None:
+            body = (
+                security_section(security, display_names, zone=zone, extra=cards) + body
+            )
+        else:
+            body += cards
 
     header = _el(
         "header",
@@ -705,6 +744,8 @@ def render_html_report(
         _el("p", _e(f"Generated {moment:%Y-%m-%d %H:%M} UTC"), class_="meta"),
         class_="page",
     )
+    # Only a page with times to show in the viewer's zone has a script.
+    script = f"<script>{LOCAL_TIMES}</script>\n" if 'class="local"' in body else ""
     footer = _el(
         "footer",
         _e(
@@ -721,5 +762,6 @@ def render_html_report(
         f'<meta name="generator" content="{_e(generator)}">\n'
         '<meta name="color-scheme" content="light dark">\n'
         f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<main>\n{header}\n{body}\n{footer}\n</main>\n</body>\n</html>\n"
+        f"<main>\n{header}\n{body}\n{footer}\n</main>\n"
+        f"{script}</body>\n</html>\n"
     )

@@ -105,7 +105,10 @@ def aiaudit(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_table_puts_every_platform_side_by_side_first(two_platforms):
     result = aiaudit("--store", two_platforms, "usage", *RANGE)
     assert result.returncode == 0, result.stderr
-    text = result.stdout
+    # The security section leads (docs/risk.md), then the usage of every
+    # platform side by side before any platform's own.
+    assert result.stdout.startswith("Security: ")
+    text = result.stdout[result.stdout.index("AI usage: ") :]
     assert text.startswith("AI usage: all platforms\n")
     lines = text.splitlines()
     assert "  People                   3  (one per email, across platforms)" in lines
@@ -143,7 +146,9 @@ def test_a_named_platform_or_connection_is_that_platform_alone(two_platforms):
     for args in (("--platform", "example"), ("--connection", "acme")):
         result = aiaudit("--store", two_platforms, "usage", *args, *RANGE)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("AI usage: Example Reports\n")
+        # After the security section (docs/risk.md), that platform's usage.
+        assert result.stdout.startswith("Security: ")
+        assert "\nAI usage: Example Reports\n" in result.stdout
         assert "all platforms" not in result.stdout
 
 

@@ -92,7 +92,9 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
     assert "synced demo-example [example]" in out
     assert "synced demo-second [second]" in out
     assert "AI usage: Example Reports" in out  # its display_name
-    # Both side by side first, then each alone.
+    # The security section over both first, then both side by side, then
+    # each alone.
+    assert out.index("Security: ") < out.index("AI usage: all platforms")
     assert out.index("AI usage: all platforms") < out.index("AI usage: Example Reports")
     assert "AI usage: Second Reports" in out
     # One HTML report over both, a section each.
@@ -109,9 +111,17 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
 
     hints = [line.removeprefix("try: ") for line in out.splitlines()]
     hints = [line for line in hints if line.startswith("aiaudit ")]
-    # The latest events, both platforms side by side, then each alone.
-    assert len(hints) == 4, out
-    assert "--connection" not in hints[1]
+    # The latest events, the risk findings, both platforms side by side,
+    # then each alone.
+    assert len(hints) == 5, out
+    assert [shlex.split(h)[1] for h in hints] == [
+        "logs",
+        "risks",
+        "usage",
+        "usage",
+        "usage",
+    ]
+    assert "--connection" not in hints[2]
     for hint in hints:
         argv = shlex.split(hint)
         run = aiaudit(tmp_path, *argv[1:], env=env)
@@ -122,10 +132,14 @@ def test_the_demo_covers_every_installed_sandbox(tmp_path):
             assert len(rows) == 20
             times = [row.split()[0] for row in rows]
             assert times == sorted(times, reverse=True)
+        elif argv[1] == "risks":
+            assert re.match(r"[\d,]+ of [\d,]+ findings", run.stdout), hint
         else:
-            assert run.stdout.startswith("AI usage: "), hint
-            assert "Events" in run.stdout
-            together = run.stdout.startswith("AI usage: all platforms")
+            # The security section, then the usage.
+            assert run.stdout.startswith("Security: "), hint
+            usage = run.stdout[run.stdout.index("AI usage: ") :]
+            assert "Events" in usage
+            together = usage.startswith("AI usage: all platforms")
             assert together == ("--connection" not in argv), hint
 
 

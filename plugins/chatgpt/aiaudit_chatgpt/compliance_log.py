@@ -213,6 +213,9 @@ def _event_log(
     action = row.action
     if row.widened is not None and row.narrowed is not None:
         action = _sharing_action(row, details)
+        audience = _visibility(details)
+        if audience is not None:
+            metadata[keys.VISIBILITY] = audience
     fill_neutral_keys(metadata, details, action)
     ip_address = user_agent = None
     if isinstance(details, dict):
@@ -226,6 +229,24 @@ def _event_log(
         user_agent=user_agent,
         evidence=error_evidence(details),
     )
+
+
+_PUBLIC_VISIBILITIES: Final = frozenset({"gpt-store"})
+"""ChatGPT's words for "listed for everyone"; the neutral key says public."""
+
+
+def _visibility(details: object) -> str | None:
+    """The new audience of a sharing change, in the neutral key's words
+    (``invite_only``, ``workspace``, ``workspace_with_link``,
+    ``anyone_with_link``, ``public``)."""
+    if not isinstance(details, dict):
+        return None
+    new = text(details.get("new_visibility"))
+    if not new:
+        return None
+    if new in _PUBLIC_VISIBILITIES:
+        return "public"
+    return new.strip().lower().replace("-", "_")
 
 
 def _sharing_action(row: Row, details: object) -> str:

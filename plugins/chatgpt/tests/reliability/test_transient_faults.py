@@ -154,6 +154,17 @@ def _figures(stderr: str, seconds: float) -> dict[str, Any]:
     }
 
 
+def _why(stdout: str, stderr: str) -> str:
+    """What a failed run said: its error lines and its report, not only the
+    last lines of a long debug log (a failed stream is logged mid-run)."""
+    errors = [
+        line
+        for line in stderr.splitlines()
+        if "[error" in line or "[warning  ] sync." in line or "Error" in line
+    ]
+    return "\n".join([*errors[-40:], "--- stdout ---", stdout[-4000:]])
+
+
 def test_one_aiaudit_sync_completes_through_transient_faults(tmp_path):
     """The report as a person sees it: the console script, every default."""
     with contextlib.ExitStack() as stack:
@@ -197,7 +208,7 @@ def test_one_aiaudit_sync_completes_through_transient_faults(tmp_path):
         seconds = reports[0]["seconds"] if reports else waited
         figures = _figures(stderr, seconds)
         print(f"\n[{profile}, aiaudit sync, defaults] {figures}")
-        assert code == 0, f"{profile}: " + stderr[-2000:]
+        assert code == 0, f"{profile}: exit {code}\n" + _why(stdout, stderr)
         [report] = reports
         failed = [(s["stream"], s["error"]) for s in report["streams"] if s["error"]]
         assert failed == [], profile
