@@ -411,6 +411,24 @@ def _compact_number(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def split_types(
+    ranked: Sequence[tuple[str, int]], limit: int = _TOP_TYPES
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The event types a report lists, and those it folds into "other
+    types": the *limit* most frequent, and every security-relevant one
+    (:func:`~connector_core.risk.security_relevant`: a rare role change or
+    IP-allowlist edit is what a security reader looks for), in *ranked*'s
+    order."""
+    from connector_core.risk import security_relevant  # noqa: PLC0415
+
+    shown: list[tuple[str, int]] = []
+    rest: list[tuple[str, int]] = []
+    for index, (action, count) in enumerate(ranked):
+        listed = index < limit or security_relevant(action)
+        (shown if listed else rest).append((action, count))
+    return shown, rest
+
+
 def _analytics_lines(
     analytics: UsageAnalytics, display_names: Mapping[str, str] | None
 ) -> Iterator[str]:
@@ -427,8 +445,12 @@ def _analytics_lines(
         yield ""
         yield "Top users"
         most = max(user.event_count for user in analytics.top_users)
+        # As wide as the longest shown: an email is copied, never cut.
+        width = max(
+            32, min(64, max(len(u.email or u.user_id) for u in analytics.top_users))
+        )
         for rank, user in enumerate(analytics.top_users, start=1):
-            who = _cell(user.email or user.user_id, 32)
+            who = _cell(user.email or user.user_id, width)
             last = _utc(user.last_activity) if user.last_activity else "-"
             risk = f"risk {user.risk_score:.0f}" if user.risk_score is not None else ""
             yield (
@@ -443,15 +465,16 @@ def _analytics_lines(
             analytics.events_by_type.items(), key=lambda kv: (-kv[1], kv[0])
         )
         most = ranked[0][1]
-        shown, rest = ranked[:_TOP_TYPES], ranked[_TOP_TYPES:]
+        shown, rest = split_types(ranked)
+        width = max(32, min(48, max(len(action) for action, _ in shown)))
         for action, count in shown:
             yield (
-                f"  {_cell(action, 32)} {count:>9,}  "
+                f"  {_cell(action, width)} {count:>9,}  "
                 f"{_bar(count, most):<{_BAR_WIDTH}}  {_percent(count, total)}"
             ).rstrip()
         if rest:
             others = sum(count for _, count in rest)
-            label = _cell(f"({len(rest)} other types)", 32)
+            label = _cell(f"({len(rest)} other types)", width)
             padding = " " * _BAR_WIDTH
             yield f"  {label} {others:>9,}  {padding}  {_percent(others, total)}"
 

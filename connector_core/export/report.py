@@ -33,7 +33,7 @@ from connector_core.analytics import (
 from connector_core.export._html import _card, _e, _el, _empty, _int, _n, _table
 from connector_core.export._report_style import STYLE
 from connector_core.export.apps import app_cards
-from connector_core.export.formats import daily_series
+from connector_core.export.formats import daily_series, split_types
 from connector_core.export.ocsf import aiaudit_version, platform_display_name
 from connector_core.export.security import security_section
 from connector_core.models import (
@@ -410,6 +410,7 @@ def _events_by_type_card(analytics: UsageAnalytics, ids: _Ids) -> str:
     if not ranked:
         return _card("Events by type", _empty("No events in this period."))
     total = analytics.total_events or sum(count for _, count in ranked)
+    shown, rest = split_types(ranked, _TOP_TYPES)
     rows = [
         _Row(
             label=action,
@@ -417,9 +418,8 @@ def _events_by_type_card(analytics: UsageAnalytics, ids: _Ids) -> str:
             text=_share(count, total),
             tooltip=f"{action}: {_int(count)} events",
         )
-        for action, count in ranked[:_TOP_TYPES]
+        for action, count in shown
     ]
-    rest = ranked[_TOP_TYPES:]
     if rest:
         others = sum(count for _, count in rest)
         rows.append(

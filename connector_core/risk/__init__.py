@@ -15,7 +15,9 @@ A host adds rules of its own by passing them (:func:`load_rules`,
 
 from __future__ import annotations
 
+import functools
 import os
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from connector_core.risk._engine import (
@@ -59,6 +61,7 @@ __all__ = [
     "load_rules",
     "merge_rules",
     "read_rules_file",
+    "security_relevant",
 ]
 
 RULES_ENVIRONMENT = "AIAUDIT_RISK_RULES"
@@ -81,4 +84,25 @@ def configured_rules(
         default_rules(),
         *plugin_rules,
         *(read_rules_file(path) for path in [*named, *files]),
+    )
+
+
+@functools.cache
+def _security_patterns() -> tuple[str, ...]:
+    return tuple(
+        pattern
+        for rule in default_rules()
+        if rule.enabled
+        for pattern in rule.actions
+        if pattern != "*"
+    )
+
+
+def security_relevant(action: str) -> bool:
+    """Whether a built-in rule names *action* (a rule reading every event
+    aside): such a type is listed on its own in the reports, never folded
+    into "other types", however rare."""
+    return any(
+        pattern == action or fnmatchcase(action, pattern)
+        for pattern in _security_patterns()
     )

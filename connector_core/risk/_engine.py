@@ -15,9 +15,10 @@ import datetime as dt
 import ipaddress
 from collections import Counter, defaultdict, deque
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import orjson
 
 from connector_core.metadata_keys import (
     FILE_NAME,
@@ -208,7 +209,69 @@ class RiskAssessment:
 # --------------------------------------------------------------------------
 
 
-def _file_names(log: AIAuditLog) -> tuple[str, ...]:
+@attrs.frozen(slots=True)
+class _Seen:
+    """What the rules read of an event.
+
+    Built from a stored document with no more than its JSON parsed: the
+    rules read a few fields of every event of a period, and rebuilding each
+    whole :class:`~connector_core.models.AIAuditLog` (every nested object
+    validated) cost four fifths of an assessment.
+    """
+
+    id: str
+    platform: str
+    timestamp: dt.datetime
+    user_id: str
+    user_email: str | None
+    action: str
+    metadata: dict[str, Any]
+    ip_address: str | None
+    country: str | None
+    flags: tuple[tuple[RiskSeverity, str], ...]
+
+    @classmethod
+    def of_log(cls, log: AIAuditLog) -> _Seen:
+        country = log.location.country if log.location is not None else None
+        return cls(
+            id=log.id,
+            platform=log.platform,
+            timestamp=log.timestamp,
+            user_id=log.user_id,
+            user_email=log.user_email,
+            action=log.action,
+            metadata=dict(log.metadata),
+            ip_address=log.ip_address,
+            country=country.upper() if country else None,
+            flags=tuple((i.severity, i.description) for i in log.risk_indicators),
+        )
+
+    @classmethod
+    def of_document(cls, text: str) -> _Seen:
+        """A stored event's document (the store wrote it from a valid
+        event, so its fields have their types)."""
+        data = orjson.loads(text)
+        location = data.get("location") or {}
+        country = location.get("country")
+        metadata = data.get("metadata")
+        return cls(
+            id=data["id"],
+            platform=data["platform"],
+            timestamp=dt.datetime.fromisoformat(data["timestamp"]),
+            user_id=data["user_id"],
+            user_email=data.get("user_email"),
+            action=data["action"],
+            metadata=metadata if isinstance(metadata, dict) else {},
+            ip_address=data.get("ip_address"),
+            country=country.upper() if isinstance(country, str) and country else None,
+            flags=tuple(
+                (RiskSeverity(i["severity"]), str(i.get("description") or ""))
+                for i in data.get("risk_indicators") or ()
+            ),
+        )
+
+
+def _file_names(log: _Seen) -> tuple[str, ...]:
     names: list[str] = []
     name = log.metadata.get(FILE_NAME)
     if isinstance(name, str) and name:
@@ -222,12 +285,11 @@ def _file_names(log: AIAuditLog) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _country(log: AIAuditLog) -> str | None:
-    country = log.location.country if log.location is not None else None
-    return country.upper() if isinstance(country, str) and country else None
+def _country(log: _Seen) -> str | None:
+    return log.country
 
 
-def _ip_range(log: AIAuditLog) -> str | None:
+def _ip_range(log: _Seen) -> str | None:
     if not log.ip_address:
         return None
     try:
@@ -238,7 +300,7 @@ def _ip_range(log: AIAuditLog) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def _event(log: AIAuditLog) -> RiskEvent:
+def _event(log: _Seen) -> RiskEvent:
     return RiskEvent(
         id=log.id,
         platform=log.platform,
@@ -269,7 +331,7 @@ def _sensitive_files(rule: RiskRule, names: Iterable[str]) -> list[str]:
     return found
 
 
-def _metadata_hit(rule: RiskRule, log: AIAuditLog) -> str | None:
+def _metadata_hit(rule: RiskRule, log: _Seen) -> str | None:
     for key, values in rule.any_metadata.items():
         value = log.metadata.get(key)
         if value is not None and str(value).lower() in {v.lower() for v in values}:
@@ -277,7 +339,7 @@ def _metadata_hit(rule: RiskRule, log: AIAuditLog) -> str | None:
     return None
 
 
-def _about(log: AIAuditLog) -> str:
+def _about(log: _Seen) -> str:
     """What an event was about, for a finding's detail."""
     parts = [log.action]
     for key in (TARGET_USER_EMAIL, RESOURCE_NAME):
@@ -304,7 +366,7 @@ class _Evaluator:
 
     def found(
         self,
-        logs: Sequence[AIAuditLog],
+        logs: Sequence[_Seen],
         detail: str,
         score: float | None = None,
     ) -> None:
@@ -327,7 +389,7 @@ class _Evaluator:
             )
         )
 
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -336,7 +398,7 @@ class _Evaluator:
 
 @attrs.define
 class _EventRule(_Evaluator):
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         if not self.in_period(log.timestamp):
             return
         rule = self.rule
@@ -360,9 +422,9 @@ class _BurstRule(_Evaluator):
     """A person's run of events, each within ``within`` of the one before;
     a run is a burst when some ``within`` of it holds ``count`` events."""
 
-    runs: dict[tuple[str, str], list[AIAuditLog]] = attrs.Factory(dict)
+    runs: dict[tuple[str, str], list[_Seen]] = attrs.Factory(dict)
 
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         key = (log.platform, log.user_id)
         run = self.runs.get(key)
         if run and log.timestamp - run[-1].timestamp > self.rule.within:
@@ -373,7 +435,7 @@ class _BurstRule(_Evaluator):
         else:
             run.append(log)
 
-    def _close(self, run: list[AIAuditLog]) -> None:
+    def _close(self, run: list[_Seen]) -> None:
         count, within = self.rule.count, self.rule.within
         if len(run) < count or not self.in_period(run[-1].timestamp):
             return
@@ -396,7 +458,7 @@ _WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 @attrs.define
 class _OffHoursRule(_Evaluator):
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         if not self.in_period(log.timestamp):
             return
         rule = self.rule
@@ -420,7 +482,7 @@ class _NewValueRule(_Evaluator):
 
     seen: dict[tuple[str, str], deque[tuple[dt.datetime, str]]] = attrs.Factory(dict)
 
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         rule = self.rule
         value = _country(log) if rule.field == "country" else _ip_range(log)
         if value is None:
@@ -443,17 +505,12 @@ class _NewValueRule(_Evaluator):
 
 @attrs.define
 class _FlaggedRule(_Evaluator):
-    def see(self, log: AIAuditLog) -> None:
-        if not log.risk_indicators or not self.in_period(log.timestamp):
+    def see(self, log: _Seen) -> None:
+        if not log.flags or not self.in_period(log.timestamp):
             return
         scores = self.rule.severity_scores
-        score = max(
-            scores.get(indicator.severity, self.rule.score)
-            for indicator in log.risk_indicators
-        )
-        detail = "; ".join(
-            dict.fromkeys(i.description for i in log.risk_indicators if i.description)
-        )
+        score = max(scores.get(severity, self.rule.score) for severity, _ in log.flags)
+        detail = "; ".join(dict.fromkeys(text for _, text in log.flags if text))
         self.found([log], detail or _about(log), score=score)
 
 
@@ -477,14 +534,14 @@ class _People:
 
     period: AIDateRange
     upload_rules: tuple[RiskRule, ...]
-    failures: dict[tuple[str, str], list[AIAuditLog]] = attrs.Factory(
+    failures: dict[tuple[str, str], list[_Seen]] = attrs.Factory(
         lambda: defaultdict(list)
     )
-    uploads: dict[tuple[str, str], list[AIAuditLog]] = attrs.Factory(
+    uploads: dict[tuple[str, str], list[_Seen]] = attrs.Factory(
         lambda: defaultdict(list)
     )
 
-    def see(self, log: AIAuditLog) -> None:
+    def see(self, log: _Seen) -> None:
         if not self.period.start <= log.timestamp <= self.period.end:
             return
         if log.action == FAILED_SIGN_IN:
@@ -587,6 +644,14 @@ def assess_logs(
 
     Findings are only of events in *period*; earlier ones are history.
     """
+    return _assess((_Seen.of_log(log) for log in logs), period, rules)
+
+
+def _assess(
+    logs: Iterable[_Seen],
+    period: AIDateRange,
+    rules: Sequence[RiskRule],
+) -> RiskAssessment:
     enabled = tuple(rule for rule in rules if rule.enabled)
     evaluators = [_EVALUATORS[rule.kind](rule, period) for rule in enabled]
     # Which evaluators read an action: decided once per distinct action.
@@ -646,11 +711,11 @@ def _stored_logs(
     *,
     connections: Sequence[str],
     platform: str | None,
-) -> Iterator[AIAuditLog]:
+) -> Iterator[_Seen]:
     start = period.start - _lookback(rules)
     actions = _read_actions([r for r in rules if r.enabled])
     if len(connections) <= 1:
-        yield from store.iter_logs(
+        for document in store.iter_documents(
             LogFilter(
                 connection=connections[0] if connections else None,
                 platform=platform,
@@ -658,13 +723,14 @@ def _stored_logs(
                 end=period.end,
                 actions=actions,
             )
-        )
+        ):
+            yield _Seen.of_document(document)
         return
     # Several connections: merged in time order, as the rules need.
     logs = [
-        log
+        _Seen.of_document(document)
         for connection in connections
-        for log in store.iter_logs(
+        for document in store.iter_documents(
             LogFilter(
                 connection=connection,
                 platform=platform,
@@ -689,7 +755,7 @@ def assess(
     """Score the stored events of *period* (of the *connections* alone, of
     the *platform* alone, when given) with the enabled *rules*, reading the
     history before the period that the rules look back on."""
-    return assess_logs(
+    return _assess(
         _stored_logs(store, period, rules, connections=connections, platform=platform),
         period,
         rules,
