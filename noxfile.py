@@ -60,6 +60,17 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+def browser(session: nox.Session) -> None:
+    """Only the HTML report's checks in a headless Chromium (``nox -s tests``
+    runs them too): ``AIAUDIT_SCREENSHOT_DIR=shots nox -s browser`` keeps
+    the screenshots to look at."""
+    _install(session, "tests")
+    session.run(
+        "pytest", "tests/browser", *session.posargs, env={"PYTHONHASHSEED": "0"}
+    )
+
+
+@nox.session
 def conformance(session: nox.Session) -> None:
     """Run the connector conformance suite on every installed plugin with a sandbox.
 

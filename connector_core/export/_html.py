@@ -71,7 +71,10 @@ def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]]) -
         )
         for row in rows
     )
-    return _el("table", _el("thead", _el("tr", head)), _el("tbody", body))
+    table = _el("table", _el("thead", _el("tr", head)), _el("tbody", body))
+    # A table wider than a phone (emails and dates are not broken) scrolls
+    # sideways inside its card instead of widening the whole page.
+    return _el("div", table, class_="scroll")
 
 
 def _card(heading: str, *content: str, wide: bool = False) -> str:

@@ -392,6 +392,27 @@ def _top_users_card(analytics: UsageAnalytics, ids: _Ids) -> str:
                 css=_risk_class(user),
             )
         )
+    # The chart's labels are cut to fit; the table under it names every
+    # user in full, which a reader copies to look the person up.
+    figures = _table(
+        [
+            ("User", False),
+            ("Events", True),
+            ("Last active (UTC)", True),
+            ("Risk score", True),
+        ],
+        (
+            (
+                _e(user.email or user.user_id),
+                _int(user.event_count),
+                f"{user.last_activity:%Y-%m-%d %H:%M}"
+                if user.last_activity is not None
+                else "-",
+                f"{user.risk_score:.0f}" if user.risk_score is not None else "-",
+            )
+            for user in users
+        ),
+    )
     content = [_hbar_chart(rows, caption="Users with the most events", ids=ids)]
     if any(user.risk_score is not None for user in users):
         content.append(
@@ -402,6 +423,7 @@ def _top_users_card(analytics: UsageAnalytics, ids: _Ids) -> str:
                 ("danger", f"{_HIGH_RISK:.0f} or more"),
             )
         )
+    content.append(_el("details", _el("summary", "Top users' figures"), figures))
     return _card("Top users", *content)
 
 

@@ -1,8 +1,8 @@
 """``aiaudit demo`` with two plugins that ship a sandbox installed: the
 third-party example plugin (installed with the dev dependencies, as a user
-installs a plugin) and a second one made here from it, installed for the
-demo's process only. It demos both, or the one named, and every hint it
-prints works as printed."""
+installs a plugin) and a second one made from it (``second_platform``),
+installed for the demo's process only. It demos both, or the one named,
+and every hint it prints works as printed."""
 
 from __future__ import annotations
 
@@ -10,57 +10,11 @@ import json
 import re
 import shlex
 import subprocess
-import textwrap
+
+from second_platform import second_installed
 
 from connector_core.store import open_store
 from connector_core.testing.processes import AIAUDIT, clean_env
-
-
-SECOND = textwrap.dedent(
-    '''
-    """A second platform with a sandbox: the example plugin's, renamed."""
-
-    import contextlib
-
-    import attrs
-    from aiaudit_example import ExampleConnector
-    from aiaudit_example.sandbox import ExampleSandboxProvider
-
-    from connector_core import hookimpl
-
-
-    class SecondConnector(ExampleConnector):
-        platform = "second"
-        display_name = "Second Reports"
-
-
-    class SecondSandboxProvider:
-        @contextlib.asynccontextmanager
-        async def start(self, options):
-            async with ExampleSandboxProvider().start(options) as running:
-                yield attrs.evolve(running, platform="second")
-
-
-    @hookimpl
-    def aiaudit_register_connectors(register):
-        register(SecondConnector, sandbox=SecondSandboxProvider)
-    '''
-)
-
-
-def _installed(tmp_path) -> dict[str, str]:
-    """The environment of a process in which the second plugin is installed
-    (a distribution on its path, with its entry point) and only the two
-    plugins load, whatever else this environment holds."""
-    site = tmp_path / "site"
-    info = site / "aiaudit_second-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: aiaudit-second\nVersion: 0.1.0\n"
-    )
-    (info / "entry_points.txt").write_text("[aiaudit]\nsecond = aiaudit_second\n")
-    (site / "aiaudit_second.py").write_text(SECOND)
-    return clean_env(PYTHONPATH=str(site), AIAUDIT_PLUGINS="example,second")
 
 
 def aiaudit(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess[str]:
@@ -80,7 +34,7 @@ def demo(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_demo_covers_every_installed_sandbox(tmp_path):
-    env = _installed(tmp_path)
+    env = second_installed(tmp_path)
     plugins = aiaudit(tmp_path, "plugins", "--json", env=env)
     assert plugins.returncode == 0, plugins.stderr
     loaded = {p["name"] for p in json.loads(plugins.stdout) if p["status"] == "loaded"}
