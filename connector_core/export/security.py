@@ -369,13 +369,7 @@ def _findings_card(
         if total > len(findings)
         else ""
     )
-    return _card_with_id(heading, card_id, _scroll(_table(headers, rows)), note)
-
-
-def _scroll(table: str) -> str:
-    """A table that scrolls sideways on a narrow screen rather than cut or
-    wrap the emails in it."""
-    return _el("div", table, class_="scroll")
+    return _card_with_id(heading, card_id, _table(headers, rows), note)
 
 
 def _card_with_id(heading: str, card_id: str, *content: str) -> str:
@@ -417,7 +411,7 @@ def _failed_card(
         for r in rows[:shown]
     ]
     return _card_with_id(
-        "Failed sign-ins per person", "failed-sign-ins", _scroll(_table(headers, body))
+        "Failed sign-ins per person", "failed-sign-ins", _table(headers, body)
     )
 
 
@@ -464,9 +458,7 @@ def _uploads_card(
                 anchors.link((flagged or list(r.events))[-20:]),
             )
         )
-    return _card_with_id(
-        "Who uploaded which files", "uploads", _scroll(_table(headers, body))
-    )
+    return _card_with_id("Who uploaded which files", "uploads", _table(headers, body))
 
 
 def _events_table(

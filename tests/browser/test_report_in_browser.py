@@ -73,8 +73,17 @@ SEVERAL_PLATFORMS: tuple[tuple[str, str], ...] = (
 """What a report over several platforms shows besides."""
 
 SECURITY = ("security section", "section#security")
-"""The report's security section; not in every report yet, so checked only
-where a test asks for it (:func:`assert_shown`)."""
+"""The report's security section, first in every report."""
+
+SECURITY_CARDS: tuple[tuple[str, str], ...] = (
+    SECURITY,
+    ("highest-risk findings", "section#security #highest-risk table"),
+    ("failed sign-ins per person", "section#security #failed-sign-ins table"),
+    ("who uploaded which files", "section#security #uploads table"),
+    ("sensitive file names", "section#security #uploads strong.sensitive"),
+    ("the events behind the rows", "section#security #security-events table"),
+)
+"""What the security section shows of the sandboxes' seeded risks."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +191,9 @@ def said(message: ConsoleMessage) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def opened(browser: Browser, report: Report, width: int) -> Iterator[Opened]:
+def opened(
+    browser: Browser, report: Report, width: int, zone: str = "UTC"
+) -> Iterator[Opened]:
     """*report* loaded from its file in a fresh page *width* pixels wide.
 
     Every request the page makes is recorded; only the file itself is let
@@ -191,7 +202,9 @@ def opened(browser: Browser, report: Report, width: int) -> Iterator[Opened]:
     """
     url = report.path.as_uri()
     context = browser.new_context(
-        viewport={"width": width, "height": HEIGHT}, device_scale_factor=1
+        viewport={"width": width, "height": HEIGHT},
+        device_scale_factor=1,
+        timezone_id=zone,
     )
     try:
         page = context.new_page()
@@ -327,3 +340,47 @@ def test_a_full_page_screenshot(browser, reports, name, width, tmp_path):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, Path(keep) / shot.name)
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_the_security_section_comes_first_and_links_to_its_events(
+    browser, reports, name
+):
+    with opened(browser, reports[name], WIDTHS[0]) as seen:
+        page = seen.page
+        assert_shown(page, SECURITY_CARDS)
+        # First in the page: before the totals and every usage card.
+        first = page.evaluate(
+            "document.querySelector('main > header').nextElementSibling.id"
+        )
+        assert first == "security"
+        bursts = page.locator("#failed-sign-ins tbody tr td:nth-child(4)")
+        assert any(int(text) > 0 for text in bursts.all_inner_texts())
+        links = page.locator("section#security a.events-link")
+        assert links.count() > 0
+        for href in links.evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        ):
+            target = page.locator(href)
+            assert target.count() == 1, href
+            assert target.evaluate("row => row.closest('#security-events') !== null")
+        # A link followed lands on its event's row.
+        href = links.first.get_attribute("href")
+        links.first.click()
+        assert page.evaluate("location.hash") == href
+        assert page.locator(href).is_visible()
+
+
+def test_times_are_shown_in_the_viewers_time_zone(browser, reports):
+    with opened(browser, reports["demo"], WIDTHS[0], zone="Asia/Tokyo") as seen:
+        page = seen.page
+        assert page.locator("#viewer-zone").inner_text() == "Asia/Tokyo"
+        moment = page.locator("section#security time.local").first
+        utc = moment.get_attribute("datetime")
+        assert utc is not None
+        shown = moment.inner_text()
+        # Tokyo is nine hours ahead of UTC, all year.
+        from datetime import datetime, timedelta  # noqa: PLC0415
+
+        expected = datetime.fromisoformat(utc) + timedelta(hours=9)
+        assert shown == expected.strftime("%Y-%m-%d %H:%M")
