@@ -78,6 +78,7 @@ from aiaudit_example.normalize import (
     parse_time,
     usage_id,
 )
+from aiaudit_example.risk_seeds import MIN_EVENTS, plan
 
 
 if TYPE_CHECKING:
@@ -361,6 +362,8 @@ class ExampleData:
                     events=tuple((name, _params(rng, name)) for name in chosen),
                 )
             )
+        if events >= MIN_EVENTS:
+            activities.extend(plan(seed, start, end, users))
         poisoned = _poisoned(seed, start, end) if profile == "poisoned" else []
         activities.extend(poisoned)
         if profile == "late":
