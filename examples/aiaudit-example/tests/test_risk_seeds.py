@@ -1,6 +1,6 @@
 """The security risks the example API can show are in the sandbox's
 history, whatever the seed: a burst of failed sign-ins and sensitive
-uploads (``aiaudit_example.risk_seeds``). The history is read through the
+uploads (``plan_risks`` in ``aiaudit_example.sandbox``). The history is read through the
 connector, as a demo syncs it, and each risk is looked for in the
 normalized logs with a predicate that restates its rule.
 """
