@@ -15,8 +15,8 @@ import hashlib
 import math
 import random
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -29,13 +29,16 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "OFFICE_HOURS",
     "FaultDraw",
     "Latency",
     "RunningSandbox",
     "SandboxOptions",
     "SandboxProvider",
     "check_milliseconds",
+    "history_moment",
     "latency_middleware",
+    "office_hours",
 ]
 
 
@@ -114,6 +117,69 @@ class SandboxOptions:
     publish_delay: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0))
     latency_ms: float = attrs.field(default=0.0, validator=_milliseconds)
     jitter_ms: float = attrs.field(default=0.0, validator=_milliseconds)
+
+
+def history_moment(
+    start: datetime,
+    end: datetime,
+    fraction: float,
+    at: time,
+    *,
+    weekend: bool | None = None,
+) -> datetime | None:
+    """A moment of generated history [*start*, *end*) for an event a
+    sandbox places on purpose (a burst of failed sign-ins, a key created at
+    night): the day about *fraction* of the way through, at the UTC
+    clock time *at*.
+
+    Rules that look at the hour or the weekday only fire when the clock
+    time is kept, so the day moves instead: to the nearest day, later
+    first, whose *at* falls inside the history and, with *weekend*, that is
+    a Saturday or Sunday (``True``) or a weekday (``False``). ``None`` when
+    no such day exists (a history of a day or two); the sandbox then leaves
+    that event out rather than place it elsewhere.
+    """
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    fraction = min(1.0, max(0.0, fraction))
+    anchor = (start + (end - start) * fraction).date()
+    days = (end - start).days + 2
+    for distance in range(days + 1):
+        for day in (
+            anchor + timedelta(days=distance),
+            anchor - timedelta(days=distance),
+        ):
+            moment = datetime.combine(day, at, tzinfo=UTC)
+            if not start <= moment < end:
+                continue
+            if weekend is not None and (day.weekday() >= 5) != weekend:  # noqa: PLR2004
+                continue
+            return moment
+    return None
+
+
+OFFICE_HOURS: Final = (7, 20)
+"""The UTC hours of a working day, from the first to the one it ends
+before; Saturdays and Sundays have none."""
+
+
+def office_hours(moment: datetime, start: datetime, end: datetime) -> datetime:
+    """*moment*, or, when it falls outside :data:`OFFICE_HOURS`, the same
+    minute and second at a working hour of the nearest weekday inside the
+    history [*start*, *end*).
+
+    For what people do by the clock (create a key, say): a sandbox places
+    those off hours on purpose only, so that an off-hours rule finds what
+    was planned. A history with no weekday keeps *moment*.
+    """
+    moment = moment.astimezone(UTC)
+    first, last = OFFICE_HOURS
+    if moment.weekday() < 5 and first <= moment.hour < last:  # noqa: PLR2004
+        return moment
+    span = (end - start).total_seconds()
+    fraction = (moment - start).total_seconds() / span if span > 0 else 0.0
+    hour = first + 2 + moment.hour % (last - first - 4)  # 09:00 to 17:59
+    clock = time(hour, moment.minute, moment.second)
+    return history_moment(start, end, fraction, clock, weekend=False) or moment
 
 
 @attrs.define

@@ -57,6 +57,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -65,7 +66,7 @@ import attrs
 import orjson
 from aiohttp import web
 from connector_core import RunningSandbox, SandboxOptions
-from connector_core.sandbox import FaultDraw, latency_middleware
+from connector_core.sandbox import FaultDraw, history_moment, latency_middleware
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
@@ -361,6 +362,8 @@ class ExampleData:
                     events=tuple((name, _params(rng, name)) for name in chosen),
                 )
             )
+        if events >= RISK_MIN_EVENTS:
+            activities.extend(plan_risks(seed, start, end, users))
         poisoned = _poisoned(seed, start, end) if profile == "poisoned" else []
         activities.extend(poisoned)
         if profile == "late":
@@ -484,6 +487,98 @@ def _late_burst(
             )
         )
     return found
+
+
+# ---------------------------------------------------------------------------
+# Planned risks: so a demo always has a burst of failed sign-ins and
+# sensitive uploads to show (the README lists them). Drawn with a generator
+# of their own, so the random activity stays what it was; the API has no
+# country, keys, roles or settings, so nothing else is planned.
+# ---------------------------------------------------------------------------
+
+RISK_MIN_EVENTS: Final = 200
+"""Below this many activities a history is a test's small one: nothing is
+planned, so what such a test counts stays random data only."""
+
+RISK_UPLOADS: Final = (
+    ("soc2-report.pdf", "payroll-2026-11.xlsx"),
+    ("prod.env",),
+    ("customers-export.csv", "backup-2026.sql"),
+)
+"""The sensitive files three people upload (one tuple each)."""
+
+_RISK_FAILURES: Final = 7
+_RISK_GAP: Final = timedelta(seconds=90)
+
+
+def plan_risks(
+    seed: int,
+    start: datetime,
+    end: datetime,
+    users: list[tuple[str, str]],
+) -> list[Activity]:
+    """The planned activities of the history [*start*, *end*) of *users*
+    (email and profile id), unsorted.
+
+    Each is placed at a fraction of the span and a fixed UTC clock time; one
+    that cannot keep its clock time in a short history is left out.
+    """
+    rng = random.Random(f"risk-seeds:{seed}")  # noqa: S311 - test data
+    burst, *uploaders = rng.sample(users, 1 + len(RISK_UPLOADS))
+    made: list[Activity] = []
+
+    def add(
+        moment: datetime | None,
+        application: str,
+        user: tuple[str, str],
+        name: str,
+        params: tuple[tuple[str, Any], ...],
+    ) -> None:
+        if moment is None:
+            return
+        digest = hashlib.blake2b(f"{seed}:risk-seed:{len(made)}".encode()).digest()
+        made.append(
+            Activity(
+                application=application,
+                time=moment,
+                unique_qualifier=str(int.from_bytes(digest[:7], "big")),
+                email=user[0],
+                profile_id=user[1],
+                ip_address="203.0.113.66",
+                events=((name, params),),
+            )
+        )
+
+    # A burst of failed sign-ins, 90 seconds apart, then the one that works.
+    first = history_moment(start, end, 0.8, clock_time(10, 5), weekend=False)
+    if first is not None:
+        for n in range(_RISK_FAILURES):
+            add(
+                first + n * _RISK_GAP,
+                "login",
+                burst,
+                "login_failure",
+                (("login_failure_type", "login_failure_invalid_password"),),
+            )
+        add(
+            first + _RISK_FAILURES * _RISK_GAP,
+            "login",
+            burst,
+            "login_success",
+            (("is_second_factor", True),),
+        )
+
+    # Sensitive uploads by three people, among the ordinary ``report-N.pdf``.
+    for n, (user, names) in enumerate(zip(uploaders, RISK_UPLOADS, strict=True)):
+        for k, name in enumerate(names):
+            add(
+                history_moment(start, end, 0.3 + 0.2 * n, clock_time(11, 15 + 10 * k)),
+                "assistant",
+                user,
+                "file_uploaded",
+                (("file_name", name), ("file_size", 40_000 + 1_000 * k)),
+            )
+    return made
 
 
 def _params(rng: random.Random, name: str) -> tuple[tuple[str, Any], ...]:

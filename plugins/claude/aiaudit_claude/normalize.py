@@ -28,6 +28,7 @@ from connector_core import (
     describe_structure_error,
     strict_converter,
 )
+from connector_core import metadata_keys as keys
 
 
 __all__ = [
@@ -139,6 +140,16 @@ def actor_identity(actor: Mapping[str, Any]) -> tuple[str, str | None]:
     return kind, email
 
 
+def _file_keys(raw: Mapping[str, Any], metadata: dict[str, Any]) -> None:
+    """The feed's ``filename`` and ``claude_file_id`` under the shared keys
+    too, so exports and risk rules read a file's name as on every platform."""
+    name, file_id = _text(raw.get("filename")), _text(raw.get("claude_file_id"))
+    if name is not None:
+        metadata[keys.FILE_NAME] = name
+    if file_id is not None:
+        metadata.setdefault(keys.FILE_ID, file_id)
+
+
 def normalize_activity(
     raw: Any, platform: str = PLATFORM, organization: str = UNSCOPED
 ) -> list[AIAuditLog]:
@@ -177,6 +188,7 @@ def normalize_activity(
         metadata["resource_type"] = row.resource
     if activity.organization_uuid is not None:
         metadata["organization_uuid"] = activity.organization_uuid
+    _file_keys(raw, metadata)
     return [
         AIAuditLog(
             id=activity.id,

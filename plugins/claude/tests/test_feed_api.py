@@ -14,6 +14,7 @@ from conftest import END, FEED, OPTIONS
 from multidict import CIMultiDict
 
 from aiaudit_claude.sandbox.data import ACTIVITY_MIX
+from aiaudit_claude.sandbox.risk_seeds import PLANNED_TYPES
 from aiaudit_claude.sandbox.server import ClaudeSandbox
 
 
@@ -125,7 +126,7 @@ async def test_every_actor_kind_and_family_is_seeded(sandbox):
         "service_account_actor",
         "federated_identity_actor",
     }
-    assert {r["type"] for r in records} == set(ACTIVITY_MIX)
+    assert {r["type"] for r in records} == set(ACTIVITY_MIX) | PLANNED_TYPES
     unscoped = [r for r in records if r["type"].endswith("login_succeeded")]
     assert all(r["organization_id"] is None for r in unscoped)
 

@@ -33,6 +33,14 @@ import attrs
 from aiaudit_chatgpt.sandbox._web import Publication
 from aiaudit_chatgpt.sandbox.org import Organization, stable_token
 from aiaudit_chatgpt.sandbox.poison import dumps, poison_admin
+from aiaudit_chatgpt.sandbox.risk_seeds import (
+    ABROAD,
+    MIN_EVENTS,
+    SeededEvent,
+    plan,
+    seeded_admin_key_id,
+)
+from connector_core.sandbox import OFFICE_HOURS
 
 
 if TYPE_CHECKING:
@@ -108,6 +116,10 @@ _KINDS: Final = (
     _Kind("tenant.policy.updated", 0.5, "policy", tenant=True),
     _Kind("tenant.group.member.added", 1, "group", tenant=True),
     _Kind("tenant.session_revocation.started", 0.2, "user", tenant=True),
+    # Never drawn: only planned (risk_seeds). Last, so that the codes and
+    # the draws of the kinds above stay what they were.
+    _Kind("tenant.admin_api_key.created", 0, "admin_api_key", tenant=True),
+    _Kind("tenant.sso_connection.created", 0, "sso_connection", tenant=True),
 )
 
 EVENT_TYPES: Final = tuple(kind.name for kind in _KINDS)
@@ -259,6 +271,8 @@ class AuditLogData:
         self.hidden: frozenset[int] = frozenset()
         self.poisoned: dict[int, str] = {}
         """Events served spoiled, by position, with the spoil (``poisoned``)."""
+        self.seeded: dict[int, SeededEvent] = {}
+        """The planned events (:mod:`.risk_seeds`), by position."""
         """Positions held back until :attr:`publication` says (``late``)."""
 
     def __len__(self) -> int:
@@ -276,6 +290,7 @@ class AuditLogData:
                 range(len(_KINDS)), weights=[k.weight for k in _KINDS], k=events
             )
         )
+        _office_hours_keys(times, types)
         people = rng.choices(range(len(org.users)), weights=org.user_weights, k=events)
         pools = _resource_pools(org)
         offsets: dict[str, int] = {}
@@ -297,7 +312,11 @@ class AuditLogData:
                 else:
                     pick = rng.randrange(len(pools[kind.resource]))
                 resources[i] = offsets[kind.resource] + pick
-        return cls(
+        columns = (times, types, actors, projects, resources)
+        seeds = plan(org) if events >= MIN_EVENTS else []
+        columns, seeded = _with_seeds(org, columns, seeds, offsets)
+        times, types, actors, projects, resources = columns
+        data = cls(
             org,
             times=times,
             types=types,
@@ -306,6 +325,8 @@ class AuditLogData:
             resources=resources,
             resource_ids=resource_ids,
         )
+        data.seeded = seeded
+        return data
 
     # -- ids ----------------------------------------------------------------
 
@@ -350,13 +371,16 @@ class AuditLogData:
             "object": "organization.audit_log",
             "type": kind.name,
             "effective_at": self.times[index],
-            "actor": self._actor(self.actors[index], digest),
+            "actor": self._actor(self.actors[index], digest, self.seeded.get(index)),
         }
         project = self.projects[index]
         if project >= 0:
             p = self.org.projects[project]
             record["project"] = {"id": p.id, "name": p.name}
         payload = self._payload(kind, index, digest)
+        seeded = self.seeded.get(index)
+        if seeded is not None and seeded.payload:
+            payload = {**(payload or {}), **seeded.payload}
         if payload is not None:
             record[kind.name] = payload
         poison = self.poisoned.get(index)
@@ -377,7 +401,9 @@ class AuditLogData:
     def records(self, indices: Iterable[int]) -> list[dict[str, Any]]:
         return [self.record(i) for i in indices]
 
-    def _actor(self, code: int, digest: bytes) -> dict[str, Any] | None:
+    def _actor(
+        self, code: int, digest: bytes, seeded: SeededEvent | None = None
+    ) -> dict[str, Any] | None:
         users = self._users
         if code < 0:
             return None
@@ -385,8 +411,12 @@ class AuditLogData:
             user = self.org.users[code]
             # People sign in from home, and now and then from somewhere else.
             travel = digest[0] < 16  # noqa: PLR2004 - about 6% of sessions
+            if seeded is not None and seeded.place is not None:
+                travel = False
             place = _PLACES[(code * 7 + travel * digest[1]) % len(_PLACES)]
             subnet = (code * 37 + travel * digest[2]) % 200 + 20
+            if seeded is not None and seeded.place == "abroad":
+                place, subnet = ABROAD, 177
             ip = f"{subnet}.{(code * 11) % 256}.{digest[3]}.{digest[4] % 254 + 1}"
             return {
                 "type": "session",
@@ -694,6 +724,74 @@ def _event_times(rng: random.Random, org: Organization, events: int) -> array[in
     return array("q", raw)
 
 
+def _is_off_hours(moment: int) -> bool:
+    """Outside the core's office hours: a night or a weekend."""
+    when = datetime.fromtimestamp(moment, UTC)
+    first, last = OFFICE_HOURS
+    return not first <= when.hour < last or when.weekday() >= 5  # noqa: PLR2004
+
+
+def _office_hours_keys(times: array[int], types: bytearray) -> None:
+    """Drawn key creations that fall off hours become key updates (the same
+    pools and draws), so the keys made at night are the planned ones."""
+    created, updated = _CODE["api_key.created"], _CODE["api_key.updated"]
+    for i, code in enumerate(types):
+        if code == created and _is_off_hours(times[i]):
+            types[i] = updated
+
+
+_Columns = tuple["array[int]", bytearray, "array[int]", "array[int]", "array[int]"]
+
+
+def _with_seeds(
+    org: Organization,
+    columns: _Columns,
+    seeds: list[SeededEvent],
+    offsets: dict[str, int],
+) -> tuple[_Columns, dict[int, SeededEvent]]:
+    """The columns with *seeds* (oldest first) in place of as many random
+    events, still sorted by time, and the seeds by their new position.
+
+    The events given up are drawn from the seed, so the log keeps its size
+    and every run gives up the same ones.
+    """
+    if not seeds:
+        return columns, {}
+    times, types, actors, projects, resources = columns
+    rng = random.Random(f"audit-seeds:{org.seed}")  # noqa: S311 - test data
+    dropped = frozenset(rng.sample(range(len(times)), len(seeds)))
+    new_times, new_types = array("q"), bytearray()
+    new_actors, new_projects, new_resources = array("l"), array("h"), array("l")
+    seeded: dict[int, SeededEvent] = {}
+
+    def put_seed(seed: SeededEvent) -> None:
+        seeded[len(new_times)] = seed
+        new_times.append(seed.when)
+        new_types.append(_CODE[seed.kind])
+        new_actors.append(seed.actor)
+        new_projects.append(seed.project)
+        pool, pick = seed.resource if seed.resource is not None else ("", -1)
+        new_resources.append(offsets[pool] + pick if pool else -1)
+
+    waiting = iter(seeds)
+    upcoming = next(waiting, None)
+    for i, moment in enumerate(times):
+        if i in dropped:
+            continue
+        while upcoming is not None and upcoming.when < moment:
+            put_seed(upcoming)
+            upcoming = next(waiting, None)
+        new_times.append(moment)
+        new_types.append(types[i])
+        new_actors.append(actors[i])
+        new_projects.append(projects[i])
+        new_resources.append(resources[i])
+    while upcoming is not None:
+        put_seed(upcoming)
+        upcoming = next(waiting, None)
+    return (new_times, new_types, new_actors, new_projects, new_resources), seeded
+
+
 def _pick_actor(rng: random.Random, org: Organization, kind: _Kind, person: int) -> int:
     """An actor code: the person's session, their key, a service account, or none."""
     users = len(org.users)
@@ -747,6 +845,8 @@ def _resource_pools(org: Organization) -> dict[str, list[str]]:
         "tunnel": [f"tun_{stable_token(seed, 'tun', n)}" for n in range(3)],
         "connector": [f"conn_{stable_token(seed, 'conn', n)}" for n in range(7)],
         "policy": [f"pol_{stable_token(seed, 'pol', n)}" for n in range(4)],
+        "admin_api_key": [seeded_admin_key_id(seed)],
+        "sso_connection": [f"sso_{stable_token(seed, 'sso', 0)}"],
     }
 
 

@@ -224,6 +224,9 @@ class ComplianceData:
             self._generate_sign_ins(rng, slots, messages // 8),
             self._generate_admin_actions(rng, slots, messages // 40),
         ]
+        self.seeded_uploads = _plan_uploads(self.seed, self.conversations)
+        """Conversation to the files its first prompt attaches, planned so
+        that sensitive uploads are always there (``docs/sandbox.md``)."""
         for source in sources:
             source.build_buckets(start_us, end_us)
             self._sources[source.event_type] = source
@@ -643,6 +646,49 @@ class ComplianceData:
     ) -> tuple[list[dict[str, Any]], bool]:
         lo, hi, more = _window(self._project_ids, after, limit)
         return [self.project(p) for p in self._projects_by_id[lo:hi]], more
+
+
+SEEDED_UPLOADS: Final = (
+    ("soc2-report.pdf",),
+    ("payroll-2026-11.xlsx", "salary-bands.csv"),
+    ("prod.env",),
+    ("customers-export.csv", "q3-forecast.xlsx"),
+)
+"""The files of the planned uploads, one tuple per conversation: the first
+three by three different people, the last by the first of them again."""
+
+
+def _plan_uploads(
+    seed: int, conversations: _Conversations
+) -> dict[int, tuple[str, ...]]:
+    """Which conversations open with :data:`SEEDED_UPLOADS`, drawn from the
+    seed; the others keep their random attachments (the ordinary ones)."""
+    order = list(range(len(conversations)))
+    random.Random(f"upload-seeds:{seed}").shuffle(order)  # noqa: S311 - test data
+    chosen: list[int] = []
+    people: list[int] = []
+    for c in order:
+        user = conversations.user[c]
+        if user not in people:
+            chosen.append(c)
+            people.append(user)
+            if len(chosen) == len(SEEDED_UPLOADS) - 1:
+                break
+    again = (
+        next(
+            (
+                c
+                for c in order
+                if c not in chosen and conversations.user[c] == people[0]
+            ),
+            None,
+        )
+        if people
+        else None
+    )
+    if again is not None:
+        chosen.append(again)
+    return dict(zip(chosen, SEEDED_UPLOADS, strict=False))
 
 
 def _generic_list(items: list[dict[str, Any]]) -> dict[str, Any]:

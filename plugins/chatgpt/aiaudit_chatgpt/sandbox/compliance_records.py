@@ -334,7 +334,13 @@ class _Messages(_Source):
                 if turn < len(topic.prompts)
                 else _FOLLOW_UPS[mh % len(_FOLLOW_UPS)]
             )
-            if mh % 1000 < _FILE_PERMILLE:
+            seeded = data.seeded_uploads.get(c) if pos == 0 else None
+            if seeded is not None:
+                files = [
+                    self._file(c, pos, k, mh=mh, topic=topic, us=us, name=name)
+                    for k, name in enumerate(seeded)
+                ]
+            elif mh % 1000 < _FILE_PERMILLE:
                 count = min(1 + (mh >> 10) % 3, len(topic.files))
                 files = [
                     self._file(c, pos, k, mh=mh, topic=topic, us=us)
@@ -354,13 +360,21 @@ class _Messages(_Source):
         return record
 
     def _file(
-        self, c: int, pos: int, k: int, *, mh: int, topic: _Topic, us: int
+        self,
+        c: int,
+        pos: int,
+        k: int,
+        *,
+        mh: int,
+        topic: _Topic,
+        us: int,
+        name: str | None = None,
     ) -> dict[str, Any]:
         file_id = f"file-{_hex(self.data.seed, _K_FILE, c, pos, k)[:24]}"
         return {
             "id": file_id,
             "object": "compliance.workspace.conversation.message.file",
-            "name": topic.files[((mh >> 16) + k) % len(topic.files)],
+            "name": name or topic.files[((mh >> 16) + k) % len(topic.files)],
             # Uploaded a little before the message that carries it was sent.
             "created_at": round((us - (5 + 7 * k) * _US) / _US, 6),
             # Files are not served; the reserved .invalid domain never resolves.

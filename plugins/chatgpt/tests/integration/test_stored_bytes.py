@@ -34,12 +34,12 @@ END = datetime(2025, 3, 1, tzinfo=UTC)
 START = END - timedelta(days=10)
 
 EXPECTED = {
-    "events": "99be427265e1ec67763cd26d81a4e8552d57cddab04a235dddc6236eed51c15d",
-    "usage": "be67e72ca1b483364196f7e703c7faae82fe29bcc705c9e2263f7e93f45b0cb6",
-    "documents": "2975598b67a0a91cc4648b5f985778ddfd66985fb6942f622a99d95e9c4880dc",
-    "json": "de115b847a03254f110ca288eef18de4ebfa2ae2a7a8377d22f00faedef906ae",
-    "csv": "2a44400e38b688eed5c39a705abdeccb672337b5e531cc72344a48016908938c",
-    "ocsf": "e5c4c0745d601eae5cca50e0ba3f3c41f04786424ebb20151b4f75477e29edb2",
+    "events": "df4ec12b858036dbc77aad490777d57eda6bafa97c4d14b01061aebbdb53c784",
+    "usage": "cc97b128775eb187a786f6c2483461f379d341e5b115f1fd14e6188eb15e6c12",
+    "documents": "c4f85807d7505cfc7390232c359a4fe477cd08017bcffcff9abbbcb5e39a33cd",
+    "json": "3f4e1e26cc576a94f3ba0d34ea2fecc1d22d233e41fdbe0bee790ff01f0f1ca4",
+    "csv": "4f4ce32d051f98d9df47c43f4fc938d6841922d50a3f911b3afa415a1b4c87b7",
+    "ocsf": "e084b8463da66108b008fe990010bdf3bcf46069456e88c5cb3b13ae05f70c45",
 }
 """The sha256 of each part, as the store wrote and read them before."""
 

@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import attrs
 
+from connector_core.sandbox import office_hours
+
 
 __all__ = [
     "ACTIVITY_MIX",
@@ -95,6 +97,9 @@ UNLISTED_TYPE: Final = "claude_canvas_published"
 must pass it through, not refuse it."""
 
 _TIED_SHARE: Final = 0.08
+_KEY_CREATIONS: Final = frozenset(
+    {"api_key_created", "admin_api_key_created", "platform_api_key_created"}
+)
 
 
 def stable_id(seed: int, purpose: str, length: int = 24) -> str:
@@ -237,8 +242,15 @@ class OrgData:
                 moment = start + timedelta(seconds=rng.randrange(span))
             previous = moment
             kind = types[made] if made < len(types) else rng.choices(types, weights)[0]
+            if kind in _KEY_CREATIONS:
+                # Keys made at night or on a weekend are the planned ones.
+                moment = previous = office_hours(moment, start, end)
             data.activities.append(maker.make(kind, moment, made))
             made += 1
+        # Imported here: the plan builds this module's activities.
+        from aiaudit_claude.sandbox.risk_seeds import plan  # noqa: PLC0415
+
+        data.activities.extend(plan(data))
         data.activities.sort(key=lambda a: a.key)
         return data
 

@@ -38,6 +38,7 @@ from typing import Any, Final
 import attrs
 
 from aiaudit_gemini.identity import log_id
+from aiaudit_gemini.sandbox.risk_seeds import plan
 
 
 __all__ = [
@@ -259,6 +260,11 @@ class Domain:
             wanted = max(1, round(events * APPLICATION_SHARE[app]))
             made = maker.fill(app, wanted, floor)
             domain.activities[app] = sorted(made, key=_key)
+        # Planned sign-ins (risk_seeds), with a generator of their own.
+        planned = plan(domain, _Maker(domain, random.Random(f"{seed}:risk-seeds")))  # noqa: S311
+        domain.activities["login"] = sorted(
+            [*domain.activities["login"], *planned], key=_key
+        )
         return domain
 
 
