@@ -170,7 +170,7 @@ def _row(
         None if member.role is None else column_text(member.role),
         member.status.value,
         None if member.created_at is None else to_us(member.created_at),
-        column_text(raw),
+        raw,  # JSON escapes what a column cannot hold; kept whole
         now,
         now,
     )
