@@ -93,6 +93,12 @@ from connector_core.connector import (
     ConnectorSpec,
 )
 from connector_core.cursors import CursorGuard, SeenIds, TimeCursorGuard
+from connector_core.directory import (
+    DIRECTORY_STREAM,
+    DirectoryListing,
+    DirectoryMember,
+    MemberStatus,
+)
 from connector_core.exceptions import (
     AuthenticationError,
     BadRequestError,
@@ -167,6 +173,7 @@ from connector_core.wire import describe_structure_error, fast_reader, strict_co
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DIRECTORY_STREAM",
     "MAX_CONCURRENCY",
     "OPERATIONS",
     "PROJECT",
@@ -195,6 +202,8 @@ __all__ = [
     "ConnectorSpec",
     "ConnectorTimeoutError",
     "CursorGuard",
+    "DirectoryListing",
+    "DirectoryMember",
     "FanOutResult",
     "FaultDraw",
     "HTTPTransport",
@@ -204,6 +213,7 @@ __all__ = [
     "LaggedWindows",
     "LibraryLogger",
     "LogFilter",
+    "MemberStatus",
     "ModelUsageRecord",
     "NotFoundError",
     "NotSupportedError",

@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from connector_core import paging
+from connector_core._logging import get_logger
 from connector_core.analytics import UsageAccumulator
-from connector_core.exceptions import ConfigurationError, NotSupportedError
+from connector_core.exceptions import (
+    ConfigurationError,
+    ConnectorError,
+    NotSupportedError,
+)
 from connector_core.hookspecs import hookimpl
 from connector_core.models import (
     ActorType,
@@ -31,12 +36,15 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from connector_core.connector import Connector
+    from connector_core.directory import DirectoryMember
     from connector_core.models import (
         AIAuditLogResult,
         AIDateRange,
         OAuthCredentials,
         UsageAnalytics,
     )
+
+log = get_logger(__name__)
 
 
 @hookimpl(trylast=True)
@@ -88,7 +96,23 @@ async def get_usage_analytics(
     query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
     async for log in connector.stream_ai_audit_logs(query):
         accumulator.add(log)
-    return accumulator.result()
+    return accumulator.result(directory=await live_directory(connector))
+
+
+async def live_directory(connector: Connector) -> list[DirectoryMember] | None:
+    """The connector's directory members, read now, for the live analytics'
+    ``total_users``; ``None`` (the active users are counted) when it has
+    none, or it cannot be read: a head count is worth a warning, not a
+    failed report."""
+    if not connector.implements("read_directory"):
+        return None
+    try:
+        return list((await connector.read_directory()).members)
+    except NotSupportedError:
+        return None
+    except ConnectorError as exc:
+        log.warning("usage.directory_unavailable", error=str(exc))
+        return None
 
 
 @hookimpl(trylast=True)

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from connector_core.streams import StreamBatch
 
 
-__all__ = ["BackfillReport", "StreamReport", "SyncProgress", "SyncReport"]
+__all__ = [
+    "BackfillReport",
+    "DirectoryReport",
+    "StreamReport",
+    "SyncProgress",
+    "SyncReport",
+]
 
 
 class SyncProgress(Protocol):
@@ -161,6 +167,35 @@ class StreamReport:
 
 
 @attrs.define
+class DirectoryReport:
+    """What reading and storing the connection's user directory did.
+
+    Attributes:
+        members: Members the platform listed, now stored.
+        new: Of those, members the stored directory did not hold (or held
+            as removed: they came back).
+        gone: Stored members the listing left out, now marked removed.
+        quarantined: Member records stored aside, unreadable or unstorable.
+        seconds: Time spent on it.
+        error: Why it was not stored, if it was not; the stored directory
+            is then as the previous sync left it.
+    """
+
+    members: int = 0
+    new: int = 0
+    gone: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        data = attrs.asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@attrs.define
 class SyncReport:
     """What a sync of one connection did, stream by stream.
 
@@ -170,6 +205,8 @@ class SyncReport:
         until: The end of the range read: the one asked for, or now when
             that was in the future.
         requested_until: The end asked for, when one was.
+        directory: What reading the user directory did, when the connector
+            has one (``None``: it has none, or not with this configuration).
     """
 
     connection: str
@@ -179,6 +216,7 @@ class SyncReport:
     requested_until: datetime | None = None
     streams: list[StreamReport] = attrs.Factory(list)
     seconds: float = 0.0
+    directory: DirectoryReport | None = None
 
     @property
     def until_clamped(self) -> bool:
@@ -225,7 +263,7 @@ class SyncReport:
         return all(
             s.error is None and (s.backfill is None or s.backfill.error is None)
             for s in self.streams
-        )
+        ) and (self.directory is None or self.directory.error is None)
 
     @property
     def backfilled(self) -> list[StreamReport]:
@@ -253,4 +291,5 @@ class SyncReport:
             "usage_updated": self.usage_updated,
             "ok": self.ok,
             "streams": [s.as_dict() for s in self.streams],
+            "directory": None if self.directory is None else self.directory.as_dict(),
         }

@@ -7,7 +7,10 @@ compute the same figures in SQL; both follow the definitions here, which
 
 * ``total_events``: the number of logs.
 * ``active_users``: distinct ``user_id`` values with at least one log.
-* ``total_users``: the same, unless the platform knows its full directory.
+* ``total_users``: the same, unless the platform lists its directory: then
+  the members not removed together with the active users, each ``user_id``
+  once (:func:`~connector_core.directory.directory_total`), never fewer
+  than ``active_users``.
 * ``top_users``: by event count, descending; ties by ``user_id`` ascending,
   so two runs over the same logs give the same order.
 * ``events_by_type``: logs per normalized ``action``.
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from connector_core.directory import directory_total
 from connector_core.metadata_keys import (
     APP_ACCESS,
     APP_ID,
@@ -64,6 +68,7 @@ from connector_core.models import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from connector_core.directory import DirectoryMember
     from connector_core.models import AIAuditLog, ModelUsageRecord
 
 
@@ -176,11 +181,15 @@ class UsageAccumulator:
         *,
         total_users: int | None = None,
         model_usage: tuple[ModelUsageMetric, ...] | None = None,
+        directory: Iterable[DirectoryMember] | None = None,
     ) -> UsageAnalytics:
         """The analytics so far.
 
-        :param total_users: The platform's directory size, when known; by
-            default the number of active users.
+        :param total_users: The platform's directory size, when known and
+            no *directory* is given; by default the number of active users.
+        :param directory: The platform's directory members, when it lists
+            them: ``total_users`` is then those not removed together with
+            the active users, each once.
         :param model_usage: Model usage from a better source (a usage API);
             by default what the logs' metadata says.
         """
@@ -217,6 +226,8 @@ class UsageAccumulator:
                 )
             )
         active = len(self._users)
+        if directory is not None:
+            total_users = directory_total(self._users, directory)
         return UsageAnalytics(
             platform=self.platform,
             period=self.period,

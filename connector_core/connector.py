@@ -29,6 +29,12 @@ import pluggy
 
 from connector_core import _defaults, _environment, _tracing
 from connector_core._logging import get_logger
+from connector_core._url_credentials import (
+    check_url_credentials,
+    has_url_credentials,
+    mask_url_credentials,
+)
+from connector_core.directory import DirectoryListing
 from connector_core.exceptions import (
     ConfigurationError,
     ConnectorError,
@@ -89,6 +95,7 @@ OPERATIONS: Final = (
     "get_usage_analytics",
     "validate_permissions",
     "discover_automations",
+    "read_directory",
     "get_audit_logs",
     "aclose",
 )
@@ -294,59 +301,6 @@ class ConnectorSpec:
             secret_fields=frozenset(self.secret_fields),
         )
         return self.make_config(config)
-
-
-def _authority(value: str) -> tuple[str, str, str] | None:
-    """``(scheme://, authority, rest)`` of a URL-looking string, else
-    ``None``; by hand, since a malformed URL must not make the check fail."""
-    scheme, sep, rest = value.partition("://")
-    if not sep or not scheme or any(c.isspace() for c in scheme):
-        return None
-    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    # A password may hold '?' or '#': the credentials end at the last '@'
-    # before the path.
-    slash = rest.find("/")
-    at = rest.rfind("@", 0, slash if slash >= 0 else len(rest))
-    end = max(end, at + 1)
-    return scheme + sep, rest[:end], rest[end:]
-
-
-def has_url_credentials(value: object) -> bool:
-    """Whether *value* is a URL with a user name or password in it."""
-    if not isinstance(value, str):
-        return False
-    parts = _authority(value.strip())
-    return parts is not None and "@" in parts[1]
-
-
-def mask_url_credentials(value: str) -> str:
-    """*value* with the user name and password of its URL replaced."""
-    parts = _authority(value.strip())
-    if parts is None or "@" not in parts[1]:
-        return value
-    scheme, authority, rest = parts
-    host = authority.rpartition("@")[2]
-    return f"{scheme}***@{host}{rest}"
-
-
-def check_url_credentials(values: Mapping[str, object], where: str) -> None:
-    """Refuse a configuration value that is a URL with credentials.
-
-    They would be stored and shown in clear (a store holds no secret, only
-    references to variables), and sent to whatever the URL names; keys go in
-    the connector's secret fields. The message names the field, never the
-    value.
-
-    Raises:
-        ConfigurationError: One of *values* carries credentials.
-    """
-    for field, value in values.items():
-        if has_url_credentials(value):
-            raise ConfigurationError(
-                f"{where}: {field} holds a URL with a user name or password; "
-                "give it without them (keys go in the connector's secret "
-                "fields, through environment variables)"
-            )
 
 
 def _is_secret_type(annotation: object) -> bool:
@@ -750,6 +704,10 @@ class Connector:
         return _checked_items(
             self.spec.plugin, "discover_automations", found, AutomationEvent
         )
+
+    async def read_directory(self) -> DirectoryListing:
+        """List every member of the platform's directory (see the hook)."""
+        return await self._call("read_directory", DirectoryListing)
 
     async def get_audit_logs(self, since: datetime) -> list[AuditLogEntry]:
         """Return the audit trail since *since*, in the generic form."""

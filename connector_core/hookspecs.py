@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import click
 
     from connector_core.connector import Connector
+    from connector_core.directory import DirectoryListing
     from connector_core.models import (
         AIAuditLog,
         AIAuditLogQuery,
@@ -321,6 +322,26 @@ class AIPlatformConnector:
         not supported rather than claiming there are none.
 
         :returns: A list of :class:`~connector_core.models.AutomationEvent`.
+        """
+
+    @hookspec(firstresult=True)
+    def read_directory(
+        self, connector: Connector
+    ) -> Awaitable[DirectoryListing] | None:
+        """List every member of the platform's directory, whether they acted or not.
+
+        There is no default: a connector whose platform (or configuration)
+        has no member listing leaves it out, and the core then knows only
+        the users who acted. The sync engine calls it after the streams
+        and stores the listing as the connection's directory, marking the
+        members it no longer lists removed (see
+        :mod:`connector_core.directory`); ``total_users`` counts from it.
+
+        Read the whole listing; a member record that cannot be read goes in
+        ``quarantined``, never dropped and never raised. A member's
+        ``user_id`` is the id the connector's audit events name them by.
+
+        :returns: A :class:`~connector_core.directory.DirectoryListing`.
         """
 
     @hookspec(firstresult=True)

@@ -59,6 +59,12 @@ read, so the next sync does not try again); a backfill that fails stops
 with the stream's error, while the stream still syncs incrementally, and is
 retried only by a sync asking for it again.
 
+The directory. When the connector has a user directory (the
+``read_directory`` hook, see :mod:`connector_core.directory`), the engine
+reads it after the streams, under the same lock, and stores it as the
+connection's directory in one transaction; the report's ``directory`` says
+how many members were listed, new and gone.
+
 This module is the public home of the engine and of every name hosts
 import. Its parts live in private modules beside it: the reports
 (``_sync_reports``), draining a stream into the store with its read-ahead
@@ -78,6 +84,7 @@ from connector_core._drain import MAX_MERGED_EVENTS, READ_AHEAD_EVENTS, drain_st
 from connector_core._logging import get_logger
 from connector_core._sync_reports import (
     BackfillReport,
+    DirectoryReport,
     StreamReport,
     SyncProgress,
     SyncReport,
@@ -85,6 +92,7 @@ from connector_core._sync_reports import (
 from connector_core.exceptions import (
     CheckpointError,
     ConnectorError,
+    NotSupportedError,
     ParameterError,
 )
 from connector_core.models import AIAuditLogQuery
@@ -102,6 +110,7 @@ __all__ = [
     "READ_AHEAD_EVENTS",
     "RESUME_START",
     "BackfillReport",
+    "DirectoryReport",
     "StreamReport",
     "SyncProgress",
     "SyncReport",
@@ -288,7 +297,62 @@ async def sync_connection(
                     quarantined=stream.quarantined,
                     seconds=round(stream.seconds, 3),
                 )
+        # Asked, not assumed: a host's stand-in for a connector (or a
+        # test's) may have no directory to offer, nor the question.
+        implements = getattr(connector, "implements", None)
+        if implements is not None and implements("read_directory"):
+            report.directory = await _sync_directory(connector, store, connection)
     finally:
         await asyncio.to_thread(lock.__exit__, None, None, None)
         report.seconds = time.perf_counter() - started
     return report
+
+
+async def _sync_directory(
+    connector: Connector, store: Store, connection: str
+) -> DirectoryReport | None:
+    """Read the connector's user directory and store it as the
+    connection's, after the streams (whose users it then names).
+
+    ``None`` when the connector has no directory with its configuration
+    (its hook says so with :class:`NotSupportedError`). A failure to read or
+    store it is the report's error, as a stream's is: the stored directory
+    stays as the last sync left it, and the streams' work is kept.
+    """
+    started = time.perf_counter()
+    directory = DirectoryReport()
+    try:
+        try:
+            listing = await connector.read_directory()
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise connector.plugin_error("read_directory", exc) from exc
+        written = await asyncio.to_thread(
+            store.replace_directory, connection, connector.platform, listing
+        )
+    except NotSupportedError:
+        return None
+    except ConnectorError as exc:
+        directory.error = str(exc)
+        log.warning(
+            "sync.directory_failed",
+            connection=connection,
+            platform=connector.platform,
+            error=str(exc),
+        )
+    else:
+        directory.members = written.members
+        directory.new = written.new
+        directory.gone = written.gone
+        directory.quarantined = written.quarantined
+    directory.seconds = time.perf_counter() - started
+    log.info(
+        "sync.directory",
+        connection=connection,
+        members=directory.members,
+        new=directory.new,
+        gone=directory.gone,
+        quarantined=directory.quarantined,
+    )
+    return directory

@@ -16,7 +16,15 @@ import pytest
 import toy
 
 import connector_core
-from connector_core import AIPlatformConnector, Registry, Secret, hookimpl, hookspecs
+from connector_core import (
+    AIPlatformConnector,
+    DirectoryListing,
+    DirectoryMember,
+    Registry,
+    Secret,
+    hookimpl,
+    hookspecs,
+)
 from connector_core.exceptions import (
     ConfigurationError,
     ConnectorError,
@@ -573,6 +581,39 @@ async def test_hook_discover_automations(registry, connector):
 
     async with load(("p", registering(WithGPTs))).create("toy", {"token": "x"}) as conn:
         assert await conn.discover_automations() == []
+
+
+async def test_hook_read_directory(connector):
+    with pytest.raises(
+        NotSupportedError, match="toy connector does not support read_directory"
+    ):
+        await connector.read_directory()
+
+    member = DirectoryMember(user_id="u1", email="u1@example.test")
+
+    class WithMembers(toy.ToyConnector):
+        @hookimpl
+        async def read_directory(self):
+            return DirectoryListing(members=(member,))
+
+    class Wrong(toy.ToyConnector):
+        @hookimpl
+        async def read_directory(self):
+            return [member]
+
+    async with load(("p", registering(WithMembers))).create(
+        "toy", {"token": "x"}
+    ) as conn:
+        assert conn.implements("read_directory")
+        assert (await conn.read_directory()).members == (member,)
+        analytics = await conn.get_usage_analytics(
+            AIDateRange(start=toy.START, end=toy.START + timedelta(days=30))
+        )
+        # The live analytics count the directory too, never below the active.
+        assert analytics.total_users == analytics.active_users + 1
+    async with load(("p", registering(Wrong))).create("toy", {"token": "x"}) as conn:
+        with pytest.raises(PluginError, match="expected DirectoryListing"):
+            await conn.read_directory()
 
 
 async def test_hook_get_audit_logs(connector):

@@ -342,7 +342,26 @@ def _summary(report: SyncReport) -> str:
         lines.append("  " + "  ".join(cells))
     lines.extend(_usage_lines(report))
     lines.extend(f"  {s.stream} stopped: {s.error}" for s in report.streams if s.error)
+    lines.extend(_directory_lines(report))
     return "\n".join(lines)
+
+
+def _directory_lines(report: SyncReport) -> list[str]:
+    """The directory's line, when the connector has one: members are not
+    events, so the table does not count them."""
+    directory = report.directory
+    if directory is None:
+        return []
+    if directory.error is not None:
+        return [f"  directory not stored: {directory.error}"]
+    quarantined = (
+        f", {directory.quarantined:,} quarantined" if directory.quarantined else ""
+    )
+    line = (
+        f"  directory: {directory.members:,} members ({directory.new:,} new, "
+        f"{directory.gone:,} gone{quarantined})"
+    )
+    return [line]
 
 
 def _usage_lines(report: SyncReport) -> list[str]:

@@ -28,18 +28,22 @@ import platformdirs
 from connector_core.exceptions import ConfigurationError
 from connector_core.store._urls import mask_url
 from connector_core.store.base import (
+    DirectoryWrite,
     LogFilter,
     SavedConnection,
     Store,
+    StoredMember,
     StoredQuarantine,
     WriteResult,
 )
 
 
 __all__ = [
+    "DirectoryWrite",
     "LogFilter",
     "SavedConnection",
     "Store",
+    "StoredMember",
     "StoredQuarantine",
     "WriteResult",
     "default_store_url",

@@ -34,6 +34,13 @@ Tables:
     writes it; ``cost_units`` is its cost in billionths, when in the
     currency the analytics sum (see :data:`connector_core.analytics.COST_UNIT`),
     so sums are exact in both databases. Added by migration 3.
+``directory``
+    Each connection's user directory
+    (:class:`~connector_core.directory.DirectoryMember`), keyed by
+    ``(connection, user_id)``: every member a sync listed, with when it was
+    first and last listed; a member a later listing left out stays, with
+    ``status`` ``removed``. ``raw`` is the platform's record as JSON text.
+    Added by migration 4.
 ``quarantine``
     Records that could not be normalized, de-duplicated per connection by a
     hash of their stream and text.
@@ -73,6 +80,7 @@ __all__ = [
     "Migration",
     "apply_migrations",
     "check_schema",
+    "has_table",
     "has_usage_reports",
 ]
 
@@ -261,6 +269,30 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             ),
         ),
     ),
+    Migration(
+        version=4,
+        description="directory: each connection's members, removed ones kept",
+        statements=(
+            # Times of sightings as the other tables' ISO text; created_us
+            # in microseconds, as events.ts_us.
+            """CREATE TABLE directory (
+                connection {text} NOT NULL,
+                user_id {text} NOT NULL,
+                platform {text} NOT NULL,
+                email {text},
+                name TEXT,
+                role {text},
+                status {text} NOT NULL,
+                created_us BIGINT,
+                raw TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                PRIMARY KEY (connection, user_id)
+            )""",
+            # The analytics read a platform's members.
+            "CREATE INDEX directory_platform ON directory (platform, connection)",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version
@@ -271,7 +303,9 @@ added only what syncing uses (``coverage``), so ``logs`` and ``usage`` still
 read a store no sync has migrated yet; a migration that changes what they
 read raises this. Migration 3 added ``usage_reports``, which the analytics
 read only when the table exists (:func:`has_usage_reports`), so a store of
-version 1 or 2 still reads, with the model usage of its events."""
+version 1 or 2 still reads, with the model usage of its events. Migration 4
+added ``directory``, read likewise only when it exists (:func:`has_table`):
+an older store reads with ``total_users`` the active users."""
 
 
 def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
@@ -337,5 +371,11 @@ def _refuse_newer(current: int, url: str) -> None:
 def has_usage_reports(session: Session, dialect: Dialect) -> bool:
     """Whether the store has the ``usage_reports`` table (migration 3): a
     store opened read-only may be older."""
-    rows = session.query(dialect.sql(dialect.table_exists), ("usage_reports",))
+    return has_table(session, dialect, "usage_reports")
+
+
+def has_table(session: Session, dialect: Dialect, table: str) -> bool:
+    """Whether the store has *table*: a store opened read-only may be older
+    than the migration that added it."""
+    rows = session.query(dialect.sql(dialect.table_exists), (table,))
     return bool(rows[0][0])

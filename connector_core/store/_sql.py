@@ -41,6 +41,14 @@ from connector_core.models import (
     ensure_utc,
 )
 from connector_core.serialization import loads
+from connector_core.store._directory import (
+    DirectoryWrite,
+    StoredMember,
+    count_total_users,
+    member_rows,
+    read_members,
+    write_directory,
+)
 from connector_core.store._document import _ID, EVENTS, event_row
 from connector_core.store._filters import _log_conditions, _where
 from connector_core.store._quarantine import (
@@ -52,6 +60,7 @@ from connector_core.store._quarantine import (
 from connector_core.store._schema import (
     apply_migrations,
     check_schema,
+    has_table,
     has_usage_reports,
 )
 from connector_core.store._usage import (
@@ -95,6 +104,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from datetime import datetime
 
+    from connector_core.directory import DirectoryListing
     from connector_core.models import ModelUsageRecord
     from connector_core.store._driver import Bulk, Dialect, Session, SessionMode
 
@@ -141,6 +151,7 @@ _PURGED: Final = (
     "usage_actions",
     "usage_models",
     "usage_reports",
+    "directory",
 )
 
 
@@ -482,6 +493,36 @@ class SQLStore(Store):
             usage_updated=buckets_written.updated,
             usage_unchanged=buckets_written.unchanged,
         )
+
+    def replace_directory(
+        self, connection: str, platform: str, listing: DirectoryListing
+    ) -> DirectoryWrite:
+        """Store *listing* as the directory of *connection*, in one
+        transaction: its members stored or updated, the stored members it
+        leaves out marked removed (kept, with when they were last listed),
+        its quarantined records and the members the store cannot hold
+        quarantined."""
+        now = _iso(_now())
+        rows, unstorable = member_rows(connection, platform, listing.members, now)
+        bad = [
+            _quarantine_row(connection, record, now)
+            for record in (*listing.quarantined, *unstorable)
+        ]
+        with self._mutex, self._session("write") as session:
+            written = write_directory(
+                session, self.dialect, self._bulk_insert, connection, rows
+            )
+            stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
+        return attrs.evolve(written, quarantined=stored_bad)
+
+    def directory(self, connection: str | None = None) -> list[StoredMember]:
+        """The stored directory of *connection* (of every connection with
+        ``None``), removed members included, by connection and id; none
+        from a store older than directories, opened read-only."""
+        with self._mutex, self._session("snapshot") as session:
+            if not has_table(session, self.dialect, "directory"):
+                return []
+            return read_members(session, self.dialect, connection=connection)
 
     def _refusal(self, exc: BaseException) -> str | None:
         """Why the database refused a row, when *exc* is such a refusal (a
@@ -847,7 +888,9 @@ class SQLStore(Store):
         one seen). Two queries (:func:`~connector_core.store._usage.read_usage`)
         in one snapshot, so the figures agree even while a sync writes.
         When usage buckets of the platform start in *period*, ``model_usage``
-        is theirs (a third query, in the same snapshot).
+        is theirs (a third query, in the same snapshot); when a connection
+        in scope has a directory, ``total_users`` counts its members too
+        (see :func:`~connector_core.store._directory.count_total_users`).
         """
         if top_users < 0:
             raise ValueError(f"top_users must be 0 or more, got {top_users}")
@@ -861,6 +904,15 @@ class SQLStore(Store):
                 connection=connection,
                 top_users=top_users,
             )
+            total = None
+            if has_table(session, self.dialect, "directory"):
+                total = count_total_users(
+                    session,
+                    self.dialect,
+                    span,
+                    platform=platform,
+                    connection=connection,
+                )
             reported = None
             if has_usage_reports(session, self.dialect):
                 reported = read_model_usage(
@@ -872,6 +924,9 @@ class SQLStore(Store):
                     end=period.end,
                 )
         figures = usage_figures(rows, period, platform=platform)
+        if total is not None:
+            # Counted in the same snapshot: never below the active users.
+            figures = attrs.evolve(figures, total_users=total)
         if reported is None:
             return figures
         return attrs.evolve(figures, model_usage=reported)

@@ -37,6 +37,12 @@ Guarantees every implementation gives, and the tests check on both:
   same transaction as the batch's events and checkpoint. When a period has
   buckets of the platform, its analytics' ``model_usage`` comes from them
   (:func:`~connector_core.analytics.model_usage_of`).
+* :meth:`Store.replace_directory` stores a connection's directory listing
+  in one transaction; a member stored before and no longer listed is kept,
+  marked removed, never deleted. When a connection in scope has a
+  directory, its analytics' ``total_users`` counts the members not removed
+  together with the active users, each once, so it is never below
+  ``active_users``.
 """
 
 from __future__ import annotations
@@ -53,8 +59,10 @@ from connector_core.analytics import (
     FeaturesAccumulator,
     count_people,
 )
+from connector_core.exceptions import StoreError
 from connector_core.models import AIAuditLog, ModelUsageRecord
 from connector_core.serialization import loads
+from connector_core.store._directory import DirectoryWrite, StoredMember
 from connector_core.store._filters import LogFilter
 from connector_core.streams import QuarantinedRecord
 
@@ -64,15 +72,18 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from connector_core.analytics import AppGrants, FeaturesUsed
+    from connector_core.directory import DirectoryListing
     from connector_core.models import AIDateRange, UsageAnalytics
 
 
 __all__ = [
     "Backfill",
     "Coverage",
+    "DirectoryWrite",
     "LogFilter",
     "SavedConnection",
     "Store",
+    "StoredMember",
     "StoredQuarantine",
     "WriteResult",
 ]
@@ -339,6 +350,28 @@ class Store(abc.ABC):
         """
         return []
 
+    def replace_directory(
+        self, connection: str, platform: str, listing: DirectoryListing
+    ) -> DirectoryWrite:
+        """Store *listing* as the directory of *connection* (of
+        *platform*), in one transaction (see the module docstring).
+
+        This default is for a store that keeps no directory: the sync then
+        reports the directory as not stored, and the rest syncs.
+
+        Raises:
+            StoreError: Always, here.
+        """
+        raise StoreError(f"store {self.url} keeps no user directory")
+
+    def directory(self, connection: str | None = None) -> list[StoredMember]:
+        """The stored directory of *connection* (of every connection with
+        ``None``), removed members included, by connection and user id.
+
+        This default is for a store that keeps no directory: it has none.
+        """
+        return []
+
     @abc.abstractmethod
     def count_logs(self, where: LogFilter) -> int:
         """How many events match."""
@@ -357,9 +390,10 @@ class Store(abc.ABC):
         top_users: int = 10,
     ) -> UsageAnalytics:
         """Usage over *period* computed in the database (see the module
-        docstring); ``total_users`` is the number of active users, and
-        ``model_usage`` comes from the usage buckets starting in *period*
-        when there are any."""
+        docstring); ``total_users`` is the number of active users (with
+        the directory's members not removed, when a connection in scope has
+        one), and ``model_usage`` comes from the usage buckets starting in
+        *period* when there are any."""
 
     def people(self, period: AIDateRange, *, connections: Sequence[str] = ()) -> int:
         """How many people have an event in *period*, on any platform (of

@@ -269,6 +269,13 @@ def analytics_problems(
         problems.append(
             f"active_users is {analytics.active_users}, the logs name {len(users)}"
         )
+    if analytics.total_users < analytics.active_users:
+        # Everyone who acted holds or held a seat: a directory that lists
+        # fewer people counts with them, never instead of them.
+        problems.append(
+            f"total_users is {analytics.total_users}, fewer than the "
+            f"{analytics.active_users} active users"
+        )
     wrong = [
         f"{u.user_id}: {u.event_count} vs {users.get(u.user_id, 0)}"
         for u in analytics.top_users

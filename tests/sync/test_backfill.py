@@ -153,9 +153,10 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
         await _sync(registry, sandbox, store, "whole", since=_days(30))
         await _sync(registry, sandbox, store, since=_days(10))
         with store._mutex, store._session("write") as session:
-            # Version 1 had neither coverage nor usage reports.
+            # Version 1 had neither coverage, usage reports nor directories.
             session.execute("DROP TABLE coverage")
             session.execute("DROP TABLE usage_reports")
+            session.execute("DROP TABLE directory")
             session.execute("DELETE FROM schema_version WHERE version >= 2")
     finally:
         store.close()

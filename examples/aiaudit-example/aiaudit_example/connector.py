@@ -1,4 +1,4 @@
-"""The Example Reports connector: its configuration and its three hooks.
+"""The Example Reports connector: its configuration and its hooks.
 
 The API pages as Google's Admin Reports API does: a request names an
 application and a time range (``startTime`` inclusive, ``endTime``
@@ -14,6 +14,10 @@ Some activity is published late, up to ``PUBLICATION_LAG`` after its time.
 A checkpoint therefore also names the logs yielded in the lag before it,
 and a read resumed from it first reads that stretch again, skipping them:
 late activity is read, and nothing twice.
+
+The directory's user listing is read whole by ``read_directory``, which
+the sync calls after the streams: ``total_users`` then counts the people
+with a seat, not only those who acted.
 
 The usage report is one more stream, ``model_usage``: daily buckets of
 requests, tokens and cost per model and project, yielded as usage records
@@ -33,11 +37,13 @@ import attrs
 import cattrs
 from connector_core import (
     DEFAULT_CONCURRENCY,
+    DIRECTORY_STREAM,
     AICredentialValidation,
     AuthenticationError,
     Checkpoint,
     ConnectionPace,
     CursorGuard,
+    DirectoryListing,
     HTTPTransport,
     LagCheckpoint,
     LaggedWindows,
@@ -61,12 +67,14 @@ from connector_core import (
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
+    DIRECTORY_PATH,
     PERMISSIONS,
     PLATFORM,
     PUBLICATION_LAG,
     USAGE_PATH,
     format_time,
     normalize_activity,
+    normalize_member,
     normalize_usage,
 )
 
@@ -152,7 +160,14 @@ class Page:
     nextPageToken: str | None = None  # noqa: N815 - the API's name
 
 
+@attrs.frozen
+class UsersPage:
+    users: tuple[Any, ...] = ()  # left out of an empty page
+    nextPageToken: str | None = None  # noqa: N815 - the API's name
+
+
 _read_page = strict_converter().get_structure_hook(Page)
+_read_users = strict_converter().get_structure_hook(UsersPage)
 
 
 def _path(application: str, user_key: str = "all") -> str:
@@ -413,6 +428,38 @@ class ExampleConnector:
                 yield batch
                 if token is None:
                     return
+
+    @hookimpl
+    async def read_directory(self) -> DirectoryListing:
+        """Every user the directory lists, page by page; a user record of
+        another shape is quarantined, a page of another shape is an error."""
+        params: dict[str, str | int] = {
+            "customer": self.config.customer_id,
+            "maxResults": self.config.page_size,
+        }
+        guard = CursorGuard(DIRECTORY_PATH, "nextPageToken")
+        records: list[Any] = []
+        token: str | None = None
+        async with self._http() as http:
+            while True:
+                asked = params if token is None else {**params, "pageToken": token}
+                raw = await http.get_json(DIRECTORY_PATH, params=asked)
+                try:
+                    page = _read_users(raw, UsersPage)
+                except (cattrs.BaseValidationError, TypeError) as exc:
+                    problem = describe_structure_error(exc)
+                    raise SchemaError(
+                        f"{DIRECTORY_PATH}: malformed page: {problem}"
+                    ) from None
+                records.extend(page.users)
+                token = page.nextPageToken
+                if token is None:
+                    break
+                guard.advance(token)
+        return DirectoryListing.from_results(
+            normalize_or_quarantine(DIRECTORY_STREAM, record, normalize_member)
+            for record in records
+        )
 
     def _page(self, raw: object, path: str) -> Page:
         """A page of the wrong shape is an API fault, never an empty page."""

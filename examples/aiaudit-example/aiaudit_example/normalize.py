@@ -12,7 +12,10 @@ answers which requests a filter needs, so the two never disagree.
 
 The usage report is read the same way: each daily bucket of requests,
 tokens and cost per model and project becomes one
-:class:`~connector_core.ModelUsageRecord`, or is refused with the reason.
+:class:`~connector_core.ModelUsageRecord`, or is refused with the reason;
+and so is the directory's user listing, each user one
+:class:`~connector_core.DirectoryMember` named by the profile id its
+activities name them by.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import cattrs
 from connector_core import (
     AIActivityType,
     AIAuditLog,
+    DirectoryMember,
+    MemberStatus,
     ModelUsageRecord,
     RecordRefusedError,
     describe_structure_error,
@@ -58,6 +63,9 @@ PERMISSIONS: Final = {app: f"reports.{app}.readonly" for app in APPLICATIONS}
 """The scope a key needs to read each application."""
 
 USAGE_PATH: Final = "/admin/reports/v1/usage/models"
+
+DIRECTORY_PATH: Final = "/admin/directory/v1/users"
+"""The directory's user listing, paged like the reports."""
 """The usage report: daily buckets per model and project."""
 
 
@@ -260,3 +268,54 @@ def normalize_usage(raw: Any, platform: str = PLATFORM) -> ModelUsageRecord:
 
 def _count(text: str | None) -> int | None:
     return None if text is None else int(text)  # ValueError: not an integer
+
+
+@attrs.frozen
+class UserName:
+    fullName: str | None = None  # noqa: N815 - the API's name
+
+
+@attrs.frozen
+class DirectoryUser:
+    """The fields of a directory user the connector reads."""
+
+    id: str
+    primaryEmail: str | None = None  # noqa: N815 - the API's name
+    name: UserName | None = None
+    isAdmin: bool = False  # noqa: N815 - the API's name
+    suspended: bool = False
+    creationTime: str | None = None  # noqa: N815 - the API's name
+
+
+_read_user = strict_converter().get_structure_hook(DirectoryUser)
+
+
+def normalize_member(raw: Any) -> DirectoryMember:
+    """The directory member of one listed user.
+
+    Raises:
+        RecordRefusedError: It cannot be read; the reason names what is wrong.
+    """
+    try:
+        user = _read_user(raw, DirectoryUser)
+    except (cattrs.BaseValidationError, TypeError) as exc:
+        reason = f"malformed directory user: {describe_structure_error(exc)}"
+        raise RecordRefusedError(reason, native_type="directory_user") from None
+    try:
+        return DirectoryMember(
+            user_id=user.id,
+            email=user.primaryEmail,
+            name=None if user.name is None else user.name.fullName,
+            role="admin" if user.isAdmin else "user",
+            status=MemberStatus.SUSPENDED if user.suspended else MemberStatus.ACTIVE,
+            created_at=None
+            if user.creationTime is None
+            else parse_time(user.creationTime),
+            raw=raw,
+        )
+    except (ValueError, TypeError) as exc:
+        raise RecordRefusedError(
+            f"directory user: {exc}",
+            native_id=user.id if isinstance(user.id, str) else None,
+            native_type="directory_user",
+        ) from None

@@ -37,6 +37,14 @@ day, model and project, oldest first, from the history's first day to the
 day it ends on. That last day is still open: its figures grow each time
 :meth:`_Api.revise_usage` is called, as a real report's do during the day.
 
+The directory (``GET /admin/directory/v1/users``, ``maxResults`` and
+``pageToken`` as above) lists every user with activity and a third as many
+again who have none (some suspended), so the people with a seat outnumber
+those who acted; :meth:`_Api.remove_member` takes one off the listing, as
+an administrator removing a user does. Under ``poisoned`` it also lists two
+records no connector can read as a user (no id; an unreadable creation
+time).
+
 Two profiles change the data instead of the requests: ``poisoned`` adds a
 few activities no database takes as they are (a lone surrogate, a NUL, a
 6,000-character user id; see :data:`POISONS`), and ``late`` adds a burst of
@@ -70,6 +78,7 @@ from connector_core.sandbox import FaultDraw, history_moment, latency_middleware
 
 from aiaudit_example.normalize import (
     APPLICATIONS,
+    DIRECTORY_PATH,
     PERMISSIONS,
     PLATFORM,
     PUBLICATION_LAG,
@@ -304,6 +313,29 @@ class ExampleData:
     """The unique qualifiers hidden until published (``late`` profile)."""
     usage: list[UsageBucket] = attrs.Factory(list)
     """The usage report's buckets, oldest first; the last day's are open."""
+    idle: list[tuple[str, str]] = attrs.Factory(list)
+    """Users in the directory with no activity: (email, profile id)."""
+    poisoned_users: list[dict[str, Any]] = attrs.Factory(list)
+    """Directory records no connector reads as a user (``poisoned``)."""
+
+    def directory(self) -> list[dict[str, Any]]:
+        """Every directory user, as the listing serves them: those with
+        activity, then the idle ones (every third suspended), then any
+        poisoned record."""
+        listed = [*self.users, *self.idle]
+        return [
+            {
+                "kind": "admin#directory#user",
+                "id": profile_id,
+                "primaryEmail": email,
+                "name": {"fullName": f"User {number:03d}"},
+                "isAdmin": number == 0,
+                "suspended": number >= len(self.users)
+                and (number - len(self.users)) % 3 == 2,  # noqa: PLR2004 - every third
+                "creationTime": format_time(self.start - timedelta(days=100 + number)),
+            }
+            for number, (email, profile_id) in enumerate(listed)
+        ] + self.poisoned_users
 
     @classmethod
     def generate(
@@ -395,6 +427,20 @@ class ExampleData:
             poisoned={a.log_ids()[0]: a.unique_qualifier for a in poisoned},
             late=frozenset(late),
             usage=_usage(seed, start, end),
+            idle=[
+                (f"user{n:03d}@example.test", str(100_000_000_000 + n * 7_919))
+                for n in range(count, count + max(2, count // 3))
+            ],
+            poisoned_users=[
+                {"kind": "admin#directory#user", "primaryEmail": "noid@example.test"},
+                {
+                    "kind": "admin#directory#user",
+                    "id": "100000009999",
+                    "creationTime": "not-a-time",
+                },
+            ]
+            if profile == "poisoned"
+            else [],
         )
 
     def __len__(self) -> int:
@@ -684,6 +730,11 @@ class _Api:
         self.observed: dict[str, int] = {"redirect_hops": 0, "credentialed_hops": 0}
         self._signing_key = _token(data.seed, "page-token-signing").encode()
         self.usage_revision = 0
+        self.removed: set[str] = set()
+
+    def remove_member(self, user_id: str) -> None:
+        """Take *user_id* off the directory's listing (their activity stays)."""
+        self.removed.add(user_id)
 
     def revise_usage(self) -> None:
         """The open day goes on: its buckets grow (what a report served
@@ -706,6 +757,7 @@ class _Api:
             API_PREFIX + "{user_key}/applications/{application}", self.activities
         )
         app.router.add_get(USAGE_PATH, self.usage)
+        app.router.add_get(DIRECTORY_PATH, self.directory)
         return app
 
     def hidden(self) -> frozenset[str]:
@@ -720,7 +772,10 @@ class _Api:
     ) -> web.StreamResponse:
         """Authenticate, throttle and disturb, in that order, as a gateway would."""
         try:
-            if request.path.startswith(API_PREFIX) or request.path == USAGE_PATH:
+            if request.path.startswith(API_PREFIX) or request.path in {
+                USAGE_PATH,
+                DIRECTORY_PATH,
+            }:
                 if SIGNATURE_PARAM in request.query:
                     request[_KEY] = self._signed(request)
                     return await handler(request)
@@ -909,6 +964,24 @@ class _Api:
             body["nextPageToken"] = self._sign(offset + limit, bound)
         return web.json_response(body, dumps=_dumps)
 
+    async def directory(self, request: web.Request) -> web.Response:
+        """The directory's users, in the order they were added, paged."""
+        request.get(_KEY) or self._key(request)
+        query = request.query
+        limit = _int_param(query, "maxResults", MAX_RESULTS)
+        if not 1 <= limit <= MAX_RESULTS:
+            raise ApiError(400, "Invalid value for: maxResults (1 to 1000)")
+        bound = "|".join(("users", str(limit)))
+        offset = self._offset(query.get("pageToken"), bound)
+        found = [u for u in self.data.directory() if u.get("id") not in self.removed]
+        body: dict[str, Any] = {"kind": "admin#directory#users"}
+        page = found[offset : offset + limit]
+        if page:
+            body["users"] = page
+        if offset + limit < len(found):
+            body["nextPageToken"] = self._sign(offset + limit, bound)
+        return web.json_response(body, dumps=_dumps)
+
     # -- page tokens: opaque to clients, bound to their request ---------------
 
     def _sign(self, offset: int, bound: str) -> str:
@@ -1059,6 +1132,7 @@ class ExampleSandbox:
                 "history": [format_time(self.data.start), format_time(self.data.end)],
                 "customer_id": self.data.customer_id,
                 "usage_buckets": len(self.data.usage),
+                "directory_users": len(self.data.directory()),
                 "faults": self.options.faults,
                 "fault_rate": self.options.fault_rate,
                 "latency_ms": self.options.latency_ms,

@@ -31,9 +31,22 @@ from aiaudit_chatgpt.event_map import (
 from aiaudit_chatgpt.files_reader import FILES_PUBLICATION_LAG, read_compliance_logs
 from aiaudit_chatgpt.gpts_reader import list_gpts, read_custom_gpts
 from aiaudit_chatgpt.listings import list_all
+from aiaudit_chatgpt.members import (
+    ADMIN_USERS,
+    compliance_member,
+    organization_member,
+)
 from aiaudit_chatgpt.normalize import Normalizer
 from aiaudit_chatgpt.usage_reader import USAGE_STREAM, model_of_line_item, read_usage
-from connector_core import ConnectionPace, LogFilter, get_logger, hookimpl
+from connector_core import (
+    DIRECTORY_STREAM,
+    ConnectionPace,
+    DirectoryListing,
+    LogFilter,
+    get_logger,
+    hookimpl,
+    normalize_or_quarantine,
+)
 from connector_core.analytics import UsageAccumulator
 from connector_core.exceptions import (
     AuthenticationError,
@@ -392,29 +405,42 @@ class ChatGPTEnterpriseConnector:
         self, connector: Connector, period: AIDateRange
     ) -> UsageAnalytics:
         """The core's figures from the logs, plus what only the APIs know:
-        the workspace's head count and model usage from the Usage API."""
+        the workspace's directory (``total_users`` counts its members with
+        the active users) and model usage from the Usage API."""
         accumulator = UsageAccumulator(platform=self.platform, period=period)
         query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
         async with contextlib.aclosing(connector.stream_ai_audit_logs(query)) as logs:
             async for entry in logs:
                 accumulator.add(entry)
         model_usage = await self._model_usage(period)
-        total_users = await self._directory_size()
-        return accumulator.result(total_users=total_users, model_usage=model_usage)
+        try:
+            members = (await self.read_directory()).members
+        except ConnectorError as exc:
+            # A head count is worth a warning, not a failed report: the
+            # active users are counted then.
+            self._log.warning("usage.directory_unavailable", error=str(exc))
+            return accumulator.result(model_usage=model_usage)
+        return accumulator.result(directory=members, model_usage=model_usage)
 
-    async def _directory_size(self) -> int | None:
+    @hookimpl
+    async def read_directory(self) -> DirectoryListing:
+        """The workspace's members from the Compliance API's ``/users``
+        when it is configured, else the organization's from the Admin
+        API's ``/organization/users``; a record of another shape is
+        quarantined."""
         if self.compliance is not None:
             http = self.compliance
             path = f"/compliance/workspaces/{self.workspace_id}/users"
+            normalize = compliance_member
         elif self.admin is not None:
-            http, path = self.admin, "/organization/users"
+            http, path, normalize = self.admin, ADMIN_USERS, organization_member
         else:  # pragma: no cover - the config needs one of the two
-            return None
-        try:
-            return sum([1 async for _ in list_all(http, path, "users")])
-        except ConnectorError as exc:
-            self._log.warning("usage.directory_unavailable", error=str(exc))
-            return None
+            raise NotSupportedError(self.platform, "read_directory")
+        records = [record async for record in list_all(http, path, "users")]
+        return DirectoryListing.from_results(
+            normalize_or_quarantine(DIRECTORY_STREAM, record, normalize)
+            for record in records
+        )
 
     async def _model_usage(
         self, period: AIDateRange

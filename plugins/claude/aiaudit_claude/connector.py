@@ -57,15 +57,18 @@ from aiaudit_claude.event_map import (
     TABLE,
     native_types,
 )
+from aiaudit_claude.members import admin_member
 from aiaudit_claude.normalize import UNSCOPED, format_time, normalize_activity
 from aiaudit_claude.usage import STREAM_USAGE, admin_key_missing, read_usage
 from connector_core import (
+    DIRECTORY_STREAM,
     AIAuditLogQuery,
     AICredentialValidation,
     AuthenticationError,
     ConnectionPace,
     ConnectorError,
     CursorGuard,
+    DirectoryListing,
     HTTPTransport,
     LagCheckpoint,
     LaggedWindows,
@@ -93,7 +96,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from connector_core import ModelUsageRecord, Secret
+    from connector_core import DirectoryMember, ModelUsageRecord, Secret
     from connector_core.connector import Connector
     from connector_core.models import AIDateRange, UsageAnalytics
 
@@ -306,7 +309,7 @@ class ClaudeConnector:
                 # stream lists: counted once, from the feed.
                 if entry.native_type not in CONTENT_TYPES:
                     accumulator.add(entry)
-        analytics = accumulator.result(total_users=await self._directory_size())
+        analytics = accumulator.result(directory=await self._members())
         reported = await self._reported_usage(period)
         if reported:
             analytics = attrs.evolve(analytics, model_usage=model_usage_of(reported))
@@ -331,36 +334,53 @@ class ClaudeConnector:
             return []
         return found
 
-    async def _directory_size(self) -> int | None:
+    async def _members(self) -> tuple[DirectoryMember, ...] | None:
         """The members the Admin API lists, or ``None`` (the core then
-        counts the active users) without an Admin key or when it cannot be
-        read: a head count is worth a warning, not a failed report."""
-        if self.config.admin_key is None:
-            return None
-        guard = CursorGuard(ADMIN_USERS_PATH, "last_id")
-        count, after = 0, None
+        counts the active users) without an Admin key or when they cannot
+        be read: a head count is worth a warning, not a failed report."""
         try:
-            async with self._http(self.config.admin_key) as http:
-                while True:
-                    params: dict[str, str | int] = {"limit": ADMIN_PAGE_MAX}
-                    if after is not None:
-                        params["after_id"] = after
-                    page = self._page(
-                        await http.get_json(ADMIN_USERS_PATH, params=params),
-                        ADMIN_USERS_PATH,
-                    )
-                    count += len(page.data)
-                    if not page.has_more:
-                        return count
-                    if page.last_id is None:
-                        raise SchemaError(
-                            f"{ADMIN_USERS_PATH}: has_more is true but last_id is null"
-                        )
-                    guard.advance(page.last_id)
-                    after = page.last_id
+            return (await self.read_directory()).members
+        except NotSupportedError:
+            return None
         except ConnectorError as exc:
             log.warning("usage.directory_unavailable", error=str(exc))
             return None
+
+    @hookimpl
+    async def read_directory(self) -> DirectoryListing:
+        """Every member the Admin API's ``/v1/organizations/users`` lists;
+        a record of another shape is quarantined. Without an Admin key
+        there is no directory (``NotSupportedError``: the sync then stores
+        none, and says nothing)."""
+        if self.config.admin_key is None:
+            raise NotSupportedError(
+                self.platform, "read_directory without an Admin key"
+            )
+        guard = CursorGuard(ADMIN_USERS_PATH, "last_id")
+        records: list[Any] = []
+        after = None
+        async with self._http(self.config.admin_key) as http:
+            while True:
+                params: dict[str, str | int] = {"limit": ADMIN_PAGE_MAX}
+                if after is not None:
+                    params["after_id"] = after
+                page = self._page(
+                    await http.get_json(ADMIN_USERS_PATH, params=params),
+                    ADMIN_USERS_PATH,
+                )
+                records.extend(page.data)
+                if not page.has_more:
+                    break
+                if page.last_id is None:
+                    raise SchemaError(
+                        f"{ADMIN_USERS_PATH}: has_more is true but last_id is null"
+                    )
+                guard.advance(page.last_id)
+                after = page.last_id
+        return DirectoryListing.from_results(
+            normalize_or_quarantine(DIRECTORY_STREAM, record, admin_member)
+            for record in records
+        )
 
     @hookimpl
     async def list_streams(self) -> list[StreamInfo]:

@@ -16,6 +16,7 @@ import structlog
 from aiaudit_claude import ClaudeConfig, ClaudeConnector
 from aiaudit_claude.sandbox.server import ClaudeSandbox
 from connector_core import AIAuditLog, AIAuditLogQuery, SandboxOptions, Secret
+from connector_core.testing.stores import store_url  # noqa: F401 -- a fixture
 
 
 END = datetime(2026, 3, 1, tzinfo=UTC)

@@ -1,6 +1,7 @@
 """The Admin API's directory: the sandbox lists the members as
 ``/v1/organizations/users`` does, to Admin keys only, and the connector
-counts them as the organization's head count when an Admin key is set."""
+counts its members with the active users as the organization's head count
+when an Admin key is set."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from conftest import END, connector
 from multidict import CIMultiDict
 
 from aiaudit_claude.connector import ADMIN_KEY
-from connector_core import AIDateRange, Registry
+from aiaudit_claude.content import CONTENT_TYPES
+from connector_core import AIAuditLogQuery, AIDateRange, Registry
 
 
 USERS = "/v1/organizations/users"
@@ -53,8 +55,21 @@ async def _analytics(sandbox, **changes):
 
 
 async def test_the_head_count_comes_from_the_directory(sandbox):
+    """The members listed and every actor of the period (keys, SCIM and
+    the system act too), each once: never fewer than the active users."""
     analytics = await _analytics(sandbox)
-    assert analytics.total_users == len(sandbox.data.users)
+    period = AIDateRange(start=END.replace(day=1, month=2), end=END)
+    query = AIAuditLogQuery(start_date=period.start, end_date=period.end)
+    async with Registry.load().create("claude", sandbox.config()) as handle:
+        actors = {
+            log.user_id
+            async for log in handle.stream_ai_audit_logs(query)
+            if log.native_type not in CONTENT_TYPES
+        }
+    members = {user["user_id"] for user in sandbox.data.users}
+    assert analytics.active_users == len(actors)
+    assert analytics.total_users == len(members | actors)
+    assert analytics.total_users >= analytics.active_users
     assert analytics.total_events > 0
 
 

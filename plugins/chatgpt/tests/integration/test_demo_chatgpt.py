@@ -4,10 +4,11 @@ prints works as printed."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 
-from connector_core.store import open_store
+from connector_core.store import LogFilter, open_store
 from connector_core.testing.processes import AIAUDIT, clean_env
 
 
@@ -44,12 +45,23 @@ def test_the_demo_of_chatgpt(tmp_path):
     page = (tmp_path / "aiaudit-report.html").read_text()
     assert '<p class="sub">ChatGPT Enterprise</p>' in page
 
+    # The workspace's directory was synced too, and the usage counts it.
+    assert "  directory: " in out
     opened = open_store(store, read_only=True)
     try:
         saved = {c.name: c.platform for c in opened.list_connections()}
+        seated = {s.member.user_id for s in opened.directory("demo-chatgpt")}
+        acted = {log.user_id for log in opened.iter_logs(LogFilter())}
     finally:
         opened.close()
     assert saved == {"demo-chatgpt": "chatgpt"}
+    assert seated
+    usage = aiaudit(tmp_path, "--store", store, "usage", "--json")
+    assert usage.returncode == 0, usage.stderr
+    figures = json.loads(usage.stdout)
+    assert figures["total_users"] >= figures["active_users"] > 0
+    assert figures["active_users"] == len(acted)
+    assert figures["total_users"] == len(seated | acted)
 
     hints = [line.removeprefix("try: ") for line in out.splitlines()]
     hints = [line for line in hints if line.startswith("aiaudit ")]

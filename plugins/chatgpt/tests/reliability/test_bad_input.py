@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from aiaudit_chatgpt.files_reader import _parse_line
 from aiaudit_chatgpt.normalize import Normalizer
-from connector_core import Registry
+from connector_core import MemberStatus, Registry
 from connector_core.store import open_store
 from connector_core.store.base import LogFilter
 from connector_core.streams import QuarantinedRecord
@@ -131,6 +131,28 @@ BAD_COSTS = [
 ]
 
 
+GOOD_USERS = [
+    {
+        "object": "compliance.workspace.user",
+        "id": f"user-corpus{i}",
+        "email": f"member{i}@corpus.example",
+        "name": f"Member {i}",
+        "created_at": 1_700_000_000.0 + i,
+        "role": "standard-user",
+        "status": "inactive" if i == 2 else "active",
+    }
+    for i in range(3)
+]
+BAD_USERS = [
+    None,
+    ["user-corpus9", "x@corpus.example"],
+    {"object": "compliance.workspace.user", "email": "noid@corpus.example"},
+    GOOD_USERS[0] | {"id": "user-corpus7", "created_at": "yesterday"},
+    GOOD_USERS[0] | {"id": "user-corpus8", "email": 7},
+    GOOD_USERS[0] | {"id": "user-corpus6", "created_at": 1e300},
+]
+
+
 def _usage_page(results):
     """A usage or costs page of one daily bucket holding *results*."""
     bucket = {"start_time": USAGE_DAY, "end_time": USAGE_DAY + 86_400}
@@ -188,6 +210,10 @@ async def corrupt_api():
     async def empty(request):
         return web.json_response({"object": "list", "data": [], "has_more": False})
 
+    async def users(request):
+        data = [*GOOD_USERS, *BAD_USERS]
+        return web.json_response({"object": "list", "data": data, "has_more": False})
+
     app = web.Application()
     app.router.add_get("/v1/organization/audit_logs", audit_logs)
     app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/logs", listing)
@@ -195,12 +221,16 @@ async def corrupt_api():
         f"/v1/compliance/workspaces/{WORKSPACE}/logs/log_corpus", download
     )
     app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/gpts", empty)
+    app.router.add_get(f"/v1/compliance/workspaces/{WORKSPACE}/users", users)
     app.router.add_get("/v1/organization/usage/completions", _completions)
     app.router.add_get("/v1/organization/costs", _costs)
     async with TestServer(app, host="127.0.0.1") as server:
         # A case without a reason is valid (a huge record, stored whole).
         bad = sum(1 for case in cases if case["reason"])
-        yield str(server.make_url("/v1")), bad + len(BAD_USAGE) + len(BAD_COSTS)
+        yield (
+            str(server.make_url("/v1")),
+            bad + len(BAD_USAGE) + len(BAD_COSTS) + len(BAD_USERS),
+        )
 
 
 async def test_a_sync_through_the_corpus_keeps_every_good_record(
@@ -231,9 +261,19 @@ async def test_a_sync_through_the_corpus_keeps_every_good_record(
         stored = {log.id for log in store.iter_logs(LogFilter(connection="corpus"))}
         quarantined = store.quarantined("corpus")
         buckets = store.usage_records(connection="corpus")
+        members = store.directory("corpus")
     finally:
         store.close()
-    assert report.ok, [s.error for s in report.streams]
+    assert report.ok, ([s.error for s in report.streams], report.directory)
+    # The good members stored (an inactive one suspended), the rest aside.
+    assert [m.member.user_id for m in members] == [u["id"] for u in GOOD_USERS]
+    assert [m.member.status for m in members] == [
+        MemberStatus.ACTIVE,
+        MemberStatus.ACTIVE,
+        MemberStatus.SUSPENDED,
+    ]
+    assert report.directory is not None
+    assert report.directory.quarantined == len(BAD_USERS)
     # The one good usage bucket, with the one good cost line of its model.
     assert [(b.model, b.requests, b.cost) for b in buckets] == [("gpt-4o", 4, 0.25)]
     assert {g["id"] for g in GOOD_ADMIN} <= stored
