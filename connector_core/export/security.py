@@ -160,6 +160,26 @@ def _findings_table(
         )
 
 
+def _pick(found: Sequence[RiskFinding], rows: int) -> list[RiskFinding]:
+    """A section's *rows* findings: every rule of it represented (its
+    newest first, taken in turn), so a rare rule's finding (a key created
+    at night) is not crowded out by a frequent one's; then the highest
+    score first, the newest first within it."""
+    by_rule: dict[str, list[RiskFinding]] = {}
+    for finding in found:  # newest first already
+        by_rule.setdefault(finding.rule, []).append(finding)
+    queues = sorted(by_rule.values(), key=lambda q: (-q[0].score, q[0].rule))
+    chosen: list[RiskFinding] = []
+    depth = 0
+    while len(chosen) < rows and any(depth < len(q) for q in queues):
+        for queue in queues:
+            if depth < len(queue) and len(chosen) < rows:
+                chosen.append(queue[depth])
+        depth += 1
+    chosen.sort(key=lambda f: (-f.score, -f.last.timestamp()))
+    return chosen
+
+
 def findings_lines(
     findings: Sequence[RiskFinding],
     display_names: Mapping[str, str] | None,
@@ -274,10 +294,12 @@ def security_lines(
             continue
         yield ""
         yield (
-            f"  {SECTIONS[section]}, newest first"
+            f"  {SECTIONS[section]}, each kind, highest score first"
             f" ({min(rows, len(found))} of {len(found):,})"
         )
-        yield from _findings_table(found[:rows], display_names, zone, indent="    ")
+        yield from _findings_table(
+            _pick(found, rows), display_names, zone, indent="    "
+        )
     yield ""
 
 
@@ -544,7 +566,7 @@ def security_section(
         cards.append(
             _findings_card(
                 SECTIONS[section],
-                found[:rows],
+                _pick(found, rows),
                 anchors,
                 names,
                 zone,

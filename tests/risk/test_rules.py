@@ -143,8 +143,9 @@ CASES: dict[str, tuple[Case, int, Case]] = {
         lambda: [
             event("api_key.created", TUESDAY_2AM),
             event("api_key.created", SATURDAY_11AM),
+            event("tenant.admin_api_key.created", TUESDAY_2AM),
         ],
-        2,
+        3,
         lambda: [
             event("api_key.created", TUESDAY_10AM),
             event("user.login", TUESDAY_2AM),
