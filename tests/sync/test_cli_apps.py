@@ -188,8 +188,13 @@ def test_side_by_side_the_views_cover_every_platform(toy_store):
     )
     assert json.loads(alone.stdout) == toy
     text = aiaudit("--store", toy_store, "usage", *RANGE).stdout
-    assert text.index("Apps granted access") < text.index("AI usage: ", 1)
-    assert text.startswith("AI usage: all platforms")
+    # Risk first (the security section, then the apps), then usage, every
+    # platform side by side before each alone.
+    assert text.startswith("Security: ")
+    assert text.index("Apps granted access") < text.index("AI usage: all platforms")
+    assert text.index("AI usage: all platforms") < text.index(
+        "AI usage: ", text.index("AI usage: all platforms") + 1
+    )
 
 
 def test_the_html_report_has_the_security_cards_escaped(toy_store, tmp_path):

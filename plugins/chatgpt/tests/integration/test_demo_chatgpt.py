@@ -65,7 +65,8 @@ def test_the_demo_of_chatgpt(tmp_path):
 
     hints = [line.removeprefix("try: ") for line in out.splitlines()]
     hints = [line for line in hints if line.startswith("aiaudit ")]
-    assert len(hints) == 2, out
+    # The latest events, the risk findings, the usage.
+    assert [shlex.split(h)[1] for h in hints] == ["logs", "risks", "usage"], out
     for hint in hints:
         argv = shlex.split(hint)
         run = aiaudit(tmp_path, *argv[1:])
@@ -76,6 +77,12 @@ def test_the_demo_of_chatgpt(tmp_path):
             assert len(rows) == 20
             times = [row.split()[0] for row in rows]
             assert times == sorted(times, reverse=True)
+        elif argv[1] == "risks":
+            # The seeded risks: the burst of failed sign-ins leads.
+            assert " findings, " in run.stdout.splitlines()[0], hint
+            assert "Failed sign-ins in a burst" in run.stdout, hint
         else:
-            assert run.stdout.startswith("AI usage: ChatGPT"), hint
+            # The security section first, then the usage.
+            assert run.stdout.startswith("Security: "), hint
+            assert "\nAI usage: ChatGPT" in run.stdout, hint
             assert "Events" in run.stdout
