@@ -34,12 +34,12 @@ END = datetime(2025, 3, 1, tzinfo=UTC)
 START = END - timedelta(days=10)
 
 EXPECTED = {
-    "events": "df4ec12b858036dbc77aad490777d57eda6bafa97c4d14b01061aebbdb53c784",
+    "events": "9d821b3d234ed0e39292a13284f0b7865eacefe62da6f1f1faf3e9ab9a454831",
     "usage": "cc97b128775eb187a786f6c2483461f379d341e5b115f1fd14e6188eb15e6c12",
-    "documents": "c4f85807d7505cfc7390232c359a4fe477cd08017bcffcff9abbbcb5e39a33cd",
-    "json": "3f4e1e26cc576a94f3ba0d34ea2fecc1d22d233e41fdbe0bee790ff01f0f1ca4",
-    "csv": "4f4ce32d051f98d9df47c43f4fc938d6841922d50a3f911b3afa415a1b4c87b7",
-    "ocsf": "e084b8463da66108b008fe990010bdf3bcf46069456e88c5cb3b13ae05f70c45",
+    "documents": "3a974749e133ea0d6a1c20c36340a8fc4e203b4907c6884d8af88342db28a871",
+    "json": "255dcba8f2f998a27f2988f844b6d2aaef6e846aa39b1dc4cc785b28f5c97bec",
+    "csv": "8ab473a4004f97812e29eeedd5ceeea6ec84ac5e5ed924529feedbfb6724742e",
+    "ocsf": "4c1e1fbbca3a1189eb12d197cd32d3eb3b99a1cef6b3d55b8bf923515e3d01a2",
 }
 """The sha256 of each part, as the store wrote and read them before."""
 
