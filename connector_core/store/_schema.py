@@ -61,16 +61,15 @@ back whole, and text keeps the two databases byte-for-byte alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import Final
 
 import attrs
 
 from connector_core.exceptions import StoreError
+from connector_core.store._driver import Dialect, Session
+from connector_core.store._organizations import fold_copies
 from connector_core.store._values import _iso, _now
-
-
-if TYPE_CHECKING:
-    from connector_core.store._driver import Dialect, Session
 
 
 __all__ = [
@@ -96,6 +95,9 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    after: Callable[[Session, Dialect], None] | None = None
+    """What the statements cannot say, run after them in the same
+    transaction (data moved by rules written once, in Python)."""
 
     def render(self, dialect: Dialect) -> list[str]:
         """The statements for *dialect*."""
@@ -293,6 +295,40 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX directory_platform ON directory (platform, connection)",
         ),
     ),
+    Migration(
+        version=5,
+        description="organizations, shared_organizations: events stored once",
+        statements=(
+            # Which connections have stored events of which organization;
+            # filled from the stored events, once.
+            """CREATE TABLE organizations (
+                platform {text} NOT NULL,
+                organization_id {text} NOT NULL,
+                connection {text} NOT NULL,
+                first_seen TEXT NOT NULL,
+                PRIMARY KEY (platform, organization_id, connection)
+            )""",
+            (
+                "INSERT INTO organizations (platform, organization_id, connection,"
+                " first_seen) SELECT platform, organization_id, connection,"
+                " MIN(ingested_at) FROM events"
+                " GROUP BY platform, organization_id, connection"
+            ),
+            # A connection that found events of an organization already
+            # stored through another: how many, since when.
+            """CREATE TABLE shared_organizations (
+                connection {text} NOT NULL,
+                other {text} NOT NULL,
+                platform {text} NOT NULL,
+                organization_id {text} NOT NULL,
+                events BIGINT NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                PRIMARY KEY (connection, other, platform, organization_id)
+            )""",
+        ),
+        after=fold_copies,
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1].version
@@ -305,7 +341,10 @@ read raises this. Migration 3 added ``usage_reports``, which the analytics
 read only when the table exists (:func:`has_usage_reports`), so a store of
 version 1 or 2 still reads, with the model usage of its events. Migration 4
 added ``directory``, read likewise only when it exists (:func:`has_table`):
-an older store reads with ``total_users`` the active users."""
+an older store reads with ``total_users`` the active users. Migration 5
+added ``organizations`` (read by writes only) and ``shared_organizations``,
+read likewise only when it exists: an older store counts its usage buckets
+as they are stored."""
 
 
 def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
@@ -326,6 +365,8 @@ def apply_migrations(session: Session, dialect: Dialect, url: str) -> None:
             continue
         for statement in migration.render(dialect):
             session.execute(statement)
+        if migration.after is not None:
+            migration.after(session, dialect)
         session.execute(
             dialect.sql(
                 "INSERT INTO schema_version (version, description, applied_at)"

@@ -51,6 +51,11 @@ from connector_core.store._directory import (
 )
 from connector_core.store._document import _ID, EVENTS, event_row
 from connector_core.store._filters import _log_conditions, _where
+from connector_core.store._organizations import (
+    SharedOrganization,
+    read_shared,
+    set_aside_held,
+)
 from connector_core.store._quarantine import (
     QUARANTINE,
     _quarantine_row,
@@ -152,6 +157,7 @@ _PURGED: Final = (
     "usage_models",
     "usage_reports",
     "directory",
+    "organizations",
 )
 
 
@@ -298,6 +304,16 @@ class SQLStore(Store):
                 removed += session.execute(
                     self._sql(f"DELETE FROM {table} WHERE connection = ?"),  # noqa: S608 -- table names are constants
                     (name,),
+                )
+            if purge:
+                # Who found events already stored through it reads them
+                # no more: see shared_organizations, which the CLI asks first.
+                removed += session.execute(
+                    self._sql(
+                        "DELETE FROM shared_organizations"
+                        " WHERE connection = ? OR other = ?"
+                    ),
+                    (name, name),
                 )
         return removed > 0
 
@@ -466,9 +482,17 @@ class SQLStore(Store):
                 unstorable = _unstorable(stream, log, str(exc))
                 bad.append(_quarantine_row(connection, unstorable, now))
         with self._mutex, self._session("write") as session:
-            new, refused = self._insert_events(
-                session, connection, _first_of_each_id(rows)
+            distinct = _first_of_each_id(rows)
+            self._guard_organizations(session, distinct)
+            fresh, held = set_aside_held(
+                session,
+                self.dialect,
+                self._bulk_insert,
+                connection=connection,
+                rows=distinct,
+                now=now,
             )
+            new, refused = self._insert_events(session, connection, fresh)
             bad.extend(
                 _quarantine_row(connection, _refused(stream, row, why), now)
                 for row, why in refused
@@ -487,7 +511,9 @@ class SQLStore(Store):
                 self._save_checkpoint(session, connection, stream, checkpoint, now)
         return WriteResult(
             inserted=len(new),
-            duplicates=len(rows) - len(new) - len(refused),
+            duplicates=len(rows) - len(new) - len(refused) - held.events,
+            held_elsewhere=held.events,
+            held_by=held.by,
             quarantined=stored_bad,
             usage_inserted=buckets_written.inserted,
             usage_updated=buckets_written.updated,
@@ -523,6 +549,27 @@ class SQLStore(Store):
             if not has_table(session, self.dialect, "directory"):
                 return []
             return read_members(session, self.dialect, connection=connection)
+
+    def _guard_organizations(
+        self, session: Session, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Make the writers of the organizations of *rows* take turns until
+        this transaction ends, so two connections of one organization never
+        both store an event (see :mod:`._organizations`). Nothing to do
+        where writes already take turns, as in SQLite; a driver whose
+        writers run at once overrides this."""
+
+    def shared_organizations(
+        self, connection: str | None = None
+    ) -> list[SharedOrganization]:
+        """Where two connections read one organization: for each, how many
+        events one found already stored through the other (those involving
+        *connection*, with one); none from a store older than this record,
+        opened read-only."""
+        with self._mutex, self._session("snapshot") as session:
+            if not has_table(session, self.dialect, "shared_organizations"):
+                return []
+            return read_shared(session, self.dialect, connection)
 
     def _refusal(self, exc: BaseException) -> str | None:
         """Why the database refused a row, when *exc* is such a refusal (a
@@ -922,6 +969,7 @@ class SQLStore(Store):
                     connection=connection,
                     start=period.start,
                     end=period.end,
+                    overlaps=has_table(session, self.dialect, "shared_organizations"),
                 )
         figures = usage_figures(rows, period, platform=platform)
         if total is not None:

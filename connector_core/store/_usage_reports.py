@@ -20,6 +20,7 @@ from connector_core.exceptions import StoreError
 from connector_core.models import ModelUsageRecord
 from connector_core.serialization import dumps, loads
 from connector_core.store._driver import Bulk
+from connector_core.store._organizations import UNSHARED_BUCKET
 from connector_core.store._values import _INT64, column_text, to_us
 from connector_core.streams import QuarantinedRecord
 
@@ -220,7 +221,7 @@ _MODEL_USAGE: Final = (
     " SUM(CASE WHEN input_tokens IS NULL AND output_tokens IS NULL"
     " THEN 0 ELSE 1 END)"
     " FROM usage_reports WHERE platform = ?{scope}"
-    " AND start_us >= ? AND start_us <= ? GROUP BY model"
+    " AND start_us >= ? AND start_us <= ?{unshared} GROUP BY model"
 )
 
 
@@ -232,16 +233,22 @@ def read_model_usage(
     connection: str | None,
     start: datetime,
     end: datetime,
+    overlaps: bool = False,
 ) -> tuple[ModelUsageMetric, ...] | None:
     """The model usage of the buckets of *platform* (and *connection*) that
     start in [*start*, *end*], as
     :func:`~connector_core.analytics.model_usage_of` computes it; ``None``
-    when there is none, and the analytics use the events' instead."""
+    when there is none, and the analytics use the events' instead.
+
+    With *overlaps* (the store records them) and every connection in
+    scope, a bucket stored under two connections of one organization is
+    counted once (see :mod:`._organizations`)."""
     scope = (platform,) if connection is None else (platform, connection)
-    rows = session.query(
-        dialect.sql(_MODEL_USAGE.format(scope="" if connection is None else _SCOPE)),
-        (*scope, to_us(start), to_us(end)),
+    statement = _MODEL_USAGE.format(
+        scope="" if connection is None else _SCOPE,
+        unshared=UNSHARED_BUCKET if overlaps and connection is None else "",
     )
+    rows = session.query(dialect.sql(statement), (*scope, to_us(start), to_us(end)))
     if not rows:
         return None
     figures = []

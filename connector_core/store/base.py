@@ -64,6 +64,7 @@ from connector_core.models import AIAuditLog, ModelUsageRecord
 from connector_core.serialization import loads
 from connector_core.store._directory import DirectoryWrite, StoredMember
 from connector_core.store._filters import LogFilter
+from connector_core.store._organizations import SharedOrganization
 from connector_core.streams import QuarantinedRecord
 
 
@@ -82,6 +83,7 @@ __all__ = [
     "DirectoryWrite",
     "LogFilter",
     "SavedConnection",
+    "SharedOrganization",
     "Store",
     "StoredMember",
     "StoredQuarantine",
@@ -159,6 +161,9 @@ class WriteResult:
         usage_inserted: Usage buckets new to the store.
         usage_updated: Stored usage buckets replaced by a revised one.
         usage_unchanged: Usage buckets stored already exactly as read.
+        held_elsewhere: Events not stored because another connection of
+            the same organization holds them already (counted once, there).
+        held_by: Those connections, each with how many of them it held.
     """
 
     inserted: int = 0
@@ -167,6 +172,8 @@ class WriteResult:
     usage_inserted: int = 0
     usage_updated: int = 0
     usage_unchanged: int = 0
+    held_elsewhere: int = 0
+    held_by: tuple[tuple[str, int], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -369,6 +376,20 @@ class Store(abc.ABC):
         ``None``), removed members included, by connection and user id.
 
         This default is for a store that keeps no directory: it has none.
+        """
+        return []
+
+    def shared_organizations(
+        self, connection: str | None = None
+    ) -> list[SharedOrganization]:
+        """Where two connections read one organization: each pair, with how
+        many events one found already stored through the other (the pairs
+        involving *connection*, with one).
+
+        A store counts each native event once, under the connection that
+        stored it first; this is how a host or the CLI tells a user that
+        two connections point at one organization. This default is for a
+        store that keeps no such record: there is none.
         """
         return []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 from test_store import T0, all_logs, make_log
 
@@ -106,15 +107,17 @@ def test_newest_first(store, monkeypatch):
     # Pages split inside a timestamp and across connections.
     monkeypatch.setattr(_sql, "READ_CHUNK", 7)
     logs = [make_log(i, at=T0 + dt.timedelta(seconds=i // 5)) for i in range(40)]
-    for connection in ("c1", "c2"):
-        store.write_batch(connection, "audit", logs)
+    # The same ids in two organizations: two events each.
+    other = [attrs.evolve(log, organization_id="org-2") for log in logs]
+    store.write_batch("c1", "audit", logs)
+    store.write_batch("c2", "audit", other)
     oldest_first = all_logs(store)
     newest_first = all_logs(store, newest_first=True)
     assert newest_first == oldest_first[::-1]
     assert all_logs(store, newest_first=True, limit=20) == oldest_first[::-1][:20]
     assert all_logs(store, newest_first=True, connection="c2", limit=3) == [
-        logs[39],
-        logs[38],
-        logs[37],
+        other[39],
+        other[38],
+        other[37],
     ]
     assert store.count_logs(LogFilter(newest_first=True, limit=20)) == 20

@@ -76,13 +76,17 @@ def make_log(
         timestamp=at,
         user_id=user,
         user_email=email,
-        organization_id="org-1",
         activity_type=AIActivityType.CONVERSATION,
         action=action,
         metadata=metadata or {},
         native_type=action,
-        **fields,
+        **{"organization_id": "org-1", **fields},
     )
+
+
+def of_org(logs, organization):
+    """*logs* as another organization's: the same ids, other events."""
+    return [attrs.evolve(log, organization_id=organization) for log in logs]
 
 
 def in_order(logs):
@@ -261,7 +265,9 @@ def test_purging_a_connection_forgets_everything_of_it(store):
     store.add_connection(saved("prod"))
     record = QuarantinedRecord.of("audit", "bad", "{}")
     store.write_batch("prod", "audit", [make_log(1)], [record], {"after": 1})
-    store.write_batch("other", "audit", [make_log(1)], [record], {"after": 1})
+    store.write_batch(
+        "other", "audit", of_org([make_log(1)], "org-2"), [record], {"after": 1}
+    )
 
     assert store.remove_connection("prod", purge=True) is True
     assert store.count_logs(LogFilter(connection="prod")) == 0
@@ -361,8 +367,10 @@ def test_duplicates_are_counted_and_never_stored_twice(store):
     nothing_new = store.write_batch("c1", "audit", logs)
     assert (nothing_new.inserted, nothing_new.duplicates) == (0, 10)
 
-    # The same id in another connection is another event.
-    other = store.write_batch("c2", "audit", logs[:2])
+    # The same id in another connection's organization is another event
+    # (of one organization, it would be stored once: see
+    # test_shared_organizations).
+    other = store.write_batch("c2", "audit", of_org(logs[:2], "org-2"))
     assert (other.inserted, other.duplicates) == (2, 0)
 
     assert all_logs(store, connection="c1") == logs
@@ -540,10 +548,14 @@ def filtered(store):
             make_log(3, at=T0 + dt.timedelta(hours=2), action="file.uploaded"),
             make_log(4, at=T0 + dt.timedelta(days=1), user="carol", email="c@x.io"),
         ],
-        "c2": [
-            make_log(1, at=T0, user="alice", email="alice@example.com"),
-            make_log(5, at=T0 + dt.timedelta(hours=1), platform="claude"),
-        ],
+        # Another organization's: its event 1 is not c1's.
+        "c2": of_org(
+            [
+                make_log(1, at=T0, user="alice", email="alice@example.com"),
+                make_log(5, at=T0 + dt.timedelta(hours=1), platform="claude"),
+            ],
+            "org-2",
+        ),
     }
     for connection, batch in logs.items():
         store.write_batch(connection, "audit", batch)
@@ -592,18 +604,25 @@ def test_a_negative_limit_is_an_error(store):
 
 def test_reading_pages_through_ties_in_order(store, monkeypatch):
     monkeypatch.setattr(_sql, "READ_CHUNK", 7)
-    # Many events per timestamp, in two connections with the same ids: the
-    # pages must split inside a timestamp and inside an id.
+    # Many events per timestamp, in two connections (of two organizations)
+    # with the same ids: the pages must split inside a timestamp and inside
+    # an id.
     logs = [make_log(i, at=T0 + dt.timedelta(seconds=i // 20)) for i in range(60)]
     for connection in ("c2", "c1"):
-        store.write_batch(connection, "audit", logs)
+        store.write_batch(connection, "audit", of_org(logs, f"org-{connection}"))
     stored = all_logs(store)
     assert len(stored) == 120
     keys = [(log.timestamp, log.id) for log in stored]
     assert keys == sorted(keys)
-    assert stored == [log for log in in_order(logs) for _ in range(2)]
+    assert stored == [
+        attrs.evolve(log, organization_id=f"org-{connection}")
+        for log in in_order(logs)
+        for connection in ("c1", "c2")
+    ]
     assert all_logs(store, limit=15) == stored[:15]
-    assert all_logs(store, connection="c1", limit=30) == in_order(logs)[:30]
+    assert all_logs(store, connection="c1", limit=30) == of_org(
+        in_order(logs)[:30], "org-c1"
+    )
 
 
 def test_reading_while_writing(store, monkeypatch):
@@ -615,7 +634,7 @@ def test_reading_while_writing(store, monkeypatch):
     seen = []
     for log in store.iter_logs(LogFilter(connection="c1")):
         seen.append(log.id)
-        store.write_batch("c2", "audit", [make_log(len(seen))])
+        store.write_batch("c2", "audit", of_org([make_log(len(seen))], "org-2"))
     assert seen == [f"evt-{i:05d}" for i in range(6)]
 
 
@@ -666,12 +685,15 @@ def random_logs(rnd: random.Random, count: int, days: int = 4):
                 {"tokens_used": 99},  # tokens without a model
             ]
         )
+        connection = rnd.choice(("c1", "c1", "c2"))
         pairs.append(
             (
-                rnd.choice(("c1", "c1", "c2")),
+                connection,
                 make_log(
-                    # Ids repeat across connections: distinct events there.
+                    # Ids repeat across connections, each of its own
+                    # organization: distinct events there.
                     number % (count - 5),
+                    organization_id=f"org-{connection}",
                     at=rnd.choice(moments),
                     user=user,
                     email=rnd.choice(emails),
@@ -852,6 +874,7 @@ def test_analytics_agree_with_the_accumulator_on_any_logs(
     store, logs, start, length, top_users
 ):
     connection = f"h{secrets.token_hex(8)}"  # each example on its own
+    logs = of_org(logs, f"org-{connection}")  # and its own organization
     store.write_batch(connection, "audit", logs)
     begin = T0 + dt.timedelta(minutes=start, seconds=30)
     period = AIDateRange(start=begin, end=begin + dt.timedelta(minutes=length))
