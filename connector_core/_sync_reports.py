@@ -100,6 +100,9 @@ class StreamReport:
         read: Events the connector returned.
         inserted: Events new to the store.
         duplicates: Events the store already had (overlaps, re-reads).
+        held_elsewhere: Events not stored because another connection of
+            the same organization stored them first (each counted once).
+        held_by: Those connections, each with how many it held.
         quarantined: Records that could not be normalized, stored aside.
         usage_read: Usage-report buckets the connector returned.
         usage_inserted: Buckets new to the store.
@@ -126,6 +129,8 @@ class StreamReport:
     read: int = 0
     inserted: int = 0
     duplicates: int = 0
+    held_elsewhere: int = 0
+    held_by: dict[str, int] = attrs.Factory(dict)
     quarantined: int = 0
     usage_read: int = 0
     usage_inserted: int = 0
@@ -161,6 +166,9 @@ class StreamReport:
                 self.checkpoints += 1
         self.inserted += result.inserted
         self.duplicates += result.duplicates
+        self.held_elsewhere += result.held_elsewhere
+        for other, events in result.held_by:
+            self.held_by[other] = self.held_by.get(other, 0) + events
         self.quarantined += result.quarantined
         self.usage_inserted += result.usage_inserted
         self.usage_updated += result.usage_updated
@@ -240,6 +248,20 @@ class SyncReport:
         return sum(s.quarantined for s in self.streams)
 
     @property
+    def held_elsewhere(self) -> int:
+        """Events another connection of the same organization held."""
+        return sum(s.held_elsewhere for s in self.streams)
+
+    @property
+    def held_by(self) -> dict[str, int]:
+        """The connections that held them, each with how many, by name."""
+        held: dict[str, int] = {}
+        for stream in self.streams:
+            for other, events in stream.held_by.items():
+                held[other] = held.get(other, 0) + events
+        return dict(sorted(held.items()))
+
+    @property
     def usage_read(self) -> int:
         """Usage-report buckets read, on every stream."""
         return sum(s.usage_read for s in self.streams)
@@ -285,6 +307,8 @@ class SyncReport:
             "read": self.read,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
+            "held_elsewhere": self.held_elsewhere,
+            "held_by": self.held_by,
             "quarantined": self.quarantined,
             "usage_read": self.usage_read,
             "usage_inserted": self.usage_inserted,

@@ -297,6 +297,16 @@ async def sync_connection(
                     quarantined=stream.quarantined,
                     seconds=round(stream.seconds, 3),
                 )
+                if stream.held_elsewhere:
+                    # Two connections read one organization: counted once,
+                    # but a host wants to know (one of them is likely a
+                    # mistake).
+                    bound.warning(
+                        "sync.organization_shared",
+                        stream=info.name,
+                        held_elsewhere=stream.held_elsewhere,
+                        held_by=dict(stream.held_by),
+                    )
         # Asked, not assumed: a host's stand-in for a connector (or a
         # test's) may have no directory to offer, nor the question.
         implements = getattr(connector, "implements", None)

@@ -119,10 +119,22 @@ def connections_add(
 @store_option
 @pass_context
 def connections_list(ctx: Context, *, as_json: bool) -> None:
-    """List the saved connections."""
+    """List the saved connections, and which read one organization."""
     connections = ctx.store.list_connections()
+    shared: dict[str, set[str]] = {}
+    for pair in ctx.store.shared_organizations():
+        shared.setdefault(pair.connection, set()).add(pair.other)
+        shared.setdefault(pair.other, set()).add(pair.connection)
     if as_json:
-        emit_json([describe(c) for c in connections])
+        emit_json(
+            [
+                {
+                    **describe(c),
+                    "shares_organization_with": sorted(shared.get(c.name, ())),
+                }
+                for c in connections
+            ]
+        )
         return
     if not connections:
         click.echo("No saved connections.")
@@ -130,7 +142,9 @@ def connections_list(ctx: Context, *, as_json: bool) -> None:
         fields = ", ".join(
             f"{k}={v}" for k, v in describe(connection)["config"].items()
         )
-        click.echo(f"{connection.name}  [{connection.platform}]  {fields}")
+        others = sorted(shared.get(connection.name, ()))
+        note = f"  (same organization as {', '.join(others)})" if others else ""
+        click.echo(f"{connection.name}  [{connection.platform}]  {fields}{note}")
 
 
 @connections_group.command("remove")
@@ -140,13 +154,29 @@ def connections_list(ctx: Context, *, as_json: bool) -> None:
 @store_option
 @pass_context
 def connections_remove(ctx: Context, *, name: str, purge: bool, as_json: bool) -> None:
-    """Forget the connection NAME."""
+    """Forget the connection NAME.
+
+    With --purge, a connection that read the same organization no longer
+    finds NAME's events: those it skipped as already stored go with NAME,
+    and it is named, with how to read them again.
+    """
+    readers = sorted(
+        {s.connection for s in ctx.store.shared_organizations(name) if s.other == name}
+    )
     if not ctx.store.remove_connection(name, purge=purge):
         raise ConfigurationError(f"no connection named {name!r}")
+    reread = readers if purge else []
     if as_json:
-        emit_json({"removed": name, "purged": purge})
-    else:
-        click.echo(f"removed {name!r}" + (" and its events" if purge else ""))
+        emit_json({"removed": name, "purged": purge, "read_again": reread})
+        return
+    click.echo(f"removed {name!r}" + (" and its events" if purge else ""))
+    for reader in reread:
+        click.echo(
+            f"warning: {reader!r} read the same organization and skipped the "
+            f"events {name!r} had stored; to store them under {reader!r}, run "
+            f"'aiaudit checkpoints reset {reader}' and sync it again",
+            err=True,
+        )
 
 
 # -- checkpoints -----------------------------------------------------------------
@@ -342,8 +372,27 @@ def _summary(report: SyncReport) -> str:
         lines.append("  " + "  ".join(cells))
     lines.extend(_usage_lines(report))
     lines.extend(f"  {s.stream} stopped: {s.error}" for s in report.streams if s.error)
+    lines.extend(_shared_lines(report))
     lines.extend(_directory_lines(report))
     return "\n".join(lines)
+
+
+def _shared_lines(report: SyncReport) -> list[str]:
+    """The warning of a connection reading an organization another one
+    reads: nothing is counted twice, but one of them is likely a mistake."""
+    if not report.held_elsewhere:
+        return []
+    holders = ", ".join(
+        f"{name!r} ({events:,})" for name, events in report.held_by.items()
+    )
+    warning = (
+        f"  warning: {report.held_elsewhere:,} events were stored already through "
+        f"{holders}, which reads the same organization; each is counted once, "
+        "under the connection that stored it first. If both connections are "
+        "meant to read it, nothing needs doing; otherwise remove one "
+        "(aiaudit connections remove NAME)."
+    )
+    return [warning]
 
 
 def _directory_lines(report: SyncReport) -> list[str]:

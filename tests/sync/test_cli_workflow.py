@@ -130,7 +130,58 @@ def test_connections_sync_logs_usage(run, sandbox_process, tmp_path):
     assert page.count("<svg") >= 3
 
     removed = run("connections", "remove", "acme", "--purge", "--json")
-    assert json.loads(removed.stdout) == {"removed": "acme", "purged": True}
+    assert json.loads(removed.stdout) == {
+        "removed": "acme",
+        "purged": True,
+        "read_again": [],
+    }
+
+
+def test_two_connections_to_one_organization_never_double_count(run, sandbox_process):
+    # One organization saved twice (a second key, a second name): the
+    # second sync stores nothing the first holds, says so, and every count
+    # is the one of a single connection.
+    window = _since_until(sandbox_process)
+    for name in ("acme", "acme-again"):
+        added = run("connections", "add", name, "--platform", "example", "--from-env")
+        assert added.returncode == 0, added.stderr
+    [first] = json.loads(run("sync", "acme", *window, "--json").stdout)
+    alone = json.loads(run("usage", *window, "--json").stdout)
+    assert first["inserted"] > 0
+    assert first["held_elsewhere"] == 0
+
+    [second] = json.loads(run("sync", "acme-again", *window, "--json").stdout)
+    assert second["inserted"] == 0
+    assert second["held_elsewhere"] == first["inserted"]
+    assert second["held_by"] == {"acme": first["inserted"]}
+    # A third name for it: the summary warns, naming who holds them.
+    assert run("connections", "add", "third", "--platform", "example", "--from-env")
+    text = run("sync", "third", *window)
+    assert text.returncode == 0, text.stderr
+    warned = f"{first['inserted']:,} events were stored already through 'acme'"
+    assert warned in " ".join(text.stdout.split())
+
+    both = json.loads(run("usage", *window, "--json").stdout)
+    for figure in ("total_events", "active_users", "total_users"):
+        assert both[figure] == alone[figure], figure
+    assert both["model_usage"] == alone["model_usage"]
+    listed = run("logs", "--format", "jsonl")
+    assert len(listed.stdout.splitlines()) == first["inserted"]
+
+    listed = json.loads(run("connections", "list", "--json").stdout)
+    assert {c["name"]: c["shares_organization_with"] for c in listed} == {
+        "acme": ["acme-again", "third"],
+        "acme-again": ["acme"],
+        "third": ["acme"],
+    }
+    assert "(same organization as acme-again, third)" in (
+        run("connections", "list").stdout
+    )
+
+    # Purging the connection that holds the events names the one that
+    # skipped them, and how it stores them itself.
+    removed = run("connections", "remove", "acme", "--purge", "--json")
+    assert json.loads(removed.stdout)["read_again"] == ["acme-again", "third"]
 
 
 def test_ocsf_export_validates_against_its_classes(run, sandbox_process):
