@@ -7,7 +7,8 @@ import logging
 import os
 import re
 import sys
-from datetime import UTC, date, datetime, time, timedelta
+import zoneinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 
 import click
@@ -42,6 +43,7 @@ __all__ = [
     "STORE_ENV",
     "STORE_HELP",
     "UNTIL",
+    "ZONE",
     "Context",
     "check_range",
     "configure_logging",
@@ -144,8 +146,41 @@ def configure_logging(*, debug: bool, verbose: bool = False) -> None:
 
 if TYPE_CHECKING:
     _ParamType = click.ParamType[datetime, Any]
+    _ZoneParam = click.ParamType[tzinfo, Any]
 else:  # older click releases' ParamType is not generic at run time
-    _ParamType = click.ParamType
+    _ParamType = _ZoneParam = click.ParamType
+
+
+class _Zone(_ZoneParam):
+    """A time zone: ``UTC``, an IANA name (``Europe/Berlin``), or
+    ``local``, this machine's own."""
+
+    name = "zone"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tzinfo:
+        if isinstance(value, tzinfo):
+            return value
+        text = str(value).strip()
+        if text.upper() == "UTC":
+            return UTC
+        if text.lower() == "local":
+            local = datetime.now().astimezone().tzinfo
+            return local or UTC
+        try:
+            return zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.fail(
+                f"{text!r} is not a time zone: give UTC, local, or an IANA name "
+                "such as Europe/Berlin",
+                param,
+                ctx,
+            )
+
+
+ZONE = _Zone()
+"""A time zone option's type."""
 
 
 class _DateTime(_ParamType):

@@ -23,7 +23,12 @@ from connector_core.cli._common import (
     pass_context,
     store_option,
 )
-from connector_core.cli._risks import risk_assessment, rules_option, tz_option
+from connector_core.cli._risks import (
+    risk_assessment,
+    rules_in_force,
+    rules_option,
+    tz_option,
+)
 from connector_core.exceptions import ConfigurationError
 from connector_core.export.formats import ANALYTICS_FORMATS, LOG_FORMATS
 from connector_core.models import AIDateRange
@@ -275,9 +280,9 @@ def usage_command(
     security = risk_assessment(
         ctx,
         analytics.period,
+        rules=rules_in_force(ctx, rule_files),
         connection=connection,
         platform=None if isinstance(analytics, PlatformsUsage) else analytics.platform,
-        rule_files=rule_files,
     )
     write_usage(
         analytics,

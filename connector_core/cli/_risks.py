@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +19,7 @@ from connector_core.cli._common import (
     DATETIME,
     DEFAULT_SINCE,
     UNTIL,
+    ZONE,
     Context,
     check_range,
     pass_context,
@@ -45,44 +45,6 @@ __all__ = [
     "rules_option",
     "tz_option",
 ]
-
-
-if TYPE_CHECKING:
-    _ZoneParam = click.ParamType[dt.tzinfo, Any]
-else:  # older click releases' ParamType is not generic at run time
-    _ZoneParam = click.ParamType
-
-
-class _Zone(_ZoneParam):
-    """A time zone: ``UTC``, an IANA name (``Europe/Berlin``), or
-    ``local``, this machine's own."""
-
-    name = "zone"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.tzinfo:
-        if isinstance(value, dt.tzinfo):
-            return value
-        text = str(value).strip()
-        if text.upper() == "UTC":
-            return dt.UTC
-        if text.lower() == "local":
-            local = dt.datetime.now().astimezone().tzinfo
-            return local or dt.UTC
-        try:
-            return zoneinfo.ZoneInfo(text)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            self.fail(
-                f"{text!r} is not a time zone: give UTC, local, or an IANA name "
-                "such as Europe/Berlin",
-                param,
-                ctx,
-            )
-
-
-ZONE = _Zone()
-"""A time zone option's type."""
 
 
 def tz_option(function: Any) -> Any:
@@ -122,12 +84,12 @@ def risk_assessment(
     ctx: Context,
     period: AIDateRange,
     *,
+    rules: Sequence[RiskRule],
     connection: str | None = None,
     platform: str | None = None,
-    rule_files: Sequence[str] = (),
 ) -> RiskAssessment:
-    """The stored events of *period* scored by the rules in force."""
-    rules = rules_in_force(ctx, rule_files)
+    """The stored events of *period* scored by *rules* (those in force:
+    :func:`rules_in_force`, read once by the caller)."""
     store = ctx.open_store(read_only=True)
     return assess(
         store,
@@ -271,7 +233,8 @@ def risks_command(
                 f" {rule.section:<10} {rule.title}{state}"
             )
         return
-    known = {rule.id for rule in rules_in_force(ctx, rule_files)}
+    in_force = rules_in_force(ctx, rule_files)
+    known = {rule.id for rule in in_force}
     unknown = sorted(set(rule_ids) - known)
     if unknown:
         raise click.BadParameter(
@@ -286,11 +249,7 @@ def risks_command(
 
         _check_connection(ctx, connection)
     assessment = risk_assessment(
-        ctx,
-        period,
-        connection=connection,
-        platform=platform,
-        rule_files=rule_files,
+        ctx, period, rules=in_force, connection=connection, platform=platform
     )
     chosen = _chosen(
         assessment,
