@@ -2,198 +2,145 @@
 
 The sandbox plans them (``aiaudit_chatgpt.sandbox.risk_seeds`` and the
 Compliance API's planned uploads; ``docs/sandbox.md``). Here the history a
-demo would sync is read through the connector, and each risk is looked for
-in the normalized logs with a predicate that restates its rule.
+demo would sync is read through the connector and scored by the risk engine
+with the built-in rules, and each planned risk is looked for among the
+engine's findings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 from reading import every_page
 
 from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
-from connector_core.models import AIActivityType, AIAuditLog, AIAuditLogQuery
+from connector_core.models import (
+    AIActivityType,
+    AIAuditLog,
+    AIAuditLogQuery,
+    AIDateRange,
+)
+from connector_core.risk import RiskAssessment, RiskFinding, assess_logs, default_rules
 from connector_core.sandbox import SandboxOptions
-
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 
 END = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as a demo's "today"
 DAYS = 30  # the demo's default history
-
-_SENSITIVE_WORDS = re.compile(
-    r"soc2|confidential|payroll|salary|passport|ssn|credentials|password|secret"
-    r"|nda|contract|customers?-export|financial"
-)
-_SENSITIVE_EXTENSIONS = (
-    ".pem",
-    ".key",
-    ".p12",
-    ".pfx",
-    ".env",
-    ".kdbx",
-    ".sql",
-    ".bak",
-)
+PERIOD = AIDateRange(start=END - timedelta(days=DAYS), end=END - timedelta(seconds=1))
 
 
-# -- the rules, restated -----------------------------------------------------
+@attrs.frozen
+class History:
+    """The logs a demo syncs, in time order, and what the engine found."""
+
+    logs: list[AIAuditLog]
+    assessment: RiskAssessment
+
+    def found(self, rule: str) -> list[RiskFinding]:
+        return [f for f in self.assessment.findings if f.rule == rule]
+
+    def log(self, finding: RiskFinding) -> AIAuditLog:
+        """The log behind a one-event finding (for fields a finding leaves
+        out, such as the metadata)."""
+        (event,) = finding.events
+        return next(log for log in self.logs if log.id == event.id)
+
+    def actions(self, rule: str) -> set[str]:
+        return {event.action for f in self.found(rule) for event in f.events}
 
 
-def failed_signin_bursts(logs: Iterable[AIAuditLog]) -> set[str]:
-    """Users with 5 or more failed sign-ins within 10 minutes."""
-    failures: dict[str, list[datetime]] = defaultdict(list)
-    for log in logs:
-        if log.action == "user.login.failed":
-            failures[log.user_id].append(log.timestamp)
-    found = set()
-    for user, times in failures.items():
-        times.sort()
-        for n in range(len(times) - 4):
-            if times[n + 4] - times[n] <= timedelta(minutes=10):
-                found.add(user)
-    return found
-
-
-def uploaded_names(log: AIAuditLog) -> list[str]:
-    names = [log.metadata.get("file_name")]
-    names += [f.get("file_name") for f in log.metadata.get("files") or ()]
-    return [name for name in names if isinstance(name, str)]
-
-
-def is_sensitive_name(name: str) -> bool:
-    lowered = name.lower()
-    return bool(_SENSITIVE_WORDS.search(lowered)) or lowered.endswith(
-        _SENSITIVE_EXTENSIONS
-    )
-
-
-def sensitive_uploads(logs: Iterable[AIAuditLog]) -> list[AIAuditLog]:
-    return [
-        log
-        for log in logs
-        if log.activity_type == AIActivityType.FILE_UPLOAD
-        and any(is_sensitive_name(name) for name in uploaded_names(log))
-    ]
-
-
-def is_off_hours(moment: datetime) -> bool:
-    moment = moment.astimezone(UTC)
-    return moment.hour < 7 or moment.hour >= 20 or moment.weekday() >= 5
-
-
-def off_hours_keys(logs: Iterable[AIAuditLog]) -> list[AIAuditLog]:
-    return [
-        log
-        for log in logs
-        if log.activity_type == AIActivityType.API_KEY_CREATED
-        and is_off_hours(log.timestamp)
-    ]
-
-
-def role_changes(logs: Iterable[AIAuditLog]) -> list[AIAuditLog]:
-    return [
-        log
-        for log in logs
-        if log.action in {"user.role.updated", "role.assignment.created"}
-        or log.action == "role.assignment.deleted"
-        or log.action.startswith("role.")
-    ]
-
-
-def new_country_signins(logs: Iterable[AIAuditLog]) -> list[AIAuditLog]:
-    """Sign-ins from a country none of the user's 3 or more earlier
-    sign-ins with a country came from."""
-    seen: dict[str, list[str]] = defaultdict(list)
-    found = []
-    for log in sorted(logs, key=lambda log: log.timestamp):
-        if log.action != "user.login":
-            continue
-        country = log.location.country if log.location is not None else None
-        if country is None:
-            continue
-        earlier = seen[log.user_id]
-        if len(earlier) >= 3 and country not in earlier:
-            found.append(log)
-        earlier.append(country)
-    return found
-
-
-# -- the history a demo syncs ------------------------------------------------
-
-
-async def history(seed: int, events: int) -> list[AIAuditLog]:
+async def history(seed: int, events: int) -> History:
     options = SandboxOptions(seed=seed, events=events, days=DAYS, end=END)
     registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
-    query = AIAuditLogQuery(
-        start_date=END - timedelta(days=DAYS), end_date=END - timedelta(seconds=1)
-    )
+    query = AIAuditLogQuery(start_date=PERIOD.start, end_date=PERIOD.end)
     async with (
         ChatGPTSandbox.run(options) as running,
         registry.create("chatgpt", running.connector_config()) as connector,
     ):
         pages = await every_page(connector, query, limit=1000)
-    return [log for page in pages for log in page.logs]
+    logs = sorted(
+        (log for page in pages for log in page.logs),
+        key=lambda log: (log.timestamp, log.id),
+    )
+    return History(logs, assess_logs(logs, PERIOD, default_rules()))
 
 
 @pytest.fixture(scope="module", params=[(7, 10_000), (2024, 2_000)], ids=str)
-def logs(request) -> list[AIAuditLog]:
-    """The demo's seed and size, and another of each: read once a module."""
+def seeded(request) -> History:
+    """The demo's seed and size, and another of each: read and scored once
+    a module."""
     seed, events = request.param
     return asyncio.run(history(seed, events))
 
 
-def test_a_burst_of_failed_signins(logs):
-    assert failed_signin_bursts(logs)
+def test_a_burst_of_failed_signins(seeded):
+    assert seeded.found("failed_sign_in_burst")
 
 
-def test_sensitive_uploads_by_several_people(logs):
-    found = sensitive_uploads(logs)
-    names = {name for log in found for name in uploaded_names(log)}
+def test_sensitive_uploads_by_several_people(seeded):
+    found = seeded.found("sensitive_upload")
+    names = {name for f in found for event in f.events for name in event.files}
     assert {"soc2-report.pdf", "payroll-2026-11.xlsx", "prod.env"} <= names
     assert "customers-export.csv" in names
-    assert len({log.user_id for log in found}) >= 3
+    assert len({f.user_id for f in found}) >= 3
     # Every upload names its file in the neutral key, and ordinary ones remain.
-    uploads = [log for log in logs if log.activity_type == AIActivityType.FILE_UPLOAD]
-    assert all(log.metadata.get("file_name") for log in uploads)
-    assert any(not is_sensitive_name(log.metadata["file_name"]) for log in uploads)
-
-
-def test_keys_created_at_night_and_on_a_weekend(logs):
-    found = off_hours_keys(logs)
-    assert any(log.timestamp.weekday() < 5 and log.timestamp.hour < 7 for log in found)
-    weekend = [log for log in found if log.timestamp.weekday() >= 5]
-    assert any(log.metadata.get("resource_type") == "admin_api_key" for log in weekend)
-    # The keys made by the hour are made in office hours.
-    created = [
-        log for log in logs if log.activity_type == AIActivityType.API_KEY_CREATED
+    uploads = [
+        log for log in seeded.logs if log.activity_type == AIActivityType.FILE_UPLOAD
     ]
-    assert len(created) > len(found)
+    assert all(log.metadata.get("file_name") for log in uploads)
+    flagged = {event.id for f in found for event in f.events}
+    assert any(log.id not in flagged for log in uploads)
 
 
-def test_role_changes(logs):
+def test_keys_created_at_night_and_on_a_weekend(seeded):
+    found = seeded.found("api_key_off_hours")
+    assert any(f.first.weekday() < 5 and f.first.hour < 7 for f in found)
+    weekend = [f for f in found if f.first.weekday() >= 5]
+    assert any(
+        seeded.log(f).metadata.get("resource_type") == "admin_api_key" for f in weekend
+    )
+    # The keys made by the hour are made in office hours.
+    flagged = {event.id for f in found for event in f.events}
+    created = [
+        log
+        for log in seeded.logs
+        if log.activity_type == AIActivityType.API_KEY_CREATED
+    ]
+    assert any(log.id not in flagged for log in created)
+
+
+def test_role_changes(seeded):
     assignments = [
-        log for log in role_changes(logs) if log.action == "role.assignment.created"
+        f
+        for f in seeded.found("role_change")
+        if f.events[0].action == "role.assignment.created"
     ]
     assert len(assignments) >= 2
 
 
-def test_a_signin_from_a_new_country(logs):
-    found = new_country_signins(logs)
-    assert any(log.location.country == "BR" for log in found)
+def test_a_signin_from_a_new_country(seeded):
+    found = seeded.found("new_country_sign_in")
+    assert any(event.country == "BR" for f in found for event in f.events)
 
 
-def test_sso_scim_and_ip_allowlist_changes(logs):
-    actions = {log.action for log in logs}
-    assert "scim.enabled" in actions
-    assert {"ip_allowlist.created", "ip_allowlist.activated"} <= actions
-    assert "tenant.sso_connection.created" in actions
+def test_scim_and_ip_allowlist_changes(seeded):
+    changed = seeded.actions("access_control_change")
+    assert "scim.enabled" in changed
+    assert {"ip_allowlist.created", "ip_allowlist.activated"} <= changed
+
+
+def test_the_sso_connection_is_in_the_history(seeded):
+    assert "tenant.sso_connection.created" in {log.action for log in seeded.logs}
+
+
+@pytest.mark.xfail(
+    reason="access_control_change names sso.* and *.sso.*, which miss the "
+    "Admin API's tenant.sso_connection.* actions: no rule finds the change",
+    strict=True,
+)
+def test_an_sso_connection_change(seeded):
+    assert "tenant.sso_connection.created" in seeded.actions("access_control_change")
