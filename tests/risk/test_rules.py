@@ -173,8 +173,9 @@ CASES: dict[str, tuple[Case, int, Case]] = {
             event("scim.enabled"),
             event("sso.disabled"),
             event("user.2sv.disabled"),
+            event("tenant.sso_connection.created"),
         ],
-        4,
+        5,
         lambda: [event("settings.updated"), event("user.2sv.enrolled")],
     ),
     "settings_change": (
