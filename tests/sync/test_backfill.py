@@ -50,6 +50,14 @@ async def sandbox():
 
 
 @pytest.fixture
+def whole(tmp_path):
+    """A store of its own for the reference sync of the whole range."""
+    opened = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
 def registry():
     return Registry.load(environ={"AIAUDIT_PLUGINS": "example"})
 
@@ -76,12 +84,14 @@ def _truth(sandbox, since: datetime) -> set[str]:
     }
 
 
-def _assert_exact(store, sandbox, since: datetime) -> None:
-    """The store holds what one sync of the whole range holds, which is the
-    sandbox's data of the range: nothing lost, nothing twice."""
+def _assert_exact(store, sandbox, since: datetime, whole) -> None:
+    """The store holds what one sync of the whole range holds (into the
+    store *whole*: a second connection to the sandbox's organization in the
+    same store would store none of it), which is the sandbox's data of the
+    range: nothing lost, nothing twice."""
     stored = _ids(store)
     assert len(stored) == len(set(stored)), "an event stored twice"
-    reference = set(_ids(store, "whole"))
+    reference = set(_ids(whole, "whole"))
     assert reference == _truth(sandbox, since)
     missing, extra = reference - set(stored), set(stored) - reference
     assert not missing, f"{len(missing)} events of the older range never read"
@@ -89,9 +99,9 @@ def _assert_exact(store, sandbox, since: datetime) -> None:
 
 
 async def test_an_earlier_since_backfills_every_stream_exactly(
-    registry, sandbox, store
+    registry, sandbox, store, whole
 ):
-    await _sync(registry, sandbox, store, "whole", since=_days(30))
+    await _sync(registry, sandbox, whole, "whole", since=_days(30))
     first = await _sync(registry, sandbox, store, since=_days(10))
     checkpoints = store.checkpoints("acme")
     assert set(checkpoints) == {*STREAMS, USAGE}
@@ -99,7 +109,7 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
 
     second = await _sync(registry, sandbox, store, since=_days(30))
 
-    _assert_exact(store, sandbox, _days(30))
+    _assert_exact(store, sandbox, _days(30), whole)
     assert second.ok, [(s.stream, s.error, s.backfill) for s in second.streams]
     backfills = {s.stream: s.backfill for s in second.streams}
     assert set(backfills) == {*STREAMS, USAGE}
@@ -119,7 +129,7 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
             assert backfill.inserted > 0, name
     # The older days' buckets: the whole connection's, as a sync of the range.
     assert len(store.usage_records(connection="acme")) > buckets
-    assert store.usage_records(connection="acme") == store.usage_records(
+    assert store.usage_records(connection="acme") == whole.usage_records(
         connection="whole"
     )
     assert second.inserted == sum(b.inserted for b in backfills.values()) > 0
@@ -139,24 +149,26 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
     assert [(s.stream, s.read) for s in third.streams] == [
         (s.stream, s.read) for s in plain.streams
     ]
-    _assert_exact(store, sandbox, _days(30))
+    _assert_exact(store, sandbox, _days(30), whole)
 
 
 async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
-    registry, sandbox, store_url
+    registry, sandbox, store_url, whole
 ):
     """A store of the schema before coverage was kept: migrated on opening,
     readable before that, and backfilled from each stream's oldest stored
     event, which its first sync read from or after."""
     store = open_store(store_url)
     try:
-        await _sync(registry, sandbox, store, "whole", since=_days(30))
+        await _sync(registry, sandbox, whole, "whole", since=_days(30))
         await _sync(registry, sandbox, store, since=_days(10))
         with store._mutex, store._session("write") as session:
             # Version 1 had neither coverage, usage reports nor directories.
             session.execute("DROP TABLE coverage")
             session.execute("DROP TABLE usage_reports")
             session.execute("DROP TABLE directory")
+            session.execute("DROP TABLE organizations")
+            session.execute("DROP TABLE shared_organizations")
             session.execute("DELETE FROM schema_version WHERE version >= 2")
     finally:
         store.close()
@@ -183,7 +195,7 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
 
         report = await _sync(registry, sandbox, store, since=_days(30))
 
-        _assert_exact(store, sandbox, _days(30))
+        _assert_exact(store, sandbox, _days(30), whole)
         assert report.ok
         backfills = {s.stream: s.backfill for s in report.streams}
         for name in STREAMS:

@@ -183,6 +183,8 @@ async def test_a_store_from_before_directories_reads_then_upgrades(registry, sto
             await _sync(registry, sandbox, store)
             with store._mutex, store._session("write") as session:
                 session.execute("DROP TABLE directory")
+                session.execute("DROP TABLE organizations")
+                session.execute("DROP TABLE shared_organizations")
                 session.execute("DELETE FROM schema_version WHERE version >= 4")
         finally:
             store.close()

@@ -19,6 +19,7 @@ import pytest
 from connector_core import _drain
 from connector_core.exceptions import StoreError
 from connector_core.models import AIActivityType, AIAuditLog
+from connector_core.store import open_store
 from connector_core.store.base import LogFilter, WriteResult
 from connector_core.streams import (
     QuarantinedRecord,
@@ -160,10 +161,34 @@ class SlowStore:
         return [attempt for attempt in self.attempts if attempt[-1]]
 
 
+@pytest.fixture
+def reference_store(store_url, tmp_path):
+    """A second store of the test's kind, for the reference writes."""
+    if store_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'reference.db'}"
+    else:
+        url = store_url.replace("?schema=", "?schema=reference_", 1)
+    opened = open_store(url)
+    yield opened
+    opened.close()
+    if not store_url.startswith("sqlite"):
+        import psycopg  # noqa: PLC0415
+        from psycopg import sql  # noqa: PLC0415
+
+        base, _, schema = url.partition("?schema=")
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)
+                )
+            )
+
+
 def write_one_by_one(store, batches: list[StreamBatch]) -> StreamReport:
     """What the engine did before merging, as the reference: one
     ``write_batch`` per non-empty batch, counted batch by batch, under the
-    connection :data:`REFERENCE` of the same store."""
+    connection :data:`REFERENCE` of a store of the same kind (in the same
+    store, it would find every event of the organization stored already)."""
     report = StreamReport(connection=REFERENCE, stream=STREAM)
     for batch in batches:
         if batch.logs or batch.quarantined or batch.checkpoint is not None:
@@ -200,8 +225,8 @@ def contents(store, connection: str) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def assert_same_contents(store) -> None:
-    merged, reference = contents(store, CONNECTION), contents(store, REFERENCE)
+def assert_same_contents(store, other) -> None:
+    merged, reference = contents(store, CONNECTION), contents(other, REFERENCE)
     assert merged == reference
     assert merged["events"]
 
@@ -230,20 +255,22 @@ async def _sync(feed, store):
     )
 
 
-async def test_merged_writes_store_what_one_by_one_writes_store(store, monkeypatch):
+async def test_merged_writes_store_what_one_by_one_writes_store(
+    store, reference_store, monkeypatch
+):
     batches = make_batches()
     monkeypatch.setattr(_drain, "MAX_MERGED_EVENTS", 40)
     slow = SlowStore(store, batches, seconds=0.02)
 
     report = await _sync(Feed(batches), slow)
-    expected = write_one_by_one(store, batches)
+    expected = write_one_by_one(reference_store, batches)
 
     assert report.ok, [s.error for s in report.streams]
     (stream,) = report.streams
     assert totals(stream) == totals(expected)
     assert expected.duplicates > 0
     assert expected.quarantined > 0
-    assert_same_contents(store)
+    assert_same_contents(store, reference_store)
     # Merged: fewer transactions than batches, none over the cap but for a
     # single batch, and the last checkpoint stored.
     written = [b for b in batches if b.logs or b.quarantined or b.checkpoint]
@@ -254,7 +281,7 @@ async def test_merged_writes_store_what_one_by_one_writes_store(store, monkeypat
     )
 
 
-async def test_a_writer_that_keeps_up_writes_batch_by_batch(store):
+async def test_a_writer_that_keeps_up_writes_batch_by_batch(store, reference_store):
     """When nothing waits for the database, nothing is merged."""
     batches = make_batches()[:30]
     written = [b for b in batches if b.logs or b.quarantined or b.checkpoint]
@@ -271,13 +298,15 @@ async def test_a_writer_that_keeps_up_writes_batch_by_batch(store):
                     await asyncio.sleep(0.001)
 
     report = await _sync(Paced(batches), counting)
-    expected = write_one_by_one(store, batches)
+    expected = write_one_by_one(reference_store, batches)
     assert len(counting.attempts) == len(written)
     assert totals(report.streams[0]) == totals(expected)
-    assert_same_contents(store)
+    assert_same_contents(store, reference_store)
 
 
-async def test_a_bad_event_in_a_merged_write_fails_where_it_did(store, monkeypatch):
+async def test_a_bad_event_in_a_merged_write_fails_where_it_did(
+    store, reference_store, monkeypatch
+):
     """A merged transaction that fails is written again batch by batch: the
     batches before the bad one are committed, with their checkpoint, and
     the bad one's error is raised, as before merging."""
@@ -302,12 +331,12 @@ async def test_a_bad_event_in_a_merged_write_fails_where_it_did(store, monkeypat
 
     report = await _sync(Feed(batches), slow)
     with pytest.raises(StoreError, match="evt-09999") as raised:
-        write_one_by_one(store, batches)
+        write_one_by_one(reference_store, batches)
 
     # The stream stops with the bad batch's own error.
     assert report.streams[0].error == str(raised.value)
 
-    assert_same_contents(store)
+    assert_same_contents(store, reference_store)
     # It failed merged with the batches before it, then alone.
     merged_failure, alone = [a for a in slow.attempts if not a[-1]]
     assert merged_failure[0] > alone[0] == len(batches[bad_at].logs)
