@@ -195,13 +195,13 @@ class RiskAssessment:
 
     def scores(self) -> dict[tuple[str, str], float]:
         """Each scored event's risk score, by (platform, id); an event not
-        listed met no rule and scores 0."""
-        scores: dict[tuple[str, str], float] = {}
-        for finding in self.findings:
-            for event in finding.events:
-                key = (event.platform, event.id)
-                scores[key] = max(scores.get(key, 0.0), finding.score)
-        return scores
+        listed met no rule and scores 0. The assessment stamped each event
+        with its score (the highest of the rules it met) already."""
+        return {
+            (event.platform, event.id): event.risk_score
+            for finding in self.findings
+            for event in finding.events
+        }
 
 
 # --------------------------------------------------------------------------
