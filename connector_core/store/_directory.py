@@ -192,6 +192,15 @@ def write_directory(
         )
     )
     listed = {row[_USER_ID] for row in rows}
+    active = sum(1 for status in stored.values() if status != _REMOVED)
+    if not rows and active:
+        # No platform lists nobody (the credential's own account is a
+        # member): an empty listing is a fault upstream, and taking it at
+        # its word would mark every member removed.
+        raise StoreError(
+            f"the platform listed no member, while {active:,} are stored for "
+            f"{connection!r}: the stored directory is kept as it was"
+        )
     if rows:
         insert(session, DIRECTORY, rows)
     new = sum(1 for user_id in listed if stored.get(user_id, _REMOVED) == _REMOVED)

@@ -527,18 +527,33 @@ class SQLStore(Store):
         transaction: its members stored or updated, the stored members it
         leaves out marked removed (kept, with when they were last listed),
         its quarantined records and the members the store cannot hold
-        quarantined."""
+        quarantined.
+
+        Raises:
+            StoreError: The listing has no member while members are stored:
+                taken for a fault, the stored directory is left as it was
+                (its quarantined records are stored all the same).
+        """
         now = _iso(_now())
         rows, unstorable = member_rows(connection, platform, listing.members, now)
         bad = [
             _quarantine_row(connection, record, now)
             for record in (*listing.quarantined, *unstorable)
         ]
-        with self._mutex, self._session("write") as session:
-            written = write_directory(
-                session, self.dialect, self._bulk_insert, connection, rows
-            )
-            stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
+        try:
+            with self._mutex, self._session("write") as session:
+                written = write_directory(
+                    session, self.dialect, self._bulk_insert, connection, rows
+                )
+                stored_bad = self._bulk_insert(session, QUARANTINE, bad) if bad else 0
+        except StoreError:
+            if rows or not bad:
+                raise
+            # A listing with no member refused: the records it could not
+            # read (perhaps why it has none) are kept all the same.
+            with self._mutex, self._session("write") as session:
+                self._bulk_insert(session, QUARANTINE, bad)
+            raise
         return attrs.evolve(written, quarantined=stored_bad)
 
     def directory(self, connection: str | None = None) -> list[StoredMember]:

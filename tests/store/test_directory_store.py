@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from connector_core import (
     DIRECTORY_STREAM,
     DirectoryListing,
@@ -14,6 +16,7 @@ from connector_core import (
     MemberStatus,
     QuarantinedRecord,
 )
+from connector_core.exceptions import StoreError
 
 
 def member(user_id, **fields):
@@ -100,3 +103,20 @@ def test_a_purge_forgets_the_directory(store):
     store.replace_directory("c", "acme", DirectoryListing(members=(member("a"),)))
     assert store.remove_connection("c", purge=True)
     assert store.directory("c") == []
+
+
+def test_an_empty_listing_is_a_fault_not_everyone_gone(store):
+    # A platform always lists someone (the credential's own account): an
+    # empty page from a faulty API must not mark every member removed.
+    store.replace_directory(
+        "c", "acme", DirectoryListing(members=(member("a"), member("b")))
+    )
+    bad = QuarantinedRecord.of(DIRECTORY_STREAM, "x", "{}")
+    for listing in (DirectoryListing(), DirectoryListing(quarantined=(bad,))):
+        with pytest.raises(StoreError, match="listed no member, while 2 are stored"):
+            store.replace_directory("c", "acme", listing)
+        assert statuses(store) == {"a": MemberStatus.ACTIVE, "b": MemberStatus.ACTIVE}
+    # What it could not read is kept all the same.
+    assert len(store.quarantined("c")) == 1
+    # A connection with nothing stored yet may list nobody.
+    assert store.replace_directory("new", "acme", DirectoryListing()).members == 0
