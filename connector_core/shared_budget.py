@@ -186,6 +186,7 @@ class RedisRateBudget:
     __slots__ = (
         "_burst",
         "_client",
+        "_failure",
         "_key",
         "_pause_key",
         "_paused_until",
@@ -236,6 +237,9 @@ class RedisRateBudget:
         # once, before the server has heard of it.
         self._paused_until = -math.inf
         self._pending: set[asyncio.Task[None]] = set()
+        # A background pause that could not reach Redis: raised by the next
+        # acquire, not lost in a task nobody awaits.
+        self._failure: SharedBudgetError | None = None
 
     def __repr__(self) -> str:
         return (
@@ -263,7 +267,10 @@ class RedisRateBudget:
         loop = asyncio.get_running_loop()
         while True:
             if self._pending:
-                await asyncio.gather(*self._pending)
+                await asyncio.wait(self._pending)
+            failure, self._failure = self._failure, None
+            if failure is not None:
+                raise failure
             now = loop.time()
             if now < self._paused_until:
                 await self._sleep(self._paused_until - now)
@@ -288,7 +295,14 @@ class RedisRateBudget:
         self._paused_until = max(self._paused_until, loop.time() + seconds)
         task = loop.create_task(self.pause_everywhere(seconds))
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._paused)
+
+    def _paused(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled():
+            failure = task.exception()
+            if isinstance(failure, SharedBudgetError):
+                self._failure = failure
 
     async def pause_everywhere(self, seconds: float) -> None:
         """Pause every holder of the scope for *seconds* from now (by the

@@ -267,6 +267,16 @@ async def test_an_unreachable_redis_is_a_clear_error(redis_url):
     await budget.aclose()
 
 
+async def test_a_pause_that_cannot_reach_redis_fails_the_next_acquire():
+    budget = RedisRateBudget("redis://127.0.0.1:1/0", "s", 5)
+    try:
+        budget.pause(0.01)
+        with pytest.raises(SharedBudgetError, match=r"127\.0\.0\.1:1/0"):
+            await budget.acquire()
+    finally:
+        await budget.aclose()
+
+
 def test_a_missing_redis_package_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(ConfigurationError, match=r"pip install 'aiaudit\[workers\]'"):
