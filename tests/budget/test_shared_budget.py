@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 import toy
+from aiohttp import web
 
 from connector_core import shared_budget
 from connector_core._concurrency import ConnectionPace
 from connector_core._rate_budget import RateBudget
 from connector_core.connector import Connector, ConnectorSpec
 from connector_core.exceptions import ConfigurationError
+from connector_core.http import HTTPTransport
 from connector_core.shared_budget import (
     _ACQUIRE,
     RedisRateBudget,
@@ -281,3 +283,33 @@ def test_a_missing_redis_package_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(ConfigurationError, match=r"pip install 'aiaudit\[workers\]'"):
         RedisRateBudget("redis://:secret@127.0.0.1:6379/0", "s", 5)
+
+
+async def test_a_429_seen_by_one_transport_pauses_another_process(redis_url, prefix):
+    answers = iter([429])
+
+    async def handler(request: web.Request) -> web.Response:
+        status = next(answers, 200)
+        return web.json_response({}, status=status, headers={"Retry-After": "1"})
+
+    app = web.Application()
+    app.router.add_get("/x", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    ours = RedisRateBudget(redis_url, "shared", 50, prefix=prefix)
+    theirs = RedisRateBudget(redis_url, "shared", 50, prefix=prefix)
+    try:
+        async with HTTPTransport(f"http://127.0.0.1:{port}", budget=ours) as http:
+            sent = asyncio.create_task(http.get_json("/x"))
+            await asyncio.sleep(0.3)  # the 429 is in, its pause is shared
+            began = time.monotonic()
+            await theirs.acquire()  # as another process would
+            assert time.monotonic() - began > 0.4
+            assert await sent == {}
+    finally:
+        await ours.aclose()
+        await theirs.aclose()
+        await runner.cleanup()
