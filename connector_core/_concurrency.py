@@ -21,8 +21,9 @@ from typing import Final
 
 import attrs
 
-from connector_core._rate_budget import RateBudget
+from connector_core._rate_budget import Budget, RateBudget
 from connector_core.exceptions import ConfigurationError
+from connector_core.shared_budget import shared_budget, shared_budget_url
 
 
 __all__ = [
@@ -156,16 +157,28 @@ class ConnectionPace:
     so each loop gets its own budget, while the allowance, which holds no
     loop, is one.
 
+    When a shared budget is configured (``AIAUDIT_REDIS_URL``, see
+    :mod:`connector_core.shared_budget`) and the pace has a :attr:`scope`,
+    the budget is kept in Redis, shared with every process of that scope;
+    otherwise it is this process's own.
+
     Attributes:
         concurrency: The connection's requests in flight.
         rate_limit: Requests per second the connection keeps to, or
             ``None`` when it is not known (only 429s then steer).
+        scope: Whose budget this is across processes: set by the registry's
+            connector handle from the connector's ``budget_scope()``, else
+            the connection name; ``None`` keeps the budget in this process.
     """
 
-    __slots__ = ("_budgets", "concurrency", "rate_limit")
+    __slots__ = ("_budgets", "concurrency", "rate_limit", "scope")
 
     def __init__(
-        self, concurrency: int = DEFAULT_CONCURRENCY, rate_limit: float | None = None
+        self,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate_limit: float | None = None,
+        *,
+        scope: str | None = None,
     ) -> None:
         """Allow *concurrency* requests in flight, and *rate_limit* a second.
 
@@ -182,6 +195,7 @@ class ConnectionPace:
             )
         self.concurrency = AdaptiveConcurrency(concurrency)
         self.rate_limit = rate_limit
+        self.scope = scope
         self._budgets: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, RateBudget
         ] = weakref.WeakKeyDictionary()
@@ -190,20 +204,29 @@ class ConnectionPace:
         return f"ConnectionPace({self.concurrency!r}, rate_limit={self.rate_limit!r})"
 
     @property
-    def budget(self) -> RateBudget | None:
+    def budget(self) -> Budget | None:
         """The rate budget of the running event loop (``None`` without a
-        known rate limit, or outside a loop)."""
+        known rate limit, or outside a loop): shared in Redis when one is
+        configured and the pace has a scope.
+
+        Raises:
+            ConfigurationError: A shared budget is configured but the
+                ``redis`` package is missing or the URL is malformed.
+        """
         if self.rate_limit is None:
             return None
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
+        # A burst of one second's worth: a connection that was idle may
+        # start at once, never faster than the limit over any second.
+        burst = max(1, math.floor(self.rate_limit))
+        url = shared_budget_url()
+        if url is not None and self.scope is not None:
+            return shared_budget(url, self.scope, self.rate_limit, burst)
         budget = self._budgets.get(loop)
         if budget is None:
-            # A burst of one second's worth: a connection that was idle may
-            # start at once, never faster than the limit over any second.
-            burst = max(1, math.floor(self.rate_limit))
             budget = self._budgets[loop] = RateBudget(self.rate_limit, burst)
         return budget
 

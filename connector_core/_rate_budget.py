@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from connector_core.exceptions import ConfigurationError
 
@@ -19,11 +19,29 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 
-__all__ = ["RateBudget"]
+__all__ = ["Budget", "RateBudget"]
 
 # Tolerance for float rounding in the token arithmetic, so a sleep computed
 # to refill exactly one token is not followed by a second, tiny one.
 _TOKEN_EPSILON: Final = 1e-9
+
+
+class Budget(Protocol):
+    """What a transport asks of a rate budget, wherever its tokens live.
+
+    :class:`RateBudget` keeps them in this process;
+    :class:`connector_core.shared_budget.RedisRateBudget` keeps them in
+    Redis, so every process spending one key draws from one bucket.
+    """
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent, and take its token."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Hand out no token for *seconds* from now (a 429's
+        ``Retry-After``); a pause only ever extends."""
+        ...
 
 
 class RateBudget:

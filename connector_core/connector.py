@@ -28,6 +28,7 @@ import attrs
 import pluggy
 
 from connector_core import _defaults, _environment, _tracing
+from connector_core._concurrency import ConnectionPace
 from connector_core._logging import get_logger
 from connector_core._url_credentials import (
     check_url_credentials,
@@ -521,10 +522,36 @@ class Connector:
             raise PluginError(
                 spec.plugin, f"{spec.connector_class.__qualname__}() failed: {exc}"
             ) from exc
+        pace = getattr(instance, "pace", None)
+        if isinstance(pace, ConnectionPace):
+            pace.scope = self._budget_scope(instance)
         pm = _new_manager(trace=self._trace)
         pm.register(_defaults, name="aiaudit.defaults")
         pm.register(instance, name=f"{spec.platform}:{self.name}")
         return _Instance(instance, pm)
+
+    def _budget_scope(self, instance: Any) -> str:
+        """Whose rate budget the connection spends across processes: the
+        scope the connector declares (``budget_scope()``, say one per key
+        or organization, so connections sharing one share a budget), else
+        the connection's own."""
+        declare = getattr(instance, "budget_scope", None)
+        try:
+            declared = declare() if callable(declare) else None
+        except Exception as exc:
+            raise PluginError(
+                self.spec.plugin,
+                f"{type(instance).__qualname__}.budget_scope() failed: {exc}",
+            ) from exc
+        if declared is None:
+            return f"connection:{self.name}"
+        if not isinstance(declared, str) or not declared:
+            raise PluginError(
+                self.spec.plugin,
+                f"{type(instance).__qualname__}.budget_scope() must return a"
+                f" non-empty string or None, got {declared!r}",
+            )
+        return f"{self.spec.platform}:{declared}"
 
     def _acquire(self) -> _Instance:
         current = self._current

@@ -37,8 +37,8 @@ A caller needs to know these things:
   ``max_line`` for each line of a stream, which yields an
   :class:`OversizedLine` (a prefix as evidence, and the full size) instead
   of buffering a runaway line.
-* A :class:`RateBudget` and the transports sharing it must live on one
-  event loop.
+* A rate budget (:class:`RateBudget`, or any :class:`Budget`) and the
+  transports sharing it must live on one event loop.
 
 This module is the public home of the transport and the names plugins
 import. The parts that can be understood without a socket live in private
@@ -101,7 +101,7 @@ from connector_core._lines import (
 )
 from connector_core._logging import get_logger
 from connector_core._proxies import NO_PROXY, ProxyCache
-from connector_core._rate_budget import RateBudget
+from connector_core._rate_budget import Budget, RateBudget
 from connector_core._retry import (
     _RETRY_OVERRIDE,
     DEFAULT_RETRY_STATUSES,
@@ -149,6 +149,7 @@ __all__ = [
     "MAX_CONCURRENCY",
     "USER_AGENT",
     "AdaptiveConcurrency",
+    "Budget",
     "ConnectionPace",
     "HTTPTransport",
     "OversizedLine",
@@ -241,7 +242,7 @@ class HTTPTransport:
         sensitive_headers: Iterable[str] = (),
         timeout: float | aiohttp.ClientTimeout = 30.0,
         retry: RetryPolicy | None = None,
-        budget: RateBudget | None = None,
+        budget: Budget | None = None,
         concurrency: AdaptiveConcurrency | None = None,
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

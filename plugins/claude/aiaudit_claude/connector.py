@@ -201,6 +201,13 @@ class ClaudeConnector:
         self.pace = organization_pace(config)
         self._organization = config.organization_id or UNSCOPED
 
+    def budget_scope(self) -> str:
+        """Whose rate budget this connection spends in every process: the
+        parent organization's (per base URL when none is named), as
+        :func:`organization_pace` shares one within a process."""
+        base = self.config.base_url.rstrip("/")
+        return f"{base}#{self.config.organization_id}"
+
     def _http(self, key: Secret | None = None) -> HTTPTransport:
         """A transport per call, closed by its ``async with``. The key (the
         feed's, unless another is given) goes as ``x-api-key``, a header the

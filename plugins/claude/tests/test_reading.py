@@ -208,3 +208,6 @@ def test_connections_to_one_organization_share_one_budget(sandbox):
     assert one.pace is other_key.pace
     assert one.pace is not elsewhere.pace
     assert organization_pace(one.config) is one.pace
+    # Across processes too, when a shared budget is configured.
+    assert one.budget_scope() == other_key.budget_scope()
+    assert one.budget_scope() != elsewhere.budget_scope()
