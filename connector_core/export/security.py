@@ -92,6 +92,7 @@ def rules_data(rules: Sequence[RiskRule]) -> list[dict[str, Any]]:
             "section": rule.section,
             "kind": rule.kind.value,
             "actions": list(rule.actions),
+            "skip_actions": list(rule.skip_actions),
             "score": rule.score,
             "severity": rule.severity.value,
             "type": rule.type.value,

@@ -315,8 +315,12 @@ def _event(log: _Seen) -> RiskEvent:
 
 
 def _matches(rule: RiskRule, action: str) -> bool:
+    return _named(rule.actions, action) and not _named(rule.skip_actions, action)
+
+
+def _named(patterns: Sequence[str], action: str) -> bool:
     return any(
-        pattern == action or fnmatchcase(action, pattern) for pattern in rule.actions
+        pattern == action or fnmatchcase(action, pattern) for pattern in patterns
     )
 
 

@@ -99,6 +99,9 @@ class RiskRule:
         kind: How it picks events (:class:`RuleKind`).
         actions: The normalized actions it reads, exact or globs
             (``role.*``, ``*`` for every event).
+        skip_actions: Actions it never reads, though *actions* names them:
+            events another rule judges better (the platform's flag on every
+            upload, left to the upload rules).
         score: The risk score (0-100) of an event it finds.
         severity, type: The finding's, as the model's indicators have them.
         description: Why it matters, for people.
@@ -124,6 +127,7 @@ class RiskRule:
     kind: RuleKind
     actions: tuple[str, ...]
     score: float = attrs.field(validator=_score)
+    skip_actions: tuple[str, ...] = ()
     severity: RiskSeverity
     type: AIRiskType
     description: str = ""
@@ -162,7 +166,7 @@ _COMMON: Final = {
     "severity",
     "type",
 }
-_OPTIONAL: Final = {"description", "enabled"}
+_OPTIONAL: Final = {"description", "enabled", "skip_actions"}
 _BY_KIND: Final[dict[RuleKind, tuple[set[str], set[str]]]] = {
     RuleKind.EVENT: (set(), {"file_words", "file_types", "any_metadata"}),
     RuleKind.BURST: ({"count", "within_minutes"}, set()),
@@ -379,6 +383,7 @@ def _rule(table: Mapping[str, Any]) -> RiskRule:
         section=section,
         kind=kind,
         actions=actions,
+        skip_actions=_strings(table, "skip_actions"),
         score=float(score),
         severity=_choice(table, "severity", RiskSeverity),
         type=_choice(table, "type", AIRiskType),

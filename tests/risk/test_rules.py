@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from connector_core.exceptions import ConfigurationError
 from connector_core.models import (
     AIActivityType,
     AIAuditLog,
@@ -22,7 +23,7 @@ from connector_core.models import (
     GeoLocation,
     RiskSeverity,
 )
-from connector_core.risk import assess_logs, default_rules, merge_rules
+from connector_core.risk import assess_logs, default_rules, load_rules, merge_rules
 
 
 # A Tuesday; the period is the week around it, with history before.
@@ -98,9 +99,9 @@ def from_networks(addresses: Sequence[str]) -> list[AIAuditLog]:
     ]
 
 
-def flagged(severity: RiskSeverity) -> AIAuditLog:
+def flagged(severity: RiskSeverity, action: str = "app.authorized") -> AIAuditLog:
     return event(
-        "app.authorized",
+        action,
         indicators=[
             AIRiskIndicator(
                 type=AIRiskType.DATA_EXFILTRATION,
@@ -218,7 +219,12 @@ CASES: dict[str, tuple[Case, int, Case]] = {
     "platform_flagged": (
         lambda: [flagged(RiskSeverity.HIGH)],
         1,
-        lambda: [event("app.authorized")],
+        # Unflagged, or flagged where the upload and sign-in rules judge.
+        lambda: [
+            event("app.authorized"),
+            flagged(RiskSeverity.HIGH, "file.uploaded"),
+            flagged(RiskSeverity.MEDIUM, "user.login.failed"),
+        ],
     ),
 }
 
@@ -290,6 +296,44 @@ def test_off_hours_follow_the_rule_time_zone():
     assert findings_of("api_key_off_hours", [log])
     in_berlin = assess_logs([log], PERIOD, merge_rules(berlin))
     assert in_berlin.findings == ()
+
+
+def test_skip_actions_leaves_events_to_other_rules():
+    [rule] = load_rules(
+        """
+        [[rule]]
+        id = "anything_but_logins"
+        title = "Anything but sign-ins"
+        section = "flagged"
+        kind = "event"
+        actions = ["*"]
+        skip_actions = ["user.login*"]
+        score = 10
+        severity = "low"
+        type = "unusual_activity"
+        """,
+        source="test",
+    )
+    assert rule.skip_actions == ("user.login*",)
+    logs = [event("user.login"), event("user.login.failed"), event("file.uploaded")]
+    found = assess_logs(logs, PERIOD, [rule]).findings
+    assert [f.events[0].action for f in found] == ["file.uploaded"]
+    with pytest.raises(ConfigurationError, match="skip_actions must be a list"):
+        load_rules(
+            """
+            [[rule]]
+            id = "bad"
+            title = "Bad"
+            section = "flagged"
+            kind = "event"
+            actions = ["*"]
+            skip_actions = "user.login"
+            score = 10
+            severity = "low"
+            type = "unusual_activity"
+            """,
+            source="test",
+        )
 
 
 def test_a_flag_scores_by_its_severity():
