@@ -52,6 +52,14 @@ async def sandbox():
 
 
 @pytest.fixture
+def whole(tmp_path):
+    """A store of its own for the reference sync of the whole range."""
+    opened = open_store(f"sqlite:///{tmp_path / 'whole.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
 def registry():
     return Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
 
@@ -66,12 +74,13 @@ def _ids(store, connection="acme") -> list[str]:
     return [log.id for log in store.iter_logs(LogFilter(connection=connection))]
 
 
-def _assert_exact(store, sandbox, since: datetime) -> None:
-    """The store holds what one sync of the whole range holds: nothing
-    lost, nothing twice."""
+def _assert_exact(store, sandbox, since: datetime, whole) -> None:
+    """The store holds what one sync of the whole range holds (into the
+    store *whole*: a second connection to the sandbox's organization in the
+    same store would store none of it): nothing lost, nothing twice."""
     stored = _ids(store)
     assert len(stored) == len(set(stored)), "an event stored twice"
-    reference = set(_ids(store, "whole"))
+    reference = set(_ids(whole, "whole"))
     truth = set(
         sandbox.expected_logs(AIAuditLogQuery(start_date=since, end_date=UNTIL))
     )
@@ -84,15 +93,15 @@ def _assert_exact(store, sandbox, since: datetime) -> None:
 
 
 async def test_an_earlier_since_backfills_every_stream_exactly(
-    registry, sandbox, store
+    registry, sandbox, store, whole
 ):
-    await _sync(registry, sandbox, store, "whole", since=_days(30))
+    await _sync(registry, sandbox, whole, "whole", since=_days(30))
     first = await _sync(registry, sandbox, store, since=_days(10))
     checkpoints = store.checkpoints("acme")
 
     second = await _sync(registry, sandbox, store, since=_days(30))
 
-    _assert_exact(store, sandbox, _days(30))
+    _assert_exact(store, sandbox, _days(30), whole)
     assert second.ok, [(s.stream, s.error, s.backfill) for s in second.streams]
     backfills = {s.stream: s.backfill for s in second.streams}
     assert all(backfills.values()), backfills
@@ -126,18 +135,18 @@ async def test_an_earlier_since_backfills_every_stream_exactly(
     assert [(s.stream, s.read) for s in third.streams] == [
         (s.stream, s.read) for s in plain.streams
     ]
-    _assert_exact(store, sandbox, _days(30))
+    _assert_exact(store, sandbox, _days(30), whole)
 
 
 async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
-    registry, sandbox, store_url
+    registry, sandbox, store_url, whole
 ):
     """A store of the schema before coverage was kept: migrated on opening,
     readable before that, and backfilled from each stream's oldest stored
     event, which its first sync read from or after."""
     store = open_store(store_url)
     try:
-        await _sync(registry, sandbox, store, "whole", since=_days(30))
+        await _sync(registry, sandbox, whole, "whole", since=_days(30))
         await _sync(registry, sandbox, store, since=_days(10))
         with store._mutex, store._session("write") as session:
             session.execute("DROP TABLE coverage")
@@ -169,7 +178,7 @@ async def test_a_store_that_kept_no_coverage_backfills_from_its_oldest_event(
 
         report = await _sync(registry, sandbox, store, since=_days(30))
 
-        _assert_exact(store, sandbox, _days(30))
+        _assert_exact(store, sandbox, _days(30), whole)
         assert report.ok
         backfills = {s.stream: s.backfill for s in report.streams}
         assert backfills["admin_audit_logs"].estimated
