@@ -20,8 +20,8 @@ from connector_core.models import (
     AIAuditLogQuery,
     AIDateRange,
 )
-from connector_core.risk import RiskAssessment, RiskFinding, assess_logs, default_rules
 from connector_core.sandbox import SandboxOptions
+from connector_core.testing.risk import Assessed, assessed
 
 from aiaudit_example.sandbox import ExampleSandboxProvider
 
@@ -32,18 +32,7 @@ PERIOD = AIDateRange(start=END - timedelta(days=DAYS), end=END)
 UPLOADERS = 3  # people who upload sensitive files
 
 
-@attrs.frozen
-class History:
-    """The logs a demo syncs, in time order, and what the engine found."""
-
-    logs: list[AIAuditLog]
-    assessment: RiskAssessment
-
-    def found(self, rule: str) -> list[RiskFinding]:
-        return [f for f in self.assessment.findings if f.rule == rule]
-
-
-async def history(seed: int, events: int) -> History:
+async def history(seed: int, events: int) -> Assessed:
     options = SandboxOptions(seed=seed, events=events, days=DAYS, end=END)
     registry = Registry.load(environ={"AIAUDIT_PLUGINS": "example"})
     config = registry.spec("example").make_config
@@ -62,22 +51,21 @@ async def history(seed: int, events: int) -> History:
             if not page.has_more:
                 break
             cursor = page.next_cursor
-    logs.sort(key=lambda log: (log.timestamp, log.id))
-    return History(logs, assess_logs(logs, PERIOD, default_rules()))
+    return assessed(logs, PERIOD)
 
 
 @pytest.fixture(scope="module", params=[(7, 2_000), (2024, 500)], ids=str)
-def seeded(request: pytest.FixtureRequest) -> History:
+def seeded(request: pytest.FixtureRequest) -> Assessed:
     """The demo's seed and another, each read and scored once a module."""
     seed, events = request.param
     return asyncio.run(history(seed, events))
 
 
-def test_a_burst_of_failed_signins(seeded: History) -> None:
+def test_a_burst_of_failed_signins(seeded: Assessed) -> None:
     assert seeded.found("failed_sign_in_burst")
 
 
-def test_sensitive_uploads_by_several_people(seeded: History) -> None:
+def test_sensitive_uploads_by_several_people(seeded: Assessed) -> None:
     found = seeded.found("sensitive_upload")
     names = {name for f in found for event in f.events for name in event.files}
     assert {"soc2-report.pdf", "payroll-2026-11.xlsx", "prod.env"} <= names

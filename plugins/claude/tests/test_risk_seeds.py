@@ -14,19 +14,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import attrs
 import pytest
 from conftest import connector, read
 
 from aiaudit_claude.sandbox.server import ClaudeSandbox
 from connector_core.models import (
     AIActivityType,
-    AIAuditLog,
     AIAuditLogQuery,
     AIDateRange,
 )
-from connector_core.risk import RiskAssessment, RiskFinding, assess_logs, default_rules
 from connector_core.sandbox import SandboxOptions
+from connector_core.testing.risk import Assessed, assessed
 
 
 END = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as a demo's "today"
@@ -34,35 +32,17 @@ DAYS = 30  # the demo's default history
 PERIOD = AIDateRange(start=END - timedelta(days=DAYS), end=END)
 
 
-@attrs.frozen
-class History:
-    """The logs a demo syncs, in time order, and what the engine found."""
-
-    logs: list[AIAuditLog]
-    assessment: RiskAssessment
-
-    def found(self, rule: str) -> list[RiskFinding]:
-        return [f for f in self.assessment.findings if f.rule == rule]
-
-    def log(self, finding: RiskFinding) -> AIAuditLog:
-        """The log behind a one-event finding (for fields a finding leaves
-        out, such as the metadata)."""
-        (event,) = finding.events
-        return next(log for log in self.logs if log.id == event.id)
-
-
-async def history(seed: int, events: int) -> History:
+async def history(seed: int, events: int) -> Assessed:
     options = SandboxOptions(seed=seed, events=events, days=DAYS, end=END)
     query = AIAuditLogQuery(start_date=PERIOD.start, end_date=PERIOD.end)
     async with ClaudeSandbox.run(options, ingestion_delay=0.0) as running:
         logs, quarantined, _ = await read(connector(running), query)
     assert quarantined == []
-    logs.sort(key=lambda log: (log.timestamp, log.id))
-    return History(logs, assess_logs(logs, PERIOD, default_rules()))
+    return assessed(logs, PERIOD)
 
 
 @pytest.fixture(scope="module", params=[(7, 4_000), (2024, 1_200)], ids=str)
-def seeded(request) -> History:
+def seeded(request) -> Assessed:
     """The demo's seed and another, each read and scored once a module."""
     seed, events = request.param
     return asyncio.run(history(seed, events))

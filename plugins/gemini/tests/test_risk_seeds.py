@@ -17,35 +17,34 @@ from conftest import END, connector, read, whole_history
 
 from aiaudit_gemini.sandbox.server import GeminiSandbox
 from connector_core import AIDateRange, SandboxOptions
-from connector_core.risk import RiskAssessment, assess_logs, default_rules
+from connector_core.testing.risk import Assessed, assessed
 
 
 DAYS = 30  # the demo's default history
 
 
-async def history(seed: int, events: int) -> RiskAssessment:
+async def history(seed: int, events: int) -> Assessed:
     """The engine's findings in the sign-in stream a demo syncs."""
     options = SandboxOptions(seed=seed, events=events, days=DAYS, end=END)
     async with GeminiSandbox.run(options) as running:
         query = whole_history(running)
         reading = await read(connector(running), query, streams=("login",))
     assert reading.quarantined == []
-    logs = sorted(reading.logs, key=lambda log: (log.timestamp, log.id))
     period = AIDateRange(start=query.start_date, end=query.end_date)
-    return assess_logs(logs, period, default_rules())
+    return assessed(reading.logs, period)
 
 
 @pytest.fixture(scope="module", params=[(7, 4_000), (2024, 1_200)], ids=str)
-def assessment(request) -> RiskAssessment:
+def seeded(request) -> Assessed:
     """The demo's seed and another, each read and scored once a module."""
     seed, events = request.param
     return asyncio.run(history(seed, events))
 
 
-def test_a_burst_of_failed_signins(assessment):
-    assert any(f.rule == "failed_sign_in_burst" for f in assessment.findings)
+def test_a_burst_of_failed_signins(seeded):
+    assert seeded.found("failed_sign_in_burst")
 
 
-def test_a_signin_from_a_new_country(assessment):
-    found = [f for f in assessment.findings if f.rule == "new_country_sign_in"]
+def test_a_signin_from_a_new_country(seeded):
+    found = seeded.found("new_country_sign_in")
     assert [event.country for f in found for event in f.events] == ["BR"]

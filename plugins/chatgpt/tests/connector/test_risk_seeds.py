@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import attrs
 import pytest
 from reading import every_page
 
@@ -20,12 +19,11 @@ from aiaudit_chatgpt.sandbox.server import ChatGPTSandbox
 from connector_core import Registry
 from connector_core.models import (
     AIActivityType,
-    AIAuditLog,
     AIAuditLogQuery,
     AIDateRange,
 )
-from connector_core.risk import RiskAssessment, RiskFinding, assess_logs, default_rules
 from connector_core.sandbox import SandboxOptions
+from connector_core.testing.risk import Assessed, assessed
 
 
 END = datetime(2026, 12, 7, tzinfo=UTC)  # a Monday, as a demo's "today"
@@ -33,27 +31,7 @@ DAYS = 30  # the demo's default history
 PERIOD = AIDateRange(start=END - timedelta(days=DAYS), end=END - timedelta(seconds=1))
 
 
-@attrs.frozen
-class History:
-    """The logs a demo syncs, in time order, and what the engine found."""
-
-    logs: list[AIAuditLog]
-    assessment: RiskAssessment
-
-    def found(self, rule: str) -> list[RiskFinding]:
-        return [f for f in self.assessment.findings if f.rule == rule]
-
-    def log(self, finding: RiskFinding) -> AIAuditLog:
-        """The log behind a one-event finding (for fields a finding leaves
-        out, such as the metadata)."""
-        (event,) = finding.events
-        return next(log for log in self.logs if log.id == event.id)
-
-    def actions(self, rule: str) -> set[str]:
-        return {event.action for f in self.found(rule) for event in f.events}
-
-
-async def history(seed: int, events: int) -> History:
+async def history(seed: int, events: int) -> Assessed:
     options = SandboxOptions(seed=seed, events=events, days=DAYS, end=END)
     registry = Registry.load(environ={"AIAUDIT_PLUGINS": "chatgpt"})
     query = AIAuditLogQuery(start_date=PERIOD.start, end_date=PERIOD.end)
@@ -62,15 +40,11 @@ async def history(seed: int, events: int) -> History:
         registry.create("chatgpt", running.connector_config()) as connector,
     ):
         pages = await every_page(connector, query, limit=1000)
-    logs = sorted(
-        (log for page in pages for log in page.logs),
-        key=lambda log: (log.timestamp, log.id),
-    )
-    return History(logs, assess_logs(logs, PERIOD, default_rules()))
+    return assessed((log for page in pages for log in page.logs), PERIOD)
 
 
 @pytest.fixture(scope="module", params=[(7, 10_000), (2024, 2_000)], ids=str)
-def seeded(request) -> History:
+def seeded(request) -> Assessed:
     """The demo's seed and size, and another of each: read and scored once
     a module."""
     seed, events = request.param
