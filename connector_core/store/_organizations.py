@@ -1,22 +1,24 @@
 """One organization, many connections: each native event stored once.
 
 Two connections may read the same organization: a second API key of the
-same OpenAI organization, the same Google customer under two names, a
-connection saved twice. Each would store the organization's events under
+same organization, the same tenant under two names, a connection saved
+twice. Each would store the organization's events under
 its own name, and every count would be doubled. So a store keeps, in
 ``organizations``, which connections have stored events of which
 ``(platform, organization_id)``; when a batch holds events of an
 organization another connection has stored events of too, the events that
 connection already holds (same platform, organization and id) are set
 aside rather than stored again, and the overlap is recorded in
-``shared_organizations``, which the sync reports as a warning and the usage reports'
-analytics read to count each bucket once (:data:`UNSHARED_BUCKET`).
+``shared_organizations``, which the sync reports as a warning and the
+usage reports' analytics read to count each bucket once
+(:data:`UNSHARED_BUCKET`).
 
 The first connection to store an event keeps it. Events are compared by
 id within one organization only, so two organizations' events never
-meet, whatever their ids; a connector that cannot tell its organization
-(a placeholder ``organization_id``) is still safe, since a platform's own
-event ids are unique within what one credential can read.
+meet, whatever their ids. Connectors that cannot tell their organization
+and share a placeholder ``organization_id`` are compared by id alone, which
+is still safe: a platform does not give two of its events one id, so an id
+two credentials both read is one event.
 
 The check costs a batch one insert of its organizations (already there
 after the first batch) and one look-up per organization in it, and, only
