@@ -200,6 +200,7 @@ class ClaudeConnector:
         self._session = session
         self.pace = organization_pace(config)
         self._organization = config.organization_id or UNSCOPED
+        self._addresses: dict[str, str] | None = None
 
     def budget_scope(self) -> str:
         """Whose rate budget this connection spends in every process: the
@@ -340,6 +341,22 @@ class ClaudeConnector:
             log.warning("usage.reports_unavailable", error=str(exc))
             return []
         return found
+
+    async def _member_addresses(self) -> dict[str, str]:
+        """Each member's address (lowercase) and ``user_…`` id, read once
+        per connector, before the feed's windows: the feed knows someone
+        not yet signed in only by the address they typed, and a member's
+        is that member. Empty without an Admin key or when the directory
+        cannot be read (then said in a warning): the address stays the
+        actor's id, as the feed gives it."""
+        if self._addresses is None:
+            members = await self._members()
+            self._addresses = {
+                member.email.lower(): member.user_id
+                for member in members or ()
+                if member.email is not None
+            }
+        return self._addresses
 
     async def _members(self) -> tuple[DirectoryMember, ...] | None:
         """The members the Admin API lists, or ``None`` (the core then
@@ -545,6 +562,7 @@ class ClaudeConnector:
             query, lagged.resume is not None, PUBLICATION_LAG
         )
 
+        members = await self._member_addresses()
         async with self._http() as http:
 
             def read(window: Window) -> AsyncGenerator[StreamBatch, None]:
@@ -556,7 +574,7 @@ class ClaudeConnector:
                     ("limit", str(self.config.page_size)),
                     *filters,
                 ]
-                return self._window(http, stream, asked)
+                return self._window(http, stream, asked, members)
 
             windows = lagged.read(
                 read,
@@ -571,13 +589,20 @@ class ClaudeConnector:
                     yield batch
 
     async def _window(
-        self, http: HTTPTransport, stream: str, params: list[tuple[str, str]]
+        self,
+        http: HTTPTransport,
+        stream: str,
+        params: list[tuple[str, str]],
+        members: Mapping[str, str],
     ) -> AsyncGenerator[StreamBatch, None]:
         """One window's ``after_id`` chain. A cursor handed out twice would
         fetch a page already read, forever: the guard raises SchemaError."""
         guard = CursorGuard(FEED_PATH, "last_id")
         normalize = functools.partial(
-            normalize_activity, platform=self.platform, organization=self._organization
+            normalize_activity,
+            platform=self.platform,
+            organization=self._organization,
+            members=members,
         )
         after: str | None = None
         while True:

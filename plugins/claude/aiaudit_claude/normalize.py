@@ -151,12 +151,18 @@ def _file_keys(raw: Mapping[str, Any], metadata: dict[str, Any]) -> None:
 
 
 def normalize_activity(
-    raw: Any, platform: str = PLATFORM, organization: str = UNSCOPED
+    raw: Any,
+    platform: str = PLATFORM,
+    organization: str = UNSCOPED,
+    members: Mapping[str, str] | None = None,
 ) -> list[AIAuditLog]:
     """The log of one activity, as *platform* (a subclass's name).
 
     *organization* is the parent organization, for records the feed ties to
-    no organization.
+    no organization. *members* maps a member's address (lowercase) to their
+    ``user_…`` id: someone not yet signed in is known by the address they
+    typed, and when it is a member's, the activity is that member's, so one
+    person is one user (their failed sign-ins beside the rest).
 
     Raises:
         RecordRefusedError: It cannot be read; the reason names what is wrong.
@@ -179,6 +185,8 @@ def normalize_activity(
         raise RecordRefusedError("id: empty", native_type=activity.type)
     actor: Mapping[str, Any] = raw["actor"]
     user_id, email = actor_identity(actor)
+    if members and user_id == email and email is not None:
+        user_id = members.get(email.lower(), user_id)
     row = row_for(activity.type)
     metadata: dict[str, Any] = {
         key: value for key, value in raw.items() if key not in COMMON_FIELDS

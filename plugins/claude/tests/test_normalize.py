@@ -69,6 +69,25 @@ def test_every_actor_kind_has_a_user(actor, user_id, email):
     assert log.metadata["actor_type"] == actor["type"]
 
 
+def test_a_typed_address_of_a_member_is_that_member():
+    # Someone not yet signed in is known by the address they typed: when it
+    # is a member's (in any case), the activity is that member's; another
+    # address stays the actor's id, and a signed-in actor is never changed.
+    members = {"m@x.test": "user_m", "a@x.test": "user_other"}
+    typed = {
+        "type": "unauthenticated_user_actor",
+        "unauthenticated_email_address": "M@X.test",
+    }
+    (log,) = normalize_activity(activity(actor=typed), members=members)
+    assert (log.user_id, log.user_email) == ("user_m", "M@X.test")
+    stranger = {**typed, "unauthenticated_email_address": "who@else.test"}
+    (log,) = normalize_activity(activity(actor=stranger), members=members)
+    assert log.user_id == "who@else.test"
+    user = {"type": "user_actor", "user_id": "user_01", "email_address": "a@x.test"}
+    (log,) = normalize_activity(activity(actor=user), members=members)
+    assert log.user_id == "user_01"
+
+
 def test_mapped_type_fields_and_metadata():
     (log,) = normalize_activity(
         activity(

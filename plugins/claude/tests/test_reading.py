@@ -153,7 +153,10 @@ async def test_a_server_error_the_api_says_not_to_retry_is_final():
     async with ClaudeSandbox.run(options) as sandbox:
         with pytest.raises(ServerError) as info:
             await read(connector(sandbox, concurrency=1), whole_history())
-        assert sandbox.api.requests == 1
+        # One try each, never retried: the members' listing (read first, to
+        # know whose typed address a sign-in is; its failure is a warning)
+        # and the feed's first page.
+        assert sandbox.api.requests == 2
     assert info.value.request_id is not None
     assert info.value.code == "api_error"
 
@@ -211,3 +214,25 @@ def test_connections_to_one_organization_share_one_budget(sandbox):
     # Across processes too, when a shared budget is configured.
     assert one.budget_scope() == other_key.budget_scope()
     assert one.budget_scope() != elsewhere.budget_scope()
+
+
+async def test_a_member_signing_in_is_one_user():
+    # The feed names someone not yet signed in by the address they typed;
+    # with the Admin API's members at hand, a member's address is that
+    # member, so their sign-ins count with the rest of what they do.
+    async with ClaudeSandbox.run(OPTIONS) as sandbox:
+        target = connector(sandbox)
+        logs, _, _ = await read(target, whole_history())
+        members = (await target.read_directory()).members
+    addresses = {m.email.lower() for m in members if m.email is not None}
+    typed = [
+        log
+        for log in logs
+        if log.metadata["actor_type"] == "unauthenticated_user_actor"
+    ]
+    assert typed
+    assert not [log for log in typed if log.user_id.lower() in addresses]
+    ids = {m.user_id for m in members}
+    assert {log.user_id for log in typed} & ids
+    people = {log.user_id for log in logs if log.user_id.startswith("user_")}
+    assert people <= ids
