@@ -350,10 +350,16 @@ class ClaudeConnector:
         cannot be read (then said in a warning): the address stays the
         actor's id, as the feed gives it."""
         if self._addresses is None:
-            members = await self._members()
+            try:
+                members = (await self.read_directory()).members
+            except NotSupportedError:
+                members = ()
+            except ConnectorError as exc:
+                log.warning("feed.members_unavailable", error=str(exc))
+                members = ()
             self._addresses = {
                 member.email.lower(): member.user_id
-                for member in members or ()
+                for member in members
                 if member.email is not None
             }
         return self._addresses
