@@ -67,7 +67,12 @@ FILE_CHUNK: Final = 500
 COMPLIANCE_TYPES: Final = ("AUDIT_LOG", "AUTH_LOG", "CONVERSATION_MESSAGE")
 """The Logs Platform event types the connector reads when no filter narrows it."""
 
-_FILE_ATTEMPTS: Final = 3
+_FILE_ATTEMPTS: Final = 5
+"""Downloads of one file, the first included. A download broken part-way
+costs a whole new request (resumed after the last line handed out), and
+each try may break again where the last did: five tries make a file that a
+flaky link breaks a third of the time fail about once in 250 reads, not
+once in 27 as three did (seen in the tests' mixed faults)."""
 _LONGEST_BUCKET: Final = timedelta(days=1)
 
 
